@@ -1,0 +1,382 @@
+-- Exactly-once execution and the trading operations.
+--
+-- A replica runs every mutating request as ONE statement:
+--   SELECT * FROM execute_request(request_id, op, token_hash, params, extra, strategy, replica)
+-- so claiming the request id, doing the work, writing its audit events and storing
+-- the response commit together or not at all, in one round trip. A replica killed
+-- at any instruction leaves either nothing or the whole request behind.
+--
+-- Operations decide every refusal before their first write, so an application
+-- error (which is stored and returned to every copy) never leaves a partial effect.
+
+CREATE TYPE op_result AS (status integer, reason text, message text, body jsonb);
+
+CREATE TYPE request_context AS (
+  request_id uuid,
+  user_id bigint,
+  username text,
+  replica_id text,
+  transaction_num bigint
+);
+
+CREATE FUNCTION max_balance_cents() RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT 100000000000000000::bigint $$;
+
+CREATE FUNCTION epoch_ms(t timestamptz) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT (extract(epoch FROM t) * 1000)::bigint $$;
+
+-- Cents as decimal dollars with two fractional digits: 12345 -> '123.45'.
+CREATE FUNCTION money_text(cents bigint) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT CASE WHEN cents < 0 THEN '-' ELSE '' END
+    || (abs(cents) / 100)::text || '.' || lpad((abs(cents) % 100)::text, 2, '0')
+$$;
+
+CREATE FUNCTION op_ok(body jsonb) RETURNS op_result
+LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(0, NULL, NULL, body)::op_result $$;
+
+CREATE FUNCTION op_error(status integer, reason text, message text) RETURNS op_result
+LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(status, reason, message, NULL)::op_result $$;
+
+CREATE FUNCTION audit(
+  ctx request_context,
+  p_type text,
+  p_command text DEFAULT NULL,
+  p_symbol text DEFAULT NULL,
+  p_funds bigint DEFAULT NULL,
+  p_action text DEFAULT NULL,
+  p_price bigint DEFAULT NULL,
+  p_quote_time bigint DEFAULT NULL,
+  p_cryptokey text DEFAULT NULL,
+  p_filename text DEFAULT NULL,
+  p_error text DEFAULT NULL
+) RETURNS void
+LANGUAGE sql AS $$
+  INSERT INTO audit_events (
+    event_type, server, transaction_num, request_id, user_id, username, command, symbol, funds_cents,
+    action, price_cents, quote_server_time_ms, cryptokey, filename, error_message
+  ) VALUES (
+    p_type, ctx.replica_id, ctx.transaction_num, ctx.request_id, ctx.user_id, ctx.username, p_command, p_symbol,
+    p_funds, p_action, p_price, p_quote_time, p_cryptokey, p_filename, p_error
+  )
+$$;
+
+-- A refused command: its errorEvent, and the error every copy of the request gets.
+CREATE FUNCTION refuse(
+  ctx request_context, p_command text, p_symbol text, p_funds bigint, p_status integer, p_reason text, p_message text
+) RETURNS op_result
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM audit(ctx, 'errorEvent', p_command, p_symbol, p_funds, p_error => p_message);
+  RETURN op_error(p_status, p_reason, p_message);
+END $$;
+
+CREATE FUNCTION account_body(p_cash bigint, p_reserved bigint) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('cash', money_text(p_cash), 'reserved_cash', money_text(p_reserved))
+$$;
+
+CREATE FUNCTION trade_json(t trades) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object(
+    'id', t.id::text,
+    'request_id', t.request_id::text,
+    'symbol', t.symbol,
+    'side', CASE t.side WHEN 'buy' THEN 'SIDE_BUY' ELSE 'SIDE_SELL' END,
+    'shares', t.shares::text,
+    'price', money_text(t.price_cents),
+    'total', money_text(t.total_cents),
+    'executed_at_ms', epoch_ms(t.executed_at)::text,
+    'replica_id', t.replica_id
+  )
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Operations. Each takes the request context and the request's parameters and
+-- returns the response; params carry money as integer cents in JSON strings.
+
+CREATE FUNCTION op_register(ctx request_context, p jsonb, e jsonb) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_id bigint;
+BEGIN
+  INSERT INTO users (username, password_params, password_salt, password_hash)
+  VALUES (p ->> 'username', e ->> 'password_params', decode(e ->> 'password_salt', 'base64'),
+          decode(e ->> 'password_hash', 'base64'))
+  ON CONFLICT (username) DO NOTHING
+  RETURNING id INTO v_id;
+  IF NOT FOUND THEN
+    RETURN op_error(6, 'USERNAME_TAKEN', format('the username %s is already registered', p ->> 'username'));
+  END IF;
+  INSERT INTO accounts (user_id) VALUES (v_id);
+  RETURN op_ok(jsonb_build_object('user_id', v_id::text, 'username', p ->> 'username'));
+END $$;
+
+CREATE FUNCTION op_login(ctx request_context, p jsonb, e jsonb) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_expires timestamptz := now() + make_interval(secs => (e ->> 'ttl_seconds')::double precision);
+BEGIN
+  INSERT INTO sessions (token_hash, user_id, expires_at)
+  VALUES (decode(e ->> 'token_hash', 'base64'), (e ->> 'user_id')::bigint, v_expires);
+  RETURN op_ok(jsonb_build_object(
+    'session_token', e ->> 'token',
+    'expires_at_ms', epoch_ms(v_expires)::text,
+    'user_id', e ->> 'user_id'
+  ));
+END $$;
+
+-- Ends the session by expiring it rather than deleting it, so a late copy of this
+-- request can still be matched to its caller and get the stored response.
+CREATE FUNCTION op_logout(ctx request_context, p_token_hash bytea) RETURNS op_result
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE sessions SET expires_at = now() WHERE token_hash = p_token_hash;
+  RETURN op_ok('{}'::jsonb);
+END $$;
+
+CREATE FUNCTION op_deposit(ctx request_context, p jsonb) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_amount bigint := (p ->> 'amount_cents')::bigint;
+  v_cash bigint;
+  v_reserved bigint;
+BEGIN
+  PERFORM audit(ctx, 'userCommand', 'ADD', p_funds => v_amount);
+  UPDATE accounts SET cash = cash + v_amount
+  WHERE user_id = ctx.user_id AND cash <= max_balance_cents() - v_amount
+  RETURNING cash, reserved_cash INTO v_cash, v_reserved;
+  IF NOT FOUND THEN
+    RETURN refuse(ctx, 'ADD', NULL, v_amount, 9, 'BALANCE_LIMIT',
+      format('depositing %s would take the balance over the limit of %s', money_text(v_amount),
+             money_text(max_balance_cents())));
+  END IF;
+  INSERT INTO ledger (request_id, user_id, kind, cash_delta) VALUES (ctx.request_id, ctx.user_id, 'deposit', v_amount);
+  PERFORM audit(ctx, 'accountTransaction', p_action => 'add', p_funds => v_amount);
+  RETURN op_ok(account_body(v_cash, v_reserved));
+END $$;
+
+-- Buys or sells at once at the signed quote's price. The replica has verified the
+-- signature; the expiry is checked here, against the database's clock.
+CREATE FUNCTION op_trade(ctx request_context, p jsonb, p_side text) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_symbol text := p ->> 'symbol';
+  v_shares bigint := (p ->> 'shares')::bigint;
+  v_price bigint := (p -> 'quote' ->> 'price_cents')::bigint;
+  v_expires_ms bigint := (p -> 'quote' ->> 'expires_at_ms')::bigint;
+  v_command text := upper(p_side);
+  v_total bigint;
+  v_cash bigint;
+  v_reserved bigint;
+  v_held bigint;
+  v_held_reserved bigint;
+  v_trade trades;
+BEGIN
+  v_total := v_shares * v_price;
+  PERFORM audit(ctx, 'userCommand', v_command, v_symbol, v_total);
+  PERFORM audit(ctx, 'quoteServer', p_symbol => v_symbol, p_price => v_price,
+    p_quote_time => (p -> 'quote' ->> 'issued_at_ms')::bigint, p_cryptokey => p -> 'quote' ->> 'signature');
+  IF v_expires_ms <= epoch_ms(now()) THEN
+    RETURN refuse(ctx, v_command, v_symbol, v_total, 9, 'QUOTE_EXPIRED',
+      format('the quote for %s expired %s ms ago; get a fresh quote', v_symbol, epoch_ms(now()) - v_expires_ms));
+  END IF;
+
+  IF p_side = 'buy' THEN
+    UPDATE accounts SET cash = cash - v_total
+    WHERE user_id = ctx.user_id AND cash >= v_total
+    RETURNING cash, reserved_cash INTO v_cash, v_reserved;
+    IF NOT FOUND THEN
+      SELECT cash INTO v_cash FROM accounts WHERE user_id = ctx.user_id;
+      RETURN refuse(ctx, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_FUNDS',
+        format('buying %s %s at %s costs %s but only %s is available', v_shares, v_symbol, money_text(v_price),
+               money_text(v_total), money_text(v_cash)));
+    END IF;
+    INSERT INTO holdings AS h (user_id, symbol, shares) VALUES (ctx.user_id, v_symbol, v_shares)
+    ON CONFLICT (user_id, symbol) DO UPDATE SET shares = h.shares + excluded.shares
+    RETURNING shares, reserved_shares INTO v_held, v_held_reserved;
+  ELSE
+    -- The account row is locked first, as in a buy, so the two never deadlock.
+    SELECT cash INTO v_cash FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+    IF v_cash > max_balance_cents() - v_total THEN
+      RETURN refuse(ctx, v_command, v_symbol, v_total, 9, 'BALANCE_LIMIT',
+        format('selling would take the balance over the limit of %s', money_text(max_balance_cents())));
+    END IF;
+    UPDATE holdings SET shares = shares - v_shares
+    WHERE user_id = ctx.user_id AND symbol = v_symbol AND shares >= v_shares
+    RETURNING shares, reserved_shares INTO v_held, v_held_reserved;
+    IF NOT FOUND THEN
+      SELECT shares INTO v_held FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol;
+      RETURN refuse(ctx, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_SHARES',
+        format('selling %s %s needs %s shares but only %s are held', v_shares, v_symbol, v_shares,
+               coalesce(v_held, 0)));
+    END IF;
+    UPDATE accounts SET cash = cash + v_total WHERE user_id = ctx.user_id
+    RETURNING cash, reserved_cash INTO v_cash, v_reserved;
+  END IF;
+
+  INSERT INTO trades (request_id, user_id, symbol, side, shares, price_cents, total_cents, quote_sequence,
+                      quote_signature, replica_id)
+  VALUES (ctx.request_id, ctx.user_id, v_symbol, p_side, v_shares, v_price, v_total,
+          (p -> 'quote' ->> 'sequence')::bigint, decode(p -> 'quote' ->> 'signature', 'base64'), ctx.replica_id)
+  RETURNING * INTO v_trade;
+  INSERT INTO ledger (request_id, user_id, kind, symbol, cash_delta, shares_delta)
+  VALUES (ctx.request_id, ctx.user_id, p_side, v_symbol,
+          CASE p_side WHEN 'buy' THEN -v_total ELSE v_total END,
+          CASE p_side WHEN 'buy' THEN v_shares ELSE -v_shares END);
+  PERFORM audit(ctx, 'accountTransaction', p_action => CASE p_side WHEN 'buy' THEN 'remove' ELSE 'add' END,
+    p_funds => v_total);
+  RETURN op_ok(jsonb_build_object(
+    'trade', trade_json(v_trade),
+    'account', account_body(v_cash, v_reserved),
+    'holding', jsonb_build_object('symbol', v_symbol, 'shares', v_held::text, 'reserved_shares', v_held_reserved::text)
+  ));
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- Execution.
+
+CREATE FUNCTION dispatch_op(p_op text, ctx request_context, p jsonb, e jsonb, p_token_hash bytea)
+RETURNS op_result
+LANGUAGE plpgsql AS $$
+BEGIN
+  CASE p_op
+    WHEN 'register' THEN RETURN op_register(ctx, p, e);
+    WHEN 'login' THEN RETURN op_login(ctx, p, e);
+    WHEN 'logout' THEN RETURN op_logout(ctx, p_token_hash);
+    WHEN 'deposit' THEN RETURN op_deposit(ctx, p);
+    WHEN 'buy' THEN RETURN op_trade(ctx, p, 'buy');
+    WHEN 'sell' THEN RETURN op_trade(ctx, p, 'sell');
+  END CASE;
+END $$;
+
+-- The response stored under a request id, provided the copy asking is the same
+-- request (same operation, caller and parameters).
+CREATE FUNCTION stored_response(p_request_id uuid, p_fingerprint bytea) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v request_log;
+BEGIN
+  SELECT * INTO STRICT v FROM request_log WHERE request_id = p_request_id;
+  IF v.fingerprint <> p_fingerprint THEN
+    RETURN op_error(9, 'IDEMPOTENCY_KEY_REUSED',
+      format('request id %s was already used for a different request; use a new id', p_request_id));
+  END IF;
+  RETURN ROW(v.status, v.reason, v.message, v.body)::op_result;
+END $$;
+
+-- p_params: the request's parameters as the client sent them (fingerprinted).
+-- p_extra: what the replica derived and must not be fingerprinted (a fresh salt,
+--   a fresh session token): copies differ there, and the first copy's wins.
+-- p_strategy: 'cache' claims the id first, so later copies wait on the unique key
+--   and read the stored response; 'abort' (the seed's baseline without the
+--   response cache) has every copy do the work and undo it if it loses the key.
+CREATE FUNCTION execute_request(
+  p_request_id uuid,
+  p_op text,
+  p_token_hash bytea,
+  p_params jsonb,
+  p_extra jsonb,
+  p_strategy text,
+  p_replica text
+) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  ctx request_context;
+  v_session_valid boolean := true;
+  v_fingerprint bytea;
+  v_constraint text;
+  r op_result;
+BEGIN
+  ctx.request_id := p_request_id;
+  ctx.replica_id := p_replica;
+  IF p_token_hash IS NOT NULL THEN
+    SELECT s.user_id, u.username, s.expires_at > now()
+    INTO ctx.user_id, ctx.username, v_session_valid
+    FROM sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.token_hash = p_token_hash;
+    IF NOT FOUND THEN
+      RETURN op_error(16, 'SESSION_INVALID', 'the session token is not valid; log in');
+    END IF;
+  END IF;
+  v_fingerprint := sha256(convert_to(
+    p_op || E'\n' || coalesce(ctx.user_id::text, '-') || E'\n' || p_params::text, 'UTF8'));
+
+  IF NOT v_session_valid THEN
+    -- A late copy of a request that ended its own session (logout) still gets the
+    -- stored response; anything else needs a live session.
+    IF EXISTS (SELECT 1 FROM request_log WHERE request_id = p_request_id) THEN
+      RETURN stored_response(p_request_id, v_fingerprint);
+    END IF;
+    RETURN op_error(16, 'SESSION_EXPIRED', 'the session has expired; log in again');
+  END IF;
+  ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
+
+  IF p_strategy = 'cache' THEN
+    INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id)
+    VALUES (p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica)
+    ON CONFLICT (request_id) DO NOTHING;
+    IF NOT FOUND THEN
+      -- Another copy holds or held the claim; the insert waited for it to commit.
+      RETURN stored_response(p_request_id, v_fingerprint);
+    END IF;
+    r := dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash);
+    UPDATE request_log SET status = r.status, reason = r.reason, message = r.message, body = r.body
+    WHERE request_id = p_request_id;
+    RETURN r;
+  ELSIF p_strategy = 'abort' THEN
+    BEGIN
+      r := dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash);
+      INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id, status, reason, message, body)
+      VALUES (p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica, r.status, r.reason, r.message, r.body);
+      RETURN r;
+    EXCEPTION WHEN unique_violation THEN
+      GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+      IF v_constraint IS DISTINCT FROM 'request_log_pkey' THEN
+        RAISE;
+      END IF;
+    END;
+    -- Lost the key: this copy's work was rolled back with the block above.
+    RETURN stored_response(p_request_id, v_fingerprint);
+  END IF;
+  RAISE EXCEPTION 'unknown deduplication strategy %', p_strategy;
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- Reads. They change nothing, so they need no request id.
+
+CREATE FUNCTION session_user_id(p_token_hash bytea) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT user_id FROM sessions WHERE token_hash = p_token_hash AND expires_at > now()
+$$;
+
+CREATE FUNCTION read_portfolio(p_token_hash bytea) RETURNS op_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_user bigint := session_user_id(p_token_hash);
+BEGIN
+  IF v_user IS NULL THEN
+    RETURN op_error(16, 'SESSION_INVALID', 'the session token is not valid or has expired; log in');
+  END IF;
+  RETURN op_ok(jsonb_build_object(
+    'account', (SELECT account_body(cash, reserved_cash) FROM accounts WHERE user_id = v_user),
+    'holdings', coalesce((
+      SELECT jsonb_agg(jsonb_build_object('symbol', symbol, 'shares', shares::text,
+                                          'reserved_shares', reserved_shares::text) ORDER BY symbol)
+      FROM holdings WHERE user_id = v_user AND (shares > 0 OR reserved_shares > 0)), '[]'::jsonb)
+  ));
+END $$;
+
+CREATE FUNCTION read_trades(p_token_hash bytea, p_limit integer, p_before bigint) RETURNS op_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_user bigint := session_user_id(p_token_hash);
+BEGIN
+  IF v_user IS NULL THEN
+    RETURN op_error(16, 'SESSION_INVALID', 'the session token is not valid or has expired; log in');
+  END IF;
+  RETURN op_ok(jsonb_build_object('trades', coalesce((
+    SELECT jsonb_agg(trade_json(t) ORDER BY t.id DESC)
+    FROM (SELECT * FROM trades WHERE user_id = v_user AND (p_before = 0 OR id < p_before)
+          ORDER BY id DESC LIMIT p_limit) t), '[]'::jsonb)));
+END $$;

