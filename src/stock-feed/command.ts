@@ -1,0 +1,73 @@
+import { Command } from 'commander';
+import { choiceOption, collect, durationOption, intOption, listOption } from '../common/cli-options.js';
+import { reportReady, stopOnSignals } from '../common/hedge-process.js';
+import { createLogger } from '../common/logger.js';
+import { parseAmount } from '../common/money.js';
+import { resolveDataDir } from '../common/paths.js';
+import { parseSymbol } from '../common/symbols.js';
+import { DEFAULT_SYMBOLS, runFeed } from './run-feed.js';
+
+interface FeedCliOptions {
+  dataDir?: string;
+  host: string;
+  port: number;
+  symbols: string[];
+  anySymbol?: boolean;
+  seed: number;
+  mode: 'walk' | 'fixed';
+  price: string[];
+  tick: number;
+  quoteTtl: number;
+}
+
+export function feedCommand(): Command {
+  return new Command('feed')
+    .description(
+      'Run the stock feed: a seeded random walk of prices in integer cents, every quote signed (RSA-2048, SHA-256) ' +
+        'and valid for 10 s. The key pair is made on first start under <data-dir>/feed/.',
+    )
+    .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
+    .option('--symbols <list>', 'comma-separated symbols to quote', listOption, DEFAULT_SYMBOLS)
+    .option(
+      '--any-symbol',
+      'also quote any well-formed symbol on first request (as the SEng 468 quote server did)',
+    )
+    .option('--seed <n>', 'random-walk seed', intOption(0, 2 ** 32 - 1), 1)
+    .option(
+      '--mode <mode>',
+      "'walk' moves prices every tick; 'fixed' never does",
+      choiceOption(['walk', 'fixed']),
+      'walk',
+    )
+    .option('--price <SYM=dollars>', 'starting price of a symbol (repeatable)', collect, [])
+    .option('--tick <duration>', 'tick interval', durationOption, 1000)
+    .option('--quote-ttl <duration>', 'how long a quote stays valid', durationOption, 10_000)
+    .action(async (opts: FeedCliOptions) => {
+      const log = createLogger('feed');
+      const initialPrices = new Map(
+        opts.price.map((entry) => {
+          const [symbol = '', dollars = ''] = entry.split('=');
+          return [parseSymbol(symbol), parseAmount(dollars, `price of ${symbol}`)] as const;
+        }),
+      );
+      const feed = await runFeed(
+        {
+          dataDir: resolveDataDir(opts.dataDir),
+          host: opts.host,
+          port: opts.port,
+          symbols: [...new Set([...opts.symbols.map((s) => parseSymbol(s)), ...initialPrices.keys()])],
+          anySymbol: opts.anySymbol ?? false,
+          seed: opts.seed,
+          mode: opts.mode,
+          initialPrices,
+          tickMs: opts.tick,
+          quoteTtlMs: opts.quoteTtl,
+        },
+        log,
+      );
+      stopOnSignals(() => feed.stop());
+      reportReady({ address: feed.address, keyId: feed.keyId });
+    });
+}

@@ -1,0 +1,100 @@
+import { type ServerWritableStream, status } from '@grpc/grpc-js';
+import { HedgeError } from '../common/errors.js';
+import { toWireError, unary } from '../common/grpc-handlers.js';
+import type { Logger } from '../common/logger.js';
+import { SIGNATURE_ALGORITHM } from '../common/quote-codec.js';
+import { parseSymbol } from '../common/symbols.js';
+import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
+import type { StockFeedHandlers } from '../gen/hedge/v1/StockFeed.js';
+import type { StreamQuotesRequest__Output } from '../gen/hedge/v1/StreamQuotesRequest.js';
+import type { PriceModel } from './price-model.js';
+import type { QuoteBook } from './quote-book.js';
+import type { SigningKey } from './signing-key.js';
+
+const MAX_STREAM_SYMBOLS = 10_000;
+
+interface Subscriber {
+  call: ServerWritableStream<StreamQuotesRequest__Output, SignedQuote__Output>;
+  /** Empty: every symbol the feed quotes. */
+  symbols: string[];
+  /** Set while the peer is not reading: ticks are dropped rather than queued without bound. */
+  congested: boolean;
+}
+
+export class FeedService {
+  private readonly subscribers = new Set<Subscriber>();
+
+  constructor(
+    private readonly model: PriceModel,
+    private readonly book: QuoteBook,
+    private readonly key: SigningKey,
+    private readonly log: Logger,
+  ) {}
+
+  /** Advances the price model one tick and pushes the new quotes to every stream. */
+  tick(): void {
+    this.model.tick();
+    for (const s of this.subscribers) this.push(s);
+  }
+
+  handlers(): StockFeedHandlers {
+    return {
+      GetQuote: unary(this.log, 'GetQuote', (call) => this.quoteOrThrow(parseSymbol(call.request.symbol))),
+      StreamQuotes: (call) => {
+        try {
+          if (call.request.symbols.length > MAX_STREAM_SYMBOLS) {
+            throw new HedgeError(
+              status.INVALID_ARGUMENT,
+              'TOO_MANY_SYMBOLS',
+              `at most ${MAX_STREAM_SYMBOLS} symbols`,
+            );
+          }
+          const symbols = [...new Set(call.request.symbols.map((s) => parseSymbol(s)))];
+          for (const s of symbols) this.quoteOrThrow(s);
+          const subscriber: Subscriber = { call, symbols, congested: false };
+          this.subscribers.add(subscriber);
+          const remove = () => this.subscribers.delete(subscriber);
+          call.on('cancelled', remove);
+          call.on('close', remove);
+          call.on('error', remove);
+          call.on('drain', () => {
+            subscriber.congested = false;
+          });
+          this.push(subscriber);
+        } catch (err) {
+          call.emit('error', toWireError(err, this.log, { method: 'StreamQuotes' }));
+        }
+      },
+      GetPublicKey: unary(this.log, 'GetPublicKey', () => ({
+        key_id: this.key.publicKey.keyId,
+        pem: this.key.publicKey.pem,
+        algorithm: SIGNATURE_ALGORITHM,
+      })),
+      ListSymbols: unary(this.log, 'ListSymbols', () => ({ symbols: this.model.symbols() })),
+    };
+  }
+
+  /** Ends every stream, so a graceful shutdown is not held open by subscribers. */
+  endStreams(): void {
+    for (const s of this.subscribers) s.call.end();
+    this.subscribers.clear();
+  }
+
+  private push(s: Subscriber): void {
+    if (s.congested) return;
+    for (const symbol of s.symbols.length > 0 ? s.symbols : this.model.symbols()) {
+      const quote = this.book.quote(symbol);
+      if (quote && !s.call.write(quote)) {
+        s.congested = true;
+        return;
+      }
+    }
+  }
+
+  private quoteOrThrow(symbol: string): SignedQuote__Output {
+    const quote = this.book.quote(symbol);
+    if (!quote)
+      throw new HedgeError(status.NOT_FOUND, 'UNKNOWN_SYMBOL', `this feed does not quote ${symbol}`);
+    return quote;
+  }
+}

@@ -1,0 +1,62 @@
+import { type KeyObject, sign } from 'node:crypto';
+import { formatCents } from '../common/money.js';
+import { canonicalQuoteBytes, type QuoteFields } from '../common/quote-codec.js';
+import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
+import type { PriceModel } from './price-model.js';
+import type { SigningKey } from './signing-key.js';
+
+/** A quote as it goes on the wire, signed with `privateKey`. */
+export function signQuote(fields: QuoteFields, privateKey: KeyObject): SignedQuote__Output {
+  return {
+    symbol: fields.symbol,
+    price: formatCents(fields.priceCents),
+    issued_at_ms: fields.issuedAtMs.toString(),
+    expires_at_ms: fields.expiresAtMs.toString(),
+    sequence: fields.sequence.toString(),
+    key_id: fields.keyId,
+    signature: sign('sha256', canonicalQuoteBytes(fields), privateKey),
+  };
+}
+
+/**
+ * Signed quotes for the current tick. A symbol's quote is signed the first time
+ * it is asked for in a tick and shared by every request and stream after that,
+ * so the signing cost follows the symbols in use, not the symbols quoted.
+ */
+export class QuoteBook {
+  private signed = new Map<string, SignedQuote__Output>();
+  private signedAtSequence: bigint;
+
+  constructor(
+    private readonly model: PriceModel,
+    private readonly key: SigningKey,
+    private readonly ttlMs: number,
+  ) {
+    this.signedAtSequence = model.sequence;
+  }
+
+  quote(symbol: string): SignedQuote__Output | undefined {
+    if (this.signedAtSequence !== this.model.sequence) {
+      this.signed = new Map();
+      this.signedAtSequence = this.model.sequence;
+    }
+    const cached = this.signed.get(symbol);
+    if (cached) return cached;
+    const priceCents = this.model.price(symbol);
+    if (priceCents === undefined) return undefined;
+    const issuedAtMs = BigInt(Date.now());
+    const quote = signQuote(
+      {
+        symbol,
+        priceCents,
+        issuedAtMs,
+        expiresAtMs: issuedAtMs + BigInt(this.ttlMs),
+        sequence: this.model.sequence,
+        keyId: this.key.publicKey.keyId,
+      },
+      this.key.privateKey,
+    );
+    this.signed.set(symbol, quote);
+    return quote;
+  }
+}
