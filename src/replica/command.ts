@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
+import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
+import { reportReady, stopOnSignals } from '../common/hedge-process.js';
+import { createLogger } from '../common/logger.js';
+import { feedKeyPaths, resolveDataDir } from '../common/paths.js';
+import { DEDUP_STRATEGIES, type DedupStrategy } from './executor.js';
+import { runReplica } from './run-replica.js';
+
+interface ReplicaCliOptions {
+  id?: string;
+  dataDir?: string;
+  host: string;
+  port: number;
+  databaseUrl?: string;
+  feedKey?: string;
+  dedup: DedupStrategy;
+  pool: number;
+  sessionTtl: number;
+  requestRetention: number;
+  reapInterval: number;
+}
+
+export function replicaCommand(): Command {
+  return new Command('replica')
+    .description(
+      'Run one trading replica: the gRPC Trading service (plus grpc.health.v1 and reflection) over PostgreSQL. ' +
+        'Stateless: any number of replicas may share one database.',
+    )
+    .option('--id <id>', 'replica id, written into logs, trades and the audit log (default: random)')
+    .option(
+      '--data-dir <dir>',
+      'data directory, for the feed public key (default: $HEDGE_DATA_DIR or .hedge)',
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
+    .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
+    .option('--feed-key <path>', "the stock feed's public key (default: <data-dir>/feed/public.pem)")
+    .option(
+      '--dedup <strategy>',
+      "'cache': copies of a request wait for the first and read its stored response; " +
+        "'abort': every copy does the work and the losers roll back",
+      choiceOption(DEDUP_STRATEGIES),
+      'cache',
+    )
+    .option('--pool <n>', 'database connections', intOption(1, 200), 10)
+    .option('--session-ttl <duration>', 'how long a login lasts', durationOption, 12 * 3_600_000)
+    .option(
+      '--request-retention <duration>',
+      'how long stored responses are kept',
+      durationOption,
+      24 * 3_600_000,
+    )
+    .option(
+      '--reap-interval <duration>',
+      'how often old request-log entries are deleted',
+      durationOption,
+      60_000,
+    )
+    .action(async (opts: ReplicaCliOptions) => {
+      const id = opts.id ?? `r-${randomBytes(3).toString('hex')}`;
+      const log = createLogger('replica', { replica: id });
+      const databaseUrl = opts.databaseUrl ?? process.env.DATABASE_URL;
+      if (!databaseUrl) {
+        throw new Error(
+          'no database: pass --database-url or set DATABASE_URL (`hedge up` starts one for you)',
+        );
+      }
+      const replica = await runReplica(
+        {
+          id,
+          host: opts.host,
+          port: opts.port,
+          databaseUrl,
+          feedPublicKeyPath: opts.feedKey ?? feedKeyPaths(resolveDataDir(opts.dataDir)).publicKey,
+          strategy: opts.dedup,
+          poolSize: opts.pool,
+          sessionTtlSeconds: Math.floor(opts.sessionTtl / 1000),
+          requestRetentionMs: opts.requestRetention,
+          reapIntervalMs: opts.reapInterval,
+        },
+        log,
+      );
+      stopOnSignals(() => replica.stop());
+      reportReady({ address: replica.address, id });
+    });
+}

@@ -1,0 +1,103 @@
+import type { status } from '@grpc/grpc-js';
+import type { Pool } from '../common/database.js';
+import { HedgeError } from '../common/errors.js';
+
+/**
+ * 'cache': the first copy of a request claims its id and does the work; later
+ *   copies wait on the claim and read the stored response.
+ * 'abort': the seed's baseline without a response cache: every copy does the work,
+ *   and a copy that then loses the id rolls its work back and reads the stored response.
+ */
+export type DedupStrategy = 'cache' | 'abort';
+export const DEDUP_STRATEGIES: readonly DedupStrategy[] = ['cache', 'abort'];
+
+export type Operation = 'register' | 'login' | 'logout' | 'deposit' | 'buy' | 'sell';
+
+interface OpRow {
+  status: number;
+  reason: string | null;
+  message: string | null;
+  body: unknown;
+}
+
+const EXECUTE =
+  'SELECT status, reason, message, body FROM execute_request($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7)';
+
+/** bigint is not JSON; amounts travel to SQL as decimal strings of cents. */
+function toJson(value: object): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+function unwrap<T>(row: OpRow | undefined): T {
+  if (!row) throw new Error('execute_request returned no row');
+  if (row.status !== 0) {
+    throw new HedgeError(row.status as status, row.reason ?? 'UNKNOWN', row.message ?? 'request refused');
+  }
+  return row.body as T;
+}
+
+/**
+ * Runs requests through the database's execute_request (migrations/002): one
+ * statement, one round trip, one transaction per request. The response comes
+ * back as the JSON body of the proto message, exactly as stored, so every copy
+ * of a request encodes to the same bytes.
+ */
+export class Executor {
+  constructor(
+    private readonly pool: Pool,
+    readonly replicaId: string,
+    readonly strategy: DedupStrategy,
+  ) {}
+
+  async execute<T>(
+    op: Operation,
+    requestId: string,
+    tokenHash: Buffer | null,
+    params: object,
+    extra: object = {},
+  ): Promise<T> {
+    const result = await this.pool.query<OpRow>({
+      name: 'execute_request',
+      text: EXECUTE,
+      values: [requestId, op, tokenHash, toJson(params), toJson(extra), this.strategy, this.replicaId],
+    });
+    return unwrap<T>(result.rows[0]);
+  }
+
+  async portfolio<T>(tokenHash: Buffer): Promise<T> {
+    const result = await this.pool.query<OpRow>({
+      name: 'read_portfolio',
+      text: 'SELECT status, reason, message, body FROM read_portfolio($1)',
+      values: [tokenHash],
+    });
+    return unwrap<T>(result.rows[0]);
+  }
+
+  async trades<T>(tokenHash: Buffer, limit: number, beforeId: bigint): Promise<T> {
+    const result = await this.pool.query<OpRow>({
+      name: 'read_trades',
+      text: 'SELECT status, reason, message, body FROM read_trades($1, $2, $3)',
+      values: [tokenHash, limit, beforeId.toString()],
+    });
+    return unwrap<T>(result.rows[0]);
+  }
+
+  async credentials(
+    username: string,
+  ): Promise<{ userId: string; params: string; salt: Buffer; hash: Buffer } | undefined> {
+    const result = await this.pool.query<{
+      id: string;
+      password_params: string;
+      password_salt: Buffer;
+      password_hash: Buffer;
+    }>({
+      name: 'credentials',
+      text: 'SELECT id, password_params, password_salt, password_hash FROM users WHERE username = $1',
+      values: [username],
+    });
+    const row = result.rows[0];
+    return (
+      row && { userId: row.id, params: row.password_params, salt: row.password_salt, hash: row.password_hash }
+    );
+  }
+}
