@@ -1,0 +1,237 @@
+import { Client, credentials, type Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reasonOf } from '../src/common/errors.js';
+import { exited } from '../src/common/hedge-process.js';
+import { uuidv7 } from '../src/common/ids.js';
+import { hedgeProto } from '../src/common/proto.js';
+import { deadlineAfter } from '../src/common/rpc.js';
+import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
+import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
+import type { DedupStrategy } from '../src/replica/executor.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { startTestFeed, type TestFeed } from './support/feed.js';
+import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
+import { failureOf, Trader, tradingClient } from './support/trader.js';
+
+type RawResult =
+  | { ok: true; bytes: Buffer }
+  | { ok: false; code: number; reason: string | undefined; details: string };
+
+/** A Buy whose response is kept as the bytes that crossed the wire. */
+function rawBuy(address: string, metadata: Metadata, request: TradeRequest): Promise<RawResult> {
+  const method = hedgeProto().Trading.service.Buy;
+  const client = new Client(address, credentials.createInsecure());
+  return new Promise<RawResult>((resolve) => {
+    client.makeUnaryRequest(
+      method.path,
+      method.requestSerialize,
+      (bytes: Buffer) => bytes,
+      request,
+      metadata,
+      { deadline: deadlineAfter(20_000) },
+      (err: ServiceError | null, bytes?: Buffer) => {
+        resolve(
+          err
+            ? { ok: false, code: err.code, reason: reasonOf(err), details: err.details }
+            : { ok: true, bytes: bytes as Buffer },
+        );
+      },
+    );
+  }).finally(() => client.close());
+}
+
+async function effectsOf(db: TestDatabase, requestId: string) {
+  const { rows } = await db.pool.query<{ trades: number; transactions: number }>(
+    `SELECT (SELECT count(*)::int FROM trades WHERE request_id = $1) AS trades,
+            (SELECT count(DISTINCT xid)::int FROM ledger WHERE request_id = $1) AS transactions`,
+    [requestId],
+  );
+  return rows[0];
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe.each<DedupStrategy>(['cache', 'abort'])(
+  'exactly once across three replica processes (%s)',
+  (strategy) => {
+    let db: TestDatabase;
+    let feed: TestFeed;
+    let replicas: ReplicaProcess[] = [];
+    let trader: Trader;
+
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      feed = await startTestFeed();
+      const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath, strategy };
+      replicas = await Promise.all(['a', 'b', 'c'].map((id) => spawnReplica(setup, `${strategy}-${id}`)));
+      trader = await Trader.open(tradingClient(replicas[0]?.address ?? ''));
+      await trader.deposit('100000.00');
+    });
+
+    afterAll(async () => {
+      trader?.client.close();
+      await Promise.all(replicas.map((r) => r.stop()));
+      await feed?.stop();
+      await db?.drop();
+    });
+
+    it('N copies of one buy sent at once: one trade, N identical responses', async () => {
+      const request: TradeRequest = {
+        request_id: uuidv7(),
+        symbol: 'ABC',
+        shares: 7,
+        quote: await feed.quote('ABC'),
+      };
+      const copies = 12;
+      const results = await Promise.all(
+        Array.from({ length: copies }, (_, i) =>
+          rawBuy(replicas[i % 3]?.address ?? '', trader.metadata, request),
+        ),
+      );
+      expect(results.every((r) => r.ok)).toBe(true);
+      const first = (results[0] as { bytes: Buffer }).bytes;
+      for (const r of results) expect((r as { bytes: Buffer }).bytes.equals(first)).toBe(true);
+      expect(await effectsOf(db, request.request_id ?? '')).toEqual({ trades: 1, transactions: 1 });
+      const decoded = hedgeProto().Trading.service.Buy.responseDeserialize(first) as TradeResponse__Output;
+      expect(decoded.trade?.shares).toBe('7');
+      expect(decoded.trade?.request_id).toBe(request.request_id);
+    });
+
+    it('many requests, each copied to every replica with jitter: every one executed exactly once', async () => {
+      const before = await trader.portfolio();
+      const quote = await feed.quote('DEF');
+      const requests = Array.from({ length: 40 }, () => ({
+        request_id: uuidv7(),
+        symbol: 'DEF',
+        shares: 1,
+        quote,
+      }));
+      const results = await Promise.all(
+        requests.flatMap((request) =>
+          replicas.map(async (replica) => {
+            await new Promise((r) => setTimeout(r, Math.random() * 20));
+            return {
+              id: request.request_id,
+              result: await rawBuy(replica.address, trader.metadata, request),
+            };
+          }),
+        ),
+      );
+      for (const request of requests) {
+        const mine = results.filter((r) => r.id === request.request_id).map((r) => r.result);
+        expect(mine.every((r) => r.ok)).toBe(true);
+        const bytes = mine.map((r) => (r as { bytes: Buffer }).bytes.toString('base64'));
+        expect(new Set(bytes).size).toBe(1);
+        expect(await effectsOf(db, request.request_id)).toEqual({ trades: 1, transactions: 1 });
+      }
+      const after = await trader.portfolio();
+      const cents = (s: string | undefined) => BigInt((s ?? '0').replace('.', ''));
+      expect(cents(before.account?.cash) - cents(after.account?.cash)).toBe(40n * 2_550n);
+    });
+
+    it('the same id with different parameters is refused on any replica', async () => {
+      const quote = await feed.quote('ABC');
+      const requestId = uuidv7();
+      expect(
+        (
+          await rawBuy(replicas[0]?.address ?? '', trader.metadata, {
+            request_id: requestId,
+            symbol: 'ABC',
+            shares: 1,
+            quote,
+          })
+        ).ok,
+      ).toBe(true);
+      const reused = await rawBuy(replicas[1]?.address ?? '', trader.metadata, {
+        request_id: requestId,
+        symbol: 'ABC',
+        shares: 2,
+        quote,
+      });
+      expect(reused).toMatchObject({
+        ok: false,
+        code: status.FAILED_PRECONDITION,
+        reason: 'IDEMPOTENCY_KEY_REUSED',
+      });
+      expect(await effectsOf(db, requestId)).toEqual({ trades: 1, transactions: 1 });
+    });
+
+    it('a refusal is the final answer for its request id, even after the cause goes away', async () => {
+      const poor = await Trader.open(tradingClient(replicas[1]?.address ?? ''));
+      const quote = await feed.quote('JKL');
+      const requestId = uuidv7();
+      expect((await failureOf(poor.buy('JKL', 1, quote, requestId))).reason).toBe('INSUFFICIENT_FUNDS');
+      await poor.deposit('5000.00');
+      expect((await failureOf(poor.buy('JKL', 1, quote, requestId))).reason).toBe('INSUFFICIENT_FUNDS');
+      expect(await effectsOf(db, requestId)).toEqual({ trades: 0, transactions: 0 });
+      poor.client.close();
+    });
+
+    it('a replica SIGKILLed in the middle of a transaction leaves nothing; the next copy completes it once', async () => {
+      const victim = replicas[2] as ReplicaProcess;
+      const survivor = replicas[0] as ReplicaProcess;
+      const request: TradeRequest = {
+        request_id: uuidv7(),
+        symbol: 'GHI',
+        shares: 3,
+        quote: await feed.quote('GHI'),
+      };
+      const userId = (await db.pool.query('SELECT id FROM users WHERE username = $1', [trader.username]))
+        .rows[0].id;
+      const cashBefore = (await db.pool.query('SELECT cash FROM accounts WHERE user_id = $1', [userId]))
+        .rows[0].cash;
+
+      // Hold the account row: the victim's transaction will stop inside, waiting for it.
+      const holder = await db.pool.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT * FROM accounts WHERE user_id = $1 FOR UPDATE', [userId]);
+      const inFlight = rawBuy(victim.address, trader.metadata, request);
+      const waitingBackends = async () =>
+        (
+          await db.pool.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            [`hedge-replica-${victim.id}`],
+          )
+        ).rows[0].n;
+      await waitFor(
+        'the victim to block inside its transaction',
+        async () => (await waitingBackends()) === 1,
+      );
+
+      victim.child.kill('SIGKILL');
+      await exited(victim.child);
+      expect((await inFlight).ok).toBe(false);
+      // PostgreSQL notices the vanished client (client_connection_check_interval) and rolls back.
+      await waitFor('the dead backend to roll back', async () => (await waitingBackends()) === 0);
+      await holder.query('COMMIT');
+      holder.release();
+
+      expect(await effectsOf(db, request.request_id ?? '')).toEqual({ trades: 0, transactions: 0 });
+      expect(
+        (
+          await db.pool.query('SELECT count(*)::int AS n FROM request_log WHERE request_id = $1', [
+            request.request_id,
+          ])
+        ).rows[0].n,
+      ).toBe(0);
+      expect(
+        (await db.pool.query('SELECT cash FROM accounts WHERE user_id = $1', [userId])).rows[0].cash,
+      ).toBe(cashBefore);
+
+      const retried = await rawBuy(survivor.address, trader.metadata, request);
+      expect(retried.ok).toBe(true);
+      const again = await rawBuy(survivor.address, trader.metadata, request);
+      expect(again.ok && retried.ok && again.bytes.equals(retried.bytes)).toBe(true);
+      expect(await effectsOf(db, request.request_id ?? '')).toEqual({ trades: 1, transactions: 1 });
+      expect(
+        BigInt((await db.pool.query('SELECT cash FROM accounts WHERE user_id = $1', [userId])).rows[0].cash),
+      ).toBe(BigInt(cashBefore) - 3n * 99n);
+    });
+  },
+);

@@ -1,0 +1,72 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { createLogger } from '../../src/common/logger.js';
+import { feedKeyPaths } from '../../src/common/paths.js';
+import { hedgeProto } from '../../src/common/proto.js';
+import { deadlineAfter, invoke } from '../../src/common/rpc.js';
+import type { SignedQuote__Output } from '../../src/gen/hedge/v1/SignedQuote.js';
+import type { StockFeedClient } from '../../src/gen/hedge/v1/StockFeed.js';
+import { type RunningFeed, runFeed } from '../../src/stock-feed/run-feed.js';
+import { loadOrCreateSigningKey, type SigningKey } from '../../src/stock-feed/signing-key.js';
+
+export interface TestFeed {
+  address: string;
+  dataDir: string;
+  publicKeyPath: string;
+  key: SigningKey;
+  client: StockFeedClient;
+  quote(symbol: string): Promise<SignedQuote__Output>;
+  stop(): Promise<void>;
+}
+
+export const TEST_PRICES: Record<string, bigint> = { ABC: 1_000n, DEF: 2_550n, GHI: 99n, JKL: 123_456n };
+
+/**
+ * A real feed server on port 0 in this process, in fixed-price mode, with its
+ * data directory (and key pair) in a fresh temporary directory.
+ */
+export async function startTestFeed(
+  options: { quoteTtlMs?: number; tickMs?: number } = {},
+): Promise<TestFeed> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hedge-test-feed-'));
+  chmodSync(dataDir, 0o755);
+  let feed: RunningFeed;
+  try {
+    feed = await runFeed(
+      {
+        dataDir,
+        host: '127.0.0.1',
+        port: 0,
+        symbols: Object.keys(TEST_PRICES),
+        initialPrices: new Map(Object.entries(TEST_PRICES)),
+        seed: 7,
+        mode: 'fixed',
+        tickMs: options.tickMs ?? 1_000,
+        quoteTtlMs: options.quoteTtlMs ?? 10_000,
+      },
+      createLogger('test-feed'),
+    );
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const client = new (hedgeProto().StockFeed)(feed.address, credentials.createInsecure());
+  return {
+    address: feed.address,
+    dataDir,
+    publicKeyPath: feedKeyPaths(dataDir).publicKey,
+    key: loadOrCreateSigningKey(dataDir),
+    client,
+    quote: (symbol) =>
+      invoke<SignedQuote__Output>((cb) =>
+        client.GetQuote({ symbol }, { deadline: deadlineAfter(5_000) }, cb),
+      ),
+    stop: async () => {
+      client.close();
+      await feed.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { createPool, withDatabase } from '../../src/common/database.js';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/common/embedded-postgres.js';
+import { migrate } from '../../src/common/migrate.js';
+import { TEMPLATE_DATABASE } from './database.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** postgres://… of the test run's PostgreSQL server, without a database. */
+    pgServerUrl: string;
+  }
+}
+
+/**
+ * One real PostgreSQL server for the whole run, and a migrated template database
+ * that every test file clones (CREATE DATABASE … TEMPLATE) for its own isolation.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), 'hedge-test-pg-'));
+  // As root the server runs as the postgres user, which must be able to enter it.
+  chmodSync(dir, 0o755);
+  let db: EmbeddedDatabase | undefined;
+  try {
+    db = await startEmbeddedPostgres(dir);
+    const pool = createPool(withDatabase(db.serverUrl, 'postgres'));
+    await pool.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE}`);
+    await pool.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+    await pool.end();
+    const template = createPool(withDatabase(db.serverUrl, TEMPLATE_DATABASE));
+    await migrate(template);
+    await template.end();
+  } catch (err) {
+    await db?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  project.provide('pgServerUrl', db.serverUrl);
+  const started = db;
+  return async () => {
+    await started.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

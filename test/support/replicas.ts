@@ -1,0 +1,59 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawnHedge, stopChild } from '../../src/common/hedge-process.js';
+import { createLogger } from '../../src/common/logger.js';
+import type { DedupStrategy } from '../../src/replica/executor.js';
+import { type RunningReplica, runReplica } from '../../src/replica/run-replica.js';
+
+export interface ReplicaSetup {
+  databaseUrl: string;
+  feedPublicKeyPath: string;
+  strategy?: DedupStrategy;
+}
+
+/** A real replica (gRPC server on port 0) in this process. */
+export function startInProcessReplica(setup: ReplicaSetup, id = 'test-replica'): Promise<RunningReplica> {
+  return runReplica(
+    {
+      id,
+      host: '127.0.0.1',
+      port: 0,
+      databaseUrl: setup.databaseUrl,
+      feedPublicKeyPath: setup.feedPublicKeyPath,
+      strategy: setup.strategy ?? 'cache',
+      poolSize: 4,
+      sessionTtlSeconds: 3_600,
+      requestRetentionMs: 86_400_000,
+      reapIntervalMs: 60_000,
+    },
+    createLogger('replica', { replica: id }),
+  );
+}
+
+export interface ReplicaProcess {
+  id: string;
+  address: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** A replica as a real child process (`hedge replica`), tied to this process by a lifeline. */
+export async function spawnReplica(setup: ReplicaSetup, id: string): Promise<ReplicaProcess> {
+  const { child, ready } = spawnHedge(
+    [
+      'replica',
+      '--id',
+      id,
+      '--database-url',
+      setup.databaseUrl,
+      '--feed-key',
+      setup.feedPublicKeyPath,
+      '--dedup',
+      setup.strategy ?? 'cache',
+      '--pool',
+      '4',
+    ],
+    { lifeline: true },
+  );
+  const message = await ready;
+  return { id, address: String(message.address), child, stop: () => stopChild(child) };
+}
