@@ -38,36 +38,65 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(0, NULL, NULL, body)::op_result $$;
 CREATE FUNCTION op_error(status integer, reason text, message text) RETURNS op_result
 LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(status, reason, message, NULL)::op_result $$;
 
-CREATE FUNCTION audit(
-  ctx request_context,
-  p_type text,
-  p_command text DEFAULT NULL,
-  p_symbol text DEFAULT NULL,
-  p_funds bigint DEFAULT NULL,
-  p_action text DEFAULT NULL,
-  p_price bigint DEFAULT NULL,
-  p_quote_time bigint DEFAULT NULL,
-  p_cryptokey text DEFAULT NULL,
-  p_filename text DEFAULT NULL,
-  p_error text DEFAULT NULL
-) RETURNS void
+-- An audit event of the request being executed; the context supplies server,
+-- transaction number, request and user. Operations collect theirs in an array and
+-- write them with one statement at the end (write_audit), on every path.
+CREATE TYPE audit_event AS (
+  event_type text,
+  command text,
+  symbol text,
+  funds_cents bigint,
+  action text,
+  price_cents bigint,
+  quote_server_time_ms bigint,
+  cryptokey text,
+  filename text,
+  error_message text
+);
+
+CREATE FUNCTION ev_command(p_command text, p_symbol text DEFAULT NULL, p_funds bigint DEFAULT NULL,
+                           p_filename text DEFAULT NULL) RETURNS audit_event
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW('userCommand', p_command, p_symbol, p_funds, NULL, NULL, NULL, NULL, p_filename, NULL)::audit_event
+$$;
+
+CREATE FUNCTION ev_quote(p_symbol text, p_price bigint, p_quote_time bigint, p_cryptokey text) RETURNS audit_event
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW('quoteServer', NULL, p_symbol, NULL, NULL, p_price, p_quote_time, p_cryptokey, NULL, NULL)::audit_event
+$$;
+
+CREATE FUNCTION ev_account(p_action text, p_funds bigint) RETURNS audit_event
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW('accountTransaction', NULL, NULL, p_funds, p_action, NULL, NULL, NULL, NULL, NULL)::audit_event
+$$;
+
+CREATE FUNCTION ev_error(p_command text, p_symbol text, p_funds bigint, p_message text) RETURNS audit_event
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW('errorEvent', p_command, p_symbol, p_funds, NULL, NULL, NULL, NULL, NULL, p_message)::audit_event
+$$;
+
+CREATE FUNCTION write_audit(ctx request_context, p_events audit_event[]) RETURNS void
 LANGUAGE sql AS $$
   INSERT INTO audit_events (
     event_type, server, transaction_num, request_id, user_id, username, command, symbol, funds_cents,
     action, price_cents, quote_server_time_ms, cryptokey, filename, error_message
-  ) VALUES (
-    p_type, ctx.replica_id, ctx.transaction_num, ctx.request_id, ctx.user_id, ctx.username, p_command, p_symbol,
-    p_funds, p_action, p_price, p_quote_time, p_cryptokey, p_filename, p_error
   )
+  SELECT e.event_type, ctx.replica_id, ctx.transaction_num, ctx.request_id, ctx.user_id, ctx.username, e.command,
+         e.symbol, e.funds_cents, e.action, e.price_cents, e.quote_server_time_ms, e.cryptokey, e.filename,
+         e.error_message
+  FROM unnest(p_events) WITH ORDINALITY AS e
+  ORDER BY e.ordinality
 $$;
 
--- A refused command: its errorEvent, and the error every copy of the request gets.
+-- A refused command: the request's events so far and its errorEvent, and the
+-- error every copy of the request gets.
 CREATE FUNCTION refuse(
-  ctx request_context, p_command text, p_symbol text, p_funds bigint, p_status integer, p_reason text, p_message text
+  ctx request_context, p_events audit_event[], p_command text, p_symbol text, p_funds bigint,
+  p_status integer, p_reason text, p_message text
 ) RETURNS op_result
 LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM audit(ctx, 'errorEvent', p_command, p_symbol, p_funds, p_error => p_message);
+  PERFORM write_audit(ctx, p_events || ev_error(p_command, p_symbol, p_funds, p_message));
   RETURN op_error(p_status, p_reason, p_message);
 END $$;
 
@@ -139,20 +168,20 @@ CREATE FUNCTION op_deposit(ctx request_context, p jsonb) RETURNS op_result
 LANGUAGE plpgsql AS $$
 DECLARE
   v_amount bigint := (p ->> 'amount_cents')::bigint;
+  v_events audit_event[] := ARRAY[ev_command('ADD', NULL, (p ->> 'amount_cents')::bigint)];
   v_cash bigint;
   v_reserved bigint;
 BEGIN
-  PERFORM audit(ctx, 'userCommand', 'ADD', p_funds => v_amount);
   UPDATE accounts SET cash = cash + v_amount
   WHERE user_id = ctx.user_id AND cash <= max_balance_cents() - v_amount
   RETURNING cash, reserved_cash INTO v_cash, v_reserved;
   IF NOT FOUND THEN
-    RETURN refuse(ctx, 'ADD', NULL, v_amount, 9, 'BALANCE_LIMIT',
+    RETURN refuse(ctx, v_events, 'ADD', NULL, v_amount, 9, 'BALANCE_LIMIT',
       format('depositing %s would take the balance over the limit of %s', money_text(v_amount),
              money_text(max_balance_cents())));
   END IF;
   INSERT INTO ledger (request_id, user_id, kind, cash_delta) VALUES (ctx.request_id, ctx.user_id, 'deposit', v_amount);
-  PERFORM audit(ctx, 'accountTransaction', p_action => 'add', p_funds => v_amount);
+  PERFORM write_audit(ctx, v_events || ev_account('add', v_amount));
   RETURN op_ok(account_body(v_cash, v_reserved));
 END $$;
 
@@ -166,19 +195,20 @@ DECLARE
   v_price bigint := (p -> 'quote' ->> 'price_cents')::bigint;
   v_expires_ms bigint := (p -> 'quote' ->> 'expires_at_ms')::bigint;
   v_command text := upper(p_side);
-  v_total bigint;
+  v_total bigint := v_shares * v_price;
+  v_events audit_event[];
   v_cash bigint;
   v_reserved bigint;
   v_held bigint;
   v_held_reserved bigint;
   v_trade trades;
 BEGIN
-  v_total := v_shares * v_price;
-  PERFORM audit(ctx, 'userCommand', v_command, v_symbol, v_total);
-  PERFORM audit(ctx, 'quoteServer', p_symbol => v_symbol, p_price => v_price,
-    p_quote_time => (p -> 'quote' ->> 'issued_at_ms')::bigint, p_cryptokey => p -> 'quote' ->> 'signature');
+  v_events := ARRAY[
+    ev_command(v_command, v_symbol, v_total),
+    ev_quote(v_symbol, v_price, (p -> 'quote' ->> 'issued_at_ms')::bigint, p -> 'quote' ->> 'signature')
+  ];
   IF v_expires_ms <= epoch_ms(now()) THEN
-    RETURN refuse(ctx, v_command, v_symbol, v_total, 9, 'QUOTE_EXPIRED',
+    RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'QUOTE_EXPIRED',
       format('the quote for %s expired %s ms ago; get a fresh quote', v_symbol, epoch_ms(now()) - v_expires_ms));
   END IF;
 
@@ -188,7 +218,7 @@ BEGIN
     RETURNING cash, reserved_cash INTO v_cash, v_reserved;
     IF NOT FOUND THEN
       SELECT cash INTO v_cash FROM accounts WHERE user_id = ctx.user_id;
-      RETURN refuse(ctx, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_FUNDS',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_FUNDS',
         format('buying %s %s at %s costs %s but only %s is available', v_shares, v_symbol, money_text(v_price),
                money_text(v_total), money_text(v_cash)));
     END IF;
@@ -199,7 +229,7 @@ BEGIN
     -- The account row is locked first, as in a buy, so the two never deadlock.
     SELECT cash INTO v_cash FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
     IF v_cash > max_balance_cents() - v_total THEN
-      RETURN refuse(ctx, v_command, v_symbol, v_total, 9, 'BALANCE_LIMIT',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'BALANCE_LIMIT',
         format('selling would take the balance over the limit of %s', money_text(max_balance_cents())));
     END IF;
     UPDATE holdings SET shares = shares - v_shares
@@ -207,7 +237,7 @@ BEGIN
     RETURNING shares, reserved_shares INTO v_held, v_held_reserved;
     IF NOT FOUND THEN
       SELECT shares INTO v_held FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol;
-      RETURN refuse(ctx, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_SHARES',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_SHARES',
         format('selling %s %s needs %s shares but only %s are held', v_shares, v_symbol, v_shares,
                coalesce(v_held, 0)));
     END IF;
@@ -224,8 +254,7 @@ BEGIN
   VALUES (ctx.request_id, ctx.user_id, p_side, v_symbol,
           CASE p_side WHEN 'buy' THEN -v_total ELSE v_total END,
           CASE p_side WHEN 'buy' THEN v_shares ELSE -v_shares END);
-  PERFORM audit(ctx, 'accountTransaction', p_action => CASE p_side WHEN 'buy' THEN 'remove' ELSE 'add' END,
-    p_funds => v_total);
+  PERFORM write_audit(ctx, v_events || ev_account(CASE p_side WHEN 'buy' THEN 'remove' ELSE 'add' END, v_total));
   RETURN op_ok(jsonb_build_object(
     'trade', trade_json(v_trade),
     'account', account_body(v_cash, v_reserved),
