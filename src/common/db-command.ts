@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { reportReady, stopOnSignals } from './hedge-process.js';
 import { createLogger } from './logger.js';
 import { resolveDataDir } from './paths.js';
@@ -14,13 +13,16 @@ export function dbCommand(): Command {
     .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
     .option('--pg-stat-statements', 'load pg_stat_statements, to see where database time goes')
     .action(async (opts: { dataDir?: string; pgStatStatements?: boolean }) => {
+      // Imported here: embedded-postgres installs process-wide signal hooks when loaded.
+      const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
       const log = createLogger('db');
       const db = await startEmbeddedPostgres(join(resolveDataDir(opts.dataDir), 'pg'), {
         log,
         statStatements: opts.pgStatStatements,
       });
       stopOnSignals(() => db.stop());
-      process.stdout.write(`${JSON.stringify({ database_url: db.url })}\n`);
-      reportReady({ databaseUrl: db.url, postgresPid: db.pid });
+      // A parent gets the URL over IPC; only a person running `hedge db` needs it printed.
+      if (process.send) reportReady({ databaseUrl: db.url, postgresPid: db.pid });
+      else process.stdout.write(`${JSON.stringify({ database_url: db.url })}\n`);
     });
 }

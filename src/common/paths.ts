@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The package's own root: proto/ and migrations/ live there, dist/ or src/ below it. */
@@ -18,4 +20,14 @@ export function feedKeyPaths(dataDir: string): { privateKey: string; publicKey: 
     privateKey: resolve(dataDir, 'feed/private.pem'),
     publicKey: resolve(dataDir, 'feed/public.pem'),
   };
+}
+
+/**
+ * A new temporary data directory. mkdtemp makes it 0700; as root the embedded
+ * PostgreSQL runs as the postgres user, which must be able to enter it.
+ */
+export function makeTempDataDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
 }

@@ -5,7 +5,6 @@ import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { feedKeyPaths, resolveDataDir } from '../common/paths.js';
 import { DEDUP_STRATEGIES, type DedupStrategy } from './executor.js';
-import { runReplica } from './run-replica.js';
 
 interface ReplicaCliOptions {
   id?: string;
@@ -58,9 +57,10 @@ export function replicaCommand(): Command {
       60_000,
     )
     .action(async (opts: ReplicaCliOptions) => {
+      const { runReplica } = await import('./run-replica.js');
       const id = opts.id ?? `r-${randomBytes(3).toString('hex')}`;
       const log = createLogger('replica', { replica: id });
-      const databaseUrl = opts.databaseUrl ?? process.env.DATABASE_URL;
+      const databaseUrl = opts.databaseUrl || process.env.DATABASE_URL;
       if (!databaseUrl) {
         throw new Error(
           'no database: pass --database-url or set DATABASE_URL (`hedge up` starts one for you)',

@@ -5,7 +5,7 @@ import { createLogger } from '../common/logger.js';
 import { parseAmount } from '../common/money.js';
 import { resolveDataDir } from '../common/paths.js';
 import { parseSymbol } from '../common/symbols.js';
-import { DEFAULT_SYMBOLS, runFeed } from './run-feed.js';
+import { DEFAULT_SYMBOLS } from './default-symbols.js';
 
 interface FeedCliOptions {
   dataDir?: string;
@@ -45,6 +45,7 @@ export function feedCommand(): Command {
     .option('--tick <duration>', 'tick interval', durationOption, 1000)
     .option('--quote-ttl <duration>', 'how long a quote stays valid', durationOption, 10_000)
     .action(async (opts: FeedCliOptions) => {
+      const { runFeed } = await import('./run-feed.js');
       const log = createLogger('feed');
       const initialPrices = new Map(
         opts.price.map((entry) => {

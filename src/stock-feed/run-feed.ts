@@ -6,29 +6,6 @@ import { PriceModel, type PriceModelOptions } from './price-model.js';
 import { QuoteBook } from './quote-book.js';
 import { loadOrCreateSigningKey } from './signing-key.js';
 
-export const DEFAULT_SYMBOLS = [
-  'ABC',
-  'ACM',
-  'BNK',
-  'CAR',
-  'DOC',
-  'ENR',
-  'FAB',
-  'GEM',
-  'HED',
-  'ION',
-  'JET',
-  'KEY',
-  'LUX',
-  'MED',
-  'NET',
-  'OIL',
-  'PAY',
-  'QNT',
-  'RAY',
-  'SUN',
-];
-
 export interface FeedOptions extends PriceModelOptions {
   dataDir: string;
   host: string;

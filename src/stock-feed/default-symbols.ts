@@ -1,0 +1,23 @@
+/** The symbols the feed quotes unless told otherwise. */
+export const DEFAULT_SYMBOLS = [
+  'ABC',
+  'ACM',
+  'BNK',
+  'CAR',
+  'DOC',
+  'ENR',
+  'FAB',
+  'GEM',
+  'HED',
+  'ION',
+  'JET',
+  'KEY',
+  'LUX',
+  'MED',
+  'NET',
+  'OIL',
+  'PAY',
+  'QNT',
+  'RAY',
+  'SUN',
+];
