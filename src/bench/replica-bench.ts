@@ -1,0 +1,221 @@
+import { join } from 'node:path';
+import { type ClientUnaryCall, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { uuidv7 } from '../common/ids.js';
+import { makeTempDataDir } from '../common/paths.js';
+import { ProcessGroup } from '../common/process-group.js';
+import { hedgeProto } from '../common/proto.js';
+import { deadlineAfter, invoke } from '../common/rpc.js';
+import type { LoginResponse__Output } from '../gen/hedge/v1/LoginResponse.js';
+import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
+import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
+import type { TradingClient } from '../gen/hedge/v1/Trading.js';
+import type { DedupStrategy } from '../replica/executor.js';
+import { describeMachine } from './machine.js';
+import { type LatencySummary, round, roundSummary, summarize } from './stats.js';
+
+export interface ReplicaBenchOptions {
+  /** Where the benchmark's database, feed key and logs live (default: a new temporary directory). */
+  dataDir?: string;
+  databaseUrl?: string;
+  durationMs: number;
+  warmupMs: number;
+  clients: number[];
+  onProgress?: (line: string) => void;
+}
+
+export interface ReplicaBenchRow {
+  config: string;
+  replicas: number;
+  copies: number;
+  dedup: DedupStrategy;
+  clients: number;
+  requests: number;
+  failed: number;
+  throughput_rps: number;
+  latency_ms: LatencySummary;
+}
+
+interface Phase {
+  config: string;
+  replicas: number;
+  dedup: DedupStrategy;
+}
+
+/** One replica; then three, every request sent to all three (the active client's load), under each strategy. */
+const PHASES: Phase[] = [
+  { config: 'single', replicas: 1, dedup: 'cache' },
+  { config: '3 copies, cache', replicas: 3, dedup: 'cache' },
+  { config: '3 copies, abort', replicas: 3, dedup: 'abort' },
+];
+
+const SYMBOL = 'ABC';
+
+/**
+ * Drives buys at the replica level: C clients in closed loops, each buy sent to
+ * every replica of the phase with one request id; the first answer counts and
+ * the other copies are cancelled, as the active client does. All phases run in
+ * one invocation, on one machine, so they compare as ratios.
+ */
+export async function runReplicaBench(options: ReplicaBenchOptions) {
+  const dataDir = options.dataDir ?? makeTempDataDir('hedge-bench-replica-');
+  const group = new ProcessGroup(join(dataDir, 'logs'));
+  const dataDirArgs = ['--data-dir', dataDir];
+  const rows: ReplicaBenchRow[] = [];
+  try {
+    const databaseUrl =
+      options.databaseUrl ?? String((await group.start('db', ['db', ...dataDirArgs])).databaseUrl);
+    const feed = await group.start('feed', ['feed', ...dataDirArgs, '--mode', 'fixed', '--symbols', SYMBOL]);
+    const feedClient = new (hedgeProto().StockFeed)(String(feed.address), credentials.createInsecure());
+    const quotes = new QuoteRefresher(feedClient);
+    await quotes.start();
+    try {
+      for (const phase of PHASES) {
+        const names = Array.from(
+          { length: phase.replicas },
+          (_, i) => `replica-${phase.dedup}-${phase.replicas}-${i + 1}`,
+        );
+        const addresses = await Promise.all(
+          names.map(async (name) =>
+            String(
+              (
+                await group.start(name, [
+                  'replica',
+                  ...dataDirArgs,
+                  '--id',
+                  name,
+                  '--database-url',
+                  databaseUrl,
+                  '--dedup',
+                  phase.dedup,
+                ])
+              ).address,
+            ),
+          ),
+        );
+        const clients = addresses.map((a) => new (hedgeProto().Trading)(a, credentials.createInsecure()));
+        try {
+          for (const concurrency of options.clients) {
+            options.onProgress?.(
+              `${phase.config}: ${concurrency} client(s) for ${options.durationMs / 1000} s…`,
+            );
+            rows.push({ ...(await runLoad(phase, clients, quotes, concurrency, options)) });
+          }
+        } finally {
+          for (const c of clients) c.close();
+          for (const name of names) await group.stopOne(name);
+        }
+      }
+    } finally {
+      quotes.stop();
+      feedClient.close();
+    }
+  } finally {
+    await group.stop();
+  }
+  return { machine: describeMachine(), duration_s: options.durationMs / 1000, rows };
+}
+
+class QuoteRefresher {
+  current: SignedQuote__Output | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly feed: StockFeedClient) {}
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh().catch(() => {}), 1_000);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async refresh(): Promise<void> {
+    this.current = await invoke<SignedQuote__Output>((cb) =>
+      this.feed.GetQuote({ symbol: SYMBOL }, { deadline: deadlineAfter(2_000) }, cb),
+    );
+  }
+}
+
+async function openSession(client: TradingClient): Promise<Metadata> {
+  const username = `bench_${uuidv7().replaceAll('-', '').slice(-20)}`;
+  const password = 'benchmark password';
+  const opts = () => ({ deadline: deadlineAfter(10_000) });
+  await invoke((cb) => client.Register({ request_id: uuidv7(), username, password }, opts(), cb));
+  const login = await invoke<LoginResponse__Output>((cb) =>
+    client.Login({ request_id: uuidv7(), username, password }, opts(), cb),
+  );
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${login.session_token}`);
+  await invoke((cb) =>
+    client.Deposit({ request_id: uuidv7(), amount: '1000000000.00' }, metadata, opts(), cb),
+  );
+  return metadata;
+}
+
+/** Sends one buy to every client; resolves with the first success, or rejects when all fail. */
+function fanOutBuy(clients: TradingClient[], metadata: Metadata, quote: SignedQuote__Output): Promise<void> {
+  const request = { request_id: uuidv7(), symbol: SYMBOL, shares: 1, quote };
+  return new Promise((resolve, reject) => {
+    const calls: ClientUnaryCall[] = [];
+    let failures = 0;
+    let settled = false;
+    for (const client of clients) {
+      calls.push(
+        client.Buy(request, metadata, { deadline: deadlineAfter(5_000) }, (err: ServiceError | null) => {
+          if (settled) return;
+          if (!err) {
+            settled = true;
+            for (const c of calls) c.cancel();
+            resolve();
+          } else if (++failures === clients.length) {
+            settled = true;
+            reject(err);
+          }
+        }),
+      );
+    }
+  });
+}
+
+async function runLoad(
+  phase: Phase,
+  clients: TradingClient[],
+  quotes: QuoteRefresher,
+  concurrency: number,
+  options: ReplicaBenchOptions,
+): Promise<ReplicaBenchRow> {
+  const sessions = await Promise.all(
+    Array.from({ length: concurrency }, () => openSession(clients[0] as TradingClient)),
+  );
+  const latencies: number[] = [];
+  let failed = 0;
+  const start = performance.now();
+  const measureFrom = start + options.warmupMs;
+  const end = measureFrom + options.durationMs;
+  await Promise.all(
+    sessions.map(async (metadata) => {
+      for (;;) {
+        const t0 = performance.now();
+        if (t0 >= end) return;
+        try {
+          await fanOutBuy(clients, metadata, quotes.current as SignedQuote__Output);
+          if (t0 >= measureFrom) latencies.push(performance.now() - t0);
+        } catch {
+          if (t0 >= measureFrom) failed += 1;
+        }
+      }
+    }),
+  );
+  return {
+    config: phase.config,
+    replicas: phase.replicas,
+    copies: phase.replicas,
+    dedup: phase.dedup,
+    clients: concurrency,
+    requests: latencies.length,
+    failed,
+    throughput_rps: round(latencies.length / (options.durationMs / 1000), 1),
+    latency_ms: roundSummary(summarize(latencies)),
+  };
+}

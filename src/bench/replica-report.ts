@@ -1,0 +1,47 @@
+import type { runReplicaBench } from './replica-bench.js';
+
+type Result = Awaited<ReturnType<typeof runReplicaBench>>;
+
+/** Right-aligned text columns. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '))
+    .join('\n');
+}
+
+export function formatReplicaBench(result: Result): string {
+  const m = result.machine;
+  const lines = [
+    `hedge bench-replica — ${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, Node ${m.node}; ${result.duration_s} s per row`,
+    '',
+    table(
+      ['configuration', 'clients', 'requests', 'failed', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+      result.rows.map((r) => [
+        r.config,
+        r.clients,
+        r.requests,
+        r.failed,
+        r.throughput_rps,
+        r.latency_ms.p50,
+        r.latency_ms.p90,
+        r.latency_ms.p99,
+        r.latency_ms.max,
+      ]),
+    ),
+    '',
+  ];
+  for (const clients of new Set(result.rows.map((r) => r.clients))) {
+    const single = result.rows.find((r) => r.config === 'single' && r.clients === clients);
+    for (const r of result.rows.filter((x) => x.config !== 'single' && x.clients === clients)) {
+      if (single) {
+        lines.push(
+          `${clients} client(s): ${r.config} p50 = ${(r.latency_ms.p50 / single.latency_ms.p50).toFixed(2)} × single; ` +
+            `throughput = ${(r.throughput_rps / single.throughput_rps).toFixed(2)} × single`,
+        );
+      }
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
