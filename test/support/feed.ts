@@ -1,9 +1,7 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { credentials } from '@grpc/grpc-js';
 import { createLogger } from '../../src/common/logger.js';
-import { feedKeyPaths } from '../../src/common/paths.js';
+import { feedKeyPaths, makeTempDataDir } from '../../src/common/paths.js';
 import { hedgeProto } from '../../src/common/proto.js';
 import { deadlineAfter, invoke } from '../../src/common/rpc.js';
 import type { SignedQuote__Output } from '../../src/gen/hedge/v1/SignedQuote.js';
@@ -30,8 +28,7 @@ export const TEST_PRICES: Record<string, bigint> = { ABC: 1_000n, DEF: 2_550n, G
 export async function startTestFeed(
   options: { quoteTtlMs?: number; tickMs?: number } = {},
 ): Promise<TestFeed> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hedge-test-feed-'));
-  chmodSync(dataDir, 0o755);
+  const dataDir = makeTempDataDir('hedge-test-feed-');
   let feed: RunningFeed;
   try {
     feed = await runFeed(

@@ -1,10 +1,9 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { createPool, withDatabase } from '../../src/common/database.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/common/embedded-postgres.js';
 import { migrate } from '../../src/common/migrate.js';
+import { makeTempDataDir } from '../../src/common/paths.js';
 import { TEMPLATE_DATABASE } from './database.js';
 
 declare module 'vitest' {
@@ -19,9 +18,7 @@ declare module 'vitest' {
  * that every test file clones (CREATE DATABASE … TEMPLATE) for its own isolation.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const dir = mkdtempSync(join(tmpdir(), 'hedge-test-pg-'));
-  // As root the server runs as the postgres user, which must be able to enter it.
-  chmodSync(dir, 0o755);
+  const dir = makeTempDataDir('hedge-test-pg-');
   let db: EmbeddedDatabase | undefined;
   try {
     db = await startEmbeddedPostgres(dir);

@@ -47,6 +47,11 @@ export class Trader {
     return new Trader(client, username, login);
   }
 
+  /** The same user and session, calling another replica. */
+  via(client: TradingClient): Trader {
+    return new Trader(client, this.username, this.login);
+  }
+
   deposit(amount: string, requestId = uuidv7()): Promise<Account__Output> {
     return invoke((cb) => this.client.Deposit({ request_id: requestId, amount }, this.metadata, opts(), cb));
   }

@@ -1,0 +1,27 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { CLI_PATH } from '../src/common/paths.js';
+
+const hedge = (...args: string[]) =>
+  execFileSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
+
+describe('hedge --help', () => {
+  const commands = ['up', 'db', 'feed', 'replica'];
+
+  it('lists every subcommand with a description', () => {
+    const help = hedge('--help');
+    for (const c of commands) expect(help).toMatch(new RegExp(`^\\s+${c}\\b.*\\S`, 'm'));
+  });
+
+  it.each(commands)('documents the options of hedge %s', (command) => {
+    const help = hedge(command, '--help');
+    expect(help).toContain(`Usage: hedge ${command}`);
+    expect(help).toMatch(/--\w/);
+  });
+
+  it('refuses a bad option value with a clear message', () => {
+    expect(() =>
+      execFileSync(process.execPath, [CLI_PATH, 'replica', '--dedup', 'maybe'], { stdio: 'pipe' }),
+    ).toThrow(/expected one of cache, abort/);
+  });
+});
