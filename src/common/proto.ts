@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { type GrpcObject, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 import type { ProtoGrpcType as FeedProto } from '../gen/feed.js';
+import type { ProtoGrpcType as ManagerProto } from '../gen/manager.js';
+import type { ProtoGrpcType as ReplicaAdminProto } from '../gen/replica_admin.js';
 import type { ProtoGrpcType as TradingProto } from '../gen/trading.js';
 import { PROTO_DIR } from './paths.js';
 
@@ -23,9 +25,16 @@ const LOADER_OPTIONS: Options = {
 export const PROTO_FILES = {
   feed: 'hedge/v1/feed.proto',
   trading: 'hedge/v1/trading.proto',
+  manager: 'hedge/v1/manager.proto',
+  replicaAdmin: 'hedge/v1/replica_admin.proto',
 } as const;
 
-export type HedgeProto = FeedProto & TradingProto;
+type Merge<A, B> = {
+  hedge: {
+    v1: A extends { hedge: { v1: infer X } } ? (B extends { hedge: { v1: infer Y } } ? X & Y : never) : never;
+  };
+};
+export type HedgeProto = Merge<Merge<FeedProto, TradingProto>, Merge<ManagerProto, ReplicaAdminProto>>;
 
 let proto: HedgeProto | undefined;
 
