@@ -294,6 +294,32 @@ BEGIN
   RETURN ROW(v.status, v.reason, v.message, v.body)::op_result;
 END $$;
 
+-- SHA-256 of the operation, the caller and the parameters: what makes two copies the same request.
+CREATE FUNCTION request_fingerprint(p_op text, p_user_id bigint, p_params jsonb) RETURNS bytea
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT sha256(convert_to(p_op || E'\n' || coalesce(p_user_id::text, '-') || E'\n' || p_params::text, 'UTF8'))
+$$;
+
+-- Claims the request id. A concurrent copy's insert waits here until the holder
+-- commits (then: not claimed) or rolls back (then: claimed).
+CREATE FUNCTION claim(p_request_id uuid, p_fingerprint bytea, p_op text, p_user_id bigint, p_replica text)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id)
+  VALUES (p_request_id, p_fingerprint, p_op, p_user_id, p_replica)
+  ON CONFLICT (request_id) DO NOTHING;
+  RETURN FOUND;
+END $$;
+
+CREATE FUNCTION store_response(p_request_id uuid, r op_result) RETURNS op_result
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE request_log SET status = r.status, reason = r.reason, message = r.message, body = r.body
+  WHERE request_id = p_request_id;
+  RETURN r;
+END $$;
+
 -- p_params: the request's parameters as the client sent them (fingerprinted).
 -- p_extra: what the replica derived and must not be fingerprinted (a fresh salt,
 --   a fresh session token): copies differ there, and the first copy's wins.
@@ -328,8 +354,7 @@ BEGIN
       RETURN op_error(16, 'SESSION_INVALID', 'the session token is not valid; log in');
     END IF;
   END IF;
-  v_fingerprint := sha256(convert_to(
-    p_op || E'\n' || coalesce(ctx.user_id::text, '-') || E'\n' || p_params::text, 'UTF8'));
+  v_fingerprint := request_fingerprint(p_op, ctx.user_id, p_params);
 
   IF NOT v_session_valid THEN
     -- A late copy of a request that ended its own session (logout) still gets the
@@ -342,17 +367,10 @@ BEGIN
   ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
 
   IF p_strategy = 'cache' THEN
-    INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id)
-    VALUES (p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica)
-    ON CONFLICT (request_id) DO NOTHING;
-    IF NOT FOUND THEN
-      -- Another copy holds or held the claim; the insert waited for it to commit.
+    IF NOT claim(p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica) THEN
       RETURN stored_response(p_request_id, v_fingerprint);
     END IF;
-    r := dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash);
-    UPDATE request_log SET status = r.status, reason = r.reason, message = r.message, body = r.body
-    WHERE request_id = p_request_id;
-    RETURN r;
+    RETURN store_response(p_request_id, dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash));
   ELSIF p_strategy = 'abort' THEN
     BEGIN
       r := dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash);
@@ -369,6 +387,38 @@ BEGIN
     RETURN stored_response(p_request_id, v_fingerprint);
   END IF;
   RAISE EXCEPTION 'unknown deduplication strategy %', p_strategy;
+END $$;
+
+-- Register and Login cost a scrypt computation (about 90 ms of CPU) in the
+-- replica, between reading and writing. Three replicas computing it for three
+-- copies of one request would triple the cost, so these two run as one
+-- transaction of two statements: claim_request, the replica's scrypt, then
+-- complete_request. The other copies wait on the claim meanwhile, and a replica
+-- that dies in between drops its connection, which rolls the claim back.
+-- (The 'abort' strategy does not apply to them.)
+
+-- NULL when this copy holds the claim; otherwise the stored response.
+CREATE FUNCTION claim_request(p_request_id uuid, p_op text, p_params jsonb, p_replica text) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_fingerprint bytea := request_fingerprint(p_op, NULL, p_params);
+BEGIN
+  IF claim(p_request_id, v_fingerprint, p_op, NULL, p_replica) THEN
+    RETURN NULL;
+  END IF;
+  RETURN stored_response(p_request_id, v_fingerprint);
+END $$;
+
+CREATE FUNCTION complete_request(p_request_id uuid, p_op text, p_params jsonb, p_extra jsonb, p_replica text)
+RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  ctx request_context;
+BEGIN
+  ctx.request_id := p_request_id;
+  ctx.replica_id := p_replica;
+  ctx.transaction_num := nextval('transaction_num_seq');
+  RETURN store_response(p_request_id, dispatch_op(p_op, ctx, p_params, p_extra, NULL));
 END $$;
 
 -- ---------------------------------------------------------------------------

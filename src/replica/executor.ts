@@ -64,6 +64,57 @@ export class Executor {
     return unwrap<T>(result.rows[0]);
   }
 
+  /**
+   * For Register and Login, whose work includes a scrypt computation in this
+   * process: claim the request id first, then `prepare` (the scrypt), then
+   * complete, all in one transaction, so concurrent copies wait on the claim
+   * instead of each paying for the scrypt. A throw from `prepare` rolls the claim
+   * back: nothing is stored, and a later copy may try again.
+   */
+  async executeClaimedFirst<T>(
+    op: 'register' | 'login',
+    requestId: string,
+    params: object,
+    prepare: () => Promise<object>,
+  ): Promise<T> {
+    const client = await this.pool.connect();
+    let finished = false;
+    try {
+      await client.query('BEGIN');
+      const claim = await client.query<OpRow>({
+        name: 'claim_request',
+        text: 'SELECT status, reason, message, body FROM claim_request($1, $2, $3::jsonb, $4)',
+        values: [requestId, op, toJson(params), this.replicaId],
+      });
+      const stored = claim.rows[0];
+      if (stored && stored.status !== null) {
+        await client.query('COMMIT');
+        finished = true;
+        return unwrap<T>(stored);
+      }
+      const extra = await prepare();
+      const completed = await client.query<OpRow>({
+        name: 'complete_request',
+        text: 'SELECT status, reason, message, body FROM complete_request($1, $2, $3::jsonb, $4::jsonb, $5)',
+        values: [requestId, op, toJson(params), toJson(extra), this.replicaId],
+      });
+      await client.query('COMMIT');
+      finished = true;
+      return unwrap<T>(completed.rows[0]);
+    } finally {
+      if (finished) {
+        client.release();
+      } else {
+        const rolledBack = await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        );
+        // A connection that cannot even roll back is not given to the next request.
+        client.release(!rolledBack);
+      }
+    }
+  }
+
   async portfolio<T>(tokenHash: Buffer): Promise<T> {
     const result = await this.pool.query<OpRow>({
       name: 'read_portfolio',

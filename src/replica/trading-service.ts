@@ -85,18 +85,14 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       const requestId = parseRequestId(call.request.request_id);
       const username = parseUsername(call.request.username);
       const password = parsePassword(call.request.password);
-      const hash = await hashPassword(password);
-      return executor.execute<RegisterResponse>(
-        'register',
-        requestId,
-        null,
-        { username },
-        {
+      return executor.executeClaimedFirst<RegisterResponse>('register', requestId, { username }, async () => {
+        const hash = await hashPassword(password);
+        return {
           password_params: hash.params,
           password_salt: hash.salt.toString('base64'),
           password_hash: hash.hash.toString('base64'),
-        },
-      );
+        };
+      });
     }),
 
     Login: handler('Login', async (call) => {
@@ -104,25 +100,19 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       const username = parseUsername(call.request.username);
       const password = parsePassword(call.request.password);
       const stored = await executor.credentials(username);
-      // scrypt runs for unknown users too, so timing does not tell which usernames exist.
-      const valid = await verifyPassword(password, stored);
-      if (!valid || !stored) {
-        throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
-      }
-      const token = newSessionToken();
       // The password is not a parameter of the stored request: it is never fingerprinted or kept.
-      return executor.execute<LoginResponse>(
-        'login',
-        requestId,
-        null,
-        { username },
-        {
+      return executor.executeClaimedFirst<LoginResponse>('login', requestId, { username }, async () => {
+        // scrypt runs for unknown users too, so timing does not tell which usernames exist.
+        const valid = await verifyPassword(password, stored);
+        if (!valid || !stored) throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
+        const token = newSessionToken();
+        return {
           user_id: stored.userId,
           token,
           token_hash: hashToken(token).toString('base64'),
           ttl_seconds: deps.sessionTtlSeconds,
-        },
-      );
+        };
+      });
     }),
 
     Logout: handler('Logout', async (call) => {
