@@ -49,10 +49,14 @@ export interface HedgeSpawnOptions {
 /** Starts `hedge <args>` (the compiled CLI) and waits for it to report ready. */
 export function spawnHedge(args: string[], options: HedgeSpawnOptions = {}): SpawnedHedgeProcess {
   const output = options.output ?? 'inherit';
+  // Set or cleared for every child: inherited from a parent that has one, it would
+  // make a child without a lifeline pipe stop at once.
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, HEDGE_LIFELINE: 'stdin' };
+  if (!options.lifeline) delete env.HEDGE_LIFELINE;
   const spawnOptions: SpawnOptions = {
     stdio: [options.lifeline ? 'pipe' : 'ignore', output, output, 'ipc'],
     detached: options.detached ?? false,
-    env: { ...process.env, ...options.env, ...(options.lifeline ? { HEDGE_LIFELINE: 'stdin' } : {}) },
+    env,
   };
   const child = spawn(process.execPath, [CLI_PATH, ...args], spawnOptions);
   const ready = new Promise<ReadyMessage>((resolve, reject) => {
@@ -121,4 +125,23 @@ export function stopOnSignals(stop: () => Promise<void>, onError: (err: unknown)
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
   watchLifeline(handler);
+}
+
+/**
+ * Calls `onLost` once the process `pid` is gone (checked every `intervalMs`).
+ * Replicas are detached so that they survive their manager; this ties them to
+ * the process that owns the whole system (`hedge up`) instead.
+ */
+export function watchOwner(pid: number, onLost: () => void, intervalMs = 500): void {
+  const timer = setInterval(() => {
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') {
+        clearInterval(timer);
+        onLost();
+      }
+    }
+  }, intervalMs);
+  timer.unref();
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
-import { reportReady, stopOnSignals } from '../common/hedge-process.js';
+import { reportReady, stopOnSignals, watchOwner } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { feedKeyPaths, resolveDataDir } from '../common/paths.js';
 import { DEDUP_STRATEGIES, type DedupStrategy } from './executor.js';
@@ -18,6 +18,8 @@ interface ReplicaCliOptions {
   sessionTtl: number;
   requestRetention: number;
   reapInterval: number;
+  allowFaultInjection?: boolean;
+  ownerPid?: number;
 }
 
 export function replicaCommand(): Command {
@@ -56,6 +58,12 @@ export function replicaCommand(): Command {
       durationOption,
       60_000,
     )
+    .option('--allow-fault-injection', "accept the fault injector's slowness calls (hedge.v1.ReplicaAdmin)")
+    .option(
+      '--owner-pid <pid>',
+      'exit when this process is gone (the manager passes that of `hedge up`)',
+      intOption(1),
+    )
     .action(async (opts: ReplicaCliOptions) => {
       const { runReplica } = await import('./run-replica.js');
       const id = opts.id ?? `r-${randomBytes(3).toString('hex')}`;
@@ -78,10 +86,17 @@ export function replicaCommand(): Command {
           sessionTtlSeconds: Math.floor(opts.sessionTtl / 1000),
           requestRetentionMs: opts.requestRetention,
           reapIntervalMs: opts.reapInterval,
+          allowFaultInjection: opts.allowFaultInjection ?? false,
         },
         log,
       );
       stopOnSignals(() => replica.stop());
+      if (opts.ownerPid) {
+        watchOwner(opts.ownerPid, () => {
+          log.warn({ ownerPid: opts.ownerPid }, 'the owning process is gone; stopping');
+          void replica.stop().finally(() => process.exit(0));
+        });
+      }
       reportReady({ address: replica.address, id });
     });
 }

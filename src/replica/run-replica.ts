@@ -6,6 +6,7 @@ import { migrate } from '../common/migrate.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
 import { type DedupStrategy, Executor } from './executor.js';
 import { startReaper } from './reaper.js';
+import { replicaAdminHandlers, Slowness } from './slowness.js';
 import { tradingHandlers } from './trading-service.js';
 
 export interface ReplicaOptions {
@@ -19,6 +20,8 @@ export interface ReplicaOptions {
   sessionTtlSeconds: number;
   requestRetentionMs: number;
   reapIntervalMs: number;
+  /** Serve ReplicaAdmin's fault-injection calls instead of refusing them. */
+  allowFaultInjection: boolean;
 }
 
 export interface RunningReplica {
@@ -39,15 +42,30 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
     throw err;
   }
   const executor = new Executor(pool, options.id, options.strategy);
+  const slowness = new Slowness();
   const started = await startGrpcServer(
     options.host,
     options.port,
-    (server) =>
+    (server) => {
       server.addService(
         hedgeProto().Trading.service,
-        tradingHandlers({ executor, feedKey, log, sessionTtlSeconds: options.sessionTtlSeconds }),
-      ),
-    { services: ['hedge.v1.Trading'], protoFiles: [PROTO_FILES.trading] },
+        tradingHandlers({
+          executor,
+          feedKey,
+          log,
+          sessionTtlSeconds: options.sessionTtlSeconds,
+          beforeCall: () => slowness.apply(),
+        }),
+      );
+      server.addService(
+        hedgeProto().ReplicaAdmin.service,
+        replicaAdminHandlers(slowness, options.allowFaultInjection, log),
+      );
+    },
+    {
+      services: ['hedge.v1.Trading', 'hedge.v1.ReplicaAdmin'],
+      protoFiles: [PROTO_FILES.trading, PROTO_FILES.replicaAdmin],
+    },
   );
   const reaper = startReaper(pool, options.requestRetentionMs, options.reapIntervalMs, log);
   log.info(
