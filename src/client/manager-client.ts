@@ -1,0 +1,29 @@
+import { credentials } from '@grpc/grpc-js';
+import { hedgeProto } from '../common/proto.js';
+import { deadlineAfter, invoke } from '../common/rpc.js';
+import type { ManagerStatus__Output } from '../gen/hedge/v1/ManagerStatus.js';
+import type { Membership__Output } from '../gen/hedge/v1/Membership.js';
+import type { ReplicationManagerClient } from '../gen/hedge/v1/ReplicationManager.js';
+
+export type { ManagerStatus__Output as ManagerStatus, Membership__Output as Membership };
+
+export function managerClient(address: string): ReplicationManagerClient {
+  return new (hedgeProto().ReplicationManager)(address, credentials.createInsecure(), {
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 1_000,
+  });
+}
+
+export function fetchStatus(
+  client: ReplicationManagerClient,
+  timeoutMs = 2_000,
+): Promise<ManagerStatus__Output> {
+  return invoke((cb) => client.GetStatus({}, { deadline: deadlineAfter(timeoutMs) }, cb));
+}
+
+export function fetchMembership(
+  client: ReplicationManagerClient,
+  timeoutMs = 2_000,
+): Promise<Membership__Output> {
+  return invoke((cb) => client.GetMembership({}, { deadline: deadlineAfter(timeoutMs) }, cb));
+}

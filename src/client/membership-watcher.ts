@@ -1,0 +1,87 @@
+import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { deadlineAfter, invoke } from '../common/rpc.js';
+import type { Member__Output } from '../gen/hedge/v1/Member.js';
+import type { Membership__Output } from '../gen/hedge/v1/Membership.js';
+import type { ReplicationManagerClient } from '../gen/hedge/v1/ReplicationManager.js';
+import { managerClient } from './manager-client.js';
+
+export type ReplicaMember = Member__Output;
+
+export interface View {
+  number: bigint;
+  members: ReplicaMember[];
+}
+
+/**
+ * The manager's membership, watched as a stream so that a client learns of a new
+ * replica before it needs it. When the manager goes away the last view stays in
+ * force and the watcher reconnects with back-off; trading never waits for it.
+ */
+export class MembershipWatcher {
+  private current: View = { number: -1n, members: [] };
+  private stream: ClientReadableStream<Membership__Output> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 100;
+  private closed = false;
+  private readonly listeners = new Set<(view: View) => void>();
+  readonly manager: ReplicationManagerClient;
+
+  constructor(address: string) {
+    this.manager = managerClient(address);
+  }
+
+  get view(): View {
+    return this.current;
+  }
+
+  onChange(listener: (view: View) => void): void {
+    this.listeners.add(listener);
+  }
+
+  /** Resolves with the first view (fetched once, then watched). */
+  async start(timeoutMs: number): Promise<View> {
+    const first = await invoke<Membership__Output>((cb) =>
+      this.manager.GetMembership({}, { deadline: deadlineAfter(timeoutMs) }, cb),
+    );
+    this.accept(first, true);
+    this.watch();
+    return this.current;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.stream?.cancel();
+    this.manager.close();
+  }
+
+  private watch(): void {
+    if (this.closed) return;
+    let fresh = true;
+    const stream = this.manager.WatchMembership({});
+    this.stream = stream;
+    stream.on('data', (m: Membership__Output) => {
+      // The first view of a new stream is taken even if its number went down: the
+      // manager may have lost its registry and started counting again.
+      this.accept(m, fresh);
+      fresh = false;
+      this.retryDelayMs = 100;
+    });
+    stream.on('error', (_err: ServiceError) => this.reconnect(stream));
+    stream.on('end', () => this.reconnect(stream));
+  }
+
+  private reconnect(stream: ClientReadableStream<Membership__Output>): void {
+    if (this.closed || stream !== this.stream) return;
+    this.stream = undefined;
+    this.retryTimer = setTimeout(() => this.watch(), this.retryDelayMs);
+    this.retryDelayMs = Math.min(2_000, this.retryDelayMs * 2);
+  }
+
+  private accept(m: Membership__Output, force: boolean): void {
+    const number = BigInt(m.view);
+    if (!force && number <= this.current.number) return;
+    this.current = { number, members: m.members };
+    for (const l of this.listeners) l(this.current);
+  }
+}

@@ -1,0 +1,72 @@
+import { type ClientReadableStream, credentials } from '@grpc/grpc-js';
+import { hedgeProto } from '../common/proto.js';
+import { deadlineAfter, invoke } from '../common/rpc.js';
+import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
+import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
+
+/** A quote is used only while at least this much of its life is left. */
+const MIN_VALIDITY_MS = 2_000;
+
+/**
+ * The latest signed quotes from the feed: streamed for the symbols a client
+ * trades (so a trade never waits for the feed), fetched on demand otherwise.
+ */
+export class QuoteSource {
+  private readonly latest = new Map<string, SignedQuote__Output>();
+  private readonly feed: StockFeedClient;
+  private stream: ClientReadableStream<SignedQuote__Output> | undefined;
+  private streamed: string[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(address: string) {
+    this.feed = new (hedgeProto().StockFeed)(address, credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1_000,
+    });
+  }
+
+  /** Keeps the quotes of these symbols current from the feed's stream; resolves with the first of each. */
+  async follow(symbols: string[]): Promise<void> {
+    this.streamed = [...new Set([...this.streamed, ...symbols])];
+    this.stream?.cancel();
+    this.watch();
+    await Promise.all(symbols.map((s) => this.get(s)));
+  }
+
+  async get(symbol: string): Promise<SignedQuote__Output> {
+    const cached = this.latest.get(symbol);
+    if (cached && Number(cached.expires_at_ms) - Date.now() > MIN_VALIDITY_MS) return cached;
+    const fresh = await invoke<SignedQuote__Output>((cb) =>
+      this.feed.GetQuote({ symbol }, { deadline: deadlineAfter(3_000) }, cb),
+    );
+    this.remember(fresh);
+    return fresh;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.stream?.cancel();
+    this.feed.close();
+  }
+
+  private watch(): void {
+    if (this.closed || this.streamed.length === 0) return;
+    const stream = this.feed.StreamQuotes({ symbols: this.streamed });
+    this.stream = stream;
+    stream.on('data', (q: SignedQuote__Output) => this.remember(q));
+    const again = () => {
+      if (this.stream !== stream || this.closed) return;
+      this.stream = undefined;
+      this.retryTimer = setTimeout(() => this.watch(), 500);
+    };
+    stream.on('error', again);
+    stream.on('end', again);
+  }
+
+  private remember(q: SignedQuote__Output): void {
+    const known = this.latest.get(q.symbol);
+    if (!known || BigInt(q.sequence) >= BigInt(known.sequence)) this.latest.set(q.symbol, q);
+  }
+}

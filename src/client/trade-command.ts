@@ -1,0 +1,75 @@
+import { Command } from 'commander';
+import { choiceOption, durationOption } from '../common/cli-options.js';
+import { resolveDataDir } from '../common/paths.js';
+import { locate } from '../common/run-files.js';
+
+interface TradeCliOptions {
+  dataDir?: string;
+  manager?: string;
+  feed?: string;
+  mode: 'active' | 'passive' | 'hedged';
+  deadline: number;
+  user?: string;
+  password?: string;
+}
+
+export function tradeCommand(): Command {
+  return new Command('trade')
+    .description(
+      'The terminal trading client: register, log in, deposit, quote, buy, sell, portfolio, trades — each call ' +
+        'sent to the replicas in the chosen mode, and answered with which replica answered, attempts and latency. ' +
+        'Reads commands from the terminal, or a script from stdin (one command per line).',
+    )
+    .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
+    .option('--manager <address>', "the manager's address (default: the running system's)")
+    .option('--feed <address>', "the stock feed's address (default: the running system's)")
+    .option(
+      '--mode <mode>',
+      'active (every replica), passive (one, fail over) or hedged (two)',
+      choiceOption(['active', 'passive', 'hedged']),
+      'active',
+    )
+    .option('--deadline <duration>', 'one deadline per call, across all its attempts', durationOption, 5_000)
+    .option('--user <name>', 'log in as this user at start')
+    .option('--password <password>', 'with --user (or set HEDGE_PASSWORD)')
+    .action(async (opts: TradeCliOptions) => {
+      const { ReplicatedClient } = await import('./replicated-client.js');
+      const { TradingSession } = await import('./trading-session.js');
+      const { QuoteSource } = await import('./quote-source.js');
+      const { fetchStatus } = await import('./manager-client.js');
+      const { runTerminal } = await import('./terminal.js');
+      const dataDir = resolveDataDir(opts.dataDir);
+      const client = await ReplicatedClient.connect({
+        manager: locate(opts.manager, dataDir, 'manager', 'address', '--manager'),
+        mode: opts.mode,
+        deadlineMs: opts.deadline,
+      });
+      const quotes = new QuoteSource(locate(opts.feed, dataDir, 'feed', 'address', '--feed'));
+      const session = new TradingSession(client);
+      try {
+        const password = opts.password ?? process.env.HEDGE_PASSWORD;
+        if (opts.user && password) await session.login(opts.user, password);
+        await runTerminal(
+          {
+            session,
+            quotes,
+            status: async () => {
+              const { managerClient } = await import('./manager-client.js');
+              const manager = managerClient(locate(opts.manager, dataDir, 'manager', 'address', '--manager'));
+              try {
+                return await fetchStatus(manager);
+              } finally {
+                manager.close();
+              }
+            },
+            out: process.stdout,
+          },
+          process.stdin,
+          process.stdin.isTTY === true,
+        );
+      } finally {
+        quotes.close();
+        client.close();
+      }
+    });
+}
