@@ -1,0 +1,75 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { durationOption, intOption, listOption } from '../common/cli-options.js';
+import { parseDuration } from '../common/duration.js';
+import { stopOnSignals } from '../common/hedge-process.js';
+import { resolveDataDir } from '../common/paths.js';
+import { locate } from '../common/run-files.js';
+import { FAULT_KINDS, type FaultKind } from './injector.js';
+
+interface InjectCliOptions {
+  dataDir?: string;
+  manager?: string;
+  kinds: string[];
+  every?: number;
+  at?: string[];
+  count?: number;
+  duration?: number;
+  seed: number;
+  min?: number;
+  hangFor: number;
+  slowDelay: number;
+  slowFor: number;
+}
+
+function kindsOption(value: string): string[] {
+  const kinds = listOption(value);
+  for (const k of kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(k)) {
+      throw new InvalidArgumentError(`unknown fault kind ${k}; expected ${FAULT_KINDS.join(', ')}`);
+    }
+  }
+  return kinds;
+}
+
+export function injectCommand(): Command {
+  return new Command('inject')
+    .description(
+      'Inject faults into the running replicas on a schedule: crash (SIGKILL), hang (SIGSTOP, then SIGCONT) or ' +
+        'slow (added latency; replicas need --allow-fault-injection), at a seeded-random serving replica, never ' +
+        'below the minimum of serving replicas. Prints one JSON line per injection. Runs on the replicas’ machine.',
+    )
+    .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
+    .option('--manager <address>', "the manager's address (default: the running system's)")
+    .option('--kinds <list>', 'fault kinds to choose from', kindsOption, ['crash'])
+    .option('--every <duration>', 'inject every so often (default 15s unless --at is given)', durationOption)
+    .option('--at <list>', 'inject at these offsets from the start, e.g. 5s,20s,40s', listOption)
+    .option('--count <n>', 'stop after this many injections', intOption(1))
+    .option('--duration <duration>', 'stop after this long', durationOption)
+    .option('--seed <n>', 'seed of the target and kind choices', intOption(0, 2 ** 32 - 1), 1)
+    .option('--min <n>', "fewest serving replicas to leave (default: the manager's minimum)", intOption(0))
+    .option('--hang-for <duration>', 'how long a hang lasts before SIGCONT', durationOption, 5_000)
+    .option('--slow-delay <duration>', 'latency a slow fault adds to every call', durationOption, 200)
+    .option('--slow-for <duration>', 'how long a slow fault lasts', durationOption, 5_000)
+    .action(async (opts: InjectCliOptions) => {
+      const { FaultInjector } = await import('./injector.js');
+      const injector = new FaultInjector(
+        {
+          manager: locate(opts.manager, resolveDataDir(opts.dataDir), 'manager', 'address', '--manager'),
+          kinds: opts.kinds as FaultKind[],
+          everyMs: opts.every ?? (opts.at ? undefined : 15_000),
+          atMs: opts.at?.map((t) => parseDuration(t)),
+          count: opts.count,
+          durationMs: opts.duration,
+          seed: opts.seed,
+          minimum: opts.min,
+          hangMs: opts.hangFor,
+          slowDelayMs: opts.slowDelay,
+          slowDurationMs: opts.slowFor,
+        },
+        (injection) => process.stdout.write(`${JSON.stringify(injection)}\n`),
+      );
+      stopOnSignals(async () => injector.stop());
+      injector.start();
+      await injector.finished;
+    });
+}

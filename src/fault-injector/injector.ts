@@ -1,0 +1,163 @@
+import { credentials } from '@grpc/grpc-js';
+import { fetchStatus, managerClient } from '../client/manager-client.js';
+import { isAlive, signalQuietly } from '../common/process-state.js';
+import { hedgeProto } from '../common/proto.js';
+import { mulberry32 } from '../common/random.js';
+import { deadlineAfter, invoke } from '../common/rpc.js';
+import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
+
+export type FaultKind = 'crash' | 'hang' | 'slow';
+export const FAULT_KINDS: readonly FaultKind[] = ['crash', 'hang', 'slow'];
+
+export interface InjectorOptions {
+  manager: string;
+  kinds: FaultKind[];
+  /** Inject every this many ms … */
+  everyMs?: number;
+  /** … or at these offsets from the start. */
+  atMs?: number[];
+  /** Stop after this many injections, or after this long (whichever first). */
+  count?: number;
+  durationMs?: number;
+  seed: number;
+  /** Never leave fewer serving replicas than this (default: the manager's minimum). */
+  minimum?: number;
+  hangMs: number;
+  slowDelayMs: number;
+  slowDurationMs: number;
+}
+
+/** One line per injection (or skipped injection), with its wall-clock time. */
+export interface Injection {
+  time_ms: number;
+  time: string;
+  kind: FaultKind;
+  target?: { id: string; pid: number; address: string };
+  outcome: 'injected' | 'skipped' | 'failed';
+  detail?: string;
+  serving_before: number;
+}
+
+/**
+ * Kills (SIGKILL), hangs (SIGSTOP, SIGCONT after a while if still alive) or slows
+ * (ReplicaAdmin.SetSlowness) a seeded-random serving replica on a schedule,
+ * never taking the serving count below the minimum. It runs beside the replicas:
+ * crash and hang signal their pids, which the manager's status reports.
+ */
+export class FaultInjector {
+  private readonly random: () => number;
+  private readonly manager: ReturnType<typeof managerClient>;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private done: () => void = () => {};
+  readonly finished: Promise<void>;
+  private injected = 0;
+
+  constructor(
+    private readonly options: InjectorOptions,
+    private readonly onInjection: (i: Injection) => void,
+  ) {
+    this.random = mulberry32(options.seed);
+    this.manager = managerClient(options.manager);
+    this.finished = new Promise((resolve) => {
+      this.done = resolve;
+    });
+  }
+
+  start(): void {
+    const { everyMs, atMs, durationMs } = this.options;
+    const times = atMs ?? [];
+    for (const t of times) this.timers.push(setTimeout(() => void this.injectOnce(), t));
+    if (everyMs !== undefined) this.timers.push(setInterval(() => void this.injectOnce(), everyMs));
+    const lastAt = times.length > 0 && everyMs === undefined ? Math.max(...times) + 1 : undefined;
+    const end = durationMs ?? lastAt;
+    if (end !== undefined) this.timers.push(setTimeout(() => this.stop(), end));
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.manager.close();
+    this.done();
+  }
+
+  /** Picks a target and injects one fault of a seeded-random kind. */
+  async injectOnce(): Promise<Injection | undefined> {
+    if (this.stopped) return undefined;
+    const kind = this.pick(this.options.kinds);
+    const status = await fetchStatus(this.manager, 2_000).catch(() => undefined);
+    const now = Date.now();
+    const base = { time_ms: now, time: new Date(now).toISOString(), kind };
+    if (!status) {
+      return this.emit({
+        ...base,
+        outcome: 'failed',
+        detail: 'the manager did not answer',
+        serving_before: 0,
+      });
+    }
+    const serving = status.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING' && r.pid > 0);
+    const minimum = this.options.minimum ?? status.minimum;
+    if (serving.length - 1 < minimum) {
+      return this.emit({
+        ...base,
+        outcome: 'skipped',
+        detail: `only ${serving.length} serving; the minimum is ${minimum}`,
+        serving_before: serving.length,
+      });
+    }
+    const target = this.pick(serving);
+    const detail = await this.act(kind, target);
+    this.injected += 1;
+    const injection = this.emit({
+      ...base,
+      target: { id: target.id, pid: target.pid, address: target.address },
+      outcome: detail === undefined ? 'injected' : 'failed',
+      detail,
+      serving_before: serving.length,
+    });
+    if (this.options.count !== undefined && this.injected >= this.options.count) this.stop();
+    return injection;
+  }
+
+  /** Performs the fault; returns why it failed, if it did. */
+  private async act(kind: FaultKind, target: ReplicaStatus__Output): Promise<string | undefined> {
+    if (kind === 'crash') {
+      signalQuietly(target.pid, 'SIGKILL');
+      return undefined;
+    }
+    if (kind === 'hang') {
+      signalQuietly(target.pid, 'SIGSTOP');
+      const timer = setTimeout(() => {
+        if (isAlive(target.pid)) signalQuietly(target.pid, 'SIGCONT');
+      }, this.options.hangMs);
+      this.timers.push(timer);
+      return undefined;
+    }
+    const admin = new (hedgeProto().ReplicaAdmin)(target.address, credentials.createInsecure());
+    try {
+      await invoke((cb) =>
+        admin.SetSlowness(
+          { delay_ms: this.options.slowDelayMs, duration_ms: this.options.slowDurationMs },
+          { deadline: deadlineAfter(2_000) },
+          cb,
+        ),
+      );
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      admin.close();
+    }
+  }
+
+  private pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.random() * items.length)] as T;
+  }
+
+  private emit(injection: Injection): Injection {
+    this.onInjection(injection);
+    return injection;
+  }
+}

@@ -1,0 +1,126 @@
+import type { Pool } from '../common/database.js';
+
+export interface Violation {
+  check: string;
+  /** How many rows break it. */
+  count: number;
+  /** A few of them, for a person to look at. */
+  examples: Record<string, unknown>[];
+}
+
+export interface VerifyReport {
+  requests: number;
+  effects: number;
+  duplicate_effects: number;
+  violations: Violation[];
+}
+
+const EXAMPLES = 10;
+
+/**
+ * Each check is a query for the rows that break an invariant. An effect is one
+ * transaction's ledger entries under one request id: a request executed twice
+ * leaves two.
+ */
+const CHECKS: { check: string; sql: string }[] = [
+  {
+    check: 'a request id with more than one effect',
+    sql: `SELECT request_id, count(DISTINCT xid)::int AS effects FROM ledger
+          GROUP BY request_id HAVING count(DISTINCT xid) > 1`,
+  },
+  {
+    check: 'a request id with more than one trade',
+    sql: `SELECT request_id, count(*)::int AS trades FROM trades GROUP BY request_id HAVING count(*) > 1`,
+  },
+  {
+    check: 'cash or reserved cash that the ledger does not reproduce',
+    sql: `SELECT coalesce(a.user_id, l.user_id) AS user_id, a.cash, l.cash AS ledger_cash,
+                 a.reserved_cash, l.reserved_cash AS ledger_reserved_cash
+          FROM accounts a
+          FULL JOIN (SELECT user_id, sum(cash_delta) AS cash, sum(reserved_cash_delta) AS reserved_cash
+                     FROM ledger GROUP BY user_id) l ON l.user_id = a.user_id
+          WHERE coalesce(a.cash, 0) <> coalesce(l.cash, 0) OR coalesce(a.reserved_cash, 0) <> coalesce(l.reserved_cash, 0)`,
+  },
+  {
+    check: 'shares or reserved shares that the ledger does not reproduce',
+    sql: `SELECT coalesce(h.user_id, l.user_id) AS user_id, coalesce(h.symbol, l.symbol) AS symbol,
+                 h.shares, l.shares AS ledger_shares, h.reserved_shares, l.reserved_shares AS ledger_reserved_shares
+          FROM holdings h
+          FULL JOIN (SELECT user_id, symbol, sum(shares_delta) AS shares, sum(reserved_shares_delta) AS reserved_shares
+                     FROM ledger WHERE symbol IS NOT NULL GROUP BY user_id, symbol) l
+            ON l.user_id = h.user_id AND l.symbol = h.symbol
+          WHERE coalesce(h.shares, 0) <> coalesce(l.shares, 0)
+             OR coalesce(h.reserved_shares, 0) <> coalesce(l.reserved_shares, 0)`,
+  },
+  {
+    check: 'a negative balance, reserve or holding',
+    sql: `SELECT 'account' AS kind, user_id, NULL AS symbol FROM accounts WHERE cash < 0 OR reserved_cash < 0
+          UNION ALL
+          SELECT 'holding', user_id, symbol FROM holdings WHERE shares < 0 OR reserved_shares < 0`,
+  },
+  {
+    check: 'a trade without its ledger entry',
+    sql: `SELECT t.id, t.request_id FROM trades t
+          WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.request_id = t.request_id AND l.kind = t.side)`,
+  },
+  {
+    check: 'a trade whose cash movement differs from its total',
+    sql: `SELECT t.id, t.request_id, t.total_cents, l.cash_delta FROM trades t
+          JOIN ledger l ON l.request_id = t.request_id AND l.kind = t.side
+          WHERE l.cash_delta <> CASE t.side WHEN 'buy' THEN -t.total_cents ELSE t.total_cents END
+             OR l.shares_delta <> CASE t.side WHEN 'buy' THEN t.shares ELSE -t.shares END`,
+  },
+  {
+    check: 'an acknowledged trade or deposit without its effect',
+    sql: `SELECT r.request_id, r.op FROM request_log r
+          WHERE r.status = 0 AND r.op IN ('buy', 'sell', 'deposit')
+            AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.request_id = r.request_id)`,
+  },
+];
+
+/** Checks the database after any run; read-only, in one repeatable-read snapshot. */
+export async function verifyDatabase(pool: Pool): Promise<VerifyReport> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const counts = await client.query<{ requests: number; effects: number }>(
+      `SELECT (SELECT count(*)::int FROM request_log) AS requests,
+              (SELECT count(*)::int FROM (SELECT DISTINCT request_id, xid FROM ledger) e) AS effects`,
+    );
+    const violations: Violation[] = [];
+    let duplicates = new Set<string>();
+    for (const { check, sql } of CHECKS) {
+      const { rows } = await client.query(sql);
+      if (rows.length === 0) continue;
+      violations.push({ check, count: rows.length, examples: rows.slice(0, EXAMPLES) });
+      if (check.startsWith('a request id with more than one')) {
+        duplicates = new Set([...duplicates, ...rows.map((r) => String(r.request_id))]);
+      }
+    }
+    await client.query('COMMIT');
+    return {
+      requests: counts.rows[0]?.requests ?? 0,
+      effects: counts.rows[0]?.effects ?? 0,
+      duplicate_effects: duplicates.size,
+      violations,
+    };
+  } finally {
+    client.release();
+  }
+}
+
+export function formatReport(report: VerifyReport): string {
+  const lines = [
+    `requests ${report.requests} · effects ${report.effects} · duplicate effects ${report.duplicate_effects}`,
+  ];
+  if (report.violations.length === 0) {
+    lines.push(
+      'OK: every request has at most one effect, and the ledger reproduces every balance and holding.',
+    );
+  }
+  for (const v of report.violations) {
+    lines.push(`VIOLATION: ${v.check} (${v.count})`);
+    for (const e of v.examples) lines.push(`  ${JSON.stringify(e)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
