@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { benchReplicaCommand } from './bench/command.js';
+import { statusCommand } from './client/status-command.js';
+import { tradeCommand } from './client/trade-command.js';
 import { dbCommand } from './common/db-command.js';
+import { injectCommand } from './fault-injector/command.js';
 import { replicaCommand } from './replica/command.js';
+import { managerCommand } from './replication-manager/command.js';
 import { feedCommand } from './stock-feed/command.js';
 import { upCommand } from './up/command.js';
+import { verifyCommand } from './verify/command.js';
 
 const program = new Command('hedge')
   .description(
@@ -12,8 +17,13 @@ const program = new Command('hedge')
   )
   .showHelpAfterError()
   .addCommand(upCommand())
+  .addCommand(tradeCommand())
+  .addCommand(statusCommand())
+  .addCommand(injectCommand())
+  .addCommand(verifyCommand())
   .addCommand(dbCommand())
   .addCommand(feedCommand())
+  .addCommand(managerCommand())
   .addCommand(replicaCommand())
   .addCommand(benchReplicaCommand());
 

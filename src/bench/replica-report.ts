@@ -1,22 +1,14 @@
+import { textTable } from '../client/text-table.js';
 import type { runReplicaBench } from './replica-bench.js';
 
 type Result = Awaited<ReturnType<typeof runReplicaBench>>;
-
-/** Right-aligned text columns. */
-export function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells
-    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '))
-    .join('\n');
-}
 
 export function formatReplicaBench(result: Result): string {
   const m = result.machine;
   const lines = [
     `hedge bench-replica — ${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, Node ${m.node}; ${result.duration_s} s per row`,
     '',
-    table(
+    textTable(
       ['configuration', 'clients', 'requests', 'failed', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
       result.rows.map((r) => [
         r.config,

@@ -5,6 +5,8 @@ import { type ReadyMessage, type SpawnedHedgeProcess, spawnHedge, stopChild } fr
 interface Member {
   name: string;
   process: SpawnedHedgeProcess;
+  /** Set when its exit is asked for, so it is not reported as unexpected. */
+  stopping?: boolean;
 }
 
 /**
@@ -15,7 +17,7 @@ interface Member {
 export class ProcessGroup {
   private readonly members: Member[] = [];
   private stopping = false;
-  private onExit: (description: string) => void = () => {};
+  private onExit: (name: string, description: string) => void = () => {};
 
   constructor(readonly logDir: string) {
     mkdirSync(logDir, { recursive: true });
@@ -26,17 +28,21 @@ export class ProcessGroup {
   }
 
   /** Calls `listener` when a member exits while the group is not stopping. */
-  onUnexpectedExit(listener: (description: string) => void): void {
+  onUnexpectedExit(listener: (name: string, description: string) => void): void {
     this.onExit = listener;
   }
 
-  async start(name: string, args: string[]): Promise<ReadyMessage> {
+  async start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ReadyMessage> {
     const output = openSync(this.logFile(name), 'a');
-    const process = spawnHedge(args, { lifeline: true, output });
-    this.members.push({ name, process });
+    const process = spawnHedge(args, { lifeline: true, output, env });
+    const member: Member = { name, process };
+    this.members.push(member);
     process.child.once('exit', (code, signal) => {
-      if (!this.stopping)
-        this.onExit(`${name} exited (code ${code}, signal ${signal}); see ${this.logFile(name)}`);
+      const index = this.members.indexOf(member);
+      if (index >= 0) this.members.splice(index, 1);
+      if (!this.stopping && !member.stopping) {
+        this.onExit(name, `${name} exited (code ${code}, signal ${signal}); see ${this.logFile(name)}`);
+      }
     });
     return process.ready.catch((err: Error) => {
       throw new Error(`${err.message}; see ${this.logFile(name)}`);
@@ -47,13 +53,11 @@ export class ProcessGroup {
     return this.members.find((m) => m.name === name)?.process.child.pid;
   }
 
-  /** Stops one member (and forgets it). */
+  /** Stops one member; its exit is not reported as unexpected. */
   async stopOne(name: string): Promise<void> {
-    const index = this.members.findIndex((m) => m.name === name);
-    const member = this.members[index];
+    const member = this.members.find((m) => m.name === name);
     if (!member) return;
-    this.members.splice(index, 1);
-    member.process.child.removeAllListeners('exit');
+    member.stopping = true;
     await stopChild(member.process.child);
   }
 

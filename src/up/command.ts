@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { intOption } from '../common/cli-options.js';
+import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { resolveDataDir } from '../common/paths.js';
@@ -8,7 +9,13 @@ interface UpCliOptions {
   dataDir?: string;
   databaseUrl?: string;
   feedPort: number;
-  replicaPort: number;
+  managerPort: number;
+  replicas: number;
+  min: number;
+  dedup: string;
+  heartbeatInterval?: number;
+  heartbeatTimeout?: number;
+  allowFaultInjection?: boolean;
   seed?: string;
   fixedPrices?: boolean;
 }
@@ -16,8 +23,9 @@ interface UpCliOptions {
 export function upCommand(): Command {
   return new Command('up')
     .description(
-      'Run the whole system locally: embedded PostgreSQL (unless --database-url/$DATABASE_URL), the stock feed and ' +
-        'the trading replica. Ctrl-C or SIGTERM stops every process it started; logs go to <data-dir>/logs/.',
+      'Run the whole system locally: embedded PostgreSQL (unless --database-url/$DATABASE_URL), the stock feed, ' +
+        'and the replication manager with its replicas, with a live status view. Ctrl-C or SIGTERM stops every ' +
+        'process it started; so does its own death, by any signal. Logs go to <data-dir>/logs/.',
     )
     .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
     .option(
@@ -25,42 +33,68 @@ export function upCommand(): Command {
       'use this PostgreSQL server instead of the embedded one (default: $DATABASE_URL)',
     )
     .option('--feed-port <port>', 'stock feed port (0 picks a free one)', intOption(0, 65535), 50550)
-    .option('--replica-port <port>', 'trading replica port (0 picks a free one)', intOption(0, 65535), 50551)
+    .option(
+      '--manager-port <port>',
+      'replication manager port (0 picks a free one)',
+      intOption(0, 65535),
+      50551,
+    )
+    .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
+    .option('--min <n>', 'fewest replicas fault injection may leave', intOption(1, 64), 2)
+    .option('--dedup <strategy>', "replicas' dedup strategy", choiceOption(['cache', 'abort']), 'cache')
+    .option('--heartbeat-interval <duration>', 'time between health checks of a replica', durationOption)
+    .option('--heartbeat-timeout <duration>', 'how long a health check may take', durationOption)
+    .option(
+      '--allow-fault-injection',
+      'let `hedge inject` slow replicas down (crash and hang need no permission)',
+    )
     .option('--seed <n>', 'price random-walk seed')
     .option('--fixed-prices', 'never move prices (reproducible runs)')
     .action(async (opts: UpCliOptions) => {
       const { runUp } = await import('./run-up.js');
-      const log = createLogger('up');
       const dataDir = resolveDataDir(opts.dataDir);
+      // With the live view on the terminal, up's own log lines go to a file beside the others'.
+      const log = createLogger('up', {}, process.stdout.isTTY ? join(dataDir, 'logs', 'up.log') : undefined);
       const system = await runUp(
         {
           dataDir,
           databaseUrl: opts.databaseUrl || process.env.DATABASE_URL || undefined,
           feedPort: opts.feedPort,
-          replicaPort: opts.replicaPort,
+          managerPort: opts.managerPort,
           feedArgs: [
             ...(opts.seed ? ['--seed', opts.seed] : []),
             ...(opts.fixedPrices ? ['--mode', 'fixed'] : []),
           ],
+          managerArgs: [
+            '--replicas',
+            String(opts.replicas),
+            '--min',
+            String(opts.min),
+            '--dedup',
+            opts.dedup,
+            ...(opts.heartbeatInterval ? ['--heartbeat-interval', String(opts.heartbeatInterval)] : []),
+            ...(opts.heartbeatTimeout ? ['--heartbeat-timeout', String(opts.heartbeatTimeout)] : []),
+            ...(opts.allowFaultInjection ? ['--allow-fault-injection'] : []),
+          ],
         },
         log,
       );
-      stopOnSignals(() => system.stop());
-      process.stdout.write(
-        [
-          '',
-          'hedge is up',
-          `  trading replica  ${system.replicaAddress}`,
-          `  stock feed       ${system.feedAddress}`,
-          `  database         ${system.databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
-          `  logs             ${system.logDir}`,
-          'Ctrl-C stops everything.',
-          '',
-        ].join('\n'),
-      );
-      reportReady({ replicaAddress: system.replicaAddress, feedAddress: system.feedAddress });
+      const view = process.stdout.isTTY
+        ? (await import('./live-view.js')).startLiveView(system, process.stdout)
+        : undefined;
+      if (!view) {
+        process.stdout.write(
+          `hedge is up: manager ${system.managerAddress}, feed ${system.feedAddress}, logs ${system.logDir}\n`,
+        );
+      }
+      stopOnSignals(async () => {
+        view?.stop();
+        await system.stop();
+      });
+      reportReady({ managerAddress: system.managerAddress, feedAddress: system.feedAddress });
       const failure = await system.failed;
-      log.error({ failure }, 'a process of the system died; stopping everything');
+      view?.stop();
+      log.error({ failure }, 'a process the system cannot do without died; stopping everything');
       await system.stop();
       process.exit(1);
     });

@@ -7,63 +7,107 @@ export interface UpOptions {
   /** Use this PostgreSQL server instead of starting the embedded one. */
   databaseUrl?: string;
   feedPort: number;
+  managerPort: number;
   feedArgs: string[];
-  replicaPort: number;
+  managerArgs: string[];
 }
 
 export interface RunningSystem {
   databaseUrl: string;
   feedAddress: string;
-  replicaAddress: string;
+  managerAddress: string;
   logDir: string;
-  /** Resolves with a description when a process of the system dies on its own. */
+  /** Resolves with a description when a process the system cannot do without dies. */
   failed: Promise<string>;
   stop(): Promise<void>;
 }
 
+const MAX_RESTART_DELAY_MS = 5_000;
+
 /**
  * Starts the system as child processes of this one (see ProcessGroup: none of
- * them outlives it). Their logs go to <data-dir>/logs/.
+ * them outlives it): the embedded database, the feed, and the replication
+ * manager, which starts the replicas and ties them to this process too. A feed
+ * or manager that dies is restarted on its port (a restarted manager adopts the
+ * replicas still serving); the database dying ends the run. Logs go to
+ * <data-dir>/logs/.
  */
 export async function runUp(options: UpOptions, log: Logger): Promise<RunningSystem> {
   const group = new ProcessGroup(join(options.dataDir, 'logs'));
-  const failed = new Promise<string>((resolve) => group.onUnexpectedExit(resolve));
-  const start = async (name: string, args: string[]) => {
-    const ready = await group.start(name, args);
+  let fail: (why: string) => void = () => {};
+  const failed = new Promise<string>((resolve) => {
+    fail = resolve;
+  });
+  const dataDirArgs = ['--data-dir', options.dataDir];
+  const restartable = new Map<
+    string,
+    { args: (port: number) => string[]; port: number; env: NodeJS.ProcessEnv }
+  >();
+  const restarts = new Map<string, number>();
+  let stopped = false;
+
+  const start = async (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const ready = await group.start(name, args, env);
     log.info({ process: name, childPid: ready.pid, address: ready.address }, `${name} is up`);
     return ready;
   };
+
+  group.onUnexpectedExit((name, description) => {
+    const spec = restartable.get(name);
+    if (!spec) {
+      fail(description);
+      return;
+    }
+    const attempt = (restarts.get(name) ?? 0) + 1;
+    restarts.set(name, attempt);
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (attempt - 1));
+    log.warn({ process: name, attempt, delayMs: delay }, `${description}; restarting it`);
+    setTimeout(() => {
+      if (stopped) return;
+      start(name, spec.args(spec.port), spec.env).then(
+        () => restarts.set(name, 0),
+        (err: Error) => log.error({ process: name, err: err.message }, 'restart failed'),
+      );
+    }, delay);
+  });
+
   try {
-    const dataDirArgs = ['--data-dir', options.dataDir];
     const databaseUrl =
       options.databaseUrl ?? String((await start('db', ['db', ...dataDirArgs])).databaseUrl);
-    const feed = await start('feed', [
-      'feed',
+    const feedArgs = (port: number) => ['feed', ...dataDirArgs, '--port', String(port), ...options.feedArgs];
+    const feed = await start('feed', feedArgs(options.feedPort));
+    restartable.set('feed', { args: feedArgs, port: portOf(String(feed.address)), env: {} });
+
+    // The database URL carries a password: it goes through the environment, not argv.
+    const managerEnv = { DATABASE_URL: databaseUrl };
+    const managerArgs = (port: number) => [
+      'manager',
       ...dataDirArgs,
       '--port',
-      String(options.feedPort),
-      ...options.feedArgs,
-    ]);
-    const replica = await start('replica', [
-      'replica',
-      ...dataDirArgs,
-      '--id',
-      'r1',
-      '--database-url',
-      databaseUrl,
-      '--port',
-      String(options.replicaPort),
-    ]);
+      String(port),
+      '--owner-pid',
+      String(process.pid),
+      ...options.managerArgs,
+    ];
+    const manager = await start('manager', managerArgs(options.managerPort), managerEnv);
+    restartable.set('manager', { args: managerArgs, port: portOf(String(manager.address)), env: managerEnv });
     return {
       databaseUrl,
       feedAddress: String(feed.address),
-      replicaAddress: String(replica.address),
+      managerAddress: String(manager.address),
       logDir: group.logDir,
       failed,
-      stop: () => group.stop(),
+      stop: () => {
+        stopped = true;
+        return group.stop();
+      },
     };
   } catch (err) {
     await group.stop();
     throw err;
   }
+}
+
+function portOf(address: string): number {
+  return Number(address.slice(address.lastIndexOf(':') + 1));
 }
