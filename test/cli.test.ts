@@ -6,7 +6,18 @@ const hedge = (...args: string[]) =>
   execFileSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
 
 describe('hedge --help', () => {
-  const commands = ['up', 'db', 'feed', 'replica'];
+  const commands = [
+    'up',
+    'trade',
+    'status',
+    'inject',
+    'verify',
+    'db',
+    'feed',
+    'manager',
+    'replica',
+    'bench-replica',
+  ];
 
   it('lists every subcommand with a description', () => {
     const help = hedge('--help');

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../src/common/ids.js';
 import { formatCents } from '../src/common/money.js';
+import { mulberry32 } from '../src/common/random.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
-import { mulberry32 } from '../src/stock-feed/random.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestFeed, TEST_PRICES, type TestFeed } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';

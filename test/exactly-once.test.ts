@@ -4,7 +4,8 @@ import { reasonOf } from '../src/common/errors.js';
 import { exited } from '../src/common/hedge-process.js';
 import { uuidv7 } from '../src/common/ids.js';
 import { hedgeProto } from '../src/common/proto.js';
-import { deadlineAfter } from '../src/common/rpc.js';
+import { deadlineAfter, invoke } from '../src/common/rpc.js';
+import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js';
 import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
 import type { DedupStrategy } from '../src/replica/executor.js';
@@ -133,6 +134,22 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
       const after = await trader.portfolio();
       const cents = (s: string | undefined) => BigInt((s ?? '0').replace('.', ''));
       expect(cents(before.account?.cash) - cents(after.account?.cash)).toBe(40n * 2_550n);
+    });
+
+    it('copies of one login on every replica: one scrypt-guarded session, one token for all', async () => {
+      const username = trader.username;
+      const request = { request_id: uuidv7(), username, password: 'correct horse' };
+      const before = (await db.pool.query('SELECT count(*)::int AS n FROM sessions')).rows[0].n;
+      const logins = await Promise.all(
+        replicas.map((r) => {
+          const client = tradingClient(r.address);
+          return invoke<LoginResponse__Output>((cb) =>
+            client.Login(request, { deadline: deadlineAfter(20_000) }, cb),
+          ).finally(() => client.close());
+        }),
+      );
+      expect(new Set(logins.map((l) => l.session_token)).size).toBe(1);
+      expect((await db.pool.query('SELECT count(*)::int AS n FROM sessions')).rows[0].n).toBe(before + 1);
     });
 
     it('the same id with different parameters is refused on any replica', async () => {

@@ -25,12 +25,16 @@ describe('a replica process', () => {
     await db?.drop();
   });
 
-  it('serves grpc.health.v1 and reflection of the Trading service', async () => {
+  it('serves grpc.health.v1 and reflection of its services', async () => {
     const health = healthClient(replica.address);
     expect(await checkHealth(health, 5_000)).toBe('SERVING');
     expect(await checkHealth(health, 5_000, 'hedge.v1.Trading')).toBe('SERVING');
     health.close();
-    expect(await listServices(replica.address)).toEqual(['grpc.health.v1.Health', 'hedge.v1.Trading']);
+    expect(await listServices(replica.address)).toEqual([
+      'grpc.health.v1.Health',
+      'hedge.v1.ReplicaAdmin',
+      'hedge.v1.Trading',
+    ]);
   });
 
   it('on SIGTERM takes no new calls, finishes the one in flight, and exits cleanly', async () => {

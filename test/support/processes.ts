@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { isAlive } from '../../src/common/process-state.js';
 
 function parentOf(pid: number): number | undefined {
   try {
@@ -31,16 +32,6 @@ export function descendantsOf(root: number): number[] {
     }
   }
   return found;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    // A zombie still answers signal 0; it is gone for our purposes.
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
 }
 
 export async function waitUntilGone(pids: number[], timeoutMs = 20_000): Promise<number[]> {

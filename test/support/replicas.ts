@@ -24,6 +24,7 @@ export function startInProcessReplica(setup: ReplicaSetup, id = 'test-replica'):
       sessionTtlSeconds: 3_600,
       requestRetentionMs: 86_400_000,
       reapIntervalMs: 60_000,
+      allowFaultInjection: false,
     },
     createLogger('replica', { replica: id }),
   );

@@ -1,0 +1,152 @@
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { managerClient } from '../src/client/manager-client.js';
+import { exited, spawnHedge, stopChild } from '../src/common/hedge-process.js';
+import { isAlive } from '../src/common/process-state.js';
+import { deadlineAfter, invoke } from '../src/common/rpc.js';
+import type { FaultReportResponse__Output } from '../src/gen/hedge/v1/FaultReportResponse.js';
+import type { Membership__Output } from '../src/gen/hedge/v1/Membership.js';
+import { backoffMs } from '../src/replication-manager/supervisor.js';
+import { type Cluster, serving, startCluster } from './support/cluster.js';
+import { createTestDatabase } from './support/database.js';
+import { startTestFeed } from './support/feed.js';
+import { tradeMany } from './support/load.js';
+
+async function report(c: Cluster, replicaId: string): Promise<FaultReportResponse__Output> {
+  const client = managerClient(c.managerAddress);
+  try {
+    return await invoke((cb) =>
+      client.ReportFault(
+        { replica_id: replicaId, code: grpcStatus.UNAVAILABLE, message: 'a client says so' },
+        { deadline: deadlineAfter(5_000) },
+        cb,
+      ),
+    );
+  } finally {
+    client.close();
+  }
+}
+
+describe('the replication manager', () => {
+  let cluster: Cluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  it('does not kill a healthy replica on a client fault report, and does kill a hung one', async () => {
+    // Heartbeats rare enough that only the report can catch the hang.
+    const c = await startCluster(['--heartbeat-interval', '60s']);
+    cluster = c;
+    const [healthy, hung] = serving(await c.status());
+    expect(await report(c, healthy?.id ?? '')).toEqual({ confirmed: false });
+    const after = (await c.status()).replicas.find((r) => r.id === healthy?.id);
+    expect(after).toMatchObject({ pid: healthy?.pid, state: 'REPLICA_STATE_SERVING', restarts: 0 });
+
+    process.kill(hung?.pid ?? 0, 'SIGSTOP');
+    expect(await report(c, hung?.id ?? '')).toEqual({ confirmed: true });
+    const replaced = await c.waitFor('the hung replica replaced', (s) =>
+      s.replicas.some((r) => r.id === hung?.id && r.state === 'REPLICA_STATE_SERVING' && r.pid !== hung?.pid),
+    );
+    expect(replaced.replicas.find((r) => r.id === hung?.id)?.last_fault_cause).toBe('client report');
+    expect(isAlive(hung?.pid ?? 0)).toBe(false);
+  });
+
+  it('is not on the request path: killed, trading goes on; restarted, it adopts the live replicas', async () => {
+    const c = await startCluster();
+    cluster = c;
+    const before = serving(await c.status());
+    const sessions = await Promise.all(Array.from({ length: 4 }, () => c.session('active')));
+    const result = await tradeMany(sessions, c.quotes, 300, {
+      after: 50,
+      action: () => {
+        c.manager.kill('SIGKILL');
+      },
+    });
+    expect(result.failed).toEqual([]);
+    await exited(c.manager);
+    // Every replica outlived its manager.
+    for (const r of before) expect(isAlive(r.pid)).toBe(true);
+
+    await c.restartManager();
+    const adopted = await c.waitFor('three adopted replicas', (s) => serving(s).length === 3);
+    expect(serving(adopted).map((r) => [r.id, r.pid])).toEqual(before.map((r) => [r.id, r.pid]));
+    // The adopted replicas are supervised: a crash is still repaired.
+    process.kill(before[0]?.pid ?? 0, 'SIGKILL');
+    await c.waitFor('the adopted replica replaced', (s) =>
+      s.replicas.some(
+        (r) => r.id === before[0]?.id && r.state === 'REPLICA_STATE_SERVING' && r.pid !== before[0]?.pid,
+      ),
+    );
+    const more = await tradeMany(sessions, c.quotes, 50);
+    expect(more.failed).toEqual([]);
+  });
+
+  it('streams every new view: a replaced replica leaves it and its replacement joins it', async () => {
+    const c = await startCluster();
+    cluster = c;
+    const client = managerClient(c.managerAddress);
+    const views: Membership__Output[] = [];
+    const stream = client.WatchMembership({});
+    stream.on('data', (m: Membership__Output) => views.push(m));
+    stream.on('error', () => {});
+    try {
+      while (views.length === 0) await new Promise((r) => setTimeout(r, 20));
+      const first = views[0] as Membership__Output;
+      expect(first.members.map((m) => m.id)).toEqual(['r1', 'r2', 'r3']);
+      const victim = first.members[1];
+      const pid = (await c.status()).replicas.find((r) => r.id === victim?.id)?.pid ?? 0;
+      process.kill(pid, 'SIGKILL');
+      const deadline = Date.now() + 20_000;
+      while (
+        !views.some((v) => v.members.length === 3 && !v.members.some((m) => m.address === victim?.address))
+      ) {
+        if (Date.now() > deadline) throw new Error(`no view with the replacement: ${JSON.stringify(views)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const numbers = views.map((v) => BigInt(v.view));
+      expect(numbers).toEqual([...numbers].sort((a, b) => (a < b ? -1 : 1)));
+      expect(new Set(numbers).size).toBe(numbers.length);
+      expect(views.some((v) => v.members.length === 2 && !v.members.some((m) => m.id === victim?.id))).toBe(
+        true,
+      );
+    } finally {
+      stream.cancel();
+      client.close();
+    }
+  });
+
+  it('backs off when replacements fail in a loop', async () => {
+    expect([1, 2, 3, 4, 5, 20].map(backoffMs)).toEqual([0, 250, 500, 1_000, 2_000, 30_000]);
+    const db = await createTestDatabase();
+    const feed = await startTestFeed();
+    // Nothing listens there: every replica exits while starting.
+    const manager = spawnHedge(
+      ['manager', '--data-dir', feed.dataDir, '--replicas', '1', '--owner-pid', String(process.pid)],
+      {
+        lifeline: true,
+        env: { DATABASE_URL: 'postgres://nobody:nothing@127.0.0.1:9/none' },
+      },
+    );
+    try {
+      const ready = await manager.ready;
+      const client = managerClient(String(ready.address));
+      const deadline = Date.now() + 20_000;
+      let last: Awaited<ReturnType<Cluster['status']>> | undefined;
+      for (;;) {
+        last = await invoke((cb) => client.GetStatus({}, { deadline: deadlineAfter(2_000) }, cb));
+        const r1 = last?.replicas[0];
+        if (r1?.state === 'REPLICA_STATE_BACKING_OFF' && r1.restarts >= 2) break;
+        if (Date.now() > deadline) throw new Error(`never backed off: ${JSON.stringify(last?.replicas)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(last?.replicas[0]?.last_fault_cause).toMatch(/^(exit|start)$/);
+      expect(serving(last as never)).toEqual([]);
+      client.close();
+    } finally {
+      await stopChild(manager.child);
+      await feed.stop();
+      await db.drop();
+    }
+  });
+});

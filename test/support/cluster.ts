@@ -1,0 +1,113 @@
+import type { ChildProcess } from 'node:child_process';
+import { fetchStatus, type ManagerStatus, managerClient } from '../../src/client/manager-client.js';
+import { QuoteSource } from '../../src/client/quote-source.js';
+import { ReplicatedClient, type ReplicationMode } from '../../src/client/replicated-client.js';
+import { TradingSession } from '../../src/client/trading-session.js';
+import { spawnHedge, stopChild } from '../../src/common/hedge-process.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { startTestFeed, type TestFeed } from './feed.js';
+import { uniqueUsername } from './trader.js';
+
+export interface Cluster {
+  db: TestDatabase;
+  feed: TestFeed;
+  managerAddress: string;
+  manager: ChildProcess;
+  /** Starts another manager over the same data directory (after the first died). */
+  restartManager(): Promise<void>;
+  status(): Promise<ManagerStatus>;
+  waitFor(what: string, condition: (s: ManagerStatus) => boolean, timeoutMs?: number): Promise<ManagerStatus>;
+  session(mode: ReplicationMode, options?: { attemptTimeoutMs?: number }): Promise<TradingSession>;
+  quotes: QuoteSource;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real replicated system: a test database, an in-process feed, and a real
+ * `hedge manager` process that spawns three real replica processes. Replicas are
+ * owned by this test process, so none outlives it.
+ */
+export async function startCluster(extraManagerArgs: string[] = []): Promise<Cluster> {
+  const db = await createTestDatabase();
+  const feed = await startTestFeed();
+  const sessions: TradingSession[] = [];
+  let port = 0;
+  const spawnManager = async () => {
+    const spawned = spawnHedge(
+      [
+        'manager',
+        '--data-dir',
+        feed.dataDir,
+        '--port',
+        String(port),
+        '--replicas',
+        '3',
+        '--min',
+        '2',
+        '--owner-pid',
+        String(process.pid),
+        ...extraManagerArgs,
+      ],
+      { lifeline: true, env: { DATABASE_URL: db.url } },
+    );
+    const ready = await spawned.ready;
+    port = Number(String(ready.address).split(':').pop());
+    return { child: spawned.child, address: String(ready.address) };
+  };
+  let manager = await spawnManager();
+  const quotes = new QuoteSource(feed.address);
+  const client = () => managerClient(manager.address);
+
+  const cluster: Cluster = {
+    db,
+    feed,
+    quotes,
+    get managerAddress() {
+      return manager.address;
+    },
+    get manager() {
+      return manager.child;
+    },
+    restartManager: async () => {
+      manager = await spawnManager();
+    },
+    status: async () => {
+      const c = client();
+      try {
+        return await fetchStatus(c);
+      } finally {
+        c.close();
+      }
+    },
+    waitFor: async (what, condition, timeoutMs = 20_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const status = await cluster.status().catch(() => undefined);
+        if (status && condition(status)) return status;
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${what}: ${JSON.stringify(status?.replicas)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    session: async (mode, options = {}) => {
+      const replicated = await ReplicatedClient.connect({ manager: manager.address, mode, ...options });
+      const session = new TradingSession(replicated);
+      const username = uniqueUsername(mode);
+      await session.register(username, 'test password');
+      await session.login(username, 'test password');
+      await session.deposit('1000000.00');
+      sessions.push(session);
+      return session;
+    },
+    stop: async () => {
+      for (const s of sessions) s.client.close();
+      quotes.close();
+      await stopChild(manager.child);
+      await feed.stop();
+      await db.drop();
+    },
+  };
+  return cluster;
+}
+
+export const serving = (s: ManagerStatus) => s.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING');
