@@ -23,10 +23,14 @@ interface OpRow {
 const EXECUTE =
   'SELECT status, reason, message, body FROM execute_request($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7)';
 
-/** bigint is not JSON; amounts travel to SQL as decimal strings of cents. */
-function toJson(value: object): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-}
+/**
+ * A request's parameters as they travel to SQL: money and shares as decimal
+ * strings (bigint is not JSON, and a float must never carry money), so the type
+ * admits no bigint and no replacer is needed on the hot path.
+ */
+export type Params = { [key: string]: string | number | boolean | null | Params };
+
+const toJson = (value: Params): string => JSON.stringify(value);
 
 function unwrap<T>(row: OpRow | undefined): T {
   if (!row) throw new Error('execute_request returned no row');
@@ -53,8 +57,8 @@ export class Executor {
     op: Operation,
     requestId: string,
     tokenHash: Buffer | null,
-    params: object,
-    extra: object = {},
+    params: Params,
+    extra: Params = {},
   ): Promise<T> {
     const result = await this.pool.query<OpRow>({
       name: 'execute_request',
@@ -74,8 +78,8 @@ export class Executor {
   async executeClaimedFirst<T>(
     op: 'register' | 'login',
     requestId: string,
-    params: object,
-    prepare: () => Promise<object>,
+    params: Params,
+    prepare: () => Promise<Params>,
   ): Promise<T> {
     const client = await this.pool.connect();
     let finished = false;

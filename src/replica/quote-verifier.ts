@@ -1,7 +1,7 @@
 import { invalidArgument, unauthenticated } from '../common/errors.js';
 import { type FeedPublicKey, verifyQuoteSignature } from '../common/feed-key.js';
 import { parseAmount } from '../common/money.js';
-import type { QuoteFields } from '../common/quote-codec.js';
+import { canonicalQuoteBytes, type QuoteFields } from '../common/quote-codec.js';
 import { parseSymbol } from '../common/symbols.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 
@@ -11,6 +11,8 @@ export interface VerifiedQuote extends QuoteFields {
 
 const NON_NEGATIVE_INTEGER = /^(0|[1-9][0-9]{0,18})$/;
 const RSA_2048_SIGNATURE_BYTES = 256;
+/** Within a tick every client trades on the same few quotes; a few thousand entries cover many ticks. */
+const CACHE_ENTRIES = 4_096;
 
 function parseCount(text: string, field: string): bigint {
   if (!NON_NEGATIVE_INTEGER.test(text)) throw invalidArgument('INVALID_QUOTE', `quote.${field} is malformed`);
@@ -18,31 +20,46 @@ function parseCount(text: string, field: string): bigint {
 }
 
 /**
- * A quote whose signature is the feed's over exactly these fields. Its expiry is
- * not judged here: the database's clock does that, in the transaction that uses it.
+ * Accepts a quote only if its signature is the feed's over exactly its fields.
+ * Its expiry is not judged here: the database's clock does that, in the
+ * transaction that uses it. Signatures already verified are remembered with the
+ * exact content they cover (RSA verification was 15 % of a replica's CPU under
+ * load, all of it on repeats); a different content under a known signature is
+ * verified afresh, and fails.
  */
-export function verifyQuote(quote: SignedQuote__Output | null, key: FeedPublicKey): VerifiedQuote {
-  if (!quote) throw invalidArgument('QUOTE_MISSING', 'a signed quote from the stock feed is required');
-  const verified: VerifiedQuote = {
-    symbol: parseSymbol(quote.symbol, 'quote.symbol'),
-    priceCents: parseAmount(quote.price, 'quote.price'),
-    issuedAtMs: parseCount(quote.issued_at_ms, 'issued_at_ms'),
-    expiresAtMs: parseCount(quote.expires_at_ms, 'expires_at_ms'),
-    sequence: parseCount(quote.sequence, 'sequence'),
-    keyId: quote.key_id,
-    signature: quote.signature,
-  };
-  if (quote.key_id !== key.keyId) {
-    throw unauthenticated(
-      'UNKNOWN_SIGNING_KEY',
-      'the quote was not signed by the stock feed this server trusts',
-    );
+export class QuoteVerifier {
+  private readonly verified = new Map<string, string>();
+
+  constructor(private readonly key: FeedPublicKey) {}
+
+  verify(quote: SignedQuote__Output | null): VerifiedQuote {
+    if (!quote) throw invalidArgument('QUOTE_MISSING', 'a signed quote from the stock feed is required');
+    const fields: VerifiedQuote = {
+      symbol: parseSymbol(quote.symbol, 'quote.symbol'),
+      priceCents: parseAmount(quote.price, 'quote.price'),
+      issuedAtMs: parseCount(quote.issued_at_ms, 'issued_at_ms'),
+      expiresAtMs: parseCount(quote.expires_at_ms, 'expires_at_ms'),
+      sequence: parseCount(quote.sequence, 'sequence'),
+      keyId: quote.key_id,
+      signature: quote.signature,
+    };
+    if (quote.key_id !== this.key.keyId) {
+      throw unauthenticated(
+        'UNKNOWN_SIGNING_KEY',
+        'the quote was not signed by the stock feed this server trusts',
+      );
+    }
+    const signature = quote.signature.toString('base64');
+    const content = canonicalQuoteBytes(fields).toString('utf8');
+    if (this.verified.get(signature) === content) return fields;
+    if (
+      quote.signature.length !== RSA_2048_SIGNATURE_BYTES ||
+      !verifyQuoteSignature(fields, quote.signature, this.key)
+    ) {
+      throw unauthenticated('BAD_SIGNATURE', "the quote's signature does not match its contents");
+    }
+    if (this.verified.size >= CACHE_ENTRIES) this.verified.clear();
+    this.verified.set(signature, content);
+    return fields;
   }
-  if (
-    quote.signature.length !== RSA_2048_SIGNATURE_BYTES ||
-    !verifyQuoteSignature(verified, quote.signature, key)
-  ) {
-    throw unauthenticated('BAD_SIGNATURE', "the quote's signature does not match its contents");
-  }
-  return verified;
 }

@@ -15,7 +15,7 @@ import type { TradeResponse } from '../gen/hedge/v1/TradeResponse.js';
 import type { TradingHandlers } from '../gen/hedge/v1/Trading.js';
 import { hashPassword, hashToken, newSessionToken, sessionTokenHash, verifyPassword } from './credentials.js';
 import type { Executor } from './executor.js';
-import { verifyQuote } from './quote-verifier.js';
+import { QuoteVerifier } from './quote-verifier.js';
 import { parsePassword, parseRequestId, parseUsername } from './validation.js';
 
 export interface TradingDeps {
@@ -35,7 +35,8 @@ const MAX_LIST_LIMIT = 1000;
  * to the executor, which runs it exactly once however many copies arrive.
  */
 export function tradingHandlers(deps: TradingDeps): TradingHandlers {
-  const { executor, feedKey } = deps;
+  const { executor } = deps;
+  const quotes = new QuoteVerifier(deps.feedKey);
 
   function handler<Req, Res>(method: string, fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>) {
     return unary<Req, Res>(deps.log, method, async (call) => {
@@ -52,7 +53,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
     const tokenHash = sessionTokenHash(call.metadata);
     const symbol = parseSymbol(req.symbol);
     const shares = parseShares(req.shares);
-    const quote = verifyQuote(req.quote, feedKey);
+    const quote = quotes.verify(req.quote);
     if (quote.symbol !== symbol) {
       throw invalidArgument(
         'QUOTE_SYMBOL_MISMATCH',
@@ -68,12 +69,12 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
     }
     return executor.execute<TradeResponse>(side, requestId, tokenHash, {
       symbol,
-      shares,
+      shares: shares.toString(),
       quote: {
-        price_cents: quote.priceCents,
-        issued_at_ms: quote.issuedAtMs,
-        expires_at_ms: quote.expiresAtMs,
-        sequence: quote.sequence,
+        price_cents: quote.priceCents.toString(),
+        issued_at_ms: quote.issuedAtMs.toString(),
+        expires_at_ms: quote.expiresAtMs.toString(),
+        sequence: quote.sequence.toString(),
         key_id: quote.keyId,
         signature: quote.signature.toString('base64'),
       },
@@ -124,7 +125,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       const requestId = parseRequestId(call.request.request_id);
       const tokenHash = sessionTokenHash(call.metadata);
       const amount = parseAmount(call.request.amount);
-      return executor.execute<Account>('deposit', requestId, tokenHash, { amount_cents: amount });
+      return executor.execute<Account>('deposit', requestId, tokenHash, { amount_cents: amount.toString() });
     }),
 
     Buy: handler('Buy', (call) => trade(call, 'buy')),
