@@ -67,11 +67,20 @@ export class FaultInjector {
   start(): void {
     const { everyMs, atMs, durationMs } = this.options;
     const times = atMs ?? [];
-    for (const t of times) this.timers.push(setTimeout(() => void this.injectOnce(), t));
+    let done = 0;
+    for (const t of times) {
+      this.timers.push(
+        setTimeout(() => {
+          void this.injectOnce().finally(() => {
+            // A fixed list ends with its last injection, once that is complete.
+            done += 1;
+            if (done === times.length && everyMs === undefined && durationMs === undefined) this.stop();
+          });
+        }, t),
+      );
+    }
     if (everyMs !== undefined) this.timers.push(setInterval(() => void this.injectOnce(), everyMs));
-    const lastAt = times.length > 0 && everyMs === undefined ? Math.max(...times) + 1 : undefined;
-    const end = durationMs ?? lastAt;
-    if (end !== undefined) this.timers.push(setTimeout(() => this.stop(), end));
+    if (durationMs !== undefined) this.timers.push(setTimeout(() => this.stop(), durationMs));
   }
 
   stop(): void {
@@ -87,6 +96,7 @@ export class FaultInjector {
     if (this.stopped) return undefined;
     const kind = this.pick(this.options.kinds);
     const status = await fetchStatus(this.manager, 2_000).catch(() => undefined);
+    if (this.stopped) return undefined;
     const now = Date.now();
     const base = { time_ms: now, time: new Date(now).toISOString(), kind };
     if (!status) {

@@ -167,6 +167,7 @@ export class Supervisor {
         last_fault: s.lastFault?.what ?? '',
         last_fault_cause: s.lastFault?.cause ?? '',
         last_fault_at_ms: String(s.lastFault?.atMs ?? 0),
+        serving_since_ms: String(s.state === 'serving' ? (s.servingSinceMs ?? 0) : 0),
       }));
   }
 
@@ -295,6 +296,11 @@ export class Supervisor {
       timeoutMs = this.options.heartbeatTimeoutMs;
       if (slot.incarnation !== incarnation || slot.state !== 'serving' || this.stopped) return;
       misses = healthy ? 0 : misses + 1;
+      if (!healthy && (slot.pid === undefined || !isAlive(slot.pid))) {
+        // It died while being probed (its sockets close before its exit is reported): an exit, not a hang.
+        this.fault(slot, incarnation, 'the process is gone', 'exit');
+        return;
+      }
       if (misses >= this.options.heartbeatMisses) {
         this.fault(
           slot,
