@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { benchReplicaCommand } from './bench/command.js';
+import { benchCommand, benchReplicaCommand } from './bench/command.js';
 import { statusCommand } from './client/status-command.js';
 import { tradeCommand } from './client/trade-command.js';
 import { dbCommand } from './common/db-command.js';
@@ -25,6 +25,7 @@ const program = new Command('hedge')
   .addCommand(feedCommand())
   .addCommand(managerCommand())
   .addCommand(replicaCommand())
+  .addCommand(benchCommand())
   .addCommand(benchReplicaCommand());
 
 program.parseAsync().catch((err: unknown) => {

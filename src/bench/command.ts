@@ -1,5 +1,8 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { durationOption, intOption, listOption } from '../common/cli-options.js';
+import { resolveDataDir } from '../common/paths.js';
+import { locate } from '../common/run-files.js';
+import { CONFIG_NAMES, type ConfigName, FAULT_MODES, type FaultMode } from './configurations.js';
 
 interface ReplicaBenchCliOptions {
   dataDir?: string;
@@ -43,5 +46,131 @@ export function benchReplicaCommand(): Command {
         onProgress: (line) => process.stderr.write(`${line}\n`),
       });
       process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatReplicaBench(result));
+    });
+}
+
+interface BenchCliOptions {
+  configs: string[];
+  faults: string[];
+  clients: number;
+  duration: number;
+  warmup: number;
+  faultInterval: number;
+  rate: number;
+  capacityDuration: number;
+  seed: number;
+  hangFor: number;
+  out?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  target?: boolean;
+  heartbeatInterval?: number;
+  heartbeatTimeout?: number;
+  pool?: number;
+  json?: boolean;
+}
+
+function oneOf<T extends string>(allowed: readonly T[], what: string) {
+  return (value: string): T[] => {
+    const items = listOption(value);
+    for (const item of items) {
+      if (!(allowed as readonly string[]).includes(item)) {
+        throw new InvalidArgumentError(`unknown ${what} ${item}; expected ${allowed.join(', ')}`);
+      }
+    }
+    return items as T[];
+  };
+}
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description(
+      'Fault-injection benchmark: for each configuration (single, passive, active-nocache, active, hedged-2) and fault ' +
+        '(none, crash, hang), C clients trade for D seconds after a warm-up while a replica is crashed or hung every ' +
+        'interval; records every request and fault, checks the database for duplicates after each run, and writes ' +
+        'requests.ndjson, faults.ndjson, summary.json, report.md and SVG plots to a results folder. Starts its own ' +
+        'system unless --target.',
+    )
+    .option('--configs <list>', 'configurations to run', oneOf(CONFIG_NAMES, 'configuration'), [
+      ...CONFIG_NAMES,
+    ])
+    .option('--faults <list>', 'fault modes to run each configuration under', oneOf(FAULT_MODES, 'fault'), [
+      ...FAULT_MODES,
+    ])
+    .option('--clients <n>', 'concurrent clients, each with one call in flight', intOption(1, 1024), 16)
+    .option('--duration <duration>', 'measured time per run', durationOption, 20_000)
+    .option('--warmup <duration>', 'unmeasured time before each run', durationOption, 3_000)
+    .option(
+      '--fault-interval <duration>',
+      'time between injected faults (the seed: 15 s)',
+      durationOption,
+      10_000,
+    )
+    .option(
+      '--rate <n>',
+      'requests/s offered by all clients together (open loop: latency counts from the scheduled time); 0: closed loop',
+      intOption(0),
+      200,
+    )
+    .option(
+      '--capacity-duration <duration>',
+      'length of a closed-loop, fault-free run per configuration measuring the most it sustains (0: skip)',
+      durationOption,
+      10_000,
+    )
+    .option('--seed <n>', 'seed of the fault targets and the price walk', intOption(0, 2 ** 32 - 1), 1)
+    .option(
+      '--hang-for <duration>',
+      'how long a hung replica stays stopped if nobody kills it',
+      durationOption,
+      5_000,
+    )
+    .option('--heartbeat-interval <duration>', "the managers' heartbeat interval", durationOption)
+    .option('--heartbeat-timeout <duration>', "the managers' heartbeat timeout", durationOption)
+    .option('--pool <n>', "each replica's database connections", intOption(1, 200))
+    .option('--out <dir>', 'results folder (default: bench-results/<timestamp>)')
+    .option(
+      '--data-dir <dir>',
+      'where a self-started system keeps its database and logs (default: a temporary directory)',
+    )
+    .option('--database-url <url>', 'PostgreSQL for a self-started system (default: an embedded one)')
+    .option('--target', 'run against the system `hedge up` is running (passive, active, hedged-2 only)')
+    .option('--json', 'print the summary as JSON on stdout')
+    .action(async (opts: BenchCliOptions) => {
+      const { runBench } = await import('./run-bench.js');
+      const dataDir = resolveDataDir(opts.dataDir);
+      const target = opts.target
+        ? {
+            manager: locate(undefined, dataDir, 'manager', 'address', '--data-dir'),
+            feed: locate(undefined, dataDir, 'feed', 'address', '--data-dir'),
+            databaseUrl: locate(opts.databaseUrl, dataDir, 'db', 'databaseUrl', '--database-url'),
+          }
+        : undefined;
+      const outDir = opts.out ?? `bench-results/${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      const summary = await runBench({
+        configs: opts.configs as ConfigName[],
+        faults: opts.faults as FaultMode[],
+        clients: opts.clients,
+        durationMs: opts.duration,
+        warmupMs: opts.warmup,
+        faultIntervalMs: opts.faultInterval,
+        ratePerSecond: opts.rate > 0 ? opts.rate : undefined,
+        capacityDurationMs: opts.capacityDuration,
+        seed: opts.seed,
+        hangMs: opts.hangFor,
+        outDir,
+        command: `npx hedge ${process.argv.slice(2).join(' ')}`,
+        dataDir: opts.target ? undefined : opts.dataDir,
+        databaseUrl: opts.target ? undefined : opts.databaseUrl || undefined,
+        target,
+        managerArgs: [
+          ...(opts.heartbeatInterval ? ['--heartbeat-interval', String(opts.heartbeatInterval)] : []),
+          ...(opts.heartbeatTimeout ? ['--heartbeat-timeout', String(opts.heartbeatTimeout)] : []),
+          ...(opts.pool ? ['--pool', String(opts.pool)] : []),
+        ],
+      });
+      if (opts.json)
+        process.stdout.write(`${JSON.stringify({ machine: summary.machine, runs: summary.runs })}\n`);
+      else process.stderr.write(`results in ${outDir}/ (report.md, summary.json, plots, raw data)\n`);
     });
 }

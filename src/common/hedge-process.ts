@@ -58,7 +58,11 @@ export function spawnHedge(args: string[], options: HedgeSpawnOptions = {}): Spa
     detached: options.detached ?? false,
     env,
   };
-  const child = spawn(process.execPath, [CLI_PATH, ...args], spawnOptions);
+  // HEDGE_CPU_PROF_DIR: profile every hedge process (NODE_OPTIONS may not carry --cpu-prof).
+  const profile = process.env.HEDGE_CPU_PROF_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.HEDGE_CPU_PROF_DIR}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, CLI_PATH, ...args], spawnOptions);
   const ready = new Promise<ReadyMessage>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();

@@ -1,0 +1,80 @@
+import type { ReplicationMode } from '../client/replicated-client.js';
+
+export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2';
+export type FaultMode = 'none' | 'crash' | 'hang';
+
+export const CONFIG_NAMES: readonly ConfigName[] = [
+  'single',
+  'passive',
+  'active-nocache',
+  'active',
+  'hedged-2',
+];
+export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
+
+export interface BenchConfig {
+  name: ConfigName;
+  description: string;
+  replicas: number;
+  dedup: 'cache' | 'abort';
+  mode: ReplicationMode;
+  hedgeSize?: number;
+  /** The client-side configurations can run against an already running system. */
+  clientSideOnly: boolean;
+}
+
+export const CONFIGS: Record<ConfigName, BenchConfig> = {
+  single: {
+    name: 'single',
+    description: 'one replica, no replication (the baseline cost); fault-free only',
+    replicas: 1,
+    dedup: 'cache',
+    mode: 'passive',
+    clientSideOnly: false,
+  },
+  passive: {
+    name: 'passive',
+    description: 'three replicas; each call to the primary, failing over to the next',
+    replicas: 3,
+    dedup: 'cache',
+    mode: 'passive',
+    clientSideOnly: true,
+  },
+  'active-nocache': {
+    name: 'active-nocache',
+    description: "three replicas, each call to all; dedup 'abort' (the seed's second configuration)",
+    replicas: 3,
+    dedup: 'abort',
+    mode: 'active',
+    clientSideOnly: false,
+  },
+  active: {
+    name: 'active',
+    description: "three replicas, each call to all; dedup 'cache' (the seed's third)",
+    replicas: 3,
+    dedup: 'cache',
+    mode: 'active',
+    clientSideOnly: true,
+  },
+  'hedged-2': {
+    name: 'hedged-2',
+    description: 'three replicas, each call to two of them in turn (the seed’s "load reduction")',
+    replicas: 3,
+    dedup: 'cache',
+    mode: 'hedged',
+    hedgeSize: 2,
+    clientSideOnly: true,
+  },
+};
+
+/**
+ * The seed's own averages (004_07fa56b7fd498d69.txt: Java/CORBA, several machines,
+ * a replica killed every 15 s), to print beside ours.
+ */
+export const SEED_FIGURES: Partial<
+  Record<ConfigName, { fault_free_mean_ms: number; faulted_mean_ms: number; failover_bound_ms?: number }>
+> = {
+  passive: { fault_free_mean_ms: 289, faulted_mean_ms: 458 },
+  'active-nocache': { fault_free_mean_ms: 197, faulted_mean_ms: 382, failover_bound_ms: 850 },
+  active: { fault_free_mean_ms: 168, faulted_mean_ms: 278 },
+};

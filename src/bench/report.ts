@@ -1,0 +1,209 @@
+import type { RunSummary } from './analysis.js';
+import { SEED_FIGURES } from './configurations.js';
+import type { describeMachine } from './machine.js';
+
+export interface BenchSummary {
+  machine: ReturnType<typeof describeMachine> & { postgres: string };
+  command: string;
+  started_at: string;
+  /** How the measured runs offered their load. */
+  load: string;
+  runs: RunSummary[];
+  /** Closed-loop, fault-free runs: the most each configuration sustains. */
+  capacity: RunSummary[];
+}
+
+const ms = (v: number | null | undefined) =>
+  v === null || v === undefined ? '–' : v.toFixed(v < 10 ? 2 : 1);
+
+function row(cells: (string | number)[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+/**
+ * report.md: first the seed's table (average fault-free, average with a fault,
+ * fail-over bound) with the seed's own figures beside ours, then percentiles,
+ * then the faults.
+ */
+export function renderReport(summary: BenchSummary): string {
+  const m = summary.machine;
+  const lines = [
+    '# hedge bench',
+    '',
+    `${summary.started_at} · ${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, ${m.platform}, Node ${m.node}, ${m.postgres}.`,
+    'Every process (PostgreSQL, feed, manager, replicas, and the load generator with its clients) on this one machine.',
+    '',
+    '```sh',
+    summary.command,
+    '```',
+    '',
+    `Load of the measured runs: ${summary.load}.`,
+    '',
+    '## Against the seed',
+    '',
+    "Averages as the seed reported them; the seed's figures are from its own paper (Java/CORBA, several machines, a replica killed every 15 s).",
+    'Ours: "with a fault" averages the requests in flight between an injected crash and its replacement serving; the bound is the slowest of them.',
+    '',
+    row([
+      'configuration',
+      'avg fault-free ms',
+      'avg with a fault ms',
+      'fail-over bound ms',
+      'seed: fault-free',
+      'seed: with a fault',
+      'seed: bound',
+    ]),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+  ];
+  const configs = [...new Set(summary.runs.map((r) => r.config))];
+  for (const config of configs) {
+    const runs = summary.runs.filter((r) => r.config === config);
+    const clean = runs.find((r) => r.fault === 'none');
+    const crash = runs.find((r) => r.fault === 'crash');
+    const seed = SEED_FIGURES[config as keyof typeof SEED_FIGURES];
+    lines.push(
+      row([
+        config,
+        ms(clean?.latency_ms.mean ?? crash?.fault_free_mean_ms),
+        ms(crash?.faulted_mean_ms),
+        ms(crash?.failover_bound_ms),
+        seed ? String(seed.fault_free_mean_ms) : '–',
+        seed ? String(seed.faulted_mean_ms) : '–',
+        seed?.failover_bound_ms ? String(seed.failover_bound_ms) : '–',
+      ]),
+    );
+  }
+  if (summary.capacity.length) {
+    lines.push(
+      '',
+      '## Capacity',
+      '',
+      `Closed loop, no faults: ${summary.capacity[0]?.clients} clients, each sending as soon as its previous call returns: the most each configuration sustains on this machine. Latency here is mostly queueing.`,
+      '',
+      row(['configuration', 'requests/s', 'p50 ms', 'p99 ms', 'failed', 'duplicates']),
+      row(['---', '---:', '---:', '---:', '---:', '---:']),
+    );
+    for (const c of summary.capacity) {
+      lines.push(
+        row([c.config, c.throughput_rps, ms(c.latency_ms.p50), ms(c.latency_ms.p99), c.failed, c.duplicates]),
+      );
+    }
+  }
+  lines.push(
+    '',
+    '## Latency and throughput',
+    '',
+    row([
+      'configuration',
+      'fault',
+      'clients',
+      'requests',
+      'failed',
+      'duplicates',
+      'req/s',
+      'mean',
+      'p50',
+      'p90',
+      'p99',
+      'p99.9',
+      'max',
+    ]),
+    row([
+      '---',
+      '---',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+    ]),
+  );
+  for (const r of summary.runs) {
+    const l = r.latency_ms;
+    lines.push(
+      row([
+        r.config,
+        r.fault,
+        r.clients,
+        r.requests,
+        r.failed,
+        r.duplicates,
+        r.throughput_rps,
+        ms(l.mean),
+        ms(l.p50),
+        ms(l.p90),
+        ms(l.p99),
+        ms(l.p999),
+        ms(l.max),
+      ]),
+    );
+  }
+  const single = summary.runs.find((r) => r.config === 'single' && r.fault === 'none');
+  if (single) {
+    lines.push('', 'Cost of replication (same run, no faults), p50 relative to `single`:', '');
+    for (const r of summary.runs.filter((x) => x.fault === 'none' && x.config !== 'single')) {
+      lines.push(
+        `- ${r.config}: ${(r.latency_ms.p50 / single.latency_ms.p50).toFixed(2)} × (${ms(r.latency_ms.p50)} vs ${ms(single.latency_ms.p50)} ms); throughput ${(r.throughput_rps / single.throughput_rps).toFixed(2)} ×`,
+      );
+    }
+  }
+  const faulted = summary.runs.filter((r) => r.faults > 0);
+  if (faulted.length) {
+    lines.push(
+      '',
+      '## Faults',
+      '',
+      'Detection: injection to the manager finding the replica faulty. Recovery: injection to the replacement serving in the view. Client-visible fail-over: the slowest request in flight at the injection or started before its detection.',
+      '',
+      row([
+        'configuration',
+        'fault',
+        'faults',
+        'detection p50 ms',
+        'detection max',
+        'recovery p50 ms',
+        'recovery max',
+        'client fail-over p50 ms',
+        'client fail-over max',
+        'failed requests',
+        'spurious faults',
+      ]),
+      row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    );
+    for (const r of faulted) {
+      lines.push(
+        row([
+          r.config,
+          r.fault,
+          r.faults,
+          ms(r.detection_ms.p50),
+          ms(r.detection_ms.max),
+          ms(r.recovery_ms.p50),
+          ms(r.recovery_ms.max),
+          ms(r.client_failover_ms.p50),
+          ms(r.client_failover_ms.max),
+          r.failed,
+          r.spurious_faults,
+        ]),
+      );
+    }
+  }
+  lines.push(
+    '',
+    '## Plots',
+    '',
+    '![latency over time, faults marked](latency-over-time.svg)',
+    '',
+    '![latency CDFs](latency-cdf.svg)',
+    '',
+    'Raw data: `requests.ndjson` (one line per request: start, end, outcome, answering replica, attempts, and whether a fault was in flight) and `faults.ndjson` (one line per fault: injection, detection and recovery times).',
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,359 @@
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fetchStatus, managerClient } from '../client/manager-client.js';
+import { QuoteSource } from '../client/quote-source.js';
+import { ReplicatedClient } from '../client/replicated-client.js';
+import { TradingSession } from '../client/trading-session.js';
+import { createPool } from '../common/database.js';
+import { makeTempDataDir } from '../common/paths.js';
+import { ProcessGroup } from '../common/process-group.js';
+import { verifyDatabase } from '../verify/verify-database.js';
+import { faultWindows, overlapsFault, type RunSummary, summarizeRun } from './analysis.js';
+import { type BenchConfig, CONFIGS, type ConfigName, type FaultMode } from './configurations.js';
+import { FaultTracker } from './fault-tracker.js';
+import { generateLoad, type RequestRecord } from './load-generator.js';
+import { describeMachine } from './machine.js';
+import { Progress } from './progress.js';
+import { type BenchSummary, renderReport } from './report.js';
+import { cdfSvg, type TimelinePanel, timelineSvg } from './svg-plots.js';
+
+export interface BenchOptions {
+  configs: ConfigName[];
+  faults: FaultMode[];
+  clients: number;
+  durationMs: number;
+  warmupMs: number;
+  faultIntervalMs: number;
+  /** Offered load of the measured runs, all clients together (open loop); undefined: closed loop. */
+  ratePerSecond?: number;
+  /** Length of each configuration's closed-loop capacity run, fault-free (0: none). */
+  capacityDurationMs: number;
+  seed: number;
+  hangMs: number;
+  outDir: string;
+  /** The command line, for the report. */
+  command: string;
+  /** Where a self-started system keeps its database and logs (default: a new temporary directory). */
+  dataDir?: string;
+  /** Use this PostgreSQL server for a self-started system. */
+  databaseUrl?: string;
+  /** Run against an already running system instead (client-side configurations only). */
+  target?: { manager: string; feed: string; databaseUrl: string };
+  /** Extra manager options for self-started systems (heartbeat settings). */
+  managerArgs?: string[];
+  progress?: NodeJS.WriteStream;
+}
+
+const SYMBOL = 'ABC';
+
+/** Injections at the middle of each interval of the measured time, none in its last second. */
+export function faultOffsets(durationMs: number, intervalMs: number): number[] {
+  const offsets: number[] = [];
+  for (let t = intervalMs / 2; t < durationMs - 1_000; t += intervalMs) offsets.push(Math.round(t));
+  return offsets;
+}
+
+interface RunData {
+  summary: RunSummary;
+  panel: TimelinePanel;
+  latencies: number[];
+}
+
+/**
+ * `hedge bench`: for each configuration, start its manager and replicas (or use
+ * a running system), then for each fault mode run C clients for D seconds after
+ * a warm-up while the fault injector works, follow every fault to its recovery,
+ * verify the database, and write the results folder.
+ */
+export async function runBench(options: BenchOptions): Promise<BenchSummary> {
+  mkdirSync(options.outDir, { recursive: true });
+  const requestsOut = createWriteStream(join(options.outDir, 'requests.ndjson'));
+  const faultsOut = createWriteStream(join(options.outDir, 'faults.ndjson'));
+  const progress = new Progress(options.progress ?? process.stderr);
+  const dataDir = options.target ? undefined : (options.dataDir ?? makeTempDataDir('hedge-bench-'));
+  const group = dataDir ? new ProcessGroup(join(dataDir, 'logs')) : undefined;
+  const runs: RunData[] = [];
+  const capacity: RunSummary[] = [];
+  let postgres = 'PostgreSQL';
+  try {
+    let databaseUrl: string;
+    let feedAddress: string;
+    if (options.target) {
+      ({ databaseUrl, feed: feedAddress } = options.target);
+    } else {
+      const system = group as ProcessGroup;
+      const dataDirArgs = ['--data-dir', dataDir as string];
+      databaseUrl =
+        options.databaseUrl ?? String((await system.start('db', ['db', ...dataDirArgs])).databaseUrl);
+      feedAddress = String(
+        (await system.start('feed', ['feed', ...dataDirArgs, '--seed', String(options.seed)])).address,
+      );
+    }
+    const pool = createPool(databaseUrl, { max: 2, applicationName: 'hedge-bench' });
+    postgres =
+      (await pool.query<{ v: string }>("SELECT split_part(version(), ' on ', 1) AS v")).rows[0]?.v ??
+      postgres;
+    try {
+      for (const name of options.configs) {
+        const config = CONFIGS[name];
+        if (options.target && !config.clientSideOnly) continue;
+        const manager = options.target
+          ? options.target.manager
+          : await startManager(
+              group as ProcessGroup,
+              dataDir as string,
+              databaseUrl,
+              config,
+              options.managerArgs ?? [],
+            );
+        const faults = name === 'single' ? (['none'] as FaultMode[]) : options.faults;
+        const bench = await prepare(config, manager, feedAddress, options);
+        try {
+          const context = { bench, pool, options, progress, requestsOut, faultsOut };
+          if (options.capacityDurationMs > 0)
+            capacity.push((await measure(context, 'none', undefined)).summary);
+          for (const fault of faults) runs.push(await measure(context, fault, options.ratePerSecond));
+        } finally {
+          bench.close();
+          if (!options.target) await (group as ProcessGroup).stopOne(`manager-${name}`);
+        }
+      }
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    progress.stop();
+    await group?.stop();
+    await Promise.all([requestsOut, faultsOut].map((s) => new Promise((r) => s.end(r))));
+  }
+
+  const summary: BenchSummary = {
+    machine: { ...describeMachine(), postgres },
+    command: options.command,
+    started_at: new Date().toISOString(),
+    load: options.ratePerSecond
+      ? `open loop: ${options.ratePerSecond} requests/s offered by ${options.clients} clients together`
+      : `closed loop: ${options.clients} clients, each sending as soon as its previous call returns`,
+    runs: runs.map((r) => r.summary),
+    capacity,
+  };
+  writeFileSync(join(options.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(options.outDir, 'report.md'), renderReport(summary));
+  const configs = [...new Set(runs.map((r) => r.summary.config))];
+  writeFileSync(
+    join(options.outDir, 'latency-over-time.svg'),
+    timelineSvg(configs.map((c) => runs.filter((r) => r.summary.config === c).map((r) => r.panel))),
+  );
+  writeFileSync(
+    join(options.outDir, 'latency-cdf.svg'),
+    cdfSvg(
+      runs
+        .filter((r) => r.summary.fault === 'none' || r.summary.fault === 'crash')
+        .map((r) => ({
+          label: `${r.summary.config}${r.summary.fault === 'none' ? '' : `, ${r.summary.fault}`}`,
+          latencies: r.latencies,
+          dashed: r.summary.fault !== 'none',
+        })),
+      `request latency, ${options.clients} clients (dashed: with a replica crashed every ${options.faultIntervalMs / 1000} s)`,
+    ),
+  );
+  return summary;
+}
+
+async function startManager(
+  group: ProcessGroup,
+  dataDir: string,
+  databaseUrl: string,
+  config: BenchConfig,
+  extra: string[],
+): Promise<string> {
+  const ready = await group.start(
+    `manager-${config.name}`,
+    [
+      'manager',
+      '--data-dir',
+      dataDir,
+      '--replicas',
+      String(config.replicas),
+      '--min',
+      String(Math.min(2, config.replicas)),
+      '--dedup',
+      config.dedup,
+      ...extra,
+    ],
+    { DATABASE_URL: databaseUrl },
+  );
+  return String(ready.address);
+}
+
+async function waitForFullStrength(managerAddress: string, replicas: number): Promise<void> {
+  const client = managerClient(managerAddress);
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const status = await fetchStatus(client).catch(() => undefined);
+      const serving = status?.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING').length ?? 0;
+      if (serving >= Math.min(replicas, status?.target ?? replicas)) return;
+      if (Date.now() > deadline)
+        throw new Error(`the manager at ${managerAddress} never had ${replicas} replicas serving`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function openSessions(
+  client: ReplicatedClient,
+  config: string,
+  count: number,
+): Promise<TradingSession[]> {
+  const stamp = Date.now().toString(36);
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const session = new TradingSession(client);
+      const username = `bench_${config.replace('-', '')}_${stamp}_${i}`.slice(0, 32);
+      await session.register(username, 'benchmark password');
+      await session.login(username, 'benchmark password');
+      await session.deposit('1000000000.00');
+      return session;
+    }),
+  );
+}
+
+interface Prepared {
+  config: BenchConfig;
+  manager: string;
+  client: ReplicatedClient;
+  quotes: QuoteSource;
+  sessions: TradingSession[];
+  close(): void;
+}
+
+/** A configuration's client and logged-in sessions, shared by all its runs. */
+async function prepare(
+  config: BenchConfig,
+  manager: string,
+  feed: string,
+  options: BenchOptions,
+): Promise<Prepared> {
+  await waitForFullStrength(manager, config.replicas);
+  const client = await ReplicatedClient.connect({ manager, mode: config.mode, hedgeSize: config.hedgeSize });
+  const quotes = new QuoteSource(feed);
+  const close = () => {
+    quotes.close();
+    client.close();
+  };
+  try {
+    await quotes.follow([SYMBOL]);
+    return {
+      config,
+      manager,
+      client,
+      quotes,
+      sessions: await openSessions(client, config.name, options.clients),
+      close,
+    };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+interface MeasureContext {
+  bench: Prepared;
+  pool: ReturnType<typeof createPool>;
+  options: BenchOptions;
+  progress: Progress;
+  requestsOut: NodeJS.WritableStream;
+  faultsOut: NodeJS.WritableStream;
+}
+
+async function managerFaults(manager: string): Promise<number> {
+  const client = managerClient(manager);
+  try {
+    return Number((await fetchStatus(client)).faults);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * One run: the load (open loop at `rate`; closed loop, for capacity, without),
+ * the faults followed to their recovery, then `hedge verify`.
+ */
+async function measure(
+  context: MeasureContext,
+  fault: FaultMode,
+  rate: number | undefined,
+): Promise<RunData> {
+  const { bench, options, progress } = context;
+  const { config, manager } = bench;
+  const capacityRun = rate === undefined && options.capacityDurationMs > 0 && fault === 'none';
+  const durationMs = capacityRun ? options.capacityDurationMs : options.durationMs;
+  await waitForFullStrength(manager, config.replicas);
+  const faultsBefore = await managerFaults(manager);
+  const tracker =
+    fault === 'none'
+      ? undefined
+      : new FaultTracker({
+          manager,
+          kind: fault,
+          atMs: faultOffsets(durationMs, options.faultIntervalMs),
+          seed: options.seed,
+          hangMs: options.hangMs,
+        });
+  const startTimer = setTimeout(() => tracker?.start(), options.warmupMs);
+  const records: RequestRecord[] = [];
+  progress.start(
+    `[${config.name} · ${fault}${rate ? ` · ${rate}/s` : ' · closed loop'}]`,
+    options.warmupMs + durationMs,
+  );
+  const window = await generateLoad(bench.sessions, bench.quotes, {
+    warmupMs: options.warmupMs,
+    durationMs,
+    ratePerSecond: rate,
+    symbol: SYMBOL,
+    onRecord: (r) => {
+      records.push(r);
+      progress.record(r.latency_ms);
+    },
+  });
+  progress.stop();
+  clearTimeout(startTimer);
+  const faults = (await tracker?.finish()) ?? [];
+  const report = await verifyDatabase(context.pool);
+  const spurious = (await managerFaults(manager)) - faultsBefore - faults.length;
+  const windows = faultWindows(faults);
+  const load = rate ? `open@${rate}` : 'closed';
+  for (const r of records) {
+    context.requestsOut.write(
+      `${JSON.stringify({ config: config.name, fault, load, ...r, fault_in_flight: overlapsFault(r, windows) })}\n`,
+    );
+  }
+  for (const f of faults) context.faultsOut.write(`${JSON.stringify({ config: config.name, ...f })}\n`);
+  const summary = summarizeRun({
+    config: config.name,
+    fault,
+    clients: options.clients,
+    durationMs,
+    records,
+    faults,
+    duplicates: report.duplicate_effects,
+    offeredRps: rate ?? null,
+    spuriousFaults: spurious,
+  });
+  return {
+    summary,
+    panel: {
+      title: `${config.name} · ${fault}`,
+      fromMs: window.measuredFromMs,
+      toMs: window.measuredToMs,
+      points: records
+        .filter((r) => r.outcome !== 'failed')
+        .map((r) => ({ atMs: r.start_ms, latencyMs: r.latency_ms })),
+      faults: faults.map((f) => ({ injectedMs: f.injected_at_ms, recoveredMs: f.recovered_at_ms })),
+    },
+    latencies: records.filter((r) => r.outcome !== 'failed').map((r) => r.latency_ms),
+  };
+}
