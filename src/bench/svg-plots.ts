@@ -62,6 +62,7 @@ export function timelineSvg(rows: TimelinePanel[][]): string {
   const ticks = decades(Math.min(...all, 0.5), Math.max(...all, 10));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
+    '<title>Request latency over time, per configuration and fault</title>',
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="8" y="${height - 8}" ${FONT}>per 250 ms: median (blue) and slowest (orange) request latency, ms, log scale; red: fault injected, shaded until the replacement served</text>`,
   ];
@@ -143,6 +144,7 @@ export function cdfSvg(series: CdfSeries[], title: string): string {
   const y = (f: number) => height - pad.bottom - (nines(f) / NINES) * (height - pad.top - pad.bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${pad.left}" y="18" ${FONT} font-weight="bold">${esc(title)}</text>`,
     `<text x="${(pad.left + width - pad.right) / 2}" y="${height - 8}" ${FONT} text-anchor="middle">latency, ms (log scale)</text>`,

@@ -181,7 +181,7 @@ export class Supervisor {
         (idOrAddress.id && s.id === idOrAddress.id) ||
         (idOrAddress.address && s.address === idOrAddress.address),
     );
-    if (!slot || slot.state !== 'serving') return false;
+    if (slot?.state !== 'serving') return false;
     const incarnation = slot.incarnation;
     slot.probe ??= this.probe(slot).finally(() => {
       slot.probe = undefined;
