@@ -220,7 +220,7 @@ BEGIN
       SELECT cash INTO v_cash FROM accounts WHERE user_id = ctx.user_id;
       RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_FUNDS',
         format('buying %s %s at %s costs %s but only %s is available', v_shares, v_symbol, money_text(v_price),
-               money_text(v_total), money_text(v_cash)));
+               money_text(v_total), money_text(coalesce(v_cash, 0))));
     END IF;
     INSERT INTO holdings AS h (user_id, symbol, shares) VALUES (ctx.user_id, v_symbol, v_shares)
     ON CONFLICT (user_id, symbol) DO UPDATE SET shares = h.shares + excluded.shares

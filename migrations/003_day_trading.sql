@@ -1,0 +1,677 @@
+-- The SEng 468 day-trading command set (../shared/seng468/SPEC.md), on the same
+-- exactly-once execution as the trading operations: every command is a request
+-- run once through execute_request, writing its audit events in its transaction.
+
+-- An account is opened by the first ADD (or Deposit): a user who logged in but
+-- never added money is, to the day-trading commands, an unknown user.
+CREATE OR REPLACE FUNCTION op_register(ctx request_context, p jsonb, e jsonb) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_id bigint;
+  v_expires timestamptz := now() + make_interval(secs => (e ->> 'ttl_seconds')::double precision);
+BEGIN
+  INSERT INTO users (username, password_params, password_salt, password_hash)
+  VALUES (p ->> 'username', e ->> 'password_params', decode(e ->> 'password_salt', 'base64'),
+          decode(e ->> 'password_hash', 'base64'))
+  ON CONFLICT (username) DO NOTHING
+  RETURNING id INTO v_id;
+  IF NOT FOUND THEN
+    RETURN op_error(6, 'USERNAME_TAKEN', format('the username %s is already registered', p ->> 'username'));
+  END IF;
+  -- Signing up signs in: one scrypt, not two.
+  INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (decode(e ->> 'token_hash', 'base64'), v_id, v_expires);
+  RETURN op_ok(jsonb_build_object(
+    'user_id', v_id::text, 'username', p ->> 'username',
+    'session_token', e ->> 'token', 'expires_at_ms', epoch_ms(v_expires)::text
+  ));
+END $$;
+
+CREATE TABLE pending_orders (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  user_id bigint NOT NULL REFERENCES users (id),
+  side text NOT NULL CHECK (side IN ('buy', 'sell')),
+  symbol text NOT NULL,
+  shares bigint NOT NULL CHECK (shares > 0),
+  price_cents bigint NOT NULL CHECK (price_cents > 0),
+  quote_sequence bigint NOT NULL,
+  quote_signature bytea NOT NULL,
+  request_id uuid NOT NULL,
+  transaction_num bigint NOT NULL,
+  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'committed', 'cancelled', 'expired')),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX pending_orders_open ON pending_orders (user_id, side, id DESC) WHERE state = 'pending';
+CREATE INDEX pending_orders_expiry ON pending_orders (expires_at) WHERE state = 'pending';
+
+CREATE TABLE triggers (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  user_id bigint NOT NULL REFERENCES users (id),
+  side text NOT NULL CHECK (side IN ('buy', 'sell')),
+  symbol text NOT NULL,
+  -- buy: the cash reserved for it; sell: the dollar amount to sell.
+  amount_cents bigint NOT NULL CHECK (amount_cents > 0),
+  trigger_price_cents bigint CHECK (trigger_price_cents > 0),
+  reserved_shares bigint NOT NULL DEFAULT 0 CHECK (reserved_shares >= 0),
+  state text NOT NULL DEFAULT 'set' CHECK (state IN ('set', 'armed', 'fired', 'cancelled')),
+  -- The command that last set or armed it: its systemEvent is logged under that number.
+  transaction_num bigint NOT NULL,
+  armed_at timestamptz,
+  fired_at timestamptz,
+  fired_price_cents bigint,
+  fired_shares bigint,
+  fired_by text,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX triggers_live ON triggers (user_id, side, symbol) WHERE state IN ('set', 'armed');
+CREATE INDEX triggers_armed ON triggers (symbol) WHERE state = 'armed';
+
+-- Effects without a client request of their own (an order expiring, a trigger
+-- firing) are recorded under an id derived from what caused them, so each still
+-- has exactly one effect.
+CREATE FUNCTION derived_request_id(p_kind text, p_id bigint) RETURNS uuid
+LANGUAGE sql IMMUTABLE AS $$ SELECT md5(p_kind || ':' || p_id)::uuid $$;
+
+CREATE FUNCTION ev_system(p_command text, p_symbol text, p_funds bigint) RETURNS audit_event
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW('systemEvent', p_command, p_symbol, p_funds, NULL, NULL, NULL, NULL, NULL, NULL)::audit_event
+$$;
+
+CREATE FUNCTION order_json(o pending_orders) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object(
+    'side', o.side, 'symbol', o.symbol, 'shares', o.shares::text, 'price', money_text(o.price_cents),
+    'amount', money_text(o.shares * o.price_cents), 'expires_at_ms', epoch_ms(o.expires_at)::text
+  )
+$$;
+
+CREATE FUNCTION trigger_json(t triggers) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object(
+    'side', t.side, 'symbol', t.symbol, 'amount', money_text(t.amount_cents),
+    'trigger_price', coalesce(money_text(t.trigger_price_cents), ''), 'reserved_shares', t.reserved_shares::text,
+    'state', t.state
+  )
+$$;
+
+CREATE FUNCTION holding_json(p_user bigint, p_symbol text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(
+    (SELECT jsonb_build_object('symbol', symbol, 'shares', shares::text, 'reserved_shares', reserved_shares::text)
+     FROM holdings WHERE user_id = p_user AND symbol = p_symbol),
+    jsonb_build_object('symbol', p_symbol, 'shares', '0', 'reserved_shares', '0'))
+$$;
+
+CREATE FUNCTION result_body(p_message text, p_user bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object('message', p_message,
+    'account', (SELECT account_body(cash, reserved_cash) FROM accounts WHERE user_id = p_user))
+$$;
+
+-- Releases what an expired pending order reserved. Its effect is recorded under
+-- the order's derived id and logged under the number of the command that placed it.
+CREATE FUNCTION expire_order(o pending_orders, p_replica text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  ctx request_context;
+  v_amount bigint := o.shares * o.price_cents;
+BEGIN
+  ctx := ROW(derived_request_id('expire', o.id), o.user_id, (SELECT username FROM users WHERE id = o.user_id),
+             p_replica, o.transaction_num)::request_context;
+  UPDATE pending_orders SET state = 'expired' WHERE id = o.id;
+  IF o.side = 'buy' THEN
+    UPDATE accounts SET cash = cash + v_amount, reserved_cash = reserved_cash - v_amount WHERE user_id = o.user_id;
+    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
+    VALUES (ctx.request_id, o.user_id, 'release', v_amount, -v_amount);
+    PERFORM write_audit(ctx, ARRAY[ev_account('add', v_amount)]);
+  ELSE
+    UPDATE holdings SET shares = shares + o.shares, reserved_shares = reserved_shares - o.shares
+    WHERE user_id = o.user_id AND symbol = o.symbol;
+    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
+    VALUES (ctx.request_id, o.user_id, 'release', o.symbol, o.shares, -o.shares);
+  END IF;
+END $$;
+
+-- Expired orders release their reserves when their user is next touched…
+CREATE FUNCTION expire_user_orders(p_user bigint, p_replica text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  o pending_orders;
+BEGIN
+  FOR o IN SELECT * FROM pending_orders WHERE user_id = p_user AND state = 'pending' AND expires_at <= now()
+           ORDER BY id FOR UPDATE LOOP
+    PERFORM expire_order(o, p_replica);
+  END LOOP;
+END $$;
+
+-- …and by a periodic sweep, which skips orders another transaction is busy with.
+CREATE FUNCTION sweep_expired_orders(p_replica text, p_limit integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  o pending_orders;
+  n integer := 0;
+BEGIN
+  FOR o IN SELECT * FROM pending_orders WHERE state = 'pending' AND expires_at <= now()
+           ORDER BY id LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
+    PERFORM expire_order(o, p_replica);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+
+CREATE FUNCTION unknown_user(ctx request_context, p_events audit_event[], p_command text, p_symbol text, p_funds bigint)
+RETURNS op_result
+LANGUAGE sql AS $$
+  SELECT refuse(ctx, p_events, p_command, p_symbol, p_funds, 5, 'UNKNOWN_USER',
+    format('%s has no account yet: ADD funds first', ctx.username))
+$$;
+
+-- ADD (and the trading API's Deposit): opens the account if new.
+CREATE OR REPLACE FUNCTION op_deposit(ctx request_context, p jsonb) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_amount bigint := (p ->> 'amount_cents')::bigint;
+  v_events audit_event[] := ARRAY[ev_command('ADD', NULL, (p ->> 'amount_cents')::bigint)];
+  v_cash bigint;
+  v_reserved bigint;
+BEGIN
+  INSERT INTO accounts AS a (user_id, cash) VALUES (ctx.user_id, v_amount)
+  ON CONFLICT (user_id) DO UPDATE SET cash = a.cash + excluded.cash
+  WHERE a.cash <= max_balance_cents() - excluded.cash
+  RETURNING cash, reserved_cash INTO v_cash, v_reserved;
+  IF NOT FOUND THEN
+    RETURN refuse(ctx, v_events, 'ADD', NULL, v_amount, 9, 'BALANCE_LIMIT',
+      format('adding %s would take the balance over the limit of %s', money_text(v_amount),
+             money_text(max_balance_cents())));
+  END IF;
+  INSERT INTO ledger (request_id, user_id, kind, cash_delta) VALUES (ctx.request_id, ctx.user_id, 'deposit', v_amount);
+  PERFORM write_audit(ctx, v_events || ev_account('add', v_amount));
+  RETURN op_ok(account_body(v_cash, v_reserved));
+END $$;
+
+-- ADD answers as every day-trading command does; its work is Deposit's.
+CREATE FUNCTION op_add(ctx request_context, p jsonb) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  r op_result := op_deposit(ctx, p);
+BEGIN
+  IF r.status <> 0 THEN
+    RETURN r;
+  END IF;
+  RETURN op_ok(jsonb_build_object('message', format('added %s', money_text((p ->> 'amount_cents')::bigint)),
+                                  'account', r.body));
+END $$;
+
+-- A day-trading command refused for its input (a negative ADD, a malformed amount):
+-- it is still a command of the workload, so it is logged, once, and changes nothing else.
+CREATE FUNCTION op_refuse(ctx request_context, p jsonb) RETURNS op_result
+LANGUAGE sql AS $$
+  SELECT refuse(ctx,
+    ARRAY[ev_command(p ->> 'command', p ->> 'symbol', (p ->> 'funds_cents')::bigint, p ->> 'filename')],
+    p ->> 'command', p ->> 'symbol', (p ->> 'funds_cents')::bigint,
+    (p ->> 'status')::integer, p ->> 'reason', p ->> 'message')
+$$;
+
+CREATE FUNCTION op_quote(ctx request_context, p jsonb) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_symbol text := p ->> 'symbol';
+  v_price bigint := (p -> 'quote' ->> 'price_cents')::bigint;
+BEGIN
+  PERFORM write_audit(ctx, ARRAY[
+    ev_command('QUOTE', v_symbol),
+    ev_quote(v_symbol, v_price, (p -> 'quote' ->> 'issued_at_ms')::bigint, p -> 'quote' ->> 'signature')
+  ]);
+  RETURN op_ok(jsonb_build_object('message', format('%s is %s', v_symbol, money_text(v_price))));
+END $$;
+
+-- BUY and SELL: shares = floor(amount / price) at the signed quote's price,
+-- reserved (cash, or shares) as a pending order that expires 60 s later.
+CREATE FUNCTION op_order(ctx request_context, p jsonb, p_side text) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_command text := upper(p_side);
+  v_symbol text := p ->> 'symbol';
+  v_amount bigint := (p ->> 'amount_cents')::bigint;
+  v_price bigint := (p -> 'quote' ->> 'price_cents')::bigint;
+  v_events audit_event[] := ARRAY[
+    ev_command(upper(p_side), p ->> 'symbol', (p ->> 'amount_cents')::bigint),
+    ev_quote(p ->> 'symbol', (p -> 'quote' ->> 'price_cents')::bigint, (p -> 'quote' ->> 'issued_at_ms')::bigint,
+             p -> 'quote' ->> 'signature')];
+  v_shares bigint;
+  v_cost bigint;
+  a accounts;
+  h holdings;
+  o pending_orders;
+BEGIN
+  SELECT * INTO a FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN unknown_user(ctx, v_events, v_command, v_symbol, v_amount);
+  END IF;
+  IF (p -> 'quote' ->> 'expires_at_ms')::bigint <= epoch_ms(now()) THEN
+    RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'QUOTE_EXPIRED',
+      format('the quote for %s has expired; get a fresh quote', v_symbol));
+  END IF;
+  PERFORM expire_user_orders(ctx.user_id, ctx.replica_id);
+  SELECT * INTO a FROM accounts WHERE user_id = ctx.user_id;
+  v_shares := v_amount / v_price;
+  v_cost := v_shares * v_price;
+  IF v_shares < 1 THEN
+    RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'AMOUNT_TOO_SMALL',
+      format('%s buys no whole share of %s at %s', money_text(v_amount), v_symbol, money_text(v_price)));
+  END IF;
+  IF p_side = 'buy' THEN
+    IF a.cash < v_cost THEN
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'INSUFFICIENT_FUNDS',
+        format('%s %s at %s cost %s but only %s is available', v_shares, v_symbol, money_text(v_price),
+               money_text(v_cost), money_text(a.cash)));
+    END IF;
+    UPDATE accounts SET cash = cash - v_cost, reserved_cash = reserved_cash + v_cost WHERE user_id = ctx.user_id;
+    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
+    VALUES (ctx.request_id, ctx.user_id, 'reserve', -v_cost, v_cost);
+    v_events := v_events || ev_account('remove', v_cost);
+  ELSE
+    SELECT * INTO h FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol FOR UPDATE;
+    IF coalesce(h.shares, 0) < v_shares THEN
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'INSUFFICIENT_SHARES',
+        format('selling %s %s needs %s shares but %s are held unreserved', money_text(v_amount), v_symbol,
+               v_shares, coalesce(h.shares, 0)));
+    END IF;
+    UPDATE holdings SET shares = shares - v_shares, reserved_shares = reserved_shares + v_shares
+    WHERE user_id = ctx.user_id AND symbol = v_symbol;
+    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
+    VALUES (ctx.request_id, ctx.user_id, 'reserve', v_symbol, -v_shares, v_shares);
+  END IF;
+  INSERT INTO pending_orders (user_id, side, symbol, shares, price_cents, quote_sequence, quote_signature,
+                              request_id, transaction_num, expires_at)
+  VALUES (ctx.user_id, p_side, v_symbol, v_shares, v_price, (p -> 'quote' ->> 'sequence')::bigint,
+          decode(p -> 'quote' ->> 'signature', 'base64'), ctx.request_id, ctx.transaction_num,
+          now() + interval '60 seconds')
+  RETURNING * INTO o;
+  PERFORM write_audit(ctx, v_events);
+  RETURN op_ok(result_body(format('%s %s %s at %s pending for 60 s: COMMIT_%s or CANCEL_%s', p_side, v_shares,
+                                  v_symbol, money_text(v_price), v_command, v_command), ctx.user_id)
+               || jsonb_build_object('order', order_json(o)));
+END $$;
+
+-- COMMIT_BUY, CANCEL_BUY, COMMIT_SELL, CANCEL_SELL: the newest unexpired pending order of that side.
+CREATE FUNCTION op_settle(ctx request_context, p_side text, p_commit boolean) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_command text := CASE WHEN p_commit THEN 'COMMIT_' ELSE 'CANCEL_' END || upper(p_side);
+  v_events audit_event[] := ARRAY[ev_command(v_command)];
+  v_amount bigint;
+  o pending_orders;
+  t trades;
+BEGIN
+  PERFORM 1 FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN unknown_user(ctx, v_events, v_command, NULL, NULL);
+  END IF;
+  PERFORM expire_user_orders(ctx.user_id, ctx.replica_id);
+  SELECT * INTO o FROM pending_orders WHERE user_id = ctx.user_id AND side = p_side AND state = 'pending'
+  ORDER BY id DESC LIMIT 1 FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN refuse(ctx, v_events, v_command, NULL, NULL, 9, 'NOTHING_PENDING',
+      format('there is no pending %s placed in the last 60 s to %s', p_side, lower(split_part(v_command, '_', 1))));
+  END IF;
+  v_amount := o.shares * o.price_cents;
+  UPDATE pending_orders SET state = CASE WHEN p_commit THEN 'committed' ELSE 'cancelled' END WHERE id = o.id;
+  IF p_commit THEN
+    IF p_side = 'buy' THEN
+      UPDATE accounts SET reserved_cash = reserved_cash - v_amount WHERE user_id = ctx.user_id;
+      INSERT INTO holdings AS h (user_id, symbol, shares) VALUES (ctx.user_id, o.symbol, o.shares)
+      ON CONFLICT (user_id, symbol) DO UPDATE SET shares = h.shares + excluded.shares;
+      INSERT INTO ledger (request_id, user_id, kind, symbol, reserved_cash_delta, shares_delta)
+      VALUES (ctx.request_id, ctx.user_id, 'buy', o.symbol, -v_amount, o.shares);
+    ELSE
+      UPDATE holdings SET reserved_shares = reserved_shares - o.shares WHERE user_id = ctx.user_id AND symbol = o.symbol;
+      UPDATE accounts SET cash = cash + v_amount WHERE user_id = ctx.user_id;
+      INSERT INTO ledger (request_id, user_id, kind, symbol, cash_delta, reserved_shares_delta)
+      VALUES (ctx.request_id, ctx.user_id, 'sell', o.symbol, v_amount, -o.shares);
+      v_events := v_events || ev_account('add', v_amount);
+    END IF;
+    INSERT INTO trades (request_id, user_id, symbol, side, shares, price_cents, total_cents, quote_sequence,
+                        quote_signature, replica_id)
+    VALUES (ctx.request_id, ctx.user_id, o.symbol, p_side, o.shares, o.price_cents, v_amount, o.quote_sequence,
+            o.quote_signature, ctx.replica_id)
+    RETURNING * INTO t;
+  ELSIF p_side = 'buy' THEN
+    UPDATE accounts SET cash = cash + v_amount, reserved_cash = reserved_cash - v_amount WHERE user_id = ctx.user_id;
+    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
+    VALUES (ctx.request_id, ctx.user_id, 'release', v_amount, -v_amount);
+    v_events := v_events || ev_account('add', v_amount);
+  ELSE
+    UPDATE holdings SET shares = shares + o.shares, reserved_shares = reserved_shares - o.shares
+    WHERE user_id = ctx.user_id AND symbol = o.symbol;
+    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
+    VALUES (ctx.request_id, ctx.user_id, 'release', o.symbol, o.shares, -o.shares);
+  END IF;
+  PERFORM write_audit(ctx, v_events);
+  RETURN op_ok(result_body(format('%s %s %s %s at %s', CASE WHEN p_commit THEN 'committed' ELSE 'cancelled' END,
+                                  p_side, o.shares, o.symbol, money_text(o.price_cents)), ctx.user_id)
+               || jsonb_build_object('order', order_json(o), 'holding', holding_json(ctx.user_id, o.symbol))
+               || CASE WHEN t.id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('trade', trade_json(t)) END);
+END $$;
+
+-- SET_BUY_AMOUNT and SET_SELL_AMOUNT. A buy trigger's amount is reserved cash; a
+-- second call moves the reserve to the new amount. A sell trigger's amount reserves
+-- nothing until it is armed; if it is armed, its shares are reserved afresh.
+CREATE FUNCTION op_set_amount(ctx request_context, p jsonb, p_side text) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_command text := 'SET_' || upper(p_side) || '_AMOUNT';
+  v_symbol text := p ->> 'symbol';
+  v_amount bigint := (p ->> 'amount_cents')::bigint;
+  v_events audit_event[] := ARRAY[ev_command('SET_' || upper(p_side) || '_AMOUNT', p ->> 'symbol',
+                                             (p ->> 'amount_cents')::bigint)];
+  v_delta bigint;
+  v_shares bigint;
+  a accounts;
+  h holdings;
+  t triggers;
+BEGIN
+  SELECT * INTO a FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN unknown_user(ctx, v_events, v_command, v_symbol, v_amount);
+  END IF;
+  SELECT * INTO t FROM triggers WHERE user_id = ctx.user_id AND side = p_side AND symbol = v_symbol
+    AND state IN ('set', 'armed') FOR UPDATE;
+  IF p_side = 'buy' THEN
+    v_delta := v_amount - coalesce(t.amount_cents, 0);
+    IF a.cash < v_delta THEN
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'INSUFFICIENT_FUNDS',
+        format('reserving %s for a buy trigger on %s needs %s more but only %s is available', money_text(v_amount),
+               v_symbol, money_text(v_delta), money_text(a.cash)));
+    END IF;
+    IF v_delta <> 0 THEN
+      UPDATE accounts SET cash = cash - v_delta, reserved_cash = reserved_cash + v_delta WHERE user_id = ctx.user_id;
+      INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
+      VALUES (ctx.request_id, ctx.user_id, CASE WHEN v_delta > 0 THEN 'reserve' ELSE 'release' END, -v_delta, v_delta);
+      v_events := v_events || ev_account(CASE WHEN v_delta > 0 THEN 'remove' ELSE 'add' END, abs(v_delta));
+    END IF;
+  ELSIF t.state = 'armed' THEN
+    v_shares := v_amount / t.trigger_price_cents;
+    SELECT * INTO h FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol FOR UPDATE;
+    IF v_shares < 1 OR coalesce(h.shares, 0) + t.reserved_shares < v_shares THEN
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'INSUFFICIENT_SHARES',
+        format('selling %s of %s at %s needs %s shares; %s are available', money_text(v_amount), v_symbol,
+               money_text(t.trigger_price_cents), greatest(v_shares, 1), coalesce(h.shares, 0) + t.reserved_shares));
+    END IF;
+    UPDATE holdings SET shares = shares + t.reserved_shares - v_shares,
+                        reserved_shares = reserved_shares - t.reserved_shares + v_shares
+    WHERE user_id = ctx.user_id AND symbol = v_symbol;
+    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
+    VALUES (ctx.request_id, ctx.user_id, 'reserve', v_symbol, t.reserved_shares - v_shares, v_shares - t.reserved_shares);
+    t.reserved_shares := v_shares;
+  END IF;
+  IF t.id IS NULL THEN
+    INSERT INTO triggers (user_id, side, symbol, amount_cents, transaction_num)
+    VALUES (ctx.user_id, p_side, v_symbol, v_amount, ctx.transaction_num) RETURNING * INTO t;
+  ELSE
+    UPDATE triggers SET amount_cents = v_amount, reserved_shares = t.reserved_shares WHERE id = t.id RETURNING * INTO t;
+  END IF;
+  PERFORM write_audit(ctx, v_events);
+  RETURN op_ok(result_body(format('%s trigger amount on %s is %s', p_side, v_symbol, money_text(v_amount)), ctx.user_id)
+               || jsonb_build_object('trigger', trigger_json(t)));
+END $$;
+
+-- SET_BUY_TRIGGER and SET_SELL_TRIGGER: arm the trigger at a price. A sell
+-- trigger reserves floor(amount / price) shares now.
+CREATE FUNCTION op_set_trigger(ctx request_context, p jsonb, p_side text) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_command text := 'SET_' || upper(p_side) || '_TRIGGER';
+  v_symbol text := p ->> 'symbol';
+  v_price bigint := (p ->> 'price_cents')::bigint;
+  v_events audit_event[] := ARRAY[ev_command('SET_' || upper(p_side) || '_TRIGGER', p ->> 'symbol',
+                                             (p ->> 'price_cents')::bigint)];
+  v_shares bigint;
+  h holdings;
+  t triggers;
+BEGIN
+  PERFORM 1 FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN unknown_user(ctx, v_events, v_command, v_symbol, v_price);
+  END IF;
+  SELECT * INTO t FROM triggers WHERE user_id = ctx.user_id AND side = p_side AND symbol = v_symbol
+    AND state IN ('set', 'armed') FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN refuse(ctx, v_events, v_command, v_symbol, v_price, 9, 'NO_TRIGGER_AMOUNT',
+      format('set an amount first: SET_%s_AMOUNT for %s', upper(p_side), v_symbol));
+  END IF;
+  IF p_side = 'sell' THEN
+    v_shares := t.amount_cents / v_price;
+    SELECT * INTO h FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol FOR UPDATE;
+    IF v_shares < 1 OR coalesce(h.shares, 0) + t.reserved_shares < v_shares THEN
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_price, 9, 'INSUFFICIENT_SHARES',
+        format('selling %s of %s at %s needs %s shares; %s are available', money_text(t.amount_cents), v_symbol,
+               money_text(v_price), greatest(v_shares, 1), coalesce(h.shares, 0) + t.reserved_shares));
+    END IF;
+    UPDATE holdings SET shares = shares + t.reserved_shares - v_shares,
+                        reserved_shares = reserved_shares - t.reserved_shares + v_shares
+    WHERE user_id = ctx.user_id AND symbol = v_symbol;
+    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
+    VALUES (ctx.request_id, ctx.user_id, 'reserve', v_symbol, t.reserved_shares - v_shares, v_shares - t.reserved_shares);
+    t.reserved_shares := v_shares;
+  END IF;
+  UPDATE triggers SET trigger_price_cents = v_price, reserved_shares = t.reserved_shares, state = 'armed',
+                      armed_at = clock_timestamp(), transaction_num = ctx.transaction_num
+  WHERE id = t.id RETURNING * INTO t;
+  PERFORM write_audit(ctx, v_events);
+  RETURN op_ok(result_body(format('%s trigger on %s armed at %s', p_side, v_symbol, money_text(v_price)), ctx.user_id)
+               || jsonb_build_object('trigger', trigger_json(t)));
+END $$;
+
+-- CANCEL_SET_BUY and CANCEL_SET_SELL: remove the trigger, returning what it reserved.
+CREATE FUNCTION op_cancel_trigger(ctx request_context, p jsonb, p_side text) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_command text := 'CANCEL_SET_' || upper(p_side);
+  v_symbol text := p ->> 'symbol';
+  v_events audit_event[] := ARRAY[ev_command('CANCEL_SET_' || upper(p_side), p ->> 'symbol')];
+  t triggers;
+BEGIN
+  PERFORM 1 FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN unknown_user(ctx, v_events, v_command, v_symbol, NULL);
+  END IF;
+  SELECT * INTO t FROM triggers WHERE user_id = ctx.user_id AND side = p_side AND symbol = v_symbol
+    AND state IN ('set', 'armed') FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN refuse(ctx, v_events, v_command, v_symbol, NULL, 9, 'NO_TRIGGER',
+      format('there is no %s trigger on %s to cancel', p_side, v_symbol));
+  END IF;
+  UPDATE triggers SET state = 'cancelled' WHERE id = t.id;
+  IF p_side = 'buy' THEN
+    UPDATE accounts SET cash = cash + t.amount_cents, reserved_cash = reserved_cash - t.amount_cents
+    WHERE user_id = ctx.user_id;
+    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
+    VALUES (ctx.request_id, ctx.user_id, 'release', t.amount_cents, -t.amount_cents);
+    v_events := v_events || ev_account('add', t.amount_cents);
+  ELSIF t.reserved_shares > 0 THEN
+    UPDATE holdings SET shares = shares + t.reserved_shares, reserved_shares = reserved_shares - t.reserved_shares
+    WHERE user_id = ctx.user_id AND symbol = v_symbol;
+    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
+    VALUES (ctx.request_id, ctx.user_id, 'release', v_symbol, t.reserved_shares, -t.reserved_shares);
+  END IF;
+  PERFORM write_audit(ctx, v_events);
+  RETURN op_ok(result_body(format('cancelled the %s trigger on %s', p_side, v_symbol), ctx.user_id));
+END $$;
+
+CREATE FUNCTION op_display_summary(ctx request_context) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_events audit_event[] := ARRAY[ev_command('DISPLAY_SUMMARY')];
+  a accounts;
+BEGIN
+  SELECT * INTO a FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN unknown_user(ctx, v_events, 'DISPLAY_SUMMARY', NULL, NULL);
+  END IF;
+  PERFORM expire_user_orders(ctx.user_id, ctx.replica_id);
+  PERFORM write_audit(ctx, v_events);
+  RETURN op_ok(jsonb_build_object(
+    'username', ctx.username,
+    'account', (SELECT account_body(cash, reserved_cash) FROM accounts WHERE user_id = ctx.user_id),
+    'holdings', coalesce((SELECT jsonb_agg(jsonb_build_object('symbol', symbol, 'shares', shares::text,
+                                            'reserved_shares', reserved_shares::text) ORDER BY symbol)
+                          FROM holdings WHERE user_id = ctx.user_id AND (shares > 0 OR reserved_shares > 0)), '[]'),
+    'pending_orders', coalesce((SELECT jsonb_agg(order_json(o) ORDER BY o.id DESC) FROM pending_orders o
+                                WHERE o.user_id = ctx.user_id AND o.state = 'pending'), '[]'),
+    'triggers', coalesce((SELECT jsonb_agg(trigger_json(t) ORDER BY t.symbol, t.side) FROM triggers t
+                          WHERE t.user_id = ctx.user_id AND t.state IN ('set', 'armed')), '[]'),
+    'recent', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                          'kind', l.kind, 'symbol', coalesce(l.symbol, ''), 'cash', money_text(l.cash_delta),
+                          'reserved_cash', money_text(l.reserved_cash_delta), 'shares', l.shares_delta::text,
+                          'reserved_shares', l.reserved_shares_delta::text, 'at_ms', epoch_ms(l.created_at)::text)
+                          ORDER BY l.id DESC)
+                        FROM (SELECT * FROM ledger WHERE user_id = ctx.user_id ORDER BY id DESC LIMIT 20) l), '[]')
+  ));
+END $$;
+
+-- DUMPLOG: logged like every command; the XML is then streamed by the replica up
+-- to the last event that existed when it ran. The whole log is for administrators.
+CREATE FUNCTION op_dump_log(ctx request_context, p jsonb) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_whole boolean := (p ->> 'whole_log')::boolean;
+  v_filename text := p ->> 'filename';
+  v_events audit_event[] := ARRAY[ev_command('DUMPLOG', NULL, NULL, p ->> 'filename')];
+BEGIN
+  IF v_whole AND NOT (SELECT is_admin FROM users WHERE id = ctx.user_id) THEN
+    RETURN refuse(ctx, v_events, 'DUMPLOG', NULL, NULL, 7, 'NOT_ADMINISTRATOR',
+      'only an administrator may dump the whole log; DUMPLOG with your username dumps your part');
+  END IF;
+  PERFORM write_audit(ctx, v_events);
+  RETURN op_ok(jsonb_build_object(
+    'upto_event_id', (SELECT coalesce(max(id), 0) FROM audit_events)::text,
+    'whole_log', v_whole,
+    'filename', v_filename));
+END $$;
+
+-- A trigger fires at the price of the tick that fired it: a buy trigger buys
+-- floor(reserve / price) shares and returns the rest of the reserve; a sell
+-- trigger sells its reserved shares. Recorded under the trigger's derived id and
+-- logged under the number of the command that armed it.
+CREATE FUNCTION fire_trigger(t triggers, p_price bigint, p_sequence bigint, p_signature bytea, p_replica text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  ctx request_context;
+  v_shares bigint;
+  v_total bigint;
+  v_events audit_event[];
+BEGIN
+  ctx := ROW(derived_request_id('trigger', t.id), t.user_id, (SELECT username FROM users WHERE id = t.user_id),
+             p_replica, t.transaction_num)::request_context;
+  IF t.side = 'buy' THEN
+    v_shares := t.amount_cents / p_price;
+    v_total := v_shares * p_price;
+    UPDATE accounts SET reserved_cash = reserved_cash - t.amount_cents, cash = cash + (t.amount_cents - v_total)
+    WHERE user_id = t.user_id;
+    IF v_shares > 0 THEN
+      INSERT INTO holdings AS h (user_id, symbol, shares) VALUES (t.user_id, t.symbol, v_shares)
+      ON CONFLICT (user_id, symbol) DO UPDATE SET shares = h.shares + excluded.shares;
+    END IF;
+    INSERT INTO ledger (request_id, user_id, kind, symbol, cash_delta, reserved_cash_delta, shares_delta)
+    VALUES (ctx.request_id, t.user_id, 'buy', t.symbol, t.amount_cents - v_total, -t.amount_cents, v_shares);
+    v_events := ARRAY[ev_system('SET_BUY_TRIGGER', t.symbol, v_total)];
+    IF t.amount_cents > v_total THEN
+      v_events := v_events || ev_account('add', t.amount_cents - v_total);
+    END IF;
+  ELSE
+    v_shares := t.reserved_shares;
+    v_total := v_shares * p_price;
+    UPDATE holdings SET reserved_shares = reserved_shares - v_shares WHERE user_id = t.user_id AND symbol = t.symbol;
+    UPDATE accounts SET cash = cash + v_total WHERE user_id = t.user_id;
+    INSERT INTO ledger (request_id, user_id, kind, symbol, cash_delta, reserved_shares_delta)
+    VALUES (ctx.request_id, t.user_id, 'sell', t.symbol, v_total, -v_shares);
+    v_events := ARRAY[ev_system('SET_SELL_TRIGGER', t.symbol, v_total), ev_account('add', v_total)];
+  END IF;
+  IF v_shares > 0 THEN
+    INSERT INTO trades (request_id, user_id, symbol, side, shares, price_cents, total_cents, quote_sequence,
+                        quote_signature, replica_id)
+    VALUES (ctx.request_id, t.user_id, t.symbol, t.side, v_shares, p_price, v_total, p_sequence, p_signature, p_replica);
+  END IF;
+  UPDATE triggers SET state = 'fired', fired_at = now(), fired_price_cents = p_price, fired_shares = v_shares,
+                      fired_by = p_replica
+  WHERE id = t.id;
+  PERFORM write_audit(ctx, v_events);
+END $$;
+
+-- Every replica calls this with the signed ticks it receives. A trigger fires on
+-- a tick issued after it was armed; locked triggers are skipped, since another
+-- replica is firing them, and the state check under the row lock makes each fire once.
+CREATE FUNCTION fire_triggers(
+  p_symbols text[], p_prices bigint[], p_issued_ms bigint[], p_sequences bigint[], p_signatures bytea[],
+  p_replica text
+) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  t triggers;
+  n integer := 0;
+BEGIN
+  FOR i IN 1 .. coalesce(array_length(p_symbols, 1), 0) LOOP
+    FOR t IN SELECT * FROM triggers
+             WHERE state = 'armed' AND symbol = p_symbols[i]
+               AND armed_at < to_timestamp(p_issued_ms[i] / 1000.0)
+               AND ((side = 'buy' AND trigger_price_cents >= p_prices[i])
+                 OR (side = 'sell' AND trigger_price_cents <= p_prices[i]))
+             ORDER BY id FOR UPDATE SKIP LOCKED LOOP
+      PERFORM fire_trigger(t, p_prices[i], p_sequences[i], p_signatures[i], p_replica);
+      n := n + 1;
+    END LOOP;
+  END LOOP;
+  RETURN n;
+END $$;
+
+CREATE OR REPLACE FUNCTION dispatch_op(p_op text, ctx request_context, p jsonb, e jsonb, p_token_hash bytea)
+RETURNS op_result
+LANGUAGE plpgsql AS $$
+BEGIN
+  CASE p_op
+    WHEN 'register' THEN RETURN op_register(ctx, p, e);
+    WHEN 'login' THEN RETURN op_login(ctx, p, e);
+    WHEN 'logout' THEN RETURN op_logout(ctx, p_token_hash);
+    WHEN 'deposit' THEN RETURN op_deposit(ctx, p);
+    WHEN 'buy' THEN RETURN op_trade(ctx, p, 'buy');
+    WHEN 'sell' THEN RETURN op_trade(ctx, p, 'sell');
+    WHEN 'add' THEN RETURN op_add(ctx, p);
+    WHEN 'quote' THEN RETURN op_quote(ctx, p);
+    WHEN 'order_buy' THEN RETURN op_order(ctx, p, 'buy');
+    WHEN 'order_sell' THEN RETURN op_order(ctx, p, 'sell');
+    WHEN 'commit_buy' THEN RETURN op_settle(ctx, 'buy', true);
+    WHEN 'cancel_buy' THEN RETURN op_settle(ctx, 'buy', false);
+    WHEN 'commit_sell' THEN RETURN op_settle(ctx, 'sell', true);
+    WHEN 'cancel_sell' THEN RETURN op_settle(ctx, 'sell', false);
+    WHEN 'set_buy_amount' THEN RETURN op_set_amount(ctx, p, 'buy');
+    WHEN 'set_sell_amount' THEN RETURN op_set_amount(ctx, p, 'sell');
+    WHEN 'set_buy_trigger' THEN RETURN op_set_trigger(ctx, p, 'buy');
+    WHEN 'set_sell_trigger' THEN RETURN op_set_trigger(ctx, p, 'sell');
+    WHEN 'cancel_set_buy' THEN RETURN op_cancel_trigger(ctx, p, 'buy');
+    WHEN 'cancel_set_sell' THEN RETURN op_cancel_trigger(ctx, p, 'sell');
+    WHEN 'display_summary' THEN RETURN op_display_summary(ctx);
+    WHEN 'dump_log' THEN RETURN op_dump_log(ctx, p);
+    WHEN 'refuse' THEN RETURN op_refuse(ctx, p);
+  END CASE;
+END $$;
+
+-- The trading API reads an account that does not exist yet as an empty one.
+CREATE OR REPLACE FUNCTION read_portfolio(p_token_hash bytea) RETURNS op_result
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_user bigint := session_user_id(p_token_hash);
+BEGIN
+  IF v_user IS NULL THEN
+    RETURN op_error(16, 'SESSION_INVALID', 'the session token is not valid or has expired; log in');
+  END IF;
+  RETURN op_ok(jsonb_build_object(
+    'account', coalesce((SELECT account_body(cash, reserved_cash) FROM accounts WHERE user_id = v_user),
+                        account_body(0, 0)),
+    'holdings', coalesce((
+      SELECT jsonb_agg(jsonb_build_object('symbol', symbol, 'shares', shares::text,
+                                          'reserved_shares', reserved_shares::text) ORDER BY symbol)
+      FROM holdings WHERE user_id = v_user AND (shares > 0 OR reserved_shares > 0)), '[]'::jsonb)
+  ));
+END $$;
