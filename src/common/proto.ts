@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { type GrpcObject, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import type { ProtoGrpcType as DayTradingProto } from '../gen/day_trading.js';
 import type { ProtoGrpcType as FeedProto } from '../gen/feed.js';
 import type { ProtoGrpcType as ManagerProto } from '../gen/manager.js';
 import type { ProtoGrpcType as ReplicaAdminProto } from '../gen/replica_admin.js';
@@ -27,6 +28,7 @@ export const PROTO_FILES = {
   trading: 'hedge/v1/trading.proto',
   manager: 'hedge/v1/manager.proto',
   replicaAdmin: 'hedge/v1/replica_admin.proto',
+  dayTrading: 'hedge/v1/day_trading.proto',
 } as const;
 
 type Merge<A, B> = {
@@ -34,7 +36,10 @@ type Merge<A, B> = {
     v1: A extends { hedge: { v1: infer X } } ? (B extends { hedge: { v1: infer Y } } ? X & Y : never) : never;
   };
 };
-export type HedgeProto = Merge<Merge<FeedProto, TradingProto>, Merge<ManagerProto, ReplicaAdminProto>>;
+export type HedgeProto = Merge<
+  Merge<Merge<FeedProto, TradingProto>, Merge<ManagerProto, ReplicaAdminProto>>,
+  DayTradingProto
+>;
 
 let proto: HedgeProto | undefined;
 

@@ -4,6 +4,7 @@ import { choiceOption, durationOption, intOption } from '../common/cli-options.j
 import { reportReady, stopOnSignals, watchOwner } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { feedKeyPaths, resolveDataDir } from '../common/paths.js';
+import { readRunFile } from '../common/run-files.js';
 import { DEDUP_STRATEGIES, type DedupStrategy } from './executor.js';
 
 interface ReplicaCliOptions {
@@ -20,6 +21,7 @@ interface ReplicaCliOptions {
   reapInterval: number;
   allowFaultInjection?: boolean;
   ownerPid?: number;
+  feed?: string;
 }
 
 export function replicaCommand(): Command {
@@ -58,6 +60,7 @@ export function replicaCommand(): Command {
       durationOption,
       60_000,
     )
+    .option('--feed <address>', "the stock feed, whose ticks fire triggers (default: the running system's)")
     .option('--allow-fault-injection', "accept the fault injector's slowness calls (hedge.v1.ReplicaAdmin)")
     .option(
       '--owner-pid <pid>',
@@ -87,6 +90,9 @@ export function replicaCommand(): Command {
           requestRetentionMs: opts.requestRetention,
           reapIntervalMs: opts.reapInterval,
           allowFaultInjection: opts.allowFaultInjection ?? false,
+          feedAddress:
+            opts.feed ??
+            (String(readRunFile(resolveDataDir(opts.dataDir), 'feed')?.address ?? '') || undefined),
         },
         log,
       );

@@ -1,5 +1,5 @@
 import type { status } from '@grpc/grpc-js';
-import type { Pool } from '../common/database.js';
+import type { Pool, PoolClient } from '../common/database.js';
 import { HedgeError } from '../common/errors.js';
 
 /**
@@ -11,7 +11,60 @@ import { HedgeError } from '../common/errors.js';
 export type DedupStrategy = 'cache' | 'abort';
 export const DEDUP_STRATEGIES: readonly DedupStrategy[] = ['cache', 'abort'];
 
-export type Operation = 'register' | 'login' | 'logout' | 'deposit' | 'buy' | 'sell';
+export type Operation =
+  | 'register'
+  | 'login'
+  | 'logout'
+  | 'deposit'
+  | 'buy'
+  | 'sell'
+  // The SEng 468 day-trading commands (migrations/003).
+  | 'add'
+  | 'quote'
+  | 'order_buy'
+  | 'order_sell'
+  | 'commit_buy'
+  | 'cancel_buy'
+  | 'commit_sell'
+  | 'cancel_sell'
+  | 'set_buy_amount'
+  | 'set_sell_amount'
+  | 'set_buy_trigger'
+  | 'set_sell_trigger'
+  | 'cancel_set_buy'
+  | 'cancel_set_sell'
+  | 'display_summary'
+  | 'dump_log'
+  | 'refuse';
+
+/** One audit event as the log export reads it. */
+export interface AuditRow {
+  id: string;
+  at_ms: string;
+  event_type: string;
+  server: string;
+  transaction_num: string;
+  username: string | null;
+  command: string | null;
+  symbol: string | null;
+  filename: string | null;
+  funds_cents: string | null;
+  action: string | null;
+  price_cents: string | null;
+  quote_server_time_ms: string | null;
+  cryptokey: string | null;
+  error_message: string | null;
+  debug_message: string | null;
+}
+
+/** A signed tick, as triggers are fired from it. */
+export interface Tick {
+  symbol: string;
+  priceCents: bigint;
+  issuedAtMs: bigint;
+  sequence: bigint;
+  signature: Buffer;
+}
 
 interface OpRow {
   status: number;
@@ -79,7 +132,7 @@ export class Executor {
     op: 'register' | 'login',
     requestId: string,
     params: Params,
-    prepare: () => Promise<Params>,
+    prepare: (transaction: PoolClient) => Promise<Params>,
   ): Promise<T> {
     const client = await this.pool.connect();
     let finished = false;
@@ -96,7 +149,9 @@ export class Executor {
         finished = true;
         return unwrap<T>(stored);
       }
-      const extra = await prepare();
+      // Whatever `prepare` reads, it reads on this connection: taking a second one
+      // from the pool while holding this one could exhaust the pool and deadlock.
+      const extra = await prepare(client);
       const completed = await client.query<OpRow>({
         name: 'complete_request',
         text: 'SELECT status, reason, message, body FROM complete_request($1, $2, $3::jsonb, $4::jsonb, $5)',
@@ -137,10 +192,64 @@ export class Executor {
     return unwrap<T>(result.rows[0]);
   }
 
+  /** The session's user; undefined when the session is not valid. */
+  async sessionUser(tokenHash: Buffer): Promise<{ userId: string; isAdmin: boolean } | undefined> {
+    const { rows } = await this.pool.query<{ id: string; is_admin: boolean }>({
+      name: 'session_user',
+      text: `SELECT u.id, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > now()`,
+      values: [tokenHash],
+    });
+    const row = rows[0];
+    return row && { userId: row.id, isAdmin: row.is_admin };
+  }
+
+  /** Audit events with after < id <= upto, of one user or all, in order. */
+  async auditEvents(after: bigint, upto: bigint, userId: string | null, limit: number): Promise<AuditRow[]> {
+    const { rows } = await this.pool.query<AuditRow>({
+      name: 'audit_events',
+      text: `SELECT id, epoch_ms(at) AS at_ms, event_type, server, transaction_num, username, command, symbol, filename,
+                    funds_cents, action, price_cents, quote_server_time_ms, cryptokey, error_message, debug_message
+             FROM audit_events
+             WHERE id > $1 AND id <= $2 AND ($3::bigint IS NULL OR user_id = $3)
+             ORDER BY id LIMIT $4`,
+      values: [after.toString(), upto.toString(), userId, limit],
+    });
+    return rows;
+  }
+
+  /** The symbols some armed trigger waits on. */
+  async armedSymbols(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ symbol: string }>({
+      name: 'armed_symbols',
+      text: "SELECT DISTINCT symbol FROM triggers WHERE state = 'armed' ORDER BY symbol",
+    });
+    return rows.map((r) => r.symbol);
+  }
+
+  /** Fires every armed trigger these ticks satisfy; returns how many fired here. */
+  async fireTriggers(ticks: Tick[]): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>({
+      name: 'fire_triggers',
+      text: 'SELECT fire_triggers($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6) AS n',
+      values: [
+        ticks.map((t) => t.symbol),
+        ticks.map((t) => t.priceCents.toString()),
+        ticks.map((t) => t.issuedAtMs.toString()),
+        ticks.map((t) => t.sequence.toString()),
+        ticks.map((t) => t.signature),
+        this.replicaId,
+      ],
+    });
+    return rows[0]?.n ?? 0;
+  }
+
+  /** A user's stored password; `on` is a transaction's connection, when asked from inside one. */
   async credentials(
     username: string,
+    on: Pool | PoolClient = this.pool,
   ): Promise<{ userId: string; params: string; salt: Buffer; hash: Buffer } | undefined> {
-    const result = await this.pool.query<{
+    const result = await on.query<{
       id: string;
       password_params: string;
       password_salt: Buffer;

@@ -62,4 +62,28 @@ export class QuoteVerifier {
     this.verified.set(signature, content);
     return fields;
   }
+
+  /** A verified quote that is for `symbol`, the symbol of the order or command it comes with. */
+  verifyFor(symbol: string, quote: SignedQuote__Output | null): VerifiedQuote {
+    const verified = this.verify(quote);
+    if (verified.symbol !== symbol) {
+      throw invalidArgument(
+        'QUOTE_SYMBOL_MISMATCH',
+        `the command is for ${symbol} but the quote is for ${verified.symbol}`,
+      );
+    }
+    return verified;
+  }
+}
+
+/** A verified quote as an operation's parameters carry it to SQL. */
+export function quoteParams(q: VerifiedQuote) {
+  return {
+    price_cents: q.priceCents.toString(),
+    issued_at_ms: q.issuedAtMs.toString(),
+    expires_at_ms: q.expiresAtMs.toString(),
+    sequence: q.sequence.toString(),
+    key_id: q.keyId,
+    signature: q.signature.toString('base64'),
+  };
 }

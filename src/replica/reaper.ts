@@ -1,13 +1,13 @@
 import type { Pool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
+import { startPeriodicJob } from './periodic-job.js';
 
 const REAPER_LOCK = 4_681_215_002;
 const BATCH = 5_000;
 
 /**
  * Deletes request-log entries (and sessions) older than the retention window, in
- * small batches so no long transaction holds locks. Every replica runs it; a
- * session-level advisory lock lets one of them work at a time.
+ * small batches so no long transaction holds locks.
  */
 export function startReaper(
   pool: Pool,
@@ -15,21 +15,13 @@ export function startReaper(
   intervalMs: number,
   log: Logger,
 ): { stop(): void } {
-  let running = false;
-  const reap = async () => {
-    if (running) return;
-    running = true;
-    const client = await pool.connect().catch(() => undefined);
-    if (!client) {
-      running = false;
-      return;
-    }
-    try {
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
-        REAPER_LOCK,
-      ]);
-      if (!rows[0]?.locked) return;
-      try {
+  return startPeriodicJob(
+    pool,
+    {
+      name: 'reaper',
+      lock: REAPER_LOCK,
+      intervalMs,
+      run: async (client) => {
         const cutoff = `${retentionMs} milliseconds`;
         let requests = 0;
         for (;;) {
@@ -47,17 +39,8 @@ export function startReaper(
         if (requests > 0 || (sessions.rowCount ?? 0) > 0) {
           log.info({ requests, sessions: sessions.rowCount }, 'reaped entries past the retention window');
         }
-      } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [REAPER_LOCK]);
-      }
-    } catch (err) {
-      log.warn({ err }, 'reaping the request log failed; will retry');
-    } finally {
-      client.release();
-      running = false;
-    }
-  };
-  const timer = setInterval(reap, intervalMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+      },
+    },
+    log,
+  );
 }

@@ -4,10 +4,14 @@ import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { migrate } from '../common/migrate.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
+import { dayTradingHandlers } from './day-trading-service.js';
 import { type DedupStrategy, Executor } from './executor.js';
+import { startOrderSweeper } from './order-sweeper.js';
+import { QuoteVerifier } from './quote-verifier.js';
 import { startReaper } from './reaper.js';
 import { replicaAdminHandlers, Slowness } from './slowness.js';
 import { tradingHandlers } from './trading-service.js';
+import { TriggerWatcher } from './trigger-watcher.js';
 
 export interface ReplicaOptions {
   id: string;
@@ -22,6 +26,9 @@ export interface ReplicaOptions {
   reapIntervalMs: number;
   /** Serve ReplicaAdmin's fault-injection calls instead of refusing them. */
   allowFaultInjection: boolean;
+  /** The stock feed, whose ticks fire triggers; without it no trigger fires on this replica. */
+  feedAddress?: string;
+  orderSweepIntervalMs?: number;
 }
 
 export interface RunningReplica {
@@ -43,31 +50,37 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
   }
   const executor = new Executor(pool, options.id, options.strategy);
   const slowness = new Slowness();
+  const quotes = new QuoteVerifier(feedKey);
+  const deps = {
+    executor,
+    quotes,
+    log,
+    sessionTtlSeconds: options.sessionTtlSeconds,
+    beforeCall: () => slowness.apply(),
+  };
   const started = await startGrpcServer(
     options.host,
     options.port,
     (server) => {
-      server.addService(
-        hedgeProto().Trading.service,
-        tradingHandlers({
-          executor,
-          feedKey,
-          log,
-          sessionTtlSeconds: options.sessionTtlSeconds,
-          beforeCall: () => slowness.apply(),
-        }),
-      );
+      server.addService(hedgeProto().Trading.service, tradingHandlers(deps));
+      server.addService(hedgeProto().DayTrading.service, dayTradingHandlers(deps));
       server.addService(
         hedgeProto().ReplicaAdmin.service,
         replicaAdminHandlers(slowness, options.allowFaultInjection, log),
       );
     },
     {
-      services: ['hedge.v1.Trading', 'hedge.v1.ReplicaAdmin'],
-      protoFiles: [PROTO_FILES.trading, PROTO_FILES.replicaAdmin],
+      services: ['hedge.v1.Trading', 'hedge.v1.DayTrading', 'hedge.v1.ReplicaAdmin'],
+      protoFiles: [PROTO_FILES.trading, PROTO_FILES.dayTrading, PROTO_FILES.replicaAdmin],
     },
   );
   const reaper = startReaper(pool, options.requestRetentionMs, options.reapIntervalMs, log);
+  const sweeper = startOrderSweeper(pool, options.id, options.orderSweepIntervalMs ?? 5_000, log);
+  const triggers = options.feedAddress
+    ? new TriggerWatcher(executor, options.feedAddress, quotes, log)
+    : undefined;
+  triggers?.start();
+  if (!triggers) log.warn('no --feed: triggers will not fire on this replica');
   log.info(
     { address: started.address, strategy: options.strategy, feedKeyId: feedKey.keyId },
     'replica serving',
@@ -76,6 +89,8 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
     address: started.address,
     stop: async () => {
       reaper.stop();
+      sweeper.stop();
+      triggers?.stop();
       await started.shutdown();
       await pool.end();
       log.info('replica stopped');

@@ -1,9 +1,8 @@
 import { type ServerUnaryCall, status } from '@grpc/grpc-js';
 import { HedgeError, invalidArgument, unauthenticated } from '../common/errors.js';
-import type { FeedPublicKey } from '../common/feed-key.js';
-import { unary } from '../common/grpc-handlers.js';
 import type { Logger } from '../common/logger.js';
 import { formatCents, MAX_AMOUNT_CENTS, parseAmount, parseShares } from '../common/money.js';
+import { hashPassword, verifyPassword } from '../common/passwords.js';
 import { parseSymbol } from '../common/symbols.js';
 import type { Account } from '../gen/hedge/v1/Account.js';
 import type { ListTradesResponse } from '../gen/hedge/v1/ListTradesResponse.js';
@@ -13,14 +12,15 @@ import type { RegisterResponse } from '../gen/hedge/v1/RegisterResponse.js';
 import type { TradeRequest__Output } from '../gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse } from '../gen/hedge/v1/TradeResponse.js';
 import type { TradingHandlers } from '../gen/hedge/v1/Trading.js';
-import { hashPassword, hashToken, newSessionToken, sessionTokenHash, verifyPassword } from './credentials.js';
+import { replicaHandler } from './call-handler.js';
+import { hashToken, newSessionToken, sessionTokenHash } from './credentials.js';
 import type { Executor } from './executor.js';
-import { QuoteVerifier } from './quote-verifier.js';
+import { type QuoteVerifier, quoteParams } from './quote-verifier.js';
 import { parsePassword, parseRequestId, parseUsername } from './validation.js';
 
 export interface TradingDeps {
   executor: Executor;
-  feedKey: FeedPublicKey;
+  quotes: QuoteVerifier;
   log: Logger;
   sessionTtlSeconds: number;
   /** Runs before each call's work; the fault injector's "slow" fault lives here. */
@@ -29,23 +29,21 @@ export interface TradingDeps {
 
 const MAX_LIST_LIMIT = 1000;
 
+/** A fresh session for Register or Login: the token goes back to the client, only its hash is kept. */
+function newSession(ttlSeconds: number) {
+  const token = newSessionToken();
+  return { token, token_hash: hashToken(token).toString('base64'), ttl_seconds: ttlSeconds };
+}
+
 /**
  * The Trading service. Handlers check the input completely before the database is
  * touched (bad input: a precise status, nothing changed), then hand the request
  * to the executor, which runs it exactly once however many copies arrive.
  */
 export function tradingHandlers(deps: TradingDeps): TradingHandlers {
-  const { executor } = deps;
-  const quotes = new QuoteVerifier(deps.feedKey);
+  const { executor, quotes } = deps;
 
-  function handler<Req, Res>(method: string, fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>) {
-    return unary<Req, Res>(deps.log, method, async (call) => {
-      if (deps.beforeCall) await deps.beforeCall();
-      // A copy whose caller already has its answer (or gave up) needs no work.
-      if (call.cancelled) throw new HedgeError(status.CANCELLED, 'CANCELLED', 'the call was cancelled');
-      return fn(call);
-    });
-  }
+  const handler = replicaHandler(deps.log, deps.beforeCall);
 
   async function trade(call: ServerUnaryCall<TradeRequest__Output, TradeResponse>, side: 'buy' | 'sell') {
     const req = call.request;
@@ -53,13 +51,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
     const tokenHash = sessionTokenHash(call.metadata);
     const symbol = parseSymbol(req.symbol);
     const shares = parseShares(req.shares);
-    const quote = quotes.verify(req.quote);
-    if (quote.symbol !== symbol) {
-      throw invalidArgument(
-        'QUOTE_SYMBOL_MISMATCH',
-        `the order is for ${symbol} but the quote is for ${quote.symbol}`,
-      );
-    }
+    const quote = quotes.verifyFor(symbol, req.quote);
     const total = shares * quote.priceCents;
     if (total > MAX_AMOUNT_CENTS) {
       throw invalidArgument(
@@ -70,14 +62,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
     return executor.execute<TradeResponse>(side, requestId, tokenHash, {
       symbol,
       shares: shares.toString(),
-      quote: {
-        price_cents: quote.priceCents.toString(),
-        issued_at_ms: quote.issuedAtMs.toString(),
-        expires_at_ms: quote.expiresAtMs.toString(),
-        sequence: quote.sequence.toString(),
-        key_id: quote.keyId,
-        signature: quote.signature.toString('base64'),
-      },
+      quote: quoteParams(quote),
     });
   }
 
@@ -86,14 +71,28 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       const requestId = parseRequestId(call.request.request_id);
       const username = parseUsername(call.request.username);
       const password = parsePassword(call.request.password);
-      return executor.executeClaimedFirst<RegisterResponse>('register', requestId, { username }, async () => {
-        const hash = await hashPassword(password);
-        return {
-          password_params: hash.params,
-          password_salt: hash.salt.toString('base64'),
-          password_hash: hash.hash.toString('base64'),
-        };
-      });
+      return executor.executeClaimedFirst<RegisterResponse>(
+        'register',
+        requestId,
+        { username },
+        async (tx) => {
+          // A taken name is refused before the scrypt (the insert still decides a race).
+          if (await executor.credentials(username, tx)) {
+            throw new HedgeError(
+              status.ALREADY_EXISTS,
+              'USERNAME_TAKEN',
+              `the username ${username} is already registered`,
+            );
+          }
+          const hash = await hashPassword(password);
+          return {
+            password_params: hash.params,
+            password_salt: hash.salt.toString('base64'),
+            password_hash: hash.hash.toString('base64'),
+            ...newSession(deps.sessionTtlSeconds),
+          };
+        },
+      );
     }),
 
     Login: handler('Login', async (call) => {
@@ -106,13 +105,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
         // scrypt runs for unknown users too, so timing does not tell which usernames exist.
         const valid = await verifyPassword(password, stored);
         if (!valid || !stored) throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
-        const token = newSessionToken();
-        return {
-          user_id: stored.userId,
-          token,
-          token_hash: hashToken(token).toString('base64'),
-          ttl_seconds: deps.sessionTtlSeconds,
-        };
+        return { user_id: stored.userId, ...newSession(deps.sessionTtlSeconds) };
       });
     }),
 

@@ -1,0 +1,17 @@
+import { type ServerUnaryCall, status } from '@grpc/grpc-js';
+import { HedgeError } from '../common/errors.js';
+import { unary } from '../common/grpc-handlers.js';
+import type { Logger } from '../common/logger.js';
+
+/**
+ * The unary handlers of a replica's services: the fault injector's slowness
+ * first, then no work at all for a copy whose caller already has its answer.
+ */
+export function replicaHandler(log: Logger, beforeCall?: () => Promise<void>) {
+  return <Req, Res>(method: string, fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
+    unary<Req, Res>(log, method, async (call) => {
+      if (beforeCall) await beforeCall();
+      if (call.cancelled) throw new HedgeError(status.CANCELLED, 'CANCELLED', 'the call was cancelled');
+      return fn(call);
+    });
+}

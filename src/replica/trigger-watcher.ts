@@ -1,0 +1,103 @@
+import { type ClientReadableStream, credentials } from '@grpc/grpc-js';
+import type { Logger } from '../common/logger.js';
+import { hedgeProto } from '../common/proto.js';
+import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
+import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
+import type { Executor, Tick } from './executor.js';
+import type { QuoteVerifier } from './quote-verifier.js';
+
+/**
+ * Every replica watches the feed's signed ticks for the symbols some armed
+ * trigger waits on, and hands them to fire_triggers, which fires each trigger
+ * once whichever replicas see the tick (migrations/003). The set of symbols is
+ * read from the database every second.
+ */
+export class TriggerWatcher {
+  private readonly feed: StockFeedClient;
+  private stream: ClientReadableStream<SignedQuote__Output> | undefined;
+  private watched = '';
+  private pending: Tick[] = [];
+  private flushing = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly executor: Executor,
+    feedAddress: string,
+    private readonly verifier: QuoteVerifier,
+    private readonly log: Logger,
+    private readonly pollMs = 1_000,
+  ) {
+    this.feed = new (hedgeProto().StockFeed)(feedAddress, credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.refresh(), this.pollMs);
+    void this.refresh();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.stream?.cancel();
+    this.feed.close();
+  }
+
+  private async refresh(): Promise<void> {
+    const symbols = await this.executor.armedSymbols().catch(() => undefined);
+    if (!symbols) return;
+    const key = symbols.join(',');
+    if (key === this.watched && (this.stream || symbols.length === 0)) return;
+    this.watched = key;
+    this.stream?.cancel();
+    this.stream = undefined;
+    if (symbols.length === 0) return;
+    const stream = this.feed.StreamQuotes({ symbols });
+    this.stream = stream;
+    stream.on('data', (q: SignedQuote__Output) => this.onQuote(q));
+    const lost = () => {
+      // Resubscribe at the next refresh.
+      if (this.stream === stream) this.stream = undefined;
+    };
+    stream.on('error', lost);
+    stream.on('end', lost);
+  }
+
+  private onQuote(quote: SignedQuote__Output): void {
+    try {
+      const q = this.verifier.verify(quote);
+      this.pending.push({
+        symbol: q.symbol,
+        priceCents: q.priceCents,
+        issuedAtMs: q.issuedAtMs,
+        sequence: q.sequence,
+        signature: q.signature,
+      });
+    } catch (err) {
+      this.log.warn(
+        { err: (err as Error).message, symbol: quote.symbol },
+        'ignored a tick that failed verification',
+      );
+      return;
+    }
+    // A tick's quotes arrive together: gather them for one call.
+    if (this.pending.length === 1) setTimeout(() => void this.flush(), 10);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = true;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      const fired = await this.executor.fireTriggers(batch);
+      if (fired > 0) this.log.info({ fired, ticks: batch.length }, 'triggers fired');
+    } catch (err) {
+      this.log.warn({ err }, 'firing triggers failed; the next tick tries again');
+    } finally {
+      this.flushing = false;
+      if (this.pending.length > 0) void this.flush();
+    }
+  }
+}
