@@ -10,6 +10,7 @@ import { managerCommand } from './replication-manager/command.js';
 import { feedCommand } from './stock-feed/command.js';
 import { upCommand } from './up/command.js';
 import { verifyCommand } from './verify/command.js';
+import { workloadCommand } from './workload/command.js';
 
 const program = new Command('hedge')
   .description(
@@ -21,6 +22,7 @@ const program = new Command('hedge')
   .addCommand(statusCommand())
   .addCommand(injectCommand())
   .addCommand(verifyCommand())
+  .addCommand(workloadCommand())
   .addCommand(dbCommand())
   .addCommand(feedCommand())
   .addCommand(managerCommand())

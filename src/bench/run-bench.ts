@@ -214,7 +214,6 @@ async function openSessions(
       const session = new TradingSession(client);
       const username = `bench_${config.replace('-', '')}_${stamp}_${i}`.slice(0, 32);
       await session.register(username, 'benchmark password');
-      await session.login(username, 'benchmark password');
       await session.deposit('1000000000.00');
       return session;
     }),

@@ -9,15 +9,15 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { isInfrastructureFailure, reasonOf } from '../common/errors.js';
-import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter } from '../common/rpc.js';
-import type { TradingDefinition } from '../gen/hedge/v1/Trading.js';
 import { MembershipWatcher, type ReplicaMember, type View } from './membership-watcher.js';
 
 export type ReplicationMode = 'active' | 'passive' | 'hedged';
 export const REPLICATION_MODES: readonly ReplicationMode[] = ['active', 'passive', 'hedged'];
 
-export type TradingMethod = keyof TradingDefinition;
+/** A unary method of a service every replica serves (hedge.v1.Trading, hedge.v1.DayTrading). */
+// biome-ignore lint/suspicious/noExplicitAny: the request type is the caller's; grpc-js definitions are generic over it.
+export type UnaryMethod<Res> = MethodDefinition<any, Res>;
 
 export interface ReplicatedClientOptions {
   /** The replication manager, whose membership the client watches. */
@@ -50,7 +50,8 @@ export interface AttemptFailure {
 
 /** What one logical call took: which replica answered, how many attempts, what failed. */
 export interface CallTelemetry {
-  method: TradingMethod;
+  /** The method's path, e.g. /hedge.v1.Trading/Buy. */
+  method: string;
   mode: ReplicationMode;
   view: string;
   /** Epoch milliseconds. */
@@ -168,7 +169,7 @@ export class ReplicatedClient {
   }
 
   /** Sends `request` (which carries its request id, if the method mutates) as one logical call. */
-  call<Res>(method: TradingMethod, request: object, metadata = new Metadata()): Promise<CallResult<Res>> {
+  call<Res>(method: UnaryMethod<Res>, request: object, metadata = new Metadata()): Promise<CallResult<Res>> {
     return new CallExecution<Res>(this, method, request, metadata).run();
   }
 
@@ -234,7 +235,6 @@ interface Attempt {
 
 /** One logical call: its attempts, their outcomes, and the decision when to answer. */
 class CallExecution<Res> {
-  private readonly method: MethodDefinition<object, Res>;
   private readonly inFlight = new Set<Attempt>();
   /** Replicas that failed this call; not tried again while others remain. */
   private readonly failed = new Set<string>();
@@ -252,14 +252,13 @@ class CallExecution<Res> {
 
   constructor(
     private readonly client: ReplicatedClient,
-    methodName: TradingMethod,
+    private readonly method: UnaryMethod<Res>,
     private readonly request: object,
     private readonly metadata: Metadata,
   ) {
-    this.method = hedgeProto().Trading.service[methodName] as unknown as MethodDefinition<object, Res>;
     this.deadline = Date.now() + client.options.deadlineMs;
     this.telemetry = {
-      method: methodName,
+      method: method.path,
       mode: client.options.mode,
       view: client.currentView.number.toString(),
       startMs: Date.now(),

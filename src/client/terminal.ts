@@ -56,7 +56,10 @@ export async function runTerminal(
   const commands: Record<string, (args: string[]) => Promise<void>> = {
     help: async () => say(HELP),
     register: async ([user = '', password = '']) =>
-      show(await session.register(user, password), (r) => `registered ${r.username} (user ${r.user_id})`),
+      show(
+        await session.register(user, password),
+        (r) => `registered ${r.username} (user ${r.user_id}) and logged in`,
+      ),
     login: async ([user = '', password = '']) =>
       show(
         await session.login(user, password),

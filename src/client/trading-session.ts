@@ -1,5 +1,6 @@
 import { Metadata } from '@grpc/grpc-js';
 import { uuidv7 } from '../common/ids.js';
+import { hedgeProto } from '../common/proto.js';
 import type { Account__Output } from '../gen/hedge/v1/Account.js';
 import type { ListTradesResponse__Output } from '../gen/hedge/v1/ListTradesResponse.js';
 import type { LoginResponse__Output } from '../gen/hedge/v1/LoginResponse.js';
@@ -7,51 +8,75 @@ import type { Portfolio__Output } from '../gen/hedge/v1/Portfolio.js';
 import type { RegisterResponse__Output } from '../gen/hedge/v1/RegisterResponse.js';
 import type { SignedQuote } from '../gen/hedge/v1/SignedQuote.js';
 import type { TradeResponse__Output } from '../gen/hedge/v1/TradeResponse.js';
-import type { CallResult, ReplicatedClient } from './replicated-client.js';
+import { type CallResult, ReplicatedCallError, type ReplicatedClient } from './replicated-client.js';
 
 /**
  * One user's session over the replicated client. Every mutating call gets a new
  * request id here; the client reuses it for all of that call's copies and retries.
  */
+const TRADING = hedgeProto().Trading.service;
+
 export class TradingSession {
-  private readonly metadata = new Metadata();
+  /** The session's `authorization` metadata, for this session's calls to any service. */
+  readonly metadata = new Metadata();
   username: string | undefined;
 
   constructor(readonly client: ReplicatedClient) {}
+
+  private start(username: string, token: string): void {
+    this.metadata.set('authorization', `Bearer ${token}`);
+    this.username = username;
+  }
 
   get loggedIn(): boolean {
     return this.username !== undefined;
   }
 
-  register(username: string, password: string): Promise<CallResult<RegisterResponse__Output>> {
-    return this.client.call('Register', { request_id: uuidv7(), username, password });
-  }
-
-  async login(username: string, password: string): Promise<CallResult<LoginResponse__Output>> {
-    const result = await this.client.call<LoginResponse__Output>('Login', {
+  /** Registers and, as signing up signs in, starts the session. */
+  async register(username: string, password: string): Promise<CallResult<RegisterResponse__Output>> {
+    const result = await this.client.call<RegisterResponse__Output>(TRADING.Register, {
       request_id: uuidv7(),
       username,
       password,
     });
-    this.metadata.set('authorization', `Bearer ${result.response.session_token}`);
-    this.username = username;
+    this.start(username, result.response.session_token);
+    return result;
+  }
+
+  /** Registers the user, or logs in if the name is taken: one scrypt either way. */
+  async signIn(username: string, password: string): Promise<void> {
+    try {
+      await this.register(username, password);
+    } catch (err) {
+      if (!(err instanceof ReplicatedCallError) || err.reason !== 'USERNAME_TAKEN') throw err;
+      await this.login(username, password);
+    }
+  }
+
+  async login(username: string, password: string): Promise<CallResult<LoginResponse__Output>> {
+    const result = await this.client.call<LoginResponse__Output>(TRADING.Login, {
+      request_id: uuidv7(),
+      username,
+      password,
+    });
+    this.start(username, result.response.session_token);
     return result;
   }
 
   async logout(): Promise<CallResult<unknown>> {
-    const result = await this.client.call('Logout', { request_id: uuidv7() }, this.metadata);
+    const result = await this.client.call(TRADING.Logout, { request_id: uuidv7() }, this.metadata);
     this.metadata.remove('authorization');
     this.username = undefined;
     return result;
   }
 
   deposit(amount: string, requestId = uuidv7()): Promise<CallResult<Account__Output>> {
-    return this.client.call('Deposit', { request_id: requestId, amount }, this.metadata);
+    return this.client.call(TRADING.Deposit, { request_id: requestId, amount }, this.metadata);
   }
 
   buy(symbol: string, shares: bigint | number | string, quote: SignedQuote, requestId = uuidv7()) {
     return this.client.call<TradeResponse__Output>(
-      'Buy',
+      TRADING.Buy,
       { request_id: requestId, symbol, shares: String(shares), quote },
       this.metadata,
     );
@@ -59,17 +84,17 @@ export class TradingSession {
 
   sell(symbol: string, shares: bigint | number | string, quote: SignedQuote, requestId = uuidv7()) {
     return this.client.call<TradeResponse__Output>(
-      'Sell',
+      TRADING.Sell,
       { request_id: requestId, symbol, shares: String(shares), quote },
       this.metadata,
     );
   }
 
   portfolio(): Promise<CallResult<Portfolio__Output>> {
-    return this.client.call('GetPortfolio', {}, this.metadata);
+    return this.client.call(TRADING.GetPortfolio, {}, this.metadata);
   }
 
   trades(limit = 20): Promise<CallResult<ListTradesResponse__Output>> {
-    return this.client.call('ListTrades', { limit }, this.metadata);
+    return this.client.call(TRADING.ListTrades, { limit }, this.metadata);
   }
 }

@@ -4,7 +4,7 @@ import { choiceOption, durationOption, intOption } from '../common/cli-options.j
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { resolveDataDir } from '../common/paths.js';
-import { locate, removeRunFile, writeRunFile } from '../common/run-files.js';
+import { locate, readRunFile, removeRunFile, writeRunFile } from '../common/run-files.js';
 
 interface ManagerCliOptions {
   dataDir?: string;
@@ -20,6 +20,7 @@ interface ManagerCliOptions {
   pool: number;
   allowFaultInjection?: boolean;
   ownerPid?: number;
+  feed?: string;
 }
 
 export function managerCommand(): Command {
@@ -51,6 +52,7 @@ export function managerCommand(): Command {
     )
     .option('--pool <n>', "each replica's database connections", intOption(1, 200), 10)
     .option('--allow-fault-injection', "let the fault injector's slowness calls reach the replicas")
+    .option('--feed <address>', "the stock feed, for the replicas' triggers (default: the running system's)")
     .option(
       '--owner-pid <pid>',
       'replicas exit when this process is gone (`hedge up` passes itself)',
@@ -68,6 +70,7 @@ export function managerCommand(): Command {
         'databaseUrl',
         '--database-url',
       );
+      const feed = opts.feed ?? (String(readRunFile(dataDir, 'feed')?.address ?? '') || undefined);
       const manager = await runManager(
         {
           dataDir,
@@ -85,6 +88,7 @@ export function managerCommand(): Command {
             '--pool',
             String(opts.pool),
             ...(opts.allowFaultInjection ? ['--allow-fault-injection'] : []),
+            ...(feed ? ['--feed', feed] : []),
           ],
           ownerPid: opts.ownerPid,
           registryPath: registryPath(dataDir),

@@ -61,7 +61,9 @@ export function upCommand(): Command {
           databaseUrl: opts.databaseUrl || process.env.DATABASE_URL || undefined,
           feedPort: opts.feedPort,
           managerPort: opts.managerPort,
+          // Any well-formed symbol is quoted, as the SEng 468 quote server did: workloads name hundreds.
           feedArgs: [
+            '--any-symbol',
             ...(opts.seed ? ['--seed', opts.seed] : []),
             ...(opts.fixedPrices ? ['--mode', 'fixed'] : []),
           ],

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
+import { ensureAdministrator } from '../common/admin.js';
+import { createPool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
+import { migrate } from '../common/migrate.js';
 import { ProcessGroup } from '../common/process-group.js';
 
 export interface UpOptions {
@@ -74,6 +77,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   try {
     const databaseUrl =
       options.databaseUrl ?? String((await start('db', ['db', ...dataDirArgs])).databaseUrl);
+    await prepareDatabase(databaseUrl, options.dataDir);
     const feedArgs = (port: number) => ['feed', ...dataDirArgs, '--port', String(port), ...options.feedArgs];
     const feed = await start('feed', feedArgs(options.feedPort));
     restartable.set('feed', { args: feedArgs, port: portOf(String(feed.address)), env: {} });
@@ -87,6 +91,8 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       String(port),
       '--owner-pid',
       String(process.pid),
+      '--feed',
+      String(feed.address),
       ...options.managerArgs,
     ];
     const manager = await start('manager', managerArgs(options.managerPort), managerEnv);
@@ -105,6 +111,17 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   } catch (err) {
     await group.stop();
     throw err;
+  }
+}
+
+/** The schema, before any replica runs, and the administrator (see common/admin.ts). */
+async function prepareDatabase(databaseUrl: string, dataDir: string): Promise<void> {
+  const pool = createPool(databaseUrl, { max: 1, applicationName: 'hedge-up' });
+  try {
+    await migrate(pool);
+    await ensureAdministrator(pool, dataDir);
+  } finally {
+    await pool.end();
   }
 }
 

@@ -64,16 +64,44 @@ const CHECKS: { check: string; sql: string }[] = [
           WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.request_id = t.request_id AND l.kind = t.side)`,
   },
   {
-    check: 'a trade whose cash movement differs from its total',
-    sql: `SELECT t.id, t.request_id, t.total_cents, l.cash_delta FROM trades t
-          JOIN ledger l ON l.request_id = t.request_id AND l.kind = t.side
-          WHERE l.cash_delta <> CASE t.side WHEN 'buy' THEN -t.total_cents ELSE t.total_cents END
-             OR l.shares_delta <> CASE t.side WHEN 'buy' THEN t.shares ELSE -t.shares END`,
+    // A trade may spend cash that was reserved (COMMIT_BUY, a buy trigger) and sell
+    // shares that were reserved: what must match its total is free plus reserved.
+    check: 'a trade whose cash or shares movement differs from its total',
+    sql: `SELECT t.id, t.request_id, t.total_cents, l.cash, l.shares FROM trades t
+          JOIN (SELECT request_id, kind, sum(cash_delta + reserved_cash_delta) AS cash,
+                       sum(shares_delta + reserved_shares_delta) AS shares
+                FROM ledger GROUP BY request_id, kind) l ON l.request_id = t.request_id AND l.kind = t.side
+          WHERE l.cash <> CASE t.side WHEN 'buy' THEN -t.total_cents ELSE t.total_cents END
+             OR l.shares <> CASE t.side WHEN 'buy' THEN t.shares ELSE -t.shares END`,
   },
   {
-    check: 'an acknowledged trade or deposit without its effect',
+    check: 'reserved cash that open orders and buy triggers do not account for',
+    sql: `SELECT a.user_id, a.reserved_cash, coalesce(o.cash, 0) + coalesce(t.cash, 0) AS held_for
+          FROM accounts a
+          LEFT JOIN (SELECT user_id, sum(shares * price_cents) AS cash FROM pending_orders
+                     WHERE state = 'pending' AND side = 'buy' GROUP BY user_id) o ON o.user_id = a.user_id
+          LEFT JOIN (SELECT user_id, sum(amount_cents) AS cash FROM triggers
+                     WHERE state IN ('set', 'armed') AND side = 'buy' GROUP BY user_id) t ON t.user_id = a.user_id
+          WHERE a.reserved_cash <> coalesce(o.cash, 0) + coalesce(t.cash, 0)`,
+  },
+  {
+    check: 'reserved shares that open orders and sell triggers do not account for',
+    sql: `SELECT h.user_id, h.symbol, h.reserved_shares, coalesce(o.shares, 0) + coalesce(t.shares, 0) AS held_for
+          FROM holdings h
+          LEFT JOIN (SELECT user_id, symbol, sum(shares) AS shares FROM pending_orders
+                     WHERE state = 'pending' AND side = 'sell' GROUP BY user_id, symbol) o
+            ON o.user_id = h.user_id AND o.symbol = h.symbol
+          LEFT JOIN (SELECT user_id, symbol, sum(reserved_shares) AS shares FROM triggers
+                     WHERE state IN ('set', 'armed') AND side = 'sell' GROUP BY user_id, symbol) t
+            ON t.user_id = h.user_id AND t.symbol = h.symbol
+          WHERE h.reserved_shares <> coalesce(o.shares, 0) + coalesce(t.shares, 0)`,
+  },
+  {
+    check: 'an acknowledged command that moves money without its effect',
     sql: `SELECT r.request_id, r.op FROM request_log r
-          WHERE r.status = 0 AND r.op IN ('buy', 'sell', 'deposit')
+          WHERE r.status = 0
+            AND r.op IN ('buy', 'sell', 'deposit', 'add', 'order_buy', 'order_sell', 'commit_buy', 'cancel_buy',
+                         'commit_sell', 'cancel_sell', 'cancel_set_buy')
             AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.request_id = r.request_id)`,
   },
 ];

@@ -1,0 +1,222 @@
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { DayTradingSession } from '../client/day-trading-session.js';
+import { QuoteSource } from '../client/quote-source.js';
+import { ReplicatedCallError, ReplicatedClient, type ReplicationMode } from '../client/replicated-client.js';
+import { TradingSession } from '../client/trading-session.js';
+import { adminPasswordPath } from '../common/admin.js';
+import { isInfrastructureFailure } from '../common/errors.js';
+import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
+import { byUser, isWholeLogDump, parseWorkload, type WorkloadLine } from './workload-file.js';
+import { workloadPassword, workloadSecret } from './workload-users.js';
+
+export interface ReplayOptions {
+  file: string;
+  manager: string;
+  feed: string;
+  /** Holds the workload secret, and by default the administrator's password. */
+  dataDir: string;
+  adminPasswordFile?: string;
+  mode: ReplicationMode;
+  /** Users replayed at once (each user's commands in order). */
+  concurrency: number;
+  /** Where DUMPLOG writes the files it names. */
+  outDir: string;
+  deadlineMs?: number;
+  onProgress?: (progress: ReplayProgress) => void;
+}
+
+export interface ReplayProgress {
+  done: number;
+  total: number;
+  infraFailures: number;
+  elapsedMs: number;
+}
+
+export interface ReplaySummary {
+  commands: number;
+  ok: number;
+  /** Commands the system refused (the workloads contain many invalid ones on purpose). */
+  errors: number;
+  /** Commands no replica answered within the client's deadline. */
+  infra_failures: number;
+  seconds: number;
+  commands_per_s: number;
+  /** The file the final DUMPLOG wrote, if there was one. */
+  log: string | null;
+  users: number;
+  /** Registering or logging in every user, before the timed replay. */
+  setup_seconds: number;
+  mode: ReplicationMode;
+}
+
+const SIGN_IN_CONCURRENCY = 4;
+
+/** Runs `work` over `items` with at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+/** A file DUMPLOG names, inside the output folder (a name that would leave it is refused). */
+function outputFile(outDir: string, filename: string): string {
+  const path = resolve(outDir, filename);
+  const rel = relative(resolve(outDir), path);
+  if (rel.startsWith('..') || rel === '')
+    throw new Error(`DUMPLOG file ${JSON.stringify(filename)} is outside ${outDir}`);
+  return path;
+}
+
+async function writeLog(
+  day: DayTradingSession,
+  outDir: string,
+  filename: string,
+  whole: boolean,
+  num: number,
+): Promise<string> {
+  const path = outputFile(outDir, filename);
+  mkdirSync(dirname(path), { recursive: true });
+  const out: WriteStream = createWriteStream(path);
+  try {
+    await day.dumpLog(filename, whole, num, (xml) => {
+      if (!out.write(xml)) return new Promise((r) => out.once('drain', r));
+    });
+  } finally {
+    await new Promise((r) => out.end(r));
+  }
+  return path;
+}
+
+/**
+ * `hedge workload`: replays a SEng 468 workload file through the replicated
+ * client. Each user's commands run in file order, users in parallel; a line's
+ * [N] is its transactionNum; the final DUMPLOG, the administrator's, runs after
+ * everything else and writes the whole log where it says.
+ */
+export async function replayWorkload(options: ReplayOptions): Promise<ReplaySummary> {
+  const lines = parseWorkload(readFileSync(options.file, 'utf8'));
+  const users = byUser(lines);
+  const finals = lines.filter(isWholeLogDump);
+  const secret = workloadSecret(options.dataDir);
+  const client = await ReplicatedClient.connect({
+    manager: options.manager,
+    mode: options.mode,
+    deadlineMs: options.deadlineMs,
+  });
+  const quotes = new QuoteSource(options.feed);
+  const counts = { done: 0, ok: 0, errors: 0, infra: 0 };
+  let log: string | null = null;
+  try {
+    const setupStart = performance.now();
+    const sessions = new Map<string, DayTradingSession>();
+    await eachLimited([...users.keys()], SIGN_IN_CONCURRENCY, async (username) => {
+      const session = new TradingSession(client);
+      await session.signIn(username, workloadPassword(secret, username));
+      sessions.set(username, new DayTradingSession(session));
+    });
+    const setupSeconds = (performance.now() - setupStart) / 1000;
+
+    const start = performance.now();
+    const progress = setInterval(
+      () =>
+        options.onProgress?.({
+          done: counts.done,
+          total: lines.length,
+          infraFailures: counts.infra,
+          elapsedMs: performance.now() - start,
+        }),
+      500,
+    );
+    const count = async (attempt: () => Promise<unknown>) => {
+      try {
+        await attempt();
+        counts.ok += 1;
+      } catch (err) {
+        if (!(err instanceof ReplicatedCallError)) throw err;
+        if (isInfrastructureFailure(err.code)) counts.infra += 1;
+        else counts.errors += 1;
+      } finally {
+        counts.done += 1;
+      }
+    };
+    const quoteOrNull = (symbol: string): Promise<SignedQuote__Output | null> =>
+      quotes.get(symbol).catch(() => null);
+    const run = async (day: DayTradingSession, line: WorkloadLine) => {
+      const [, a = '', b = ''] = line.args;
+      const n = line.num;
+      switch (line.command) {
+        case 'ADD':
+          return day.add(a, n);
+        case 'QUOTE':
+          return day.quote(a, await quoteOrNull(a), n);
+        case 'BUY':
+          return day.buy(a, b, await quoteOrNull(a), n);
+        case 'SELL':
+          return day.sell(a, b, await quoteOrNull(a), n);
+        case 'COMMIT_BUY':
+          return day.commitBuy(n);
+        case 'CANCEL_BUY':
+          return day.cancelBuy(n);
+        case 'COMMIT_SELL':
+          return day.commitSell(n);
+        case 'CANCEL_SELL':
+          return day.cancelSell(n);
+        case 'SET_BUY_AMOUNT':
+          return day.setBuyAmount(a, b, n);
+        case 'SET_BUY_TRIGGER':
+          return day.setBuyTrigger(a, b, n);
+        case 'CANCEL_SET_BUY':
+          return day.cancelSetBuy(a, n);
+        case 'SET_SELL_AMOUNT':
+          return day.setSellAmount(a, b, n);
+        case 'SET_SELL_TRIGGER':
+          return day.setSellTrigger(a, b, n);
+        case 'CANCEL_SET_SELL':
+          return day.cancelSetSell(a, n);
+        case 'DISPLAY_SUMMARY':
+          return day.displaySummary(n);
+        case 'DUMPLOG':
+          return writeLog(day, options.outDir, a, false, n);
+      }
+    };
+    try {
+      await eachLimited([...users.entries()], options.concurrency, async ([username, userLines]) => {
+        const day = sessions.get(username) as DayTradingSession;
+        for (const line of userLines) await count(() => run(day, line));
+      });
+      if (finals.length > 0) {
+        const admin = new TradingSession(client);
+        const adminFile = options.adminPasswordFile ?? adminPasswordPath(options.dataDir);
+        await admin.login('admin', readFileSync(adminFile, 'utf8').trim());
+        const day = new DayTradingSession(admin);
+        for (const line of finals) {
+          await count(async () => {
+            log = await writeLog(day, options.outDir, line.args[0] ?? '', true, line.num);
+          });
+        }
+      }
+    } finally {
+      clearInterval(progress);
+    }
+    const seconds = (performance.now() - start) / 1000;
+    return {
+      commands: lines.length,
+      ok: counts.ok,
+      errors: counts.errors,
+      infra_failures: counts.infra,
+      seconds: Math.round(seconds * 100) / 100,
+      commands_per_s: Math.round((lines.length / seconds) * 10) / 10,
+      log,
+      users: users.size,
+      setup_seconds: Math.round(setupSeconds * 100) / 100,
+      mode: options.mode,
+    };
+  } finally {
+    quotes.close();
+    client.close();
+  }
+}
