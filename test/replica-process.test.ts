@@ -32,6 +32,7 @@ describe('a replica process', () => {
     health.close();
     expect(await listServices(replica.address)).toEqual([
       'grpc.health.v1.Health',
+      'hedge.v1.DayTrading',
       'hedge.v1.ReplicaAdmin',
       'hedge.v1.Trading',
     ]);

@@ -32,7 +32,6 @@ describe('hedge up', () => {
       expect(client.currentView.members.map((m) => m.id)).toEqual(['r1', 'r2', 'r3']);
       const session = new TradingSession(client);
       await session.register('up_user', 'up password');
-      await session.login('up_user', 'up password');
       await session.deposit('1000.00');
       const { response, telemetry } = await session.buy('ABC', 1, await quotes.get('ABC'));
       expect(response.trade?.symbol).toBe('ABC');

@@ -94,7 +94,6 @@ export async function startCluster(extraManagerArgs: string[] = []): Promise<Clu
       const session = new TradingSession(replicated);
       const username = uniqueUsername(mode);
       await session.register(username, 'test password');
-      await session.login(username, 'test password');
       await session.deposit('1000000.00');
       sessions.push(session);
       return session;
