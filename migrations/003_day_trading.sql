@@ -227,7 +227,8 @@ END $$;
 
 -- BUY and SELL: shares = floor(amount / price) at the signed quote's price,
 -- reserved (cash, or shares) as a pending order that expires 60 s later.
-CREATE FUNCTION op_order(ctx request_context, p jsonb, p_side text) RETURNS op_result
+-- e.order_ttl_ms: the replica's window (60 s unless configured otherwise).
+CREATE FUNCTION op_order(ctx request_context, p jsonb, e jsonb, p_side text) RETURNS op_result
 LANGUAGE plpgsql AS $$
 DECLARE
   v_command text := upper(p_side);
@@ -286,11 +287,11 @@ BEGIN
                               request_id, transaction_num, expires_at)
   VALUES (ctx.user_id, p_side, v_symbol, v_shares, v_price, (p -> 'quote' ->> 'sequence')::bigint,
           decode(p -> 'quote' ->> 'signature', 'base64'), ctx.request_id, ctx.transaction_num,
-          now() + interval '60 seconds')
+          now() + make_interval(secs => coalesce((e ->> 'order_ttl_ms')::double precision / 1000, 60)))
   RETURNING * INTO o;
   PERFORM write_audit(ctx, v_events);
-  RETURN op_ok(result_body(format('%s %s %s at %s pending for 60 s: COMMIT_%s or CANCEL_%s', p_side, v_shares,
-                                  v_symbol, money_text(v_price), v_command, v_command), ctx.user_id)
+  RETURN op_ok(result_body(format('%s %s %s at %s pending until %s: COMMIT_%s or CANCEL_%s', p_side, v_shares,
+                                  v_symbol, money_text(v_price), o.expires_at, v_command, v_command), ctx.user_id)
                || jsonb_build_object('order', order_json(o)));
 END $$;
 
@@ -313,7 +314,7 @@ BEGIN
   ORDER BY id DESC LIMIT 1 FOR UPDATE;
   IF NOT FOUND THEN
     RETURN refuse(ctx, v_events, v_command, NULL, NULL, 9, 'NOTHING_PENDING',
-      format('there is no pending %s placed in the last 60 s to %s', p_side, lower(split_part(v_command, '_', 1))));
+      format('there is no unexpired pending %s to %s', p_side, lower(split_part(v_command, '_', 1))));
   END IF;
   v_amount := o.shares * o.price_cents;
   UPDATE pending_orders SET state = CASE WHEN p_commit THEN 'committed' ELSE 'cancelled' END WHERE id = o.id;
@@ -639,8 +640,8 @@ BEGIN
     WHEN 'sell' THEN RETURN op_trade(ctx, p, 'sell');
     WHEN 'add' THEN RETURN op_add(ctx, p);
     WHEN 'quote' THEN RETURN op_quote(ctx, p);
-    WHEN 'order_buy' THEN RETURN op_order(ctx, p, 'buy');
-    WHEN 'order_sell' THEN RETURN op_order(ctx, p, 'sell');
+    WHEN 'order_buy' THEN RETURN op_order(ctx, p, e, 'buy');
+    WHEN 'order_sell' THEN RETURN op_order(ctx, p, e, 'sell');
     WHEN 'commit_buy' THEN RETURN op_settle(ctx, 'buy', true);
     WHEN 'cancel_buy' THEN RETURN op_settle(ctx, 'buy', false);
     WHEN 'commit_sell' THEN RETURN op_settle(ctx, 'sell', true);

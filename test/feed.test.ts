@@ -131,3 +131,20 @@ describe('feed signing key', () => {
     }
   });
 });
+
+describe('a feed whose ticks are far apart', () => {
+  it('re-signs a quote before it grows stale: a client never gets one with under half its life left', async () => {
+    const slow = await startTestFeed({ tickMs: 3_600_000, quoteTtlMs: 400 });
+    try {
+      const first = await slow.quote('ABC');
+      await new Promise((r) => setTimeout(r, 250));
+      const later = await slow.quote('ABC');
+      expect(later.sequence).toBe(first.sequence);
+      expect(later.price).toBe(first.price);
+      expect(Number(later.issued_at_ms)).toBeGreaterThan(Number(first.issued_at_ms));
+      expect(Number(later.expires_at_ms) - Date.now()).toBeGreaterThan(200);
+    } finally {
+      await slow.stop();
+    }
+  });
+});

@@ -16,6 +16,9 @@ const POSITIVE_INTEGER = /^[1-9][0-9]{0,18}$/;
 /** A positive amount of decimal dollars with at most two fractional digits, in cents. */
 export function parseAmount(text: string, field = 'amount'): bigint {
   const match = DECIMAL_DOLLARS.exec(text);
+  if (!match && text.startsWith('-') && DECIMAL_DOLLARS.test(text.slice(1))) {
+    throw invalidArgument('INVALID_AMOUNT', `${field} must be greater than zero; got ${quoteInput(text)}`);
+  }
   if (!match) {
     throw invalidArgument(
       'INVALID_AMOUNT',

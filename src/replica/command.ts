@@ -22,6 +22,7 @@ interface ReplicaCliOptions {
   allowFaultInjection?: boolean;
   ownerPid?: number;
   feed?: string;
+  orderTtl: number;
 }
 
 export function replicaCommand(): Command {
@@ -60,6 +61,12 @@ export function replicaCommand(): Command {
       durationOption,
       60_000,
     )
+    .option(
+      '--order-ttl <duration>',
+      'how long a day-trading BUY or SELL stays pending',
+      durationOption,
+      60_000,
+    )
     .option('--feed <address>', "the stock feed, whose ticks fire triggers (default: the running system's)")
     .option('--allow-fault-injection', "accept the fault injector's slowness calls (hedge.v1.ReplicaAdmin)")
     .option(
@@ -90,6 +97,7 @@ export function replicaCommand(): Command {
           requestRetentionMs: opts.requestRetention,
           reapIntervalMs: opts.reapInterval,
           allowFaultInjection: opts.allowFaultInjection ?? false,
+          orderTtlMs: opts.orderTtl,
           feedAddress:
             opts.feed ??
             (String(readRunFile(resolveDataDir(opts.dataDir), 'feed')?.address ?? '') || undefined),

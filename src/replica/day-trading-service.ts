@@ -85,6 +85,7 @@ function parseFilename(text: string): string {
 export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
   const { executor, quotes } = deps;
   const handler = replicaHandler(deps.log, deps.beforeCall);
+  const orderWindow = { order_ttl_ms: String(deps.orderTtlMs ?? 60_000) };
 
   function command<Req extends CommandRequest, Res>(
     name: string,
@@ -115,7 +116,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
           message: err.message,
         });
       }
-      return executor.execute<Res>(op, requestId, tokenHash, { ...base, ...params });
+      return executor.execute<Res>(op, requestId, tokenHash, { ...base, ...params }, orderWindow);
     });
   }
 

@@ -29,6 +29,7 @@ export interface ReplicaOptions {
   /** The stock feed, whose ticks fire triggers; without it no trigger fires on this replica. */
   feedAddress?: string;
   orderSweepIntervalMs?: number;
+  orderTtlMs?: number;
 }
 
 export interface RunningReplica {
@@ -56,6 +57,7 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
     quotes,
     log,
     sessionTtlSeconds: options.sessionTtlSeconds,
+    orderTtlMs: options.orderTtlMs,
     beforeCall: () => slowness.apply(),
   };
   const started = await startGrpcServer(

@@ -23,6 +23,8 @@ export interface TradingDeps {
   quotes: QuoteVerifier;
   log: Logger;
   sessionTtlSeconds: number;
+  /** How long a day-trading BUY or SELL stays pending (SEng 468: 60 s). */
+  orderTtlMs?: number;
   /** Runs before each call's work; the fault injector's "slow" fault lives here. */
   beforeCall?: () => Promise<void>;
 }

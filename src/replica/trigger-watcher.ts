@@ -10,7 +10,8 @@ import type { QuoteVerifier } from './quote-verifier.js';
  * Every replica watches the feed's signed ticks for the symbols some armed
  * trigger waits on, and hands them to fire_triggers, which fires each trigger
  * once whichever replicas see the tick (migrations/003). The set of symbols is
- * read from the database every second.
+ * read from the database every second. A trigger fires on the first tick after
+ * it was armed whose price satisfies it, at that tick's price.
  */
 export class TriggerWatcher {
   private readonly feed: StockFeedClient;
@@ -55,7 +56,14 @@ export class TriggerWatcher {
     if (symbols.length === 0) return;
     const stream = this.feed.StreamQuotes({ symbols });
     this.stream = stream;
-    stream.on('data', (q: SignedQuote__Output) => this.onQuote(q));
+    // A stream starts with each symbol's current quote: a snapshot, not a tick. A
+    // trigger fires on a tick that comes after it was armed, so only later ticks count.
+    const snapshot = new Map<string, bigint>();
+    stream.on('data', (q: SignedQuote__Output) => {
+      const first = snapshot.get(q.symbol);
+      if (first === undefined) snapshot.set(q.symbol, BigInt(q.sequence));
+      else if (BigInt(q.sequence) > first) this.onQuote(q);
+    });
     const lost = () => {
       // Resubscribe at the next refresh.
       if (this.stream === stream) this.stream = undefined;

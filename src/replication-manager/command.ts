@@ -21,6 +21,7 @@ interface ManagerCliOptions {
   allowFaultInjection?: boolean;
   ownerPid?: number;
   feed?: string;
+  orderTtl?: number;
 }
 
 export function managerCommand(): Command {
@@ -52,6 +53,11 @@ export function managerCommand(): Command {
     )
     .option('--pool <n>', "each replica's database connections", intOption(1, 200), 10)
     .option('--allow-fault-injection', "let the fault injector's slowness calls reach the replicas")
+    .option(
+      '--order-ttl <duration>',
+      "replicas' window for a pending day-trading order (default 60s)",
+      durationOption,
+    )
     .option('--feed <address>', "the stock feed, for the replicas' triggers (default: the running system's)")
     .option(
       '--owner-pid <pid>',
@@ -89,6 +95,7 @@ export function managerCommand(): Command {
             String(opts.pool),
             ...(opts.allowFaultInjection ? ['--allow-fault-injection'] : []),
             ...(feed ? ['--feed', feed] : []),
+            ...(opts.orderTtl ? ['--order-ttl', String(opts.orderTtl)] : []),
           ],
           ownerPid: opts.ownerPid,
           registryPath: registryPath(dataDir),

@@ -21,7 +21,8 @@ export function signQuote(fields: QuoteFields, privateKey: KeyObject): SignedQuo
 /**
  * Signed quotes for the current tick. A symbol's quote is signed the first time
  * it is asked for in a tick and shared by every request and stream after that,
- * so the signing cost follows the symbols in use, not the symbols quoted.
+ * so the signing cost follows the symbols in use, not the symbols quoted. In a
+ * long tick (a fixed-price feed) it is signed afresh when half its life is gone.
  */
 export class QuoteBook {
   private signed = new Map<string, SignedQuote__Output>();
@@ -41,7 +42,9 @@ export class QuoteBook {
       this.signedAtSequence = this.model.sequence;
     }
     const cached = this.signed.get(symbol);
-    if (cached) return cached;
+    // A quote outlives its tick only while it is fresh: however long a tick, a
+    // client never gets one with less than half its validity left.
+    if (cached && Number(cached.expires_at_ms) - Date.now() > this.ttlMs / 2) return cached;
     const priceCents = this.model.price(symbol);
     if (priceCents === undefined) return undefined;
     const issuedAtMs = BigInt(Date.now());

@@ -3,9 +3,10 @@ import { fetchStatus, type ManagerStatus, managerClient } from '../../src/client
 import { QuoteSource } from '../../src/client/quote-source.js';
 import { ReplicatedClient, type ReplicationMode } from '../../src/client/replicated-client.js';
 import { TradingSession } from '../../src/client/trading-session.js';
+import { ensureAdministrator } from '../../src/common/admin.js';
 import { spawnHedge, stopChild } from '../../src/common/hedge-process.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import { startTestFeed, type TestFeed } from './feed.js';
+import { startTestFeed, type TestFeed, type TestFeedOptions } from './feed.js';
 import { uniqueUsername } from './trader.js';
 
 export interface Cluster {
@@ -27,9 +28,14 @@ export interface Cluster {
  * `hedge manager` process that spawns three real replica processes. Replicas are
  * owned by this test process, so none outlives it.
  */
-export async function startCluster(extraManagerArgs: string[] = []): Promise<Cluster> {
+export async function startCluster(
+  extraManagerArgs: string[] = [],
+  feedOptions: TestFeedOptions = {},
+): Promise<Cluster> {
   const db = await createTestDatabase();
-  const feed = await startTestFeed();
+  const feed = await startTestFeed(feedOptions);
+  // The administrator, as `hedge up` makes it: its password in the data directory.
+  await ensureAdministrator(db.pool, feed.dataDir);
   const sessions: TradingSession[] = [];
   let port = 0;
   const spawnManager = async () => {
@@ -46,6 +52,8 @@ export async function startCluster(extraManagerArgs: string[] = []): Promise<Clu
         '2',
         '--owner-pid',
         String(process.pid),
+        '--feed',
+        feed.address,
         ...extraManagerArgs,
       ],
       { lifeline: true, env: { DATABASE_URL: db.url } },

@@ -25,9 +25,15 @@ export const TEST_PRICES: Record<string, bigint> = { ABC: 1_000n, DEF: 2_550n, G
  * A real feed server on port 0 in this process, in fixed-price mode, with its
  * data directory (and key pair) in a fresh temporary directory.
  */
-export async function startTestFeed(
-  options: { quoteTtlMs?: number; tickMs?: number } = {},
-): Promise<TestFeed> {
+export interface TestFeedOptions {
+  quoteTtlMs?: number;
+  tickMs?: number;
+  /** Quote any well-formed symbol (workloads name hundreds), at seeded fixed prices. */
+  anySymbol?: boolean;
+  prices?: Record<string, bigint>;
+}
+
+export async function startTestFeed(options: TestFeedOptions = {}): Promise<TestFeed> {
   const dataDir = makeTempDataDir('hedge-test-feed-');
   let feed: RunningFeed;
   try {
@@ -36,8 +42,9 @@ export async function startTestFeed(
         dataDir,
         host: '127.0.0.1',
         port: 0,
-        symbols: Object.keys(TEST_PRICES),
-        initialPrices: new Map(Object.entries(TEST_PRICES)),
+        symbols: Object.keys(options.prices ?? TEST_PRICES),
+        initialPrices: new Map(Object.entries(options.prices ?? TEST_PRICES)),
+        anySymbol: options.anySymbol ?? false,
         seed: 7,
         mode: 'fixed',
         tickMs: options.tickMs ?? 1_000,

@@ -11,7 +11,10 @@ export interface ReplicaSetup {
 }
 
 /** A real replica (gRPC server on port 0) in this process. */
-export function startInProcessReplica(setup: ReplicaSetup, id = 'test-replica'): Promise<RunningReplica> {
+export function startInProcessReplica(
+  setup: ReplicaSetup & { feedAddress?: string; orderSweepIntervalMs?: number; orderTtlMs?: number },
+  id = 'test-replica',
+): Promise<RunningReplica> {
   return runReplica(
     {
       id,
@@ -25,6 +28,9 @@ export function startInProcessReplica(setup: ReplicaSetup, id = 'test-replica'):
       requestRetentionMs: 86_400_000,
       reapIntervalMs: 60_000,
       allowFaultInjection: false,
+      feedAddress: setup.feedAddress,
+      orderSweepIntervalMs: setup.orderSweepIntervalMs,
+      orderTtlMs: setup.orderTtlMs,
     },
     createLogger('replica', { replica: id }),
   );
