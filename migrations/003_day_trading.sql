@@ -355,6 +355,33 @@ BEGIN
                || CASE WHEN t.id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('trade', trade_json(t)) END);
 END $$;
 
+-- Moves a sell trigger's reservation to floor(amount / price) shares of its
+-- symbol. NULL when done; otherwise the refusal, and nothing moved.
+CREATE FUNCTION reserve_for_sale(
+  ctx request_context, p_events audit_event[], p_command text, t triggers, p_amount bigint, p_price bigint,
+  p_funds bigint
+) RETURNS op_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_shares bigint := p_amount / p_price;
+  v_held bigint;
+  v_available bigint;
+BEGIN
+  SELECT shares INTO v_held FROM holdings WHERE user_id = t.user_id AND symbol = t.symbol FOR UPDATE;
+  v_available := coalesce(v_held, 0) + t.reserved_shares;
+  IF v_shares < 1 OR v_available < v_shares THEN
+    RETURN refuse(ctx, p_events, p_command, t.symbol, p_funds, 9, 'INSUFFICIENT_SHARES',
+      format('selling %s of %s at %s needs %s shares; %s are available', money_text(p_amount), t.symbol,
+             money_text(p_price), greatest(v_shares, 1), v_available));
+  END IF;
+  UPDATE holdings SET shares = shares + t.reserved_shares - v_shares,
+                      reserved_shares = reserved_shares - t.reserved_shares + v_shares
+  WHERE user_id = t.user_id AND symbol = t.symbol;
+  INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
+  VALUES (ctx.request_id, t.user_id, 'reserve', t.symbol, t.reserved_shares - v_shares, v_shares - t.reserved_shares);
+  RETURN NULL;
+END $$;
+
 -- SET_BUY_AMOUNT and SET_SELL_AMOUNT. A buy trigger's amount is reserved cash; a
 -- second call moves the reserve to the new amount. A sell trigger's amount reserves
 -- nothing until it is armed; if it is armed, its shares are reserved afresh.
@@ -367,10 +394,9 @@ DECLARE
   v_events audit_event[] := ARRAY[ev_command('SET_' || upper(p_side) || '_AMOUNT', p ->> 'symbol',
                                              (p ->> 'amount_cents')::bigint)];
   v_delta bigint;
-  v_shares bigint;
   a accounts;
-  h holdings;
   t triggers;
+  r op_result;
 BEGIN
   SELECT * INTO a FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
   IF NOT FOUND THEN
@@ -392,19 +418,11 @@ BEGIN
       v_events := v_events || ev_account(CASE WHEN v_delta > 0 THEN 'remove' ELSE 'add' END, abs(v_delta));
     END IF;
   ELSIF t.state = 'armed' THEN
-    v_shares := v_amount / t.trigger_price_cents;
-    SELECT * INTO h FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol FOR UPDATE;
-    IF v_shares < 1 OR coalesce(h.shares, 0) + t.reserved_shares < v_shares THEN
-      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'INSUFFICIENT_SHARES',
-        format('selling %s of %s at %s needs %s shares; %s are available', money_text(v_amount), v_symbol,
-               money_text(t.trigger_price_cents), greatest(v_shares, 1), coalesce(h.shares, 0) + t.reserved_shares));
+    r := reserve_for_sale(ctx, v_events, v_command, t, v_amount, t.trigger_price_cents, v_amount);
+    IF r.status IS NOT NULL THEN
+      RETURN r;
     END IF;
-    UPDATE holdings SET shares = shares + t.reserved_shares - v_shares,
-                        reserved_shares = reserved_shares - t.reserved_shares + v_shares
-    WHERE user_id = ctx.user_id AND symbol = v_symbol;
-    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
-    VALUES (ctx.request_id, ctx.user_id, 'reserve', v_symbol, t.reserved_shares - v_shares, v_shares - t.reserved_shares);
-    t.reserved_shares := v_shares;
+    t.reserved_shares := v_amount / t.trigger_price_cents;
   END IF;
   IF t.id IS NULL THEN
     INSERT INTO triggers (user_id, side, symbol, amount_cents, transaction_num)
@@ -427,9 +445,8 @@ DECLARE
   v_price bigint := (p ->> 'price_cents')::bigint;
   v_events audit_event[] := ARRAY[ev_command('SET_' || upper(p_side) || '_TRIGGER', p ->> 'symbol',
                                              (p ->> 'price_cents')::bigint)];
-  v_shares bigint;
-  h holdings;
   t triggers;
+  r op_result;
 BEGIN
   PERFORM 1 FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
   IF NOT FOUND THEN
@@ -442,19 +459,11 @@ BEGIN
       format('set an amount first: SET_%s_AMOUNT for %s', upper(p_side), v_symbol));
   END IF;
   IF p_side = 'sell' THEN
-    v_shares := t.amount_cents / v_price;
-    SELECT * INTO h FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol FOR UPDATE;
-    IF v_shares < 1 OR coalesce(h.shares, 0) + t.reserved_shares < v_shares THEN
-      RETURN refuse(ctx, v_events, v_command, v_symbol, v_price, 9, 'INSUFFICIENT_SHARES',
-        format('selling %s of %s at %s needs %s shares; %s are available', money_text(t.amount_cents), v_symbol,
-               money_text(v_price), greatest(v_shares, 1), coalesce(h.shares, 0) + t.reserved_shares));
+    r := reserve_for_sale(ctx, v_events, v_command, t, t.amount_cents, v_price, v_price);
+    IF r.status IS NOT NULL THEN
+      RETURN r;
     END IF;
-    UPDATE holdings SET shares = shares + t.reserved_shares - v_shares,
-                        reserved_shares = reserved_shares - t.reserved_shares + v_shares
-    WHERE user_id = ctx.user_id AND symbol = v_symbol;
-    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
-    VALUES (ctx.request_id, ctx.user_id, 'reserve', v_symbol, t.reserved_shares - v_shares, v_shares - t.reserved_shares);
-    t.reserved_shares := v_shares;
+    t.reserved_shares := t.amount_cents / v_price;
   END IF;
   UPDATE triggers SET trigger_price_cents = v_price, reserved_shares = t.reserved_shares, state = 'armed',
                       armed_at = clock_timestamp(), transaction_num = ctx.transaction_num

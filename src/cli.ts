@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { benchCommand, benchReplicaCommand } from './bench/command.js';
+import { benchCommand, benchReplicaCommand, benchWorkloadCommand } from './bench/command.js';
 import { statusCommand } from './client/status-command.js';
 import { tradeCommand } from './client/trade-command.js';
 import { dbCommand } from './common/db-command.js';
@@ -28,7 +28,8 @@ const program = new Command('hedge')
   .addCommand(managerCommand())
   .addCommand(replicaCommand())
   .addCommand(benchCommand())
-  .addCommand(benchReplicaCommand());
+  .addCommand(benchReplicaCommand())
+  .addCommand(benchWorkloadCommand());
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`hedge: ${err instanceof Error ? err.message : String(err)}\n`);

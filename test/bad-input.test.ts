@@ -9,7 +9,7 @@ import type { TradingClient } from '../src/gen/hedge/v1/Trading.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
 import { signQuote } from '../src/stock-feed/quote-book.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestFeed, type TestFeed } from './support/feed.js';
+import { expiredQuote, startTestFeed, type TestFeed } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';
 import { type CallFailure, failureOf, Trader, tradingClient, uniqueUsername } from './support/trader.js';
 
@@ -264,18 +264,7 @@ describe('bad input gets a precise status, a readable message, and changes nothi
       status.UNAUTHENTICATED,
       'BAD_SIGNATURE',
     );
-    const now = BigInt(Date.now());
-    const expired = signQuote(
-      {
-        symbol: 'ABC',
-        priceCents: 1_000n,
-        issuedAtMs: now - 20_000n,
-        expiresAtMs: now - 10_000n,
-        sequence: 1n,
-        keyId: feed.key.publicKey.keyId,
-      },
-      feed.key.privateKey,
-    );
+    const expired = expiredQuote(feed, 'ABC', 1_000n);
     await expectRefused(() => trader.buy('ABC', 1, expired), status.FAILED_PRECONDITION, 'QUOTE_EXPIRED');
     await expectRefused(() => trader.sell('ABC', 1, expired), status.FAILED_PRECONDITION, 'QUOTE_EXPIRED');
     await expectRefused(

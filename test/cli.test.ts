@@ -17,6 +17,8 @@ describe('hedge --help', () => {
     'manager',
     'replica',
     'bench-replica',
+    'bench-workload',
+    'workload',
   ];
 
   it('lists every subcommand with a description', () => {

@@ -7,11 +7,10 @@ import { TradingSession } from '../src/client/trading-session.js';
 import { ADMIN_USERNAME, adminPasswordPath, ensureAdministrator } from '../src/common/admin.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
-import { signQuote } from '../src/stock-feed/quote-book.js';
 import { verifyDatabase } from '../src/verify/verify-database.js';
 import { parseAuditLog, validateAuditLog } from './support/audit-log.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestFeed, type TestFeed } from './support/feed.js';
+import { expiredQuote, startTestFeed, type TestFeed } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';
 import { uniqueUsername } from './support/trader.js';
 
@@ -162,18 +161,7 @@ describe('the SEng 468 commands', () => {
       'QUOTE_SYMBOL_MISMATCH',
     );
     await refused('BUY', (n) => u.buy('ABC', 'ten', abc, n), status.INVALID_ARGUMENT, 'INVALID_AMOUNT');
-    const now = BigInt(Date.now());
-    const expired = signQuote(
-      {
-        symbol: 'ABC',
-        priceCents: 1_000n,
-        issuedAtMs: now - 20_000n,
-        expiresAtMs: now - 10_000n,
-        sequence: 1n,
-        keyId: feed.key.publicKey.keyId,
-      },
-      feed.key.privateKey,
-    );
+    const expired = expiredQuote(feed, 'ABC', 1_000n);
     await refused(
       'BUY',
       (n) => u.buy('ABC', '10.00', expired, n),

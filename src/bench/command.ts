@@ -174,3 +174,65 @@ export function benchCommand(): Command {
       else process.stderr.write(`results in ${outDir}/ (report.md, summary.json, plots, raw data)\n`);
     });
 }
+
+export function benchWorkloadCommand(): Command {
+  return new Command('bench-workload')
+    .argument('[file]', 'the workload file', 'seng468/workloads/100User_testWorkLoad')
+    .description(
+      'Replay a SEng 468 workload file with a single replica, then three replicas with the passive and with the active ' +
+        'client, each on a fresh database (durable commits, the full audit log); print commands/s and check each database.',
+    )
+    .option('--configs <list>', 'single, passive, active', listOption, ['single', 'passive', 'active'])
+    .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
+    .option('--out <dir>', 'where the DUMPLOG files go', 'bench-results/workload')
+    .option('--json', 'print the results as JSON')
+    .action(
+      async (file: string, opts: { configs: string[]; concurrency: number; out: string; json?: boolean }) => {
+        const { runWorkloadBench, WORKLOAD_CONFIGS } = await import('./workload-bench.js');
+        const { textTable } = await import('../client/text-table.js');
+        const configs = opts.configs.map((name) => {
+          const config = WORKLOAD_CONFIGS.find((c) => c.name === name);
+          if (!config) throw new InvalidArgumentError(`unknown configuration ${name}`);
+          return config;
+        });
+        const result = await runWorkloadBench({
+          file,
+          configs,
+          concurrency: opts.concurrency,
+          outDir: opts.out,
+          onProgress: (line) => process.stderr.write(`${line}\n`),
+        });
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          return;
+        }
+        const m = result.machine;
+        process.stdout.write(
+          `hedge bench-workload ${file} — ${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, Node ${m.node}\n\n${textTable(
+            [
+              'configuration',
+              'replicas',
+              'commands',
+              'seconds',
+              'commands/s',
+              'refused',
+              'infra failures',
+              'duplicates',
+              'violations',
+            ],
+            result.rows.map((r) => [
+              r.config,
+              r.replicas,
+              r.commands,
+              r.seconds,
+              r.commands_per_s,
+              r.errors,
+              r.infra_failures,
+              r.duplicate_effects,
+              r.violations,
+            ]),
+          )}\n`,
+        );
+      },
+    );
+}

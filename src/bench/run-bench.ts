@@ -9,6 +9,7 @@ import { makeTempDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../verify/verify-database.js';
 import { faultWindows, overlapsFault, type RunSummary, summarizeRun } from './analysis.js';
+import { startBenchManager } from './bench-manager.js';
 import { type BenchConfig, CONFIGS, type ConfigName, type FaultMode } from './configurations.js';
 import { FaultTracker } from './fault-tracker.js';
 import { generateLoad, type RequestRecord } from './load-generator.js';
@@ -99,13 +100,14 @@ export async function runBench(options: BenchOptions): Promise<BenchSummary> {
         if (options.target && !config.clientSideOnly) continue;
         const manager = options.target
           ? options.target.manager
-          : await startManager(
-              group as ProcessGroup,
-              dataDir as string,
+          : await startBenchManager(group as ProcessGroup, {
+              name: `manager-${name}`,
+              dataDir: dataDir as string,
               databaseUrl,
-              config,
-              options.managerArgs ?? [],
-            );
+              replicas: config.replicas,
+              minimum: Math.min(2, config.replicas),
+              args: ['--dedup', config.dedup, ...(options.managerArgs ?? [])],
+            });
         const faults = name === 'single' ? (['none'] as FaultMode[]) : options.faults;
         const bench = await prepare(config, manager, feedAddress, options);
         try {
@@ -158,32 +160,6 @@ export async function runBench(options: BenchOptions): Promise<BenchSummary> {
     ),
   );
   return summary;
-}
-
-async function startManager(
-  group: ProcessGroup,
-  dataDir: string,
-  databaseUrl: string,
-  config: BenchConfig,
-  extra: string[],
-): Promise<string> {
-  const ready = await group.start(
-    `manager-${config.name}`,
-    [
-      'manager',
-      '--data-dir',
-      dataDir,
-      '--replicas',
-      String(config.replicas),
-      '--min',
-      String(Math.min(2, config.replicas)),
-      '--dedup',
-      config.dedup,
-      ...extra,
-    ],
-    { DATABASE_URL: databaseUrl },
-  );
-  return String(ready.address);
 }
 
 async function waitForFullStrength(managerAddress: string, replicas: number): Promise<void> {

@@ -6,6 +6,7 @@ import { hedgeProto } from '../../src/common/proto.js';
 import { deadlineAfter, invoke } from '../../src/common/rpc.js';
 import type { SignedQuote__Output } from '../../src/gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../../src/gen/hedge/v1/StockFeed.js';
+import { signQuote } from '../../src/stock-feed/quote-book.js';
 import { type RunningFeed, runFeed } from '../../src/stock-feed/run-feed.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/stock-feed/signing-key.js';
 
@@ -17,6 +18,22 @@ export interface TestFeed {
   client: StockFeedClient;
   quote(symbol: string): Promise<SignedQuote__Output>;
   stop(): Promise<void>;
+}
+
+/** A quote for `symbol` the feed really signed, but that expired 10 s ago. */
+export function expiredQuote(feed: TestFeed, symbol: string, priceCents: bigint): SignedQuote__Output {
+  const now = BigInt(Date.now());
+  return signQuote(
+    {
+      symbol,
+      priceCents,
+      issuedAtMs: now - 20_000n,
+      expiresAtMs: now - 10_000n,
+      sequence: 1n,
+      keyId: feed.key.publicKey.keyId,
+    },
+    feed.key.privateKey,
+  );
 }
 
 export const TEST_PRICES: Record<string, bigint> = { ABC: 1_000n, DEF: 2_550n, GHI: 99n, JKL: 123_456n };
