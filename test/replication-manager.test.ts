@@ -1,23 +1,25 @@
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { managerClient } from '../src/client/manager-client.js';
 import { exited, spawnHedge, stopChild } from '../src/common/hedge-process.js';
-import { isAlive } from '../src/common/process-state.js';
+import { isAlive, signalQuietly } from '../src/common/process-state.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import type { FaultReportResponse__Output } from '../src/gen/hedge/v1/FaultReportResponse.js';
 import type { Membership__Output } from '../src/gen/hedge/v1/Membership.js';
+import { readRegistry, registryPath } from '../src/replication-manager/registry.js';
 import { backoffMs } from '../src/replication-manager/supervisor.js';
 import { type Cluster, serving, startCluster } from './support/cluster.js';
 import { createTestDatabase } from './support/database.js';
 import { startTestFeed } from './support/feed.js';
 import { tradeMany } from './support/load.js';
 
-async function report(c: Cluster, replicaId: string): Promise<FaultReportResponse__Output> {
+async function report(c: Cluster, replicaId: string, address = ''): Promise<FaultReportResponse__Output> {
   const client = managerClient(c.managerAddress);
   try {
     return await invoke((cb) =>
       client.ReportFault(
-        { replica_id: replicaId, code: grpcStatus.UNAVAILABLE, message: 'a client says so' },
+        { replica_id: replicaId, address, code: grpcStatus.UNAVAILABLE, message: 'a client says so' },
         { deadline: deadlineAfter(5_000) },
         cb,
       ),
@@ -44,12 +46,19 @@ describe('the replication manager', () => {
     expect(after).toMatchObject({ pid: healthy?.pid, state: 'REPLICA_STATE_SERVING', restarts: 0 });
 
     process.kill(hung?.pid ?? 0, 'SIGSTOP');
-    expect(await report(c, hung?.id ?? '')).toEqual({ confirmed: true });
+    // A report naming the slot but another process's address is about an earlier incarnation.
+    expect(await report(c, hung?.id ?? '', '127.0.0.1:1')).toEqual({ confirmed: false });
+    expect(await report(c, hung?.id ?? '', hung?.address)).toEqual({ confirmed: true });
     const replaced = await c.waitFor('the hung replica replaced', (s) =>
       s.replicas.some((r) => r.id === hung?.id && r.state === 'REPLICA_STATE_SERVING' && r.pid !== hung?.pid),
     );
-    expect(replaced.replicas.find((r) => r.id === hung?.id)?.last_fault_cause).toBe('client report');
+    const replacement = replaced.replicas.find((r) => r.id === hung?.id);
+    expect(replacement?.last_fault_cause).toBe('client report');
     expect(isAlive(hung?.pid ?? 0)).toBe(false);
+    // A late report about the killed process leaves its replacement alone.
+    expect(await report(c, hung?.id ?? '', hung?.address)).toEqual({ confirmed: false });
+    const later = (await c.status()).replicas.find((r) => r.id === hung?.id);
+    expect(later).toMatchObject({ pid: replacement?.pid, state: 'REPLICA_STATE_SERVING' });
   });
 
   it('is not on the request path: killed, trading goes on; restarted, it adopts the live replicas', async () => {
@@ -113,6 +122,60 @@ describe('the replication manager', () => {
     } finally {
       stream.cancel();
       client.close();
+    }
+  });
+
+  it('a replica still starting when its manager dies is killed by the next manager, not leaked', async () => {
+    const feed = await startTestFeed();
+    // A database that accepts connections and never answers: replicas stay starting.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const startManager = () =>
+      spawnHedge(
+        ['manager', '--data-dir', feed.dataDir, '--replicas', '1', '--owner-pid', String(process.pid)],
+        {
+          lifeline: true,
+          env: { DATABASE_URL: `postgres://nobody:nothing@127.0.0.1:${port}/none` },
+        },
+      );
+    const registered = async (notPid?: number): Promise<number> => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const pid = readRegistry(registryPath(feed.dataDir))?.replicas.find((r) => r.id === 'r1')?.pid;
+        if (pid !== undefined && pid !== notPid) return pid;
+        if (Date.now() > deadline) throw new Error('the starting replica was never registered');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const started: number[] = [];
+    const first = startManager();
+    let second: ReturnType<typeof startManager> | undefined;
+    try {
+      const orphan = await registered();
+      started.push(orphan);
+      first.child.kill('SIGKILL');
+      await exited(first.child);
+      expect(isAlive(orphan)).toBe(true);
+
+      second = startManager();
+      started.push(await registered(orphan));
+      const deadline = Date.now() + 10_000;
+      while (isAlive(orphan)) {
+        if (Date.now() > deadline) throw new Error('the orphaned starting replica was left running');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      first.child.kill('SIGKILL');
+      second?.child.kill('SIGKILL');
+      for (const pid of started) signalQuietly(pid, 'SIGKILL');
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+      await feed.stop();
     }
   });
 

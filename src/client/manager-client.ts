@@ -9,6 +9,10 @@ export type { ManagerStatus__Output as ManagerStatus, Membership__Output as Memb
 
 export function managerClient(address: string): ReplicationManagerClient {
   return new (hedgeProto().ReplicationManager)(address, credentials.createInsecure(), {
+    // The membership stream has no deadline: keepalive is what notices a frozen or vanished manager.
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 2_000,
+    'grpc.keepalive_permit_without_calls': 1,
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 1_000,
   });

@@ -95,6 +95,12 @@ const CHANNEL_OPTIONS: ChannelOptions = {
 
 const REPORT_INTERVAL_MS = 500;
 /**
+ * Infrastructure failures that a live replica gives again for the same request.
+ * When every replica of the view gave one, the call ends with it instead of
+ * being retried until the deadline.
+ */
+const DETERMINISTIC_FAILURES = new Set<status>([status.INTERNAL, status.UNKNOWN, status.RESOURCE_EXHAUSTED]);
+/**
  * The other copies of an answered call are cancelled only if still unanswered
  * this long after. By the time the first answer arrives the others are normally
  * in the database waiting on the request's claim and answer within milliseconds;
@@ -123,7 +129,9 @@ export class ReplicatedClient {
   private readonly watcher: MembershipWatcher | undefined;
   private readonly lastReport = new Map<string, number>();
   private readonly viewListeners = new Set<(view: View) => void>();
+  private readonly closeListeners = new Set<() => void>();
   private hedgeOffset = 0;
+  private closedFlag = false;
   readonly options: Required<Omit<ReplicatedClientOptions, 'manager' | 'replicas' | 'hedgeDelayMs'>> &
     Pick<ReplicatedClientOptions, 'hedgeDelayMs'>;
 
@@ -168,13 +176,28 @@ export class ReplicatedClient {
     return () => this.viewListeners.delete(listener);
   }
 
+  /** Calls `listener` once when the client is closed; returns the function that stops it. */
+  onClose(listener: () => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
   /** Sends `request` (which carries its request id, if the method mutates) as one logical call. */
   call<Res>(method: UnaryMethod<Res>, request: object, metadata = new Metadata()): Promise<CallResult<Res>> {
     return new CallExecution<Res>(this, method, request, metadata).run();
   }
 
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Closes every channel; calls still running end with CANCELLED, new ones are refused. */
   close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
     this.watcher?.close();
+    for (const l of this.closeListeners) l();
+    this.closeListeners.clear();
     for (const c of this.channels.values()) c.client.close();
     this.channels.clear();
   }
@@ -189,6 +212,7 @@ export class ReplicatedClient {
   }
 
   channelFor(member: ReplicaMember): Client {
+    if (this.closedFlag) throw new Error('the replicated client is closed');
     let channel = this.channels.get(member.address);
     if (!channel) {
       channel = { member, client: new Client(member.address, credentials.createInsecure(), CHANNEL_OPTIONS) };
@@ -207,6 +231,7 @@ export class ReplicatedClient {
     const now = Date.now();
     if (now - (this.lastReport.get(member.address) ?? 0) < REPORT_INTERVAL_MS) return;
     this.lastReport.set(member.address, now);
+    // The id and the address together name one incarnation: a report about a replaced process is ignored.
     this.watcher.manager.ReportFault(
       { replica_id: member.id, address: member.address, code: err.code, message: err.details ?? '' },
       { deadline: deadlineAfter(2_000) },
@@ -215,9 +240,12 @@ export class ReplicatedClient {
   }
 
   private applyView(view: View): void {
+    if (this.closedFlag) return;
     this.view = view;
     const addresses = new Set(view.members.map((m) => m.address));
     for (const member of view.members) this.channelFor(member);
+    for (const address of this.lastReport.keys())
+      if (!addresses.has(address)) this.lastReport.delete(address);
     for (const [address, channel] of this.channels) {
       if (addresses.has(address)) continue;
       this.channels.delete(address);
@@ -238,6 +266,8 @@ class CallExecution<Res> {
   private readonly inFlight = new Set<Attempt>();
   /** Replicas that failed this call; not tried again while others remain. */
   private readonly failed = new Set<string>();
+  /** Replicas whose failure would repeat on a retry (see DETERMINISTIC_FAILURES). */
+  private readonly deterministic = new Set<string>();
   private readonly telemetry: CallTelemetry;
   private readonly started = performance.now();
   private readonly deadline: number;
@@ -248,7 +278,7 @@ class CallExecution<Res> {
   private rounds = 0;
   private resolve: (r: CallResult<Res>) => void = () => {};
   private reject: (e: ReplicatedCallError) => void = () => {};
-  private stopWatchingViews: () => void = () => {};
+  private stopWatching: () => void = () => {};
 
   constructor(
     private readonly client: ReplicatedClient,
@@ -274,7 +304,16 @@ class CallExecution<Res> {
     return new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
-      this.stopWatchingViews = this.client.onViewChange(() => this.failOverFromRemovedMembers());
+      if (this.client.closed) {
+        this.cancelled();
+        return;
+      }
+      const stopViews = this.client.onViewChange(() => this.failOverFromRemovedMembers());
+      const stopClose = this.client.onClose(() => this.cancelled());
+      this.stopWatching = () => {
+        stopViews();
+        stopClose();
+      };
       this.launchRound();
     });
   }
@@ -282,14 +321,17 @@ class CallExecution<Res> {
   private launchRound(): void {
     if (this.settled) return;
     this.rounds += 1;
-    let candidates = this.client.candidates().filter((m) => !this.failed.has(m.address));
+    const ordered = this.client.candidates();
+    let candidates = ordered.filter((m) => !this.failed.has(m.address));
     if (candidates.length === 0) {
       // Everyone failed once: the view may have changed, or a replica recovered; start over.
       this.failed.clear();
-      candidates = this.client.candidates();
+      this.deterministic.clear();
+      candidates = ordered;
     }
+    candidates = candidates.filter((m) => !this.isInFlight(m));
     if (candidates.length === 0) {
-      this.retryLater();
+      if (this.inFlight.size === 0) this.retryLater();
       return;
     }
     const { mode, hedgeSize, hedgeDelayMs } = this.client.options;
@@ -300,10 +342,15 @@ class CallExecution<Res> {
           ? candidates.slice(0, 1)
           : candidates.slice(0, hedgeSize);
     for (const member of first) this.launch(member);
+    clearTimeout(this.hedgeTimer);
     if (mode === 'hedged' && hedgeDelayMs !== undefined && candidates.length > first.length) {
       const rest = candidates.slice(first.length);
       this.hedgeTimer = setTimeout(() => {
-        for (const member of rest) if (!this.settled && !this.isInFlight(member)) this.launch(member);
+        for (const member of rest) {
+          if (this.settled) return;
+          if (this.client.inView(member) && !this.failed.has(member.address) && !this.isInFlight(member))
+            this.launch(member);
+        }
       }, hedgeDelayMs);
     }
   }
@@ -332,7 +379,8 @@ class CallExecution<Res> {
   }
 
   private onResult(attempt: Attempt, err: ServiceError | null, response: Res | undefined): void {
-    this.inFlight.delete(attempt);
+    // An attempt already failed over (its replica left the view) was counted then.
+    if (!this.inFlight.delete(attempt)) return;
     // A copy that answers after the call was settled: its answer is the stored one; nothing to do.
     if (this.settled) return;
     if (!err) {
@@ -354,9 +402,20 @@ class CallExecution<Res> {
     this.failed.add(member.address);
     this.telemetry.failures.push({ replica: member.id, code: err.code, atMs: Date.now() });
     this.client.reportFault(member, err);
+    if (DETERMINISTIC_FAILURES.has(err.code)) {
+      this.deterministic.add(member.address);
+      // Every replica of the view failed the same way: a bug or an exhausted resource, not a crash.
+      // Retrying until the deadline would only hide it.
+      const members = this.client.currentView.members;
+      if (members.length > 0 && members.every((m) => this.deterministic.has(m.address))) {
+        this.finish(undefined, err.code);
+        this.reject(new ReplicatedCallError(err.code, reasonOf(err), err.details, this.telemetry));
+        return;
+      }
+    }
     if (this.client.options.mode === 'passive') {
       // Fail over at once to the next replica, with the same request id.
-      const next = this.client.candidates().find((m) => !this.failed.has(m.address));
+      const next = this.client.candidates().find((m) => !this.failed.has(m.address) && !this.isInFlight(m));
       if (next) {
         this.launch(next);
         return;
@@ -393,6 +452,19 @@ class CallExecution<Res> {
     this.retryTimer = setTimeout(() => this.launchRound(), delay);
   }
 
+  private cancelled(): void {
+    if (this.settled) return;
+    this.finish(undefined, status.CANCELLED);
+    this.reject(
+      new ReplicatedCallError(
+        status.CANCELLED,
+        undefined,
+        'the replicated client was closed',
+        this.telemetry,
+      ),
+    );
+  }
+
   private giveUp(): void {
     if (this.settled) return;
     this.finish(undefined, status.DEADLINE_EXCEEDED);
@@ -413,7 +485,7 @@ class CallExecution<Res> {
     this.settled = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.hedgeTimer);
-    this.stopWatchingViews();
+    this.stopWatching();
     if (this.inFlight.size > 0) {
       const late = [...this.inFlight];
       setTimeout(() => {

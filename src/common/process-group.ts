@@ -1,4 +1,4 @@
-import { mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ReadyMessage, type SpawnedHedgeProcess, spawnHedge, stopChild } from './hedge-process.js';
 
@@ -35,6 +35,7 @@ export class ProcessGroup {
   async start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ReadyMessage> {
     const output = openSync(this.logFile(name), 'a');
     const process = spawnHedge(args, { lifeline: true, output, env });
+    closeSync(output);
     const member: Member = { name, process };
     this.members.push(member);
     process.child.once('exit', (code, signal) => {

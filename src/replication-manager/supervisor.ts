@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHealth, healthClient } from '../common/health.js';
 import { spawnHedge } from '../common/hedge-process.js';
@@ -182,6 +182,8 @@ export class Supervisor {
         (idOrAddress.address && s.address === idOrAddress.address),
     );
     if (slot?.state !== 'serving') return false;
+    // A late report about the process this slot had before must not get its replacement killed.
+    if (idOrAddress.address && slot.address !== idOrAddress.address) return false;
     const incarnation = slot.incarnation;
     slot.probe ??= this.probe(slot).finally(() => {
       slot.probe = undefined;
@@ -205,9 +207,9 @@ export class Supervisor {
       [...this.slots.values()].map(async (slot) => {
         clearTimeout(slot.respawnTimer);
         slot.health?.close();
-        if (slot.pid === undefined) return;
         const pid = slot.pid;
         slot.state = 'faulty';
+        if (pid === undefined || !isAlive(pid) || (!slot.child && !isHedgeReplica(pid))) return;
         signalQuietly(pid, 'SIGCONT');
         signalQuietly(pid, 'SIGTERM');
         if (!(await waitForExit(pid, slot.child, graceMs))) {
@@ -228,22 +230,33 @@ export class Supervisor {
     slot.servingSinceMs = undefined;
     slot.address = undefined;
     const output = openSync(join(this.options.logDir, `replica-${slot.id}.log`), 'a');
-    const { child, ready } = spawnHedge(
-      [
-        'replica',
-        '--id',
-        slot.id,
-        '--data-dir',
-        this.options.dataDir,
-        ...(this.options.ownerPid ? ['--owner-pid', String(this.options.ownerPid)] : []),
-        ...this.options.replicaArgs,
-      ],
-      // The URL carries a password: the environment is private to the user, argv is not.
-      { detached: true, output, readyTimeoutMs: 20_000, env: { DATABASE_URL: this.options.databaseUrl } },
-    );
+    let spawned: ReturnType<typeof spawnHedge>;
+    try {
+      spawned = spawnHedge(
+        [
+          'replica',
+          '--id',
+          slot.id,
+          '--data-dir',
+          this.options.dataDir,
+          ...(this.options.ownerPid ? ['--owner-pid', String(this.options.ownerPid)] : []),
+          ...this.options.replicaArgs,
+        ],
+        // The URL carries a password: the environment is private to the user, argv is not.
+        { detached: true, output, readyTimeoutMs: 20_000, env: { DATABASE_URL: this.options.databaseUrl } },
+      );
+    } finally {
+      // The child has its own copy of the descriptor.
+      closeSync(output);
+    }
+    const { child, ready } = spawned;
     slot.child = child;
     slot.pid = child.pid;
+    // Registered at once, so that a manager that dies before the replica is ready
+    // has a successor that finds and kills it instead of leaking it.
+    this.saveRegistry();
     child.once('exit', (code, signal) => {
+      if (slot.incarnation === incarnation) slot.pid = undefined;
       if (slot.incarnation === incarnation && slot.state !== 'faulty') {
         this.fault(slot, incarnation, `exited (code ${code}, signal ${signal})`, 'exit');
       }
@@ -338,7 +351,13 @@ export class Supervisor {
 
   /** Takes the replica out of the view, kills it, and schedules its replacement. */
   private fault(slot: Slot, incarnation: number, what: string, cause: FaultCause): void {
-    if (slot.incarnation !== incarnation || slot.state === 'faulty' || this.stopped) return;
+    if (
+      slot.incarnation !== incarnation ||
+      slot.state === 'faulty' ||
+      slot.state === 'backing-off' ||
+      this.stopped
+    )
+      return;
     const wasServing = slot.state === 'serving';
     const servedMs = slot.servingSinceMs === undefined ? 0 : Date.now() - slot.servingSinceMs;
     slot.state = 'faulty';
@@ -356,10 +375,12 @@ export class Supervisor {
     const pid = slot.pid;
     const child = slot.child;
     void (async () => {
-      if (pid !== undefined && isAlive(pid)) {
+      // An adopted process is signalled only while its pid still names a hedge replica.
+      if (pid !== undefined && isAlive(pid) && (child || isHedgeReplica(pid))) {
         killQuietly(pid);
         await waitForExit(pid, child, 5_000);
       }
+      if (slot.incarnation === incarnation) slot.pid = undefined;
       if (this.stopped || slot.incarnation !== incarnation) return;
       const delay = backoffMs(slot.quickFailures);
       slot.restarts += 1;
@@ -372,6 +393,7 @@ export class Supervisor {
         { replica: slot.id, delayMs: delay, quickFailures: slot.quickFailures },
         'backing off before respawning',
       );
+      clearTimeout(slot.respawnTimer);
       slot.respawnTimer = setTimeout(() => void this.spawn(slot), delay);
     })();
   }
@@ -382,15 +404,16 @@ export class Supervisor {
     this.saveRegistry();
   }
 
+  /** Serving replicas, to be adopted; starting ones (no address yet), to be killed by a successor. */
   private saveRegistry(): void {
     writeRegistry(this.options.registryPath, {
       view: this.membership.viewNumber,
       replicas: [...this.slots.values()]
-        .filter((s) => s.state === 'serving' && s.pid !== undefined && s.address)
+        .filter((s) => (s.state === 'serving' || s.state === 'starting') && s.pid !== undefined)
         .map((s) => ({
           id: s.id,
           pid: s.pid as number,
-          address: s.address as string,
+          address: s.address ?? '',
           startedAtMs: s.startedAtMs,
           restarts: s.restarts,
           lastFault: s.lastFault,
@@ -427,7 +450,15 @@ async function waitForExit(
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   if (child && child.exitCode === null && child.signalCode === null) {
-    await Promise.race([new Promise((r) => child.once('exit', r)), sleep(timeoutMs)]);
+    let timer: NodeJS.Timeout | undefined;
+    let onExit = () => {};
+    await new Promise<void>((resolve) => {
+      onExit = resolve;
+      child.once('exit', onExit);
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    child.off('exit', onExit);
   }
   while (isAlive(pid)) {
     if (Date.now() > deadline) return false;

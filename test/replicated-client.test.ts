@@ -1,0 +1,124 @@
+import {
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServiceError,
+  type sendUnaryData,
+  status,
+} from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ReplicatedCallError,
+  ReplicatedClient,
+  type ReplicationMode,
+} from '../src/client/replicated-client.js';
+import { hedgeProto } from '../src/common/proto.js';
+import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
+
+const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
+
+type Behaviour = 'ok' | 'internal' | 'silent';
+
+/** A real gRPC server that answers GetPortfolio as told, and counts the calls it got. */
+interface FakeReplica {
+  address: string;
+  calls: number;
+  server: Server;
+  pending: sendUnaryData<Portfolio>[];
+}
+
+async function fakeReplica(behaviour: Behaviour): Promise<FakeReplica> {
+  const server = new Server();
+  const replica: FakeReplica = { address: '', calls: 0, server, pending: [] };
+  server.addService(hedgeProto().Trading.service, {
+    GetPortfolio: (_call: ServerUnaryCall<unknown, Portfolio>, callback: sendUnaryData<Portfolio>) => {
+      replica.calls += 1;
+      if (behaviour === 'ok') callback(null, { account: { cash: '7', reserved_cash: '0' }, holdings: [] });
+      else if (behaviour === 'internal')
+        callback({ code: status.INTERNAL, details: 'the same bug on every replica' } as ServiceError);
+      else replica.pending.push(callback);
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  replica.address = `127.0.0.1:${port}`;
+  return replica;
+}
+
+describe('the replicated client against real gRPC servers', () => {
+  const replicas: FakeReplica[] = [];
+  const clients: ReplicatedClient[] = [];
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close();
+    for (const r of replicas.splice(0)) r.server.forceShutdown();
+  });
+
+  async function setUp(mode: ReplicationMode, behaviours: Behaviour[], hedgeDelayMs?: number) {
+    for (const b of behaviours) replicas.push(await fakeReplica(b));
+    const client = await ReplicatedClient.connect({
+      mode,
+      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+      deadlineMs: 20_000,
+      hedgeSize: 2,
+      hedgeDelayMs,
+    });
+    clients.push(client);
+    return client;
+  }
+
+  async function failure(promise: Promise<unknown>): Promise<ReplicatedCallError> {
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ReplicatedCallError);
+    return err as ReplicatedCallError;
+  }
+
+  it.each(['active', 'passive', 'hedged'] as const)(
+    '%s: INTERNAL from every replica ends the call with INTERNAL instead of retrying to the deadline',
+    async (mode) => {
+      const client = await setUp(mode, ['internal', 'internal', 'internal']);
+      const err = await failure(client.call(GET_PORTFOLIO, {}));
+      expect(err.code).toBe(status.INTERNAL);
+      expect(err.details).toBe('the same bug on every replica');
+      // Each replica was asked once: no retry rounds.
+      expect(replicas.map((r) => r.calls)).toEqual([1, 1, 1]);
+      expect(err.telemetry.failures.map((f) => f.replica).sort()).toEqual(['r1', 'r2', 'r3']);
+    },
+  );
+
+  it.each(['active', 'passive', 'hedged'] as const)(
+    '%s: INTERNAL from some replicas, an answer from another: the answer is used',
+    async (mode) => {
+      const client = await setUp(mode, ['internal', 'internal', 'ok']);
+      const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+      expect(result.response.account?.cash).toBe('7');
+      expect(result.telemetry.answeredBy).toBe('r3');
+    },
+  );
+
+  it('hedged: replicas held back are asked after the hedge delay when the first ones stay silent', async () => {
+    const client = await setUp('hedged', ['silent', 'silent', 'ok'], 50);
+    const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+    expect(result.telemetry.answeredBy).toBe('r3');
+    expect(result.telemetry.attempts).toBe(3);
+    expect(replicas.map((r) => r.calls)).toEqual([1, 1, 1]);
+  });
+
+  it('close() ends calls in flight with CANCELLED and refuses new ones', async () => {
+    const client = await setUp('active', ['silent', 'silent', 'silent']);
+    const inFlight = failure(client.call(GET_PORTFOLIO, {}));
+    while (replicas.some((r) => r.calls === 0)) await new Promise((r) => setTimeout(r, 5));
+    client.close();
+    const err = await inFlight;
+    expect(err.code).toBe(status.CANCELLED);
+    const later = await failure(client.call(GET_PORTFOLIO, {}));
+    expect(later.code).toBe(status.CANCELLED);
+    expect(later.telemetry.attempts).toBe(0);
+    expect(replicas.map((r) => r.calls)).toEqual([1, 1, 1]);
+  });
+});
