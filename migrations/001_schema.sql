@@ -24,10 +24,14 @@ CREATE INDEX sessions_expires_at ON sessions (expires_at);
 
 -- 10^17 cents is a quadrillion dollars: far beyond any real balance, far below
 -- the 9.2 * 10^18 where BIGINT would overflow on a sum of two balances.
+-- Only deposits and sales raise cash + reserved_cash; each checks the cap first.
 CREATE TABLE accounts (
   user_id bigint PRIMARY KEY REFERENCES users (id),
   cash bigint NOT NULL DEFAULT 0 CHECK (cash >= 0 AND cash <= 100000000000000000),
-  reserved_cash bigint NOT NULL DEFAULT 0 CHECK (reserved_cash >= 0 AND reserved_cash <= 100000000000000000)
+  reserved_cash bigint NOT NULL DEFAULT 0 CHECK (reserved_cash >= 0 AND reserved_cash <= 100000000000000000),
+  -- The cap is on what the user owns in cash, reserved or not, so releasing a
+  -- reserve (an order expiring, a trigger refunding) can never break it.
+  CHECK (cash + reserved_cash <= 100000000000000000)
 );
 
 CREATE TABLE holdings (

@@ -173,7 +173,7 @@ DECLARE
   v_reserved bigint;
 BEGIN
   UPDATE accounts SET cash = cash + v_amount
-  WHERE user_id = ctx.user_id AND cash <= max_balance_cents() - v_amount
+  WHERE user_id = ctx.user_id AND cash + reserved_cash <= max_balance_cents() - v_amount
   RETURNING cash, reserved_cash INTO v_cash, v_reserved;
   IF NOT FOUND THEN
     RETURN refuse(ctx, v_events, 'ADD', NULL, v_amount, 9, 'BALANCE_LIMIT',
@@ -227,8 +227,8 @@ BEGIN
     RETURNING shares, reserved_shares INTO v_held, v_held_reserved;
   ELSE
     -- The account row is locked first, as in a buy, so the two never deadlock.
-    SELECT cash INTO v_cash FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
-    IF v_cash > max_balance_cents() - v_total THEN
+    SELECT cash, reserved_cash INTO v_cash, v_reserved FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+    IF v_cash + v_reserved > max_balance_cents() - v_total THEN
       RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'BALANCE_LIMIT',
         format('selling would take the balance over the limit of %s', money_text(max_balance_cents())));
     END IF;
@@ -357,12 +357,14 @@ BEGIN
   v_fingerprint := request_fingerprint(p_op, ctx.user_id, p_params);
 
   IF NOT v_session_valid THEN
-    -- A late copy of a request that ended its own session (logout) still gets the
-    -- stored response; anything else needs a live session.
-    IF EXISTS (SELECT 1 FROM request_log WHERE request_id = p_request_id) THEN
+    -- Refused, but through the claim like any answer: a copy that started while the
+    -- session was still valid (or a logout that ended it) may hold the claim, and
+    -- every copy must get the answer that copy stored.
+    IF NOT claim(p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica) THEN
       RETURN stored_response(p_request_id, v_fingerprint);
     END IF;
-    RETURN op_error(16, 'SESSION_EXPIRED', 'the session has expired; log in again');
+    RETURN store_response(p_request_id,
+      op_error(16, 'SESSION_EXPIRED', 'the session has expired; log in again (and send this request with a new id)'));
   END IF;
   ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
 
@@ -377,13 +379,16 @@ BEGIN
       INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id, status, reason, message, body)
       VALUES (p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica, r.status, r.reason, r.message, r.body);
       RETURN r;
-    EXCEPTION WHEN unique_violation THEN
+    EXCEPTION WHEN OTHERS THEN
+      -- Lost the key, or failed while doing work another copy has finished: this
+      -- copy's work was rolled back with the block above, and the stored answer is
+      -- the request's. Without one, the failure is this copy's own.
       GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
-      IF v_constraint IS DISTINCT FROM 'request_log_pkey' THEN
+      IF v_constraint IS DISTINCT FROM 'request_log_pkey'
+         AND NOT EXISTS (SELECT 1 FROM request_log WHERE request_id = p_request_id) THEN
         RAISE;
       END IF;
     END;
-    -- Lost the key: this copy's work was rolled back with the block above.
     RETURN stored_response(p_request_id, v_fingerprint);
   END IF;
   RAISE EXCEPTION 'unknown deduplication strategy %', p_strategy;

@@ -132,29 +132,42 @@ BEGIN
   END IF;
 END $$;
 
--- Expired orders release their reserves when their user is next touched…
-CREATE FUNCTION expire_user_orders(p_user bigint, p_replica text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-  o pending_orders;
-BEGIN
-  FOR o IN SELECT * FROM pending_orders WHERE user_id = p_user AND state = 'pending' AND expires_at <= now()
-           ORDER BY id FOR UPDATE LOOP
-    PERFORM expire_order(o, p_replica);
-  END LOOP;
-END $$;
+-- Lock order, everywhere: a user's account row first, then that user's pending
+-- orders, triggers and holdings. Commands, the sweep and trigger firing all
+-- follow it, so none of them can deadlock with another.
 
--- …and by a periodic sweep, which skips orders another transaction is busy with.
-CREATE FUNCTION sweep_expired_orders(p_replica text, p_limit integer) RETURNS integer
+-- Expired orders release their reserves when their user is next touched (the
+-- caller holds the account)…
+CREATE FUNCTION expire_user_orders(p_user bigint, p_replica text) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
   o pending_orders;
   n integer := 0;
 BEGIN
-  FOR o IN SELECT * FROM pending_orders WHERE state = 'pending' AND expires_at <= now()
-           ORDER BY id LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
+  FOR o IN SELECT * FROM pending_orders WHERE user_id = p_user AND state = 'pending' AND expires_at <= now()
+           ORDER BY id FOR UPDATE LOOP
     PERFORM expire_order(o, p_replica);
     n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+
+-- …and by a periodic sweep, user by user. A user whose account another
+-- transaction holds is skipped, never waited for: that transaction (a command of
+-- theirs, another replica's sweep) expires the orders itself.
+CREATE FUNCTION sweep_expired_orders(p_replica text, p_limit integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  u bigint;
+  n integer := 0;
+BEGIN
+  FOR u IN SELECT DISTINCT user_id FROM pending_orders WHERE state = 'pending' AND expires_at <= now()
+           ORDER BY user_id LOOP
+    EXIT WHEN n >= p_limit;
+    PERFORM 1 FROM accounts WHERE user_id = u FOR UPDATE SKIP LOCKED;
+    IF FOUND THEN
+      n := n + expire_user_orders(u, p_replica);
+    END IF;
   END LOOP;
   RETURN n;
 END $$;
@@ -177,7 +190,7 @@ DECLARE
 BEGIN
   INSERT INTO accounts AS a (user_id, cash) VALUES (ctx.user_id, v_amount)
   ON CONFLICT (user_id) DO UPDATE SET cash = a.cash + excluded.cash
-  WHERE a.cash <= max_balance_cents() - excluded.cash
+  WHERE a.cash + a.reserved_cash <= max_balance_cents() - excluded.cash
   RETURNING cash, reserved_cash INTO v_cash, v_reserved;
   IF NOT FOUND THEN
     RETURN refuse(ctx, v_events, 'ADD', NULL, v_amount, 9, 'BALANCE_LIMIT',
@@ -249,7 +262,7 @@ BEGIN
   IF NOT FOUND THEN
     RETURN unknown_user(ctx, v_events, v_command, v_symbol, v_amount);
   END IF;
-  IF (p -> 'quote' ->> 'expires_at_ms')::bigint <= epoch_ms(now()) THEN
+  IF coalesce((p -> 'quote' ->> 'expires_at_ms')::bigint, 0) <= epoch_ms(now()) THEN
     RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'QUOTE_EXPIRED',
       format('the quote for %s has expired; get a fresh quote', v_symbol));
   END IF;
@@ -302,10 +315,11 @@ DECLARE
   v_command text := CASE WHEN p_commit THEN 'COMMIT_' ELSE 'CANCEL_' END || upper(p_side);
   v_events audit_event[] := ARRAY[ev_command(v_command)];
   v_amount bigint;
+  a accounts;
   o pending_orders;
   t trades;
 BEGIN
-  PERFORM 1 FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+  SELECT * INTO a FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
   IF NOT FOUND THEN
     RETURN unknown_user(ctx, v_events, v_command, NULL, NULL);
   END IF;
@@ -317,6 +331,12 @@ BEGIN
       format('there is no unexpired pending %s to %s', p_side, lower(split_part(v_command, '_', 1))));
   END IF;
   v_amount := o.shares * o.price_cents;
+  SELECT * INTO a FROM accounts WHERE user_id = ctx.user_id;
+  IF p_commit AND p_side = 'sell' AND a.cash + a.reserved_cash > max_balance_cents() - v_amount THEN
+    RETURN refuse(ctx, v_events, v_command, o.symbol, v_amount, 9, 'BALANCE_LIMIT',
+      format('selling for %s would take the balance over the limit of %s; CANCEL_SELL returns the shares',
+             money_text(v_amount), money_text(max_balance_cents())));
+  END IF;
   UPDATE pending_orders SET state = CASE WHEN p_commit THEN 'committed' ELSE 'cancelled' END WHERE id = o.id;
   IF p_commit THEN
     IF p_side = 'buy' THEN
@@ -545,7 +565,7 @@ END $$;
 CREATE FUNCTION op_dump_log(ctx request_context, p jsonb) RETURNS op_result
 LANGUAGE plpgsql AS $$
 DECLARE
-  v_whole boolean := (p ->> 'whole_log')::boolean;
+  v_whole boolean := coalesce((p ->> 'whole_log')::boolean, false);
   v_filename text := p ->> 'filename';
   v_events audit_event[] := ARRAY[ev_command('DUMPLOG', NULL, NULL, p ->> 'filename')];
 BEGIN
@@ -572,9 +592,24 @@ DECLARE
   v_shares bigint;
   v_total bigint;
   v_events audit_event[];
+  a accounts;
 BEGIN
   ctx := ROW(derived_request_id('trigger', t.id), t.user_id, (SELECT username FROM users WHERE id = t.user_id),
              p_replica, t.transaction_num)::request_context;
+  SELECT * INTO a FROM accounts WHERE user_id = t.user_id;
+  IF t.side = 'sell' AND t.reserved_shares::numeric * p_price > max_balance_cents() - a.cash - a.reserved_cash THEN
+    -- The sale would take the balance over the cap: the trigger is cancelled, its shares returned.
+    UPDATE holdings SET shares = shares + t.reserved_shares, reserved_shares = reserved_shares - t.reserved_shares
+    WHERE user_id = t.user_id AND symbol = t.symbol;
+    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
+    VALUES (ctx.request_id, t.user_id, 'release', t.symbol, t.reserved_shares, -t.reserved_shares);
+    UPDATE triggers SET state = 'cancelled', fired_at = now(), fired_price_cents = p_price, fired_by = p_replica
+    WHERE id = t.id;
+    PERFORM write_audit(ctx, ARRAY[ev_error('SET_SELL_TRIGGER', t.symbol, NULL,
+      format('the sell trigger on %s was cancelled: selling %s shares at %s would take the balance over the limit of %s',
+             t.symbol, t.reserved_shares, money_text(p_price), money_text(max_balance_cents())))]);
+    RETURN;
+  END IF;
   IF t.side = 'buy' THEN
     v_shares := t.amount_cents / p_price;
     v_total := v_shares * p_price;
@@ -593,8 +628,8 @@ BEGIN
   ELSE
     v_shares := t.reserved_shares;
     v_total := v_shares * p_price;
-    UPDATE holdings SET reserved_shares = reserved_shares - v_shares WHERE user_id = t.user_id AND symbol = t.symbol;
     UPDATE accounts SET cash = cash + v_total WHERE user_id = t.user_id;
+    UPDATE holdings SET reserved_shares = reserved_shares - v_shares WHERE user_id = t.user_id AND symbol = t.symbol;
     INSERT INTO ledger (request_id, user_id, kind, symbol, cash_delta, reserved_shares_delta)
     VALUES (ctx.request_id, t.user_id, 'sell', t.symbol, v_total, -v_shares);
     v_events := ARRAY[ev_system('SET_SELL_TRIGGER', t.symbol, v_total), ev_account('add', v_total)];
@@ -610,28 +645,39 @@ BEGIN
   PERFORM write_audit(ctx, v_events);
 END $$;
 
--- Every replica calls this with the signed ticks it receives. A trigger fires on
--- a tick issued after it was armed; locked triggers are skipped, since another
--- replica is firing them, and the state check under the row lock makes each fire once.
+-- Whether tick i of a batch fires trigger t: issued after it was armed, at its price or better.
+CREATE FUNCTION tick_fires(t triggers, p_symbol text, p_price bigint, p_issued_ms bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT t.state = 'armed' AND t.symbol = p_symbol AND t.armed_at < to_timestamp(p_issued_ms / 1000.0)
+     AND ((t.side = 'buy' AND t.trigger_price_cents >= p_price) OR (t.side = 'sell' AND t.trigger_price_cents <= p_price))
+$$;
+
+-- Every replica calls this with the signed ticks it receives. Candidates are read
+-- without locks, then taken user by user in user-id order, account first (the
+-- lock order above), and checked again under the lock: each trigger fires once,
+-- at the first tick of the batch that fires it, and two replicas firing the same
+-- ticks wait for each other in one order instead of deadlocking.
 CREATE FUNCTION fire_triggers(
   p_symbols text[], p_prices bigint[], p_issued_ms bigint[], p_sequences bigint[], p_signatures bytea[],
   p_replica text
 ) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
+  c record;
   t triggers;
   n integer := 0;
 BEGIN
-  FOR i IN 1 .. coalesce(array_length(p_symbols, 1), 0) LOOP
-    FOR t IN SELECT * FROM triggers
-             WHERE state = 'armed' AND symbol = p_symbols[i]
-               AND armed_at < to_timestamp(p_issued_ms[i] / 1000.0)
-               AND ((side = 'buy' AND trigger_price_cents >= p_prices[i])
-                 OR (side = 'sell' AND trigger_price_cents <= p_prices[i]))
-             ORDER BY id FOR UPDATE SKIP LOCKED LOOP
-      PERFORM fire_trigger(t, p_prices[i], p_sequences[i], p_signatures[i], p_replica);
+  FOR c IN SELECT tr.id, tr.user_id, k.i
+           FROM unnest(p_symbols, p_prices, p_issued_ms) WITH ORDINALITY AS k (symbol, price, issued_ms, i)
+           JOIN triggers tr ON tr.state = 'armed' AND tr.symbol = k.symbol
+           WHERE tick_fires(tr, k.symbol, k.price, k.issued_ms)
+           ORDER BY tr.user_id, k.i, tr.id LOOP
+    PERFORM 1 FROM accounts WHERE user_id = c.user_id FOR UPDATE;
+    SELECT * INTO t FROM triggers WHERE id = c.id FOR UPDATE;
+    IF tick_fires(t, p_symbols[c.i], p_prices[c.i], p_issued_ms[c.i]) THEN
+      PERFORM fire_trigger(t, p_prices[c.i], p_sequences[c.i], p_signatures[c.i], p_replica);
       n := n + 1;
-    END LOOP;
+    END IF;
   END LOOP;
   RETURN n;
 END $$;
