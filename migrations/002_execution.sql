@@ -141,15 +141,27 @@ BEGIN
   RETURN op_ok(jsonb_build_object('user_id', v_id::text, 'username', p ->> 'username'));
 END $$;
 
+-- The client chose the session's token and every copy carries it; only its hash
+-- (p.token_hash, fingerprinted) reaches the database, and the stored response
+-- holds no token: the replica adds the request's own to every copy's answer.
+CREATE FUNCTION token_taken(p jsonb) RETURNS op_result
+LANGUAGE sql STABLE AS $$
+  SELECT op_error(6, 'SESSION_TOKEN_TAKEN', 'this session token is already in use; send a new random one')
+  WHERE EXISTS (SELECT 1 FROM sessions WHERE token_hash = decode(p ->> 'token_hash', 'base64'))
+$$;
+
 CREATE FUNCTION op_login(ctx request_context, p jsonb, e jsonb) RETURNS op_result
 LANGUAGE plpgsql AS $$
 DECLARE
   v_expires timestamptz := now() + make_interval(secs => (e ->> 'ttl_seconds')::double precision);
+  r op_result := token_taken(p);
 BEGIN
+  IF r.status IS NOT NULL THEN
+    RETURN r;
+  END IF;
   INSERT INTO sessions (token_hash, user_id, expires_at)
-  VALUES (decode(e ->> 'token_hash', 'base64'), (e ->> 'user_id')::bigint, v_expires);
+  VALUES (decode(p ->> 'token_hash', 'base64'), (e ->> 'user_id')::bigint, v_expires);
   RETURN op_ok(jsonb_build_object(
-    'session_token', e ->> 'token',
     'expires_at_ms', epoch_ms(v_expires)::text,
     'user_id', e ->> 'user_id'
   ));

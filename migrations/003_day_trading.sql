@@ -9,7 +9,11 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_id bigint;
   v_expires timestamptz := now() + make_interval(secs => (e ->> 'ttl_seconds')::double precision);
+  r op_result := token_taken(p);
 BEGIN
+  IF r.status IS NOT NULL THEN
+    RETURN r;
+  END IF;
   INSERT INTO users (username, password_params, password_salt, password_hash)
   VALUES (p ->> 'username', e ->> 'password_params', decode(e ->> 'password_salt', 'base64'),
           decode(e ->> 'password_hash', 'base64'))
@@ -19,10 +23,9 @@ BEGIN
     RETURN op_error(6, 'USERNAME_TAKEN', format('the username %s is already registered', p ->> 'username'));
   END IF;
   -- Signing up signs in: one scrypt, not two.
-  INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (decode(e ->> 'token_hash', 'base64'), v_id, v_expires);
+  INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (decode(p ->> 'token_hash', 'base64'), v_id, v_expires);
   RETURN op_ok(jsonb_build_object(
-    'user_id', v_id::text, 'username', p ->> 'username',
-    'session_token', e ->> 'token', 'expires_at_ms', epoch_ms(v_expires)::text
+    'user_id', v_id::text, 'username', p ->> 'username', 'expires_at_ms', epoch_ms(v_expires)::text
   ));
 END $$;
 

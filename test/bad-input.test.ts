@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../src/common/feed-key.js';
 import { uuidv7 } from '../src/common/ids.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
+import { newSessionToken } from '../src/common/session-token.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import type { TradingClient } from '../src/gen/hedge/v1/Trading.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
@@ -212,11 +213,81 @@ describe('bad input gets a precise status, a readable message, and changes nothi
     await expectRefused(() => expiring.portfolio(), status.UNAUTHENTICATED, 'SESSION_INVALID');
   });
 
+  it('Register and Login need a well-formed session token chosen by the caller, not one in use', async () => {
+    for (const session_token of ['', 'short', 'A'.repeat(44), `${'A'.repeat(42)}=`, MEGABYTE]) {
+      await expectRefused(
+        () =>
+          invoke((cb) =>
+            client.Register(
+              { request_id: uuidv7(), username: uniqueUsername(), password: 'long enough', session_token },
+              cb,
+            ),
+          ),
+        status.INVALID_ARGUMENT,
+        'INVALID_SESSION_TOKEN',
+      );
+      await expectRefused(
+        () =>
+          invoke((cb) =>
+            client.Login(
+              { request_id: uuidv7(), username: trader.username, password: 'correct horse', session_token },
+              cb,
+            ),
+          ),
+        status.INVALID_ARGUMENT,
+        'INVALID_SESSION_TOKEN',
+      );
+    }
+    const token = String(trader.metadata.get('authorization')[0]).slice('Bearer '.length);
+    const users = (await db.pool.query('SELECT count(*)::int AS n FROM users')).rows[0].n;
+    await expectRefused(
+      () =>
+        invoke((cb) =>
+          client.Register(
+            {
+              request_id: uuidv7(),
+              username: uniqueUsername(),
+              password: 'long enough',
+              session_token: token,
+            },
+            cb,
+          ),
+        ),
+      status.ALREADY_EXISTS,
+      'SESSION_TOKEN_TAKEN',
+    );
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM users')).rows[0].n).toBe(users);
+    await expectRefused(
+      () =>
+        invoke((cb) =>
+          client.Login(
+            {
+              request_id: uuidv7(),
+              username: trader.username,
+              password: 'correct horse',
+              session_token: token,
+            },
+            cb,
+          ),
+        ),
+      status.ALREADY_EXISTS,
+      'SESSION_TOKEN_TAKEN',
+    );
+  });
+
   it('a wrong password or unknown user cannot log in', async () => {
     await expectRefused(
       () =>
         invoke((cb) =>
-          client.Login({ request_id: uuidv7(), username: trader.username, password: 'wrong password' }, cb),
+          client.Login(
+            {
+              request_id: uuidv7(),
+              username: trader.username,
+              password: 'wrong password',
+              session_token: newSessionToken(),
+            },
+            cb,
+          ),
         ),
       status.UNAUTHENTICATED,
       'BAD_CREDENTIALS',
@@ -224,7 +295,15 @@ describe('bad input gets a precise status, a readable message, and changes nothi
     await expectRefused(
       () =>
         invoke((cb) =>
-          client.Login({ request_id: uuidv7(), username: 'nobody_here', password: 'whatever1' }, cb),
+          client.Login(
+            {
+              request_id: uuidv7(),
+              username: 'nobody_here',
+              password: 'whatever1',
+              session_token: newSessionToken(),
+            },
+            cb,
+          ),
         ),
       status.UNAUTHENTICATED,
       'BAD_CREDENTIALS',

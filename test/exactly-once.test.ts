@@ -5,6 +5,7 @@ import { exited } from '../src/common/hedge-process.js';
 import { uuidv7 } from '../src/common/ids.js';
 import { hedgeProto } from '../src/common/proto.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
+import { newSessionToken } from '../src/common/session-token.js';
 import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js';
 import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
@@ -136,9 +137,10 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
       expect(cents(before.account?.cash) - cents(after.account?.cash)).toBe(40n * 2_550n);
     });
 
-    it('copies of one login on every replica: one scrypt-guarded session, one token for all', async () => {
+    it('copies of one login on every replica: one session, one token for all, and the token is stored nowhere', async () => {
       const username = trader.username;
-      const request = { request_id: uuidv7(), username, password: 'correct horse' };
+      const token = newSessionToken();
+      const request = { request_id: uuidv7(), username, password: 'correct horse', session_token: token };
       const before = (await db.pool.query('SELECT count(*)::int AS n FROM sessions')).rows[0].n;
       const logins = await Promise.all(
         replicas.map((r) => {
@@ -148,8 +150,28 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
           ).finally(() => client.close());
         }),
       );
-      expect(new Set(logins.map((l) => l.session_token)).size).toBe(1);
+      expect(logins.map((l) => l.session_token)).toEqual(replicas.map(() => token));
       expect((await db.pool.query('SELECT count(*)::int AS n FROM sessions')).rows[0].n).toBe(before + 1);
+      // The stored answer every copy read holds no token: a copy of the database logs nobody in.
+      const { rows } = await db.pool.query(
+        'SELECT body::text AS body FROM request_log WHERE request_id = $1',
+        [request.request_id],
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0].body).not.toContain(token);
+      expect(rows[0].body).toContain('expires_at_ms');
+      // The same id with another token is another request.
+      const client = tradingClient(replicas[0]?.address ?? '');
+      const err = await failureOf(
+        invoke((cb) =>
+          client.Login(
+            { ...request, session_token: newSessionToken() },
+            { deadline: deadlineAfter(20_000) },
+            cb,
+          ),
+        ),
+      ).finally(() => client.close());
+      expect(err).toMatchObject({ code: status.FAILED_PRECONDITION, reason: 'IDEMPOTENCY_KEY_REUSED' });
     });
 
     it('the same id with different parameters is refused on any replica', async () => {

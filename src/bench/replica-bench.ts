@@ -5,6 +5,7 @@ import { makeTempDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
+import { newSessionToken } from '../common/session-token.js';
 import type { LoginResponse__Output } from '../gen/hedge/v1/LoginResponse.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
@@ -141,9 +142,15 @@ async function openSession(client: TradingClient): Promise<Metadata> {
   const username = `bench_${uuidv7().replaceAll('-', '').slice(-20)}`;
   const password = 'benchmark password';
   const opts = () => ({ deadline: deadlineAfter(10_000) });
-  await invoke((cb) => client.Register({ request_id: uuidv7(), username, password }, opts(), cb));
+  await invoke((cb) =>
+    client.Register(
+      { request_id: uuidv7(), username, password, session_token: newSessionToken() },
+      opts(),
+      cb,
+    ),
+  );
   const login = await invoke<LoginResponse__Output>((cb) =>
-    client.Login({ request_id: uuidv7(), username, password }, opts(), cb),
+    client.Login({ request_id: uuidv7(), username, password, session_token: newSessionToken() }, opts(), cb),
   );
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer ${login.session_token}`);

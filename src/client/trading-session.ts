@@ -1,6 +1,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import { uuidv7 } from '../common/ids.js';
 import { hedgeProto } from '../common/proto.js';
+import { newSessionToken } from '../common/session-token.js';
 import type { Account__Output } from '../gen/hedge/v1/Account.js';
 import type { ListTradesResponse__Output } from '../gen/hedge/v1/ListTradesResponse.js';
 import type { LoginResponse__Output } from '../gen/hedge/v1/LoginResponse.js';
@@ -34,12 +35,14 @@ export class TradingSession {
 
   /** Registers and, as signing up signs in, starts the session. */
   async register(username: string, password: string): Promise<CallResult<RegisterResponse__Output>> {
+    const token = newSessionToken();
     const result = await this.client.call<RegisterResponse__Output>(TRADING.Register, {
       request_id: uuidv7(),
       username,
       password,
+      session_token: token,
     });
-    this.start(username, result.response.session_token);
+    this.start(username, token);
     return result;
   }
 
@@ -54,12 +57,14 @@ export class TradingSession {
   }
 
   async login(username: string, password: string): Promise<CallResult<LoginResponse__Output>> {
+    const token = newSessionToken();
     const result = await this.client.call<LoginResponse__Output>(TRADING.Login, {
       request_id: uuidv7(),
       username,
       password,
+      session_token: token,
     });
-    this.start(username, result.response.session_token);
+    this.start(username, token);
     return result;
   }
 

@@ -1,13 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
-import { unauthenticated } from '../common/errors.js';
-
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-
-/** 256 random bits, base64url. */
-export function newSessionToken(): string {
-  return randomBytes(32).toString('base64url');
-}
+import { invalidArgument, unauthenticated } from '../common/errors.js';
+import { SESSION_TOKEN } from '../common/session-token.js';
 
 /** The database keeps only this hash of a token. */
 export function hashToken(token: string): Buffer {
@@ -24,6 +18,19 @@ export function sessionTokenHash(metadata: Metadata): Buffer {
     );
   }
   const token = header.slice('Bearer '.length);
-  if (!TOKEN.test(token)) throw unauthenticated('SESSION_INVALID', 'the session token is malformed; log in');
+  if (!SESSION_TOKEN.test(token))
+    throw unauthenticated('SESSION_INVALID', 'the session token is malformed; log in');
   return hashToken(token);
+}
+
+/** The token a Register or Login request brings for its new session. */
+export function parseNewSessionToken(text: string): string {
+  if (!SESSION_TOKEN.test(text)) {
+    throw invalidArgument(
+      'INVALID_SESSION_TOKEN',
+      'session_token must be 43 base64url characters (32 random bytes) chosen by the client; ' +
+        'every copy of the request carries the same one',
+    );
+  }
+  return text;
 }

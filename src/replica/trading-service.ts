@@ -13,7 +13,7 @@ import type { TradeRequest__Output } from '../gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse } from '../gen/hedge/v1/TradeResponse.js';
 import type { TradingHandlers } from '../gen/hedge/v1/Trading.js';
 import { replicaHandler } from './call-handler.js';
-import { hashToken, newSessionToken, sessionTokenHash } from './credentials.js';
+import { hashToken, parseNewSessionToken, sessionTokenHash } from './credentials.js';
 import type { Executor } from './executor.js';
 import { type QuoteVerifier, quoteParams } from './quote-verifier.js';
 import { parsePassword, parseRequestId, parseUsername } from './validation.js';
@@ -30,12 +30,6 @@ export interface TradingDeps {
 }
 
 const MAX_LIST_LIMIT = 1000;
-
-/** A fresh session for Register or Login: the token goes back to the client, only its hash is kept. */
-function newSession(ttlSeconds: number) {
-  const token = newSessionToken();
-  return { token, token_hash: hashToken(token).toString('base64'), ttl_seconds: ttlSeconds };
-}
 
 /**
  * The Trading service. Handlers check the input completely before the database is
@@ -73,10 +67,12 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       const requestId = parseRequestId(call.request.request_id);
       const username = parseUsername(call.request.username);
       const password = parsePassword(call.request.password);
-      return executor.executeClaimedFirst<RegisterResponse>(
+      const token = parseNewSessionToken(call.request.session_token);
+      // The token's hash is a parameter: a copy with another token is another request.
+      const response = await executor.executeClaimedFirst<RegisterResponse>(
         'register',
         requestId,
-        { username },
+        { username, token_hash: hashToken(token).toString('base64') },
         async (tx) => {
           // A taken name is refused before the scrypt (the insert still decides a race).
           if (await executor.credentials(username, tx)) {
@@ -91,24 +87,34 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
             password_params: hash.params,
             password_salt: hash.salt.toString('base64'),
             password_hash: hash.hash.toString('base64'),
-            ...newSession(deps.sessionTtlSeconds),
+            ttl_seconds: deps.sessionTtlSeconds,
           };
         },
       );
+      return { ...response, session_token: token };
     }),
 
     Login: handler('Login', async (call) => {
       const requestId = parseRequestId(call.request.request_id);
       const username = parseUsername(call.request.username);
       const password = parsePassword(call.request.password);
+      const token = parseNewSessionToken(call.request.session_token);
       const stored = await executor.credentials(username);
       // The password is not a parameter of the stored request: it is never fingerprinted or kept.
-      return executor.executeClaimedFirst<LoginResponse>('login', requestId, { username }, async () => {
-        // scrypt runs for unknown users too, so timing does not tell which usernames exist.
-        const valid = await verifyPassword(password, stored);
-        if (!valid || !stored) throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
-        return { user_id: stored.userId, ...newSession(deps.sessionTtlSeconds) };
-      });
+      // A later copy is answered without it, but only a caller holding the token gains by that.
+      const response = await executor.executeClaimedFirst<LoginResponse>(
+        'login',
+        requestId,
+        { username, token_hash: hashToken(token).toString('base64') },
+        async () => {
+          // scrypt runs for unknown users too, so timing does not tell which usernames exist.
+          const valid = await verifyPassword(password, stored);
+          if (!valid || !stored)
+            throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
+          return { user_id: stored.userId, ttl_seconds: deps.sessionTtlSeconds };
+        },
+      );
+      return { ...response, session_token: token };
     }),
 
     Logout: handler('Logout', async (call) => {

@@ -3,6 +3,7 @@ import { reasonOf } from '../../src/common/errors.js';
 import { uuidv7 } from '../../src/common/ids.js';
 import { hedgeProto } from '../../src/common/proto.js';
 import { deadlineAfter, invoke } from '../../src/common/rpc.js';
+import { newSessionToken } from '../../src/common/session-token.js';
 import type { Account__Output } from '../../src/gen/hedge/v1/Account.js';
 import type { ListTradesResponse__Output } from '../../src/gen/hedge/v1/ListTradesResponse.js';
 import type { LoginResponse__Output } from '../../src/gen/hedge/v1/LoginResponse.js';
@@ -40,9 +41,19 @@ export class Trader {
     username = uniqueUsername(),
     password = 'correct horse',
   ): Promise<Trader> {
-    await invoke((cb) => client.Register({ request_id: uuidv7(), username, password }, opts(), cb));
+    await invoke((cb) =>
+      client.Register(
+        { request_id: uuidv7(), username, password, session_token: newSessionToken() },
+        opts(),
+        cb,
+      ),
+    );
     const login = await invoke<LoginResponse__Output>((cb) =>
-      client.Login({ request_id: uuidv7(), username, password }, opts(), cb),
+      client.Login(
+        { request_id: uuidv7(), username, password, session_token: newSessionToken() },
+        opts(),
+        cb,
+      ),
     );
     return new Trader(client, username, login);
   }
