@@ -5,6 +5,8 @@ import { keyIdOf } from '../src/common/feed-key.js';
 import { uuidv7 } from '../src/common/ids.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import { newSessionToken } from '../src/common/session-token.js';
+import type { LoginRequest } from '../src/gen/hedge/v1/LoginRequest.js';
+import type { RegisterRequest } from '../src/gen/hedge/v1/RegisterRequest.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import type { TradingClient } from '../src/gen/hedge/v1/Trading.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
@@ -87,6 +89,34 @@ describe('bad input gets a precise status, a readable message, and changes nothi
     await db?.drop();
   });
 
+  /** Register or Login with well-formed fields, but for those given. */
+  const register = (fields: Partial<RegisterRequest>) =>
+    invoke((cb) =>
+      client.Register(
+        {
+          request_id: uuidv7(),
+          username: uniqueUsername(),
+          password: 'long enough',
+          session_token: newSessionToken(),
+          ...fields,
+        },
+        cb,
+      ),
+    );
+  const login = (fields: Partial<LoginRequest>) =>
+    invoke((cb) =>
+      client.Login(
+        {
+          request_id: uuidv7(),
+          username: trader.username,
+          password: 'correct horse',
+          session_token: newSessionToken(),
+          ...fields,
+        },
+        cb,
+      ),
+    );
+
   it.each(['0', '0.00', '-5', '-0.01', '1.001', '0.005', 'abc', '', '1e5', '12,50', '$10', ' 10', 'NaN'])(
     'deposit of %j: INVALID_ARGUMENT',
     async (amount) => {
@@ -148,23 +178,13 @@ describe('bad input gets a precise status, a readable message, and changes nothi
   it.each(['ab', 'a'.repeat(33), 'with space', 'ünïcode', "robert'); DROP TABLE users;--", ''])(
     'username %j: INVALID_ARGUMENT',
     async (username) => {
-      await expectRefused(
-        () =>
-          invoke((cb) => client.Register({ request_id: uuidv7(), username, password: 'long enough' }, cb)),
-        status.INVALID_ARGUMENT,
-        'INVALID_USERNAME',
-      );
+      await expectRefused(() => register({ username }), status.INVALID_ARGUMENT, 'INVALID_USERNAME');
     },
   );
 
   it('passwords outside 8 to 256 characters', async () => {
     for (const password of ['short', 'p'.repeat(257)]) {
-      await expectRefused(
-        () =>
-          invoke((cb) => client.Register({ request_id: uuidv7(), username: uniqueUsername(), password }, cb)),
-        status.INVALID_ARGUMENT,
-        'INVALID_PASSWORD',
-      );
+      await expectRefused(() => register({ password }), status.INVALID_ARGUMENT, 'INVALID_PASSWORD');
     }
   });
 
@@ -216,95 +236,31 @@ describe('bad input gets a precise status, a readable message, and changes nothi
   it('Register and Login need a well-formed session token chosen by the caller, not one in use', async () => {
     for (const session_token of ['', 'short', 'A'.repeat(44), `${'A'.repeat(42)}=`, MEGABYTE]) {
       await expectRefused(
-        () =>
-          invoke((cb) =>
-            client.Register(
-              { request_id: uuidv7(), username: uniqueUsername(), password: 'long enough', session_token },
-              cb,
-            ),
-          ),
+        () => register({ session_token }),
         status.INVALID_ARGUMENT,
         'INVALID_SESSION_TOKEN',
       );
-      await expectRefused(
-        () =>
-          invoke((cb) =>
-            client.Login(
-              { request_id: uuidv7(), username: trader.username, password: 'correct horse', session_token },
-              cb,
-            ),
-          ),
-        status.INVALID_ARGUMENT,
-        'INVALID_SESSION_TOKEN',
-      );
+      await expectRefused(() => login({ session_token }), status.INVALID_ARGUMENT, 'INVALID_SESSION_TOKEN');
     }
     const token = String(trader.metadata.get('authorization')[0]).slice('Bearer '.length);
     const users = (await db.pool.query('SELECT count(*)::int AS n FROM users')).rows[0].n;
     await expectRefused(
-      () =>
-        invoke((cb) =>
-          client.Register(
-            {
-              request_id: uuidv7(),
-              username: uniqueUsername(),
-              password: 'long enough',
-              session_token: token,
-            },
-            cb,
-          ),
-        ),
+      () => register({ session_token: token }),
       status.ALREADY_EXISTS,
       'SESSION_TOKEN_TAKEN',
     );
     expect((await db.pool.query('SELECT count(*)::int AS n FROM users')).rows[0].n).toBe(users);
-    await expectRefused(
-      () =>
-        invoke((cb) =>
-          client.Login(
-            {
-              request_id: uuidv7(),
-              username: trader.username,
-              password: 'correct horse',
-              session_token: token,
-            },
-            cb,
-          ),
-        ),
-      status.ALREADY_EXISTS,
-      'SESSION_TOKEN_TAKEN',
-    );
+    await expectRefused(() => login({ session_token: token }), status.ALREADY_EXISTS, 'SESSION_TOKEN_TAKEN');
   });
 
   it('a wrong password or unknown user cannot log in', async () => {
     await expectRefused(
-      () =>
-        invoke((cb) =>
-          client.Login(
-            {
-              request_id: uuidv7(),
-              username: trader.username,
-              password: 'wrong password',
-              session_token: newSessionToken(),
-            },
-            cb,
-          ),
-        ),
+      () => login({ password: 'wrong password' }),
       status.UNAUTHENTICATED,
       'BAD_CREDENTIALS',
     );
     await expectRefused(
-      () =>
-        invoke((cb) =>
-          client.Login(
-            {
-              request_id: uuidv7(),
-              username: 'nobody_here',
-              password: 'whatever1',
-              session_token: newSessionToken(),
-            },
-            cb,
-          ),
-        ),
+      () => login({ username: 'nobody_here', password: 'whatever1' }),
       status.UNAUTHENTICATED,
       'BAD_CREDENTIALS',
     );
@@ -398,22 +354,8 @@ describe('bad input gets a precise status, a readable message, and changes nothi
   });
 
   it('megabyte-sized fields', async () => {
-    await expectRefused(
-      () =>
-        invoke((cb) =>
-          client.Register({ request_id: uuidv7(), username: MEGABYTE, password: 'long enough' }, cb),
-        ),
-      status.INVALID_ARGUMENT,
-      'INVALID_USERNAME',
-    );
-    await expectRefused(
-      () =>
-        invoke((cb) =>
-          client.Register({ request_id: uuidv7(), username: uniqueUsername(), password: MEGABYTE }, cb),
-        ),
-      status.INVALID_ARGUMENT,
-      'INVALID_PASSWORD',
-    );
+    await expectRefused(() => register({ username: MEGABYTE }), status.INVALID_ARGUMENT, 'INVALID_USERNAME');
+    await expectRefused(() => register({ password: MEGABYTE }), status.INVALID_ARGUMENT, 'INVALID_PASSWORD');
     await expectRefused(() => trader.deposit(MEGABYTE), status.INVALID_ARGUMENT, 'INVALID_AMOUNT');
     await expectRefused(
       () => trader.deposit('1.00', MEGABYTE),
