@@ -2,18 +2,24 @@ import {
   Server,
   ServerCredentials,
   type ServerUnaryCall,
+  type ServerWritableStream,
   type ServiceError,
   type sendUnaryData,
   status,
 } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DayTradingSession } from '../src/client/day-trading-session.js';
 import {
   ReplicatedCallError,
   ReplicatedClient,
   type ReplicationMode,
 } from '../src/client/replicated-client.js';
+import { TradingSession } from '../src/client/trading-session.js';
 import { hedgeProto } from '../src/common/proto.js';
+import type { DumpLogResult } from '../src/gen/hedge/v1/DumpLogResult.js';
+import type { LogChunk } from '../src/gen/hedge/v1/LogChunk.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
+import type { StreamLogRequest__Output } from '../src/gen/hedge/v1/StreamLogRequest.js';
 
 const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
 
@@ -120,5 +126,46 @@ describe('the replicated client against real gRPC servers', () => {
     expect(later.code).toBe(status.CANCELLED);
     expect(later.telemetry.attempts).toBe(0);
     expect(replicas.map((r) => r.calls)).toEqual([1, 1, 1]);
+  });
+
+  it('DUMPLOG: a replica failing right after the chunk that ends the log is not asked to resume', async () => {
+    // Two replicas whose stream breaks after each chunk, as a SIGKILL between the last write and the status does.
+    const requests: StreamLogRequest__Output[] = [];
+    const events = ['<userCommand>1</userCommand>', '<userCommand>2</userCommand>'];
+    for (let i = 0; i < 2; i++) {
+      const server = new Server();
+      server.addService(hedgeProto().DayTrading.service, {
+        DumpLog: (_call: unknown, callback: sendUnaryData<DumpLogResult>) =>
+          callback(null, { upto_event_id: '2', whole_log: true, filename: 'log.xml' }),
+        StreamLog: (call: ServerWritableStream<StreamLogRequest__Output, LogChunk>) => {
+          requests.push(call.request);
+          const after = Number(call.request.after_event_id);
+          const last = after + 1 === events.length;
+          call.write({
+            xml: `${after === 0 ? '<log>' : ''}${events[after]}${last ? '</log>' : ''}`,
+            last_event_id: String(after + 1),
+            last,
+          });
+          setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'killed' }), 20);
+        },
+      });
+      const port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
+          err ? reject(err) : resolve(p),
+        ),
+      );
+      replicas.push({ address: `127.0.0.1:${port}`, calls: 0, server, pending: [] });
+    }
+    const client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+    });
+    clients.push(client);
+    let xml = '';
+    await new DayTradingSession(new TradingSession(client)).dumpLog('log.xml', true, 1, (chunk: string) => {
+      xml += chunk;
+    });
+    expect(xml).toBe(`<log>${events.join('')}</log>`);
+    expect(requests.map((r) => r.after_event_id)).toEqual(['0', '1']);
   });
 });

@@ -1,4 +1,4 @@
-import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { type ClientReadableStream, type ServiceError, type StatusObject, status } from '@grpc/grpc-js';
 import { isInfrastructureFailure } from '../common/errors.js';
 import { uuidv7 } from '../common/ids.js';
 import { hedgeProto } from '../common/proto.js';
@@ -132,15 +132,24 @@ export class DayTradingSession {
               { deadline: new Date(deadline) },
             );
           let writing = Promise.resolve();
+          let failure: ServiceError | undefined;
           stream.on('data', (chunk: LogChunk__Output) => {
             after = chunk.last_event_id;
             writing = writing.then(() => sink(chunk.xml));
+            // Had the replica failed after this chunk, resuming would append a second footer.
+            if (chunk.last) done = true;
           });
-          stream.on('end', () => {
-            done = true;
-            writing.then(resolve, reject);
+          // 'end' comes for a failed stream too: only the status tells a whole stream from a broken one.
+          stream.on('error', (err: ServiceError) => {
+            failure = err;
           });
-          stream.on('error', (err: ServiceError) => writing.then(() => reject(err), reject));
+          stream.on('status', (s: StatusObject) => {
+            if (s.code === status.OK) done = true;
+            writing.then(
+              () => (done ? resolve() : reject(failure ?? Object.assign(new Error(s.details), s))),
+              reject,
+            );
+          });
         });
       } catch (err) {
         const code = (err as ServiceError).code;

@@ -278,7 +278,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
       if (events.length > 0) after = BigInt((events[events.length - 1] as { id: string }).id);
       const done = events.length < LOG_CHUNK_EVENTS;
       if (done) xml += LOG_FOOTER;
-      const written = call.write({ xml, last_event_id: after.toString() });
+      const written = call.write({ xml, last_event_id: after.toString(), last: done });
       xml = '';
       if (done) break;
       if (!written) await new Promise((resolve) => call.once('drain', resolve));
