@@ -39,6 +39,9 @@ CREATE TABLE holdings (
   symbol text NOT NULL,
   shares bigint NOT NULL DEFAULT 0 CHECK (shares >= 0),
   reserved_shares bigint NOT NULL DEFAULT 0 CHECK (reserved_shares >= 0),
+  -- As for cash: a cap on what is held, reserved or not, far below BIGINT's range.
+  -- Only buys raise it; each checks it first.
+  CHECK (shares + reserved_shares <= 100000000000000000),
   PRIMARY KEY (user_id, symbol)
 );
 

@@ -22,6 +22,15 @@ CREATE TYPE request_context AS (
 CREATE FUNCTION max_balance_cents() RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT 100000000000000000::bigint $$;
 
+CREATE FUNCTION max_shares_held() RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT 100000000000000000::bigint $$;
+
+-- Shares of a symbol a user holds, reserved or not.
+CREATE FUNCTION shares_held(p_user bigint, p_symbol text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce((SELECT shares + reserved_shares FROM holdings WHERE user_id = p_user AND symbol = p_symbol), 0)
+$$;
+
 CREATE FUNCTION epoch_ms(t timestamptz) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT (extract(epoch FROM t) * 1000)::bigint $$;
 
@@ -144,23 +153,22 @@ END $$;
 -- The client chose the session's token and every copy carries it; only its hash
 -- (p.token_hash, fingerprinted) reaches the database, and the stored response
 -- holds no token: the replica adds the request's own to every copy's answer.
-CREATE FUNCTION token_taken(p jsonb) RETURNS op_result
-LANGUAGE sql STABLE AS $$
+CREATE FUNCTION token_taken() RETURNS op_result
+LANGUAGE sql IMMUTABLE AS $$
   SELECT op_error(6, 'SESSION_TOKEN_TAKEN', 'this session token is already in use; send a new random one')
-  WHERE EXISTS (SELECT 1 FROM sessions WHERE token_hash = decode(p ->> 'token_hash', 'base64'))
 $$;
 
 CREATE FUNCTION op_login(ctx request_context, p jsonb, e jsonb) RETURNS op_result
 LANGUAGE plpgsql AS $$
 DECLARE
   v_expires timestamptz := now() + make_interval(secs => (e ->> 'ttl_seconds')::double precision);
-  r op_result := token_taken(p);
 BEGIN
-  IF r.status IS NOT NULL THEN
-    RETURN r;
-  END IF;
   INSERT INTO sessions (token_hash, user_id, expires_at)
-  VALUES (decode(p ->> 'token_hash', 'base64'), (e ->> 'user_id')::bigint, v_expires);
+  VALUES (decode(p ->> 'token_hash', 'base64'), (e ->> 'user_id')::bigint, v_expires)
+  ON CONFLICT (token_hash) DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN token_taken();
+  END IF;
   RETURN op_ok(jsonb_build_object(
     'expires_at_ms', epoch_ms(v_expires)::text,
     'user_id', e ->> 'user_id'
@@ -225,15 +233,19 @@ BEGIN
   END IF;
 
   IF p_side = 'buy' THEN
-    UPDATE accounts SET cash = cash - v_total
-    WHERE user_id = ctx.user_id AND cash >= v_total
-    RETURNING cash, reserved_cash INTO v_cash, v_reserved;
-    IF NOT FOUND THEN
-      SELECT cash INTO v_cash FROM accounts WHERE user_id = ctx.user_id;
+    SELECT cash INTO v_cash FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
+    IF coalesce(v_cash, 0) < v_total THEN
       RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_FUNDS',
         format('buying %s %s at %s costs %s but only %s is available', v_shares, v_symbol, money_text(v_price),
                money_text(v_total), money_text(coalesce(v_cash, 0))));
     END IF;
+    IF shares_held(ctx.user_id, v_symbol) > max_shares_held() - v_shares THEN
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'HOLDING_LIMIT',
+        format('buying %s %s would take the holding over the limit of %s shares', v_shares, v_symbol,
+               max_shares_held()));
+    END IF;
+    UPDATE accounts SET cash = cash - v_total WHERE user_id = ctx.user_id
+    RETURNING cash, reserved_cash INTO v_cash, v_reserved;
     INSERT INTO holdings AS h (user_id, symbol, shares) VALUES (ctx.user_id, v_symbol, v_shares)
     ON CONFLICT (user_id, symbol) DO UPDATE SET shares = h.shares + excluded.shares
     RETURNING shares, reserved_shares INTO v_held, v_held_reserved;

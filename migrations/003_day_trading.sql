@@ -9,21 +9,23 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_id bigint;
   v_expires timestamptz := now() + make_interval(secs => (e ->> 'ttl_seconds')::double precision);
-  r op_result := token_taken(p);
 BEGIN
-  IF r.status IS NOT NULL THEN
-    RETURN r;
-  END IF;
-  INSERT INTO users (username, password_params, password_salt, password_hash)
-  VALUES (p ->> 'username', e ->> 'password_params', decode(e ->> 'password_salt', 'base64'),
-          decode(e ->> 'password_hash', 'base64'))
-  ON CONFLICT (username) DO NOTHING
-  RETURNING id INTO v_id;
-  IF NOT FOUND THEN
-    RETURN op_error(6, 'USERNAME_TAKEN', format('the username %s is already registered', p ->> 'username'));
-  END IF;
-  -- Signing up signs in: one scrypt, not two.
-  INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (decode(p ->> 'token_hash', 'base64'), v_id, v_expires);
+  BEGIN
+    INSERT INTO users (username, password_params, password_salt, password_hash)
+    VALUES (p ->> 'username', e ->> 'password_params', decode(e ->> 'password_salt', 'base64'),
+            decode(e ->> 'password_hash', 'base64'))
+    ON CONFLICT (username) DO NOTHING
+    RETURNING id INTO v_id;
+    IF NOT FOUND THEN
+      RETURN op_error(6, 'USERNAME_TAKEN', format('the username %s is already registered', p ->> 'username'));
+    END IF;
+    -- Signing up signs in: one scrypt, not two.
+    INSERT INTO sessions (token_hash, user_id, expires_at)
+    VALUES (decode(p ->> 'token_hash', 'base64'), v_id, v_expires);
+  EXCEPTION WHEN unique_violation THEN
+    -- The token is another session's: the new user is undone with this block.
+    RETURN token_taken();
+  END;
   RETURN op_ok(jsonb_build_object(
     'user_id', v_id::text, 'username', p ->> 'username', 'expires_at_ms', epoch_ms(v_expires)::text
   ));
@@ -340,6 +342,11 @@ BEGIN
       format('selling for %s would take the balance over the limit of %s; CANCEL_SELL returns the shares',
              money_text(v_amount), money_text(max_balance_cents())));
   END IF;
+  IF p_commit AND p_side = 'buy' AND shares_held(ctx.user_id, o.symbol) > max_shares_held() - o.shares THEN
+    RETURN refuse(ctx, v_events, v_command, o.symbol, v_amount, 9, 'HOLDING_LIMIT',
+      format('buying %s %s would take the holding over the limit of %s shares; CANCEL_BUY returns the cash',
+             o.shares, o.symbol, max_shares_held()));
+  END IF;
   UPDATE pending_orders SET state = CASE WHEN p_commit THEN 'committed' ELSE 'cancelled' END WHERE id = o.id;
   IF p_commit THEN
     IF p_side = 'buy' THEN
@@ -600,6 +607,21 @@ BEGIN
   ctx := ROW(derived_request_id('trigger', t.id), t.user_id, (SELECT username FROM users WHERE id = t.user_id),
              p_replica, t.transaction_num)::request_context;
   SELECT * INTO a FROM accounts WHERE user_id = t.user_id;
+  IF t.side = 'buy' AND shares_held(t.user_id, t.symbol) > max_shares_held() - t.amount_cents / p_price THEN
+    -- The purchase would take the holding over the cap: the trigger is cancelled, its cash returned.
+    UPDATE accounts SET cash = cash + t.amount_cents, reserved_cash = reserved_cash - t.amount_cents
+    WHERE user_id = t.user_id;
+    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
+    VALUES (ctx.request_id, t.user_id, 'release', t.amount_cents, -t.amount_cents);
+    UPDATE triggers SET state = 'cancelled', fired_at = now(), fired_price_cents = p_price, fired_by = p_replica
+    WHERE id = t.id;
+    PERFORM write_audit(ctx, ARRAY[
+      ev_error('SET_BUY_TRIGGER', t.symbol, NULL,
+        format('the buy trigger on %s was cancelled: buying %s shares at %s would take the holding over the limit of %s shares',
+               t.symbol, t.amount_cents / p_price, money_text(p_price), max_shares_held())),
+      ev_account('add', t.amount_cents)]);
+    RETURN;
+  END IF;
   IF t.side = 'sell' AND t.reserved_shares::numeric * p_price > max_balance_cents() - a.cash - a.reserved_cash THEN
     -- The sale would take the balance over the cap: the trigger is cancelled, its shares returned.
     UPDATE holdings SET shares = shares + t.reserved_shares, reserved_shares = reserved_shares - t.reserved_shares

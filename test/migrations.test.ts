@@ -27,6 +27,12 @@ describe('migrations', () => {
       const { rows } = await (first as Pool).query('SELECT version FROM schema_migrations ORDER BY version');
       expect(rows.map((r) => r.version)).toEqual(versions);
       expect(await migrate(second as Pool)).toEqual([]);
+
+      // A database made with other migration files is refused, not run with stale functions.
+      const changed = listMigrations().map((m, i) => (i === 1 ? { ...m, sql: `${m.sql}\n-- edited` } : m));
+      await expect(migrate(second as Pool, changed)).rejects.toThrow(
+        /applied a different 002_execution\.sql than this hedge has/,
+      );
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }

@@ -38,6 +38,11 @@ export const INTERNAL_ERROR: Partial<ServiceError> = {
   details: 'internal error; the request may be retried with the same request id',
 };
 
+export const DATABASE_UNAVAILABLE: Partial<ServiceError> = {
+  code: status.UNAVAILABLE,
+  details: 'the database is unavailable for the moment; retry with the same request id',
+};
+
 /** The reason a failed call carries, if the server gave one. */
 export function reasonOf(err: ServiceError): string | undefined {
   const value = err.metadata?.get(REASON_KEY)[0];

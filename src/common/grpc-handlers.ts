@@ -1,10 +1,14 @@
 import type { handleUnaryCall, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
-import { HedgeError, INTERNAL_ERROR, toServiceError } from './errors.js';
+import { isTransientDatabaseError } from './database.js';
+import { DATABASE_UNAVAILABLE, HedgeError, INTERNAL_ERROR, toServiceError } from './errors.js';
 import type { Logger } from './logger.js';
 
 /**
- * What an error looks like on the wire: a HedgeError as it is; anything else is
- * logged here, with its stack, and leaves as a bare INTERNAL.
+ * What an error looks like on the wire: a HedgeError as it is; a database that
+ * is restarting, unreachable or asked the transaction to retry, as UNAVAILABLE
+ * (a passing condition: clients retry, with the same request id, as they must);
+ * anything else is logged here, with its stack, and leaves as a bare INTERNAL,
+ * which clients take for a bug that every replica would repeat.
  */
 export function toWireError(
   err: unknown,
@@ -12,6 +16,10 @@ export function toWireError(
   context: Record<string, unknown>,
 ): Partial<ServiceError> {
   if (err instanceof HedgeError) return toServiceError(err);
+  if (isTransientDatabaseError(err)) {
+    log.warn({ err, ...context }, 'database unavailable');
+    return DATABASE_UNAVAILABLE;
+  }
   log.error({ err, ...context }, 'internal error');
   return INTERNAL_ERROR;
 }

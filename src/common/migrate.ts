@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pool } from './database.js';
@@ -19,10 +20,16 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .map((f) => ({ version: Number(f.slice(0, 3)), name: f, sql: readFileSync(join(dir, f), 'utf8') }));
 }
 
+function checksum(sql: string): string {
+  return createHash('sha256').update(sql, 'utf8').digest('hex');
+}
+
 /**
  * Applies the migrations the database lacks, each in its own transaction, under
  * an advisory lock: replicas start together and exactly one of them migrates while
  * the others wait and then find nothing to do. Returns the versions applied.
+ * Each applied migration's checksum is kept: a database whose applied migrations
+ * differ from this hedge's files is refused, rather than run with stale functions.
  */
 export async function migrate(pool: Pool, migrations = listMigrations()): Promise<number[]> {
   const client = await pool.connect();
@@ -30,20 +37,32 @@ export async function migrate(pool: Pool, migrations = listMigrations()): Promis
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const done = new Set(
-      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
-        (r) => r.version,
-      ),
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
+      checksum text)`);
+    const done = new Map(
+      (
+        await client.query<{ version: number; name: string; checksum: string | null }>(
+          'SELECT version, name, checksum FROM schema_migrations',
+        )
+      ).rows.map((r) => [r.version, r]),
     );
     for (const m of migrations) {
-      if (done.has(m.version)) continue;
+      const previous = done.get(m.version);
+      if (previous && previous.checksum !== checksum(m.sql)) {
+        throw new Error(
+          `this database applied a different ${previous.name} than this hedge has (made by another version ` +
+            'of hedge during its development); hedge cannot upgrade it: use a new database ' +
+            '(for `hedge up`, remove the data directory)',
+        );
+      }
+      if (previous) continue;
       await client.query('BEGIN');
       try {
         await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
           m.version,
           m.name,
+          checksum(m.sql),
         ]);
         await client.query('COMMIT');
       } catch (err) {

@@ -43,7 +43,8 @@ export function replicaCommand(): Command {
     .option(
       '--dedup <strategy>',
       "'cache': copies of a request wait for the first and read its stored response; " +
-        "'abort': every copy does the work and the losers roll back",
+        "'abort': every copy does the work and the losers roll back. " +
+        'Every replica of one database must use the same strategy (the two take locks in opposite orders)',
       choiceOption(DEDUP_STRATEGIES),
       'cache',
     )

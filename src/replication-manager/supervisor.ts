@@ -370,7 +370,9 @@ export class Supervisor {
     );
     slot.health?.close();
     slot.health = undefined;
+    // A replica that never served is not in the view, but it was in the registry.
     if (wasServing) this.publish();
+    else this.saveRegistry();
     slot.quickFailures = servedMs < QUICK_FAILURE_MS ? slot.quickFailures + 1 : 0;
     const pid = slot.pid;
     const child = slot.child;
@@ -378,7 +380,12 @@ export class Supervisor {
       // An adopted process is signalled only while its pid still names a hedge replica.
       if (pid !== undefined && isAlive(pid) && (child || isHedgeReplica(pid))) {
         killQuietly(pid);
-        await waitForExit(pid, child, 5_000);
+        if (!(await waitForExit(pid, child, 5_000))) {
+          this.log.error(
+            { replica: slot.id, replicaPid: pid },
+            'a killed replica did not exit within 5 s; replacing it anyway',
+          );
+        }
       }
       if (slot.incarnation === incarnation) slot.pid = undefined;
       if (this.stopped || slot.incarnation !== incarnation) return;

@@ -6,10 +6,11 @@ import { DayTradingSession } from '../src/client/day-trading-session.js';
 import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-client.js';
 import { TradingSession } from '../src/client/trading-session.js';
 import { createPool, type Pool } from '../src/common/database.js';
+import { hedgeProto } from '../src/common/proto.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
 import { verifyDatabase } from '../src/verify/verify-database.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestFeed, type TestFeed } from './support/feed.js';
+import { startTestFeed, TEST_PRICES, type TestFeed } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';
 import { uniqueUsername } from './support/trader.js';
 
@@ -19,7 +20,7 @@ import { uniqueUsername } from './support/trader.js';
  * connections holding real locks, so the bad order, if it came back, would be
  * hit every time rather than by luck.
  */
-describe('lock order in the database: commands, the sweep and trigger firing never deadlock', () => {
+describe('the database under concurrency and at its limits', () => {
   let db: TestDatabase;
   let feed: TestFeed;
   let replica: RunningReplica;
@@ -31,7 +32,8 @@ describe('lock order in the database: commands, the sweep and trigger firing nev
   beforeAll(async () => {
     db = await createTestDatabase();
     sessions = createPool(db.url, { max: 8, applicationName: 'hedge-lock-test' });
-    feed = await startTestFeed();
+    // PNY at one cent: the cheapest price, where a holding grows fastest.
+    feed = await startTestFeed({ prices: { ...TEST_PRICES, PNY: 1n } });
     // No feed address: no trigger fires but those this test fires; the sweep is this test's too.
     replica = await startInProcessReplica(
       { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath, orderSweepIntervalMs: 3_600_000 },
@@ -343,6 +345,116 @@ describe('lock order in the database: commands, the sweep and trigger firing nev
     expect(await account(u)).toEqual({ cash: '100000000000000000', reserved_cash: '0' });
     const summary = (await s.displaySummary()).response;
     expect(summary.holdings).toEqual([{ symbol: 'ABC', shares: '10', reserved_shares: '0' }]);
+    await noViolations();
+  });
+
+  it('a holding is capped too: buys that would pass it are refused, a buy trigger that would is cancelled', async () => {
+    const u = await user();
+    const s = u.session;
+    // 10^17 cents at one cent a share: the whole balance cap buys the whole holding cap.
+    for (let i = 0; i < 100; i++) {
+      await s.add('10000000000000.00');
+      await s.buy('PNY', '10000000000000.00', await feed.quote('PNY'));
+      await s.commitBuy();
+    }
+    await s.add('1.00');
+    await s.buy('PNY', '0.01', await feed.quote('PNY'));
+    const refusal = await s.commitBuy().then(
+      () => undefined,
+      (e: unknown) => e as ReplicatedCallError,
+    );
+    expect(refusal?.reason).toBe('HOLDING_LIMIT');
+    await s.cancelBuy();
+    const direct = await s.session.buy('PNY', 1, await feed.quote('PNY')).then(
+      () => undefined,
+      (e: unknown) => e as ReplicatedCallError,
+    );
+    expect(direct?.reason).toBe('HOLDING_LIMIT');
+
+    await s.setBuyAmount('PNY', '0.50');
+    await s.setBuyTrigger('PNY', '0.01');
+    const firer = await connection();
+    expect(await fire(firer.c, [['PNY', 1]])).toBe(1);
+    release(firer.c);
+    const { rows } = await db.pool.query('SELECT state FROM triggers WHERE user_id = $1', [u.id]);
+    expect(rows.map((t) => t.state)).toEqual(['cancelled']);
+    expect(await account(u)).toEqual({ cash: '100', reserved_cash: '0' });
+    expect((await s.displaySummary()).response.holdings).toEqual([
+      { symbol: 'PNY', shares: '100000000000000000', reserved_shares: '0' },
+    ]);
+    await noViolations();
+  });
+
+  it('two sign-ins racing for one session token: the second is refused, and a new user is not left behind', async () => {
+    const u = await user();
+    const token = 'B'.repeat(43);
+    const tokenHash = createHash('sha256').update(token).digest();
+    const holder = await connection();
+    await holder.c.query('BEGIN');
+    await holder.c.query(
+      "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')",
+      [tokenHash, u.id],
+    );
+    const users = (await db.pool.query('SELECT count(*)::int AS n FROM users')).rows[0].n;
+    const trading = hedgeProto().Trading.service;
+    const register = client.call(trading.Register, {
+      request_id: randomUUID(),
+      username: uniqueUsername('race'),
+      password: 'lock order password',
+      session_token: token,
+    });
+    const login = client.call(trading.Login, {
+      request_id: randomUUID(),
+      username: (await db.pool.query('SELECT username FROM users WHERE id = $1', [u.id])).rows[0].username,
+      password: 'lock order password',
+      session_token: token,
+    });
+    // Both wait on the uncommitted session with that token, then find it taken.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { rows } = await db.pool.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'hedge-replica-%' AND wait_event_type = 'Lock'",
+      );
+      if (rows[0].n === 2) break;
+      if (Date.now() > deadline) throw new Error('the sign-ins never waited on the session');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await holder.c.query('COMMIT');
+    release(holder.c);
+    for (const call of [register, login]) {
+      const err = await call.then(
+        () => undefined,
+        (e: unknown) => e as ReplicatedCallError,
+      );
+      expect({ code: err?.code, reason: err?.reason }).toEqual({
+        code: status.ALREADY_EXISTS,
+        reason: 'SESSION_TOKEN_TAKEN',
+      });
+    }
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM users')).rows[0].n).toBe(users);
+  });
+
+  it('a database connection lost mid-request: the replica answers UNAVAILABLE and the retry completes it once', async () => {
+    const u = await user();
+    await u.session.add('10.00');
+    const command = await holdAccount(u);
+    const adding = u.session.add('1.00');
+    let victim: number | undefined;
+    const deadline = Date.now() + 10_000;
+    while (victim === undefined) {
+      const { rows } = await db.pool.query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'hedge-replica-lock-test' AND wait_event_type = 'Lock'",
+      );
+      victim = rows[0]?.pid;
+      if (Date.now() > deadline) throw new Error('the ADD never waited on the account');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await db.pool.query('SELECT pg_terminate_backend($1)', [victim]);
+    await command.query('COMMIT');
+    release(command);
+    const result = await adding;
+    expect(result.telemetry.failures.map((f) => f.code)).toEqual([status.UNAVAILABLE]);
+    expect(await account(u)).toEqual({ cash: '1100', reserved_cash: '0' });
     await noViolations();
   });
 });
