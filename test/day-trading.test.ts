@@ -6,6 +6,7 @@ import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-
 import { TradingSession } from '../src/client/trading-session.js';
 import { ADMIN_USERNAME, adminPasswordPath, ensureAdministrator } from '../src/common/admin.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
+import { Executor } from '../src/replica/executor.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
 import { verifyDatabase } from '../src/verify/verify-database.js';
 import { parseAuditLog, validateAuditLog } from './support/audit-log.js';
@@ -414,5 +415,36 @@ describe('the SEng 468 commands', () => {
     const all = parseAuditLog(whole);
     expect(all.length).toBeGreaterThan(ownEvents.length);
     expect(new Set(all.map((e) => e.fields.username)).size).toBeGreaterThan(3);
+  });
+
+  it('DUMPLOG misses no event whose id is below its bound but whose transaction was still open', async () => {
+    const u = await user();
+    await u.add('5.00', next());
+    // An event inserted and not yet committed: its id is below the one DUMPLOG reads as its bound.
+    const writer = await db.pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(
+        `INSERT INTO audit_events (event_type, server, transaction_num, user_id, username, command, funds_cents)
+         SELECT 'userCommand', 'late-writer', 1, id, username, 'ADD', 100 FROM users WHERE username = $1`,
+        [u.session.username],
+      );
+      let log = '';
+      const dump = u.dumpLog('./late', false, next(), (xml) => {
+        log += xml;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Past its wait, a reader is told the log is busy rather than given a dump with a hole.
+      expect(await new Executor(db.pool, 'probe', 'cache').awaitAuditWriters(50)).toBe(false);
+      await writer.query('COMMIT');
+      await dump;
+      expect(await validateAuditLog(log)).toEqual([]);
+      const servers = parseAuditLog(log).map((e) => e.fields.server);
+      expect(servers).toContain('late-writer');
+      expect(servers.at(-1)).not.toBe('late-writer');
+    } finally {
+      await writer.query('ROLLBACK').catch(() => {});
+      writer.release();
+    }
   });
 });

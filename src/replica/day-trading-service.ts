@@ -41,6 +41,8 @@ interface Loggable {
 const POSITIVE_INTEGER = /^[1-9][0-9]{0,18}$/;
 const SIGNED_DECIMAL = /^-?(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?$/;
 const LOG_CHUNK_EVENTS = 2_000;
+/** Audit writers are trading transactions of milliseconds; one open longer than this is not waited for. */
+const AUDIT_WRITERS_WAIT_MS = 5_000;
 const MAX_FILENAME = 255;
 
 function transactionNum(text: string): string | undefined {
@@ -269,6 +271,13 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
       );
     }
     const upto = BigInt(call.request.upto_event_id);
+    if (!(await executor.awaitAuditWriters(AUDIT_WRITERS_WAIT_MS))) {
+      throw new HedgeError(
+        status.UNAVAILABLE,
+        'AUDIT_LOG_BUSY',
+        'a transaction writing to the audit log is still open; try again',
+      );
+    }
     let after = BigInt(call.request.after_event_id);
     let xml = after === 0n ? LOG_HEADER : '';
     for (;;) {

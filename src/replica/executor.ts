@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { status } from '@grpc/grpc-js';
 import type { Pool, PoolClient } from '../common/database.js';
 import { HedgeError } from '../common/errors.js';
@@ -202,6 +203,35 @@ export class Executor {
     });
     const row = rows[0];
     return row && { userId: row.id, isAdmin: row.is_admin };
+  }
+
+  /**
+   * Waits until the transactions writing audit events at this moment have ended;
+   * false if they are still open after timeoutMs. An event's id is taken when it
+   * is inserted, not when it commits, so a transaction still open can hold an id
+   * below the largest one a reader sees: once these writers end, every id up to
+   * a bound read earlier is committed or gone, and a dump up to it misses nothing.
+   */
+  async awaitAuditWriters(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (let open = await this.auditWriters(null); open !== null; open = await this.auditWriters(open)) {
+      if (Date.now() > deadline) return false;
+      await delay(2);
+    }
+    return true;
+  }
+
+  /** The open transactions that have written audit events (of `among`, if given); null for none. */
+  private async auditWriters(among: string[] | null): Promise<string[] | null> {
+    const { rows } = await this.pool.query<{ writers: string[] | null }>({
+      name: 'audit_writers',
+      text: `SELECT array_agg(virtualtransaction) AS writers FROM pg_locks
+             WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock'
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND ($1::text[] IS NULL OR virtualtransaction = ANY ($1))`,
+      values: [among],
+    });
+    return rows[0]?.writers ?? null;
   }
 
   /** Audit events with after < id <= upto, of one user or all, in order. */
