@@ -7,6 +7,7 @@ import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-
 import { TradingSession } from '../src/client/trading-session.js';
 import { createPool, type Pool } from '../src/common/database.js';
 import { hedgeProto } from '../src/common/proto.js';
+import type { FiringResult } from '../src/replica/executor.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
 import { verifyDatabase } from '../src/verify/verify-database.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -131,12 +132,12 @@ describe('the database under concurrency and at its limits', () => {
       .then((r) => r.rows[0]);
   }
 
-  /** A tick of `symbol` at `cents`, issued now, as a replica hands the feed's ticks to fire_triggers. */
-  function fire(c: PoolClient, ticks: [symbol: string, cents: number][]) {
+  /** Ticks of `symbol` at `cents`, issued now, as a replica hands the feed's ticks to fire_triggers. */
+  function fireAll(c: PoolClient, ticks: [symbol: string, cents: number][]): Promise<FiringResult> {
     const issued = Date.now() + 1_000;
     return c
       .query(
-        'SELECT fire_triggers($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6) AS n',
+        'SELECT fire_triggers($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6) AS result',
         [
           ticks.map(([s]) => s),
           ticks.map(([, p]) => p),
@@ -146,7 +147,14 @@ describe('the database under concurrency and at its limits', () => {
           'lock-test',
         ],
       )
-      .then((r) => Number(r.rows[0].n));
+      .then((r) => r.rows[0].result);
+  }
+
+  /** How many triggers the ticks fired, none failing. */
+  async function fire(c: PoolClient, ticks: [symbol: string, cents: number][]): Promise<number> {
+    const { fired, failures } = await fireAll(c, ticks);
+    expect(failures).toEqual([]);
+    return fired;
   }
 
   async function account(u: User) {
@@ -382,6 +390,50 @@ describe('the database under concurrency and at its limits', () => {
     expect((await s.displaySummary()).response.holdings).toEqual([
       { symbol: 'PNY', shares: '100000000000000000', reserved_shares: '0' },
     ]);
+    await noViolations();
+  });
+
+  it('a trigger that cannot fire fails alone: the others of its tick fire, and it stays armed', async () => {
+    const broken = await user();
+    const sound = await user();
+    for (const u of [broken, sound]) {
+      await u.session.add('100.00');
+      await u.session.buy('ABC', '50.00', await feed.quote('ABC'));
+      await u.session.commitBuy();
+      await u.session.setSellAmount('ABC', '20.00');
+      await u.session.setSellTrigger('ABC', '10.00');
+    }
+    // A state no command makes (the trigger reserves more shares than the holding has
+    // reserved), standing for any fault that makes one trigger's firing raise.
+    await db.pool.query('UPDATE triggers SET reserved_shares = reserved_shares + 1000 WHERE user_id = $1', [
+      broken.id,
+    ]);
+    const firer = await connection();
+    const { fired, failures } = await fireAll(firer.c, [['ABC', 1_000]]);
+    expect(fired).toBe(1);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.sqlstate).toBe('23514');
+    const states = async () =>
+      (
+        await db.pool.query('SELECT user_id::text, state FROM triggers WHERE user_id = ANY($1::bigint[])', [
+          [broken.id, sound.id],
+        ])
+      ).rows;
+    expect(await states()).toEqual(
+      expect.arrayContaining([
+        { user_id: broken.id, state: 'armed' },
+        { user_id: sound.id, state: 'fired' },
+      ]),
+    );
+
+    // Repaired, it fires at the next tick.
+    await db.pool.query('UPDATE triggers SET reserved_shares = reserved_shares - 1000 WHERE user_id = $1', [
+      broken.id,
+    ]);
+    expect(await fire(firer.c, [['ABC', 1_000]])).toBe(1);
+    release(firer.c);
+    expect((await states()).map((t) => t.state)).toEqual(['fired', 'fired']);
+    expect(await account(broken)).toEqual(await account(sound));
     await noViolations();
   });
 

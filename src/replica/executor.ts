@@ -100,6 +100,11 @@ function unwrap<T>(row: OpRow | undefined): T {
  * back as the JSON body of the proto message, exactly as stored, so every copy
  * of a request encodes to the same bytes.
  */
+export interface FiringResult {
+  fired: number;
+  failures: { trigger_id: string; sqlstate: string; message: string }[];
+}
+
 export class Executor {
   constructor(
     private readonly pool: Pool,
@@ -257,11 +262,15 @@ export class Executor {
     return rows.map((r) => r.symbol);
   }
 
-  /** Fires every armed trigger these ticks satisfy; returns how many fired here. */
-  async fireTriggers(ticks: Tick[]): Promise<number> {
-    const { rows } = await this.pool.query<{ n: number }>({
+  /**
+   * Fires every armed trigger these ticks satisfy. Returns how many fired here,
+   * and the triggers that failed: each failure undid that trigger alone, which
+   * stays armed for a later tick.
+   */
+  async fireTriggers(ticks: Tick[]): Promise<FiringResult> {
+    const { rows } = await this.pool.query<{ result: FiringResult }>({
       name: 'fire_triggers',
-      text: 'SELECT fire_triggers($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6) AS n',
+      text: 'SELECT fire_triggers($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6) AS result',
       values: [
         ticks.map((t) => t.symbol),
         ticks.map((t) => t.priceCents.toString()),
@@ -271,7 +280,7 @@ export class Executor {
         this.replicaId,
       ],
     });
-    return rows[0]?.n ?? 0;
+    return rows[0]?.result ?? { fired: 0, failures: [] };
   }
 
   /** A user's stored password; `on` is a transaction's connection, when asked from inside one. */

@@ -99,8 +99,11 @@ export class TriggerWatcher {
     const batch = this.pending;
     this.pending = [];
     try {
-      const fired = await this.executor.fireTriggers(batch);
+      const { fired, failures } = await this.executor.fireTriggers(batch);
       if (fired > 0) this.log.info({ fired, ticks: batch.length }, 'triggers fired');
+      if (failures.length > 0) {
+        this.log.error({ failures }, 'triggers could not fire; they stay armed for a later tick');
+      }
     } catch (err) {
       this.log.warn({ err }, 'firing triggers failed; the next tick tries again');
     } finally {
