@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,8 +9,11 @@ import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
 const run = promisify(execFile);
 
 describe('hedge bench', () => {
-  const out = makeTempDataDir('hedge-bench-test-');
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  const root = makeTempDataDir('hedge-bench-test-');
+  const out = join(root, 'results');
+  const tmp = join(root, 'tmp');
+  mkdirSync(tmp);
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('schedules faults inside the measured time, one per interval', () => {
     expect(faultOffsets(20_000, 10_000)).toEqual([5_000, 15_000]);
@@ -44,8 +47,10 @@ describe('hedge bench', () => {
         out,
         '--json',
       ],
-      { maxBuffer: 16 * 1024 * 1024 },
+      // Its own temporary directory, to see that the bench leaves nothing there.
+      { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, TMPDIR: tmp } },
     );
+    expect(readdirSync(tmp)).toEqual([]);
     const printed = JSON.parse(stdout);
     expect(printed.machine.cpus).toBeGreaterThan(0);
     expect(printed.runs.map((r: { config: string; fault: string }) => `${r.config}/${r.fault}`)).toEqual([

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { type ClientUnaryCall, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { uuidv7 } from '../common/ids.js';
-import { makeTempDataDir } from '../common/paths.js';
+import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
@@ -57,8 +57,11 @@ const SYMBOL = 'ABC';
  * the other copies are cancelled, as the active client does. All phases run in
  * one invocation, on one machine, so they compare as ratios.
  */
-export async function runReplicaBench(options: ReplicaBenchOptions) {
-  const dataDir = options.dataDir ?? makeTempDataDir('hedge-bench-replica-');
+export function runReplicaBench(options: ReplicaBenchOptions) {
+  return inDataDir('hedge-bench-replica-', options.dataDir, (dataDir) => replicaBench(options, dataDir));
+}
+
+async function replicaBench(options: ReplicaBenchOptions, dataDir: string) {
   const group = new ProcessGroup(join(dataDir, 'logs'));
   const dataDirArgs = ['--data-dir', dataDir];
   const rows: ReplicaBenchRow[] = [];

@@ -5,7 +5,7 @@ import { QuoteSource } from '../client/quote-source.js';
 import { ReplicatedClient } from '../client/replicated-client.js';
 import { TradingSession } from '../client/trading-session.js';
 import { createPool } from '../common/database.js';
-import { makeTempDataDir } from '../common/paths.js';
+import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../verify/verify-database.js';
 import { faultWindows, overlapsFault, type RunSummary, summarizeRun } from './analysis.js';
@@ -66,12 +66,17 @@ interface RunData {
  * a warm-up while the fault injector works, follow every fault to its recovery,
  * verify the database, and write the results folder.
  */
-export async function runBench(options: BenchOptions): Promise<BenchSummary> {
+export function runBench(options: BenchOptions): Promise<BenchSummary> {
+  if (options.target) return bench(options, undefined);
+  return inDataDir('hedge-bench-', options.dataDir, (dataDir) => bench(options, dataDir));
+}
+
+/** The bench with its own system in `dataDir`, or against `options.target` without one. */
+async function bench(options: BenchOptions, dataDir: string | undefined): Promise<BenchSummary> {
   mkdirSync(options.outDir, { recursive: true });
   const requestsOut = createWriteStream(join(options.outDir, 'requests.ndjson'));
   const faultsOut = createWriteStream(join(options.outDir, 'faults.ndjson'));
   const progress = new Progress(options.progress ?? process.stderr);
-  const dataDir = options.target ? undefined : (options.dataDir ?? makeTempDataDir('hedge-bench-'));
   const group = dataDir ? new ProcessGroup(join(dataDir, 'logs')) : undefined;
   const runs: RunData[] = [];
   const capacity: RunSummary[] = [];

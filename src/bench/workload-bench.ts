@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { ReplicationMode } from '../client/replicated-client.js';
 import { ensureAdministrator } from '../common/admin.js';
 import { createPool, withDatabase } from '../common/database.js';
-import { makeTempDataDir } from '../common/paths.js';
+import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../verify/verify-database.js';
 import { type ReplaySummary, replayWorkload } from '../workload/replay.js';
@@ -34,14 +34,19 @@ export interface WorkloadBenchRow extends ReplaySummary {
  * of the same embedded server (durable commits, the full audit log), and checks
  * the database after each.
  */
-export async function runWorkloadBench(options: {
+export function runWorkloadBench(options: WorkloadBenchOptions) {
+  return inDataDir('hedge-bench-workload-', undefined, (dataDir) => workloadBench(options, dataDir));
+}
+
+interface WorkloadBenchOptions {
   file: string;
   configs: WorkloadBenchConfig[];
   concurrency: number;
   outDir: string;
   onProgress?: (line: string) => void;
-}) {
-  const dataDir = makeTempDataDir('hedge-bench-workload-');
+}
+
+async function workloadBench(options: WorkloadBenchOptions, dataDir: string) {
   const group = new ProcessGroup(join(dataDir, 'logs'));
   const rows: WorkloadBenchRow[] = [];
   try {

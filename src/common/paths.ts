@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,4 +30,26 @@ export function makeTempDataDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(dir, 0o755);
   return dir;
+}
+
+/**
+ * Runs `work` in the data directory `given`, or in a new temporary one that is
+ * removed once `work` has succeeded (its processes stopped): a benchmark's
+ * database is gigabytes. After a failure it is kept, for the logs inside.
+ */
+export async function inDataDir<T>(
+  prefix: string,
+  given: string | undefined,
+  work: (dataDir: string) => Promise<T>,
+): Promise<T> {
+  if (given) return work(given);
+  const dir = makeTempDataDir(prefix);
+  try {
+    const result = await work(dir);
+    rmSync(dir, { recursive: true, force: true });
+    return result;
+  } catch (err) {
+    process.stderr.write(`the failed run's data directory, with its logs, is kept: ${dir}\n`);
+    throw err;
+  }
 }
