@@ -9,7 +9,12 @@ import type { Portfolio__Output } from '../gen/hedge/v1/Portfolio.js';
 import type { RegisterResponse__Output } from '../gen/hedge/v1/RegisterResponse.js';
 import type { SignedQuote } from '../gen/hedge/v1/SignedQuote.js';
 import type { TradeResponse__Output } from '../gen/hedge/v1/TradeResponse.js';
-import { type CallResult, ReplicatedCallError, type ReplicatedClient } from './replicated-client.js';
+import {
+  type CallResult,
+  ReplicatedCallError,
+  type ReplicatedClient,
+  type UnaryMethod,
+} from './replicated-client.js';
 
 /**
  * One user's session over the replicated client. Every mutating call gets a new
@@ -24,9 +29,18 @@ export class TradingSession {
 
   constructor(readonly client: ReplicatedClient) {}
 
-  private start(username: string, token: string): void {
+  /** Register or Login: both open a session under a token chosen here (decision 15). */
+  private async open<T>(method: UnaryMethod<T>, username: string, password: string): Promise<CallResult<T>> {
+    const token = newSessionToken();
+    const result = await this.client.call<T>(method, {
+      request_id: uuidv7(),
+      username,
+      password,
+      session_token: token,
+    });
     this.metadata.set('authorization', `Bearer ${token}`);
     this.username = username;
+    return result;
   }
 
   get loggedIn(): boolean {
@@ -34,16 +48,8 @@ export class TradingSession {
   }
 
   /** Registers and, as signing up signs in, starts the session. */
-  async register(username: string, password: string): Promise<CallResult<RegisterResponse__Output>> {
-    const token = newSessionToken();
-    const result = await this.client.call<RegisterResponse__Output>(TRADING.Register, {
-      request_id: uuidv7(),
-      username,
-      password,
-      session_token: token,
-    });
-    this.start(username, token);
-    return result;
+  register(username: string, password: string): Promise<CallResult<RegisterResponse__Output>> {
+    return this.open(TRADING.Register, username, password);
   }
 
   /** Registers the user, or logs in if the name is taken: one scrypt either way. */
@@ -56,16 +62,8 @@ export class TradingSession {
     }
   }
 
-  async login(username: string, password: string): Promise<CallResult<LoginResponse__Output>> {
-    const token = newSessionToken();
-    const result = await this.client.call<LoginResponse__Output>(TRADING.Login, {
-      request_id: uuidv7(),
-      username,
-      password,
-      session_token: token,
-    });
-    this.start(username, token);
-    return result;
+  login(username: string, password: string): Promise<CallResult<LoginResponse__Output>> {
+    return this.open(TRADING.Login, username, password);
   }
 
   async logout(): Promise<CallResult<unknown>> {
