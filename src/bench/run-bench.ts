@@ -1,8 +1,9 @@
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetchStatus, managerClient } from '../client/manager-client.js';
+import { fetchStatus, fetchStatusFrom, managerClient } from '../client/manager-client.js';
 import { QuoteSource } from '../client/quote-source.js';
 import { ReplicatedClient } from '../client/replicated-client.js';
+import { servingCount } from '../client/status-view.js';
 import { TradingSession } from '../client/trading-session.js';
 import { createPool } from '../common/database.js';
 import { inDataDir } from '../common/paths.js';
@@ -173,7 +174,7 @@ async function waitForFullStrength(managerAddress: string, replicas: number): Pr
     const deadline = Date.now() + 60_000;
     for (;;) {
       const status = await fetchStatus(client).catch(() => undefined);
-      const serving = status?.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING').length ?? 0;
+      const serving = status ? servingCount(status) : 0;
       if (serving >= Math.min(replicas, status?.target ?? replicas)) return;
       if (Date.now() > deadline)
         throw new Error(`the manager at ${managerAddress} never had ${replicas} replicas serving`);
@@ -250,12 +251,7 @@ interface MeasureContext {
 }
 
 async function managerFaults(manager: string): Promise<number> {
-  const client = managerClient(manager);
-  try {
-    return Number((await fetchStatus(client)).faults);
-  } finally {
-    client.close();
-  }
+  return Number((await fetchStatusFrom(manager)).faults);
 }
 
 /**

@@ -25,6 +25,16 @@ export function fetchStatus(
   return invoke((cb) => client.GetStatus({}, { deadline: deadlineAfter(timeoutMs) }, cb));
 }
 
+/** The status from the manager at `address`, over a channel opened for this call alone. */
+export async function fetchStatusFrom(address: string, timeoutMs = 2_000): Promise<ManagerStatus__Output> {
+  const client = managerClient(address);
+  try {
+    return await fetchStatus(client, timeoutMs);
+  } finally {
+    client.close();
+  }
+}
+
 export function fetchMembership(
   client: ReplicationManagerClient,
   timeoutMs = 2_000,

@@ -1,9 +1,8 @@
 import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
-import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { Member__Output } from '../gen/hedge/v1/Member.js';
 import type { Membership__Output } from '../gen/hedge/v1/Membership.js';
 import type { ReplicationManagerClient } from '../gen/hedge/v1/ReplicationManager.js';
-import { managerClient } from './manager-client.js';
+import { fetchMembership, managerClient } from './manager-client.js';
 
 export type ReplicaMember = Member__Output;
 
@@ -40,9 +39,7 @@ export class MembershipWatcher {
 
   /** Resolves with the first view (fetched once, then watched). */
   async start(timeoutMs: number): Promise<View> {
-    const first = await invoke<Membership__Output>((cb) =>
-      this.manager.GetMembership({}, { deadline: deadlineAfter(timeoutMs) }, cb),
-    );
+    const first = await fetchMembership(this.manager, timeoutMs);
     this.accept(first, true);
     this.watch();
     return this.current;

@@ -29,6 +29,8 @@ export class QuoteSource {
   /** Keeps the quotes of these symbols current from the feed's stream; resolves with the first of each. */
   async follow(symbols: string[]): Promise<void> {
     this.streamed = [...new Set([...this.streamed, ...symbols])];
+    // A retry still pending would open a second stream beside this one, and orphan it.
+    clearTimeout(this.retryTimer);
     this.stream?.cancel();
     this.watch();
     await Promise.all(symbols.map((s) => this.get(s)));

@@ -11,19 +11,14 @@ export function statusCommand(): Command {
     .option('--manager <address>', "the manager's address (default: the running system's)")
     .option('--json', 'print the status as JSON')
     .action(async (opts: { dataDir?: string; manager?: string; json?: boolean }) => {
-      const { fetchStatus, managerClient } = await import('./manager-client.js');
+      const { fetchStatusFrom } = await import('./manager-client.js');
       const { formatReplicaTable, formatSummary } = await import('./status-view.js');
       const address = locate(opts.manager, resolveDataDir(opts.dataDir), 'manager', 'address', '--manager');
-      const client = managerClient(address);
-      try {
-        const status = await fetchStatus(client, 3_000);
-        process.stdout.write(
-          opts.json
-            ? `${JSON.stringify(status, null, 2)}\n`
-            : `${formatSummary(status)}\n\n${formatReplicaTable(status)}\n`,
-        );
-      } finally {
-        client.close();
-      }
+      const status = await fetchStatusFrom(address, 3_000);
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(status, null, 2)}\n`
+          : `${formatSummary(status)}\n\n${formatReplicaTable(status)}\n`,
+      );
     });
 }

@@ -36,11 +36,12 @@ export function tradeCommand(): Command {
       const { ReplicatedClient } = await import('./replicated-client.js');
       const { TradingSession } = await import('./trading-session.js');
       const { QuoteSource } = await import('./quote-source.js');
-      const { fetchStatus } = await import('./manager-client.js');
+      const { fetchStatusFrom } = await import('./manager-client.js');
       const { runTerminal } = await import('./terminal.js');
       const dataDir = resolveDataDir(opts.dataDir);
+      const manager = locate(opts.manager, dataDir, 'manager', 'address', '--manager');
       const client = await ReplicatedClient.connect({
-        manager: locate(opts.manager, dataDir, 'manager', 'address', '--manager'),
+        manager,
         mode: opts.mode,
         deadlineMs: opts.deadline,
       });
@@ -53,15 +54,7 @@ export function tradeCommand(): Command {
           {
             session,
             quotes,
-            status: async () => {
-              const { managerClient } = await import('./manager-client.js');
-              const manager = managerClient(locate(opts.manager, dataDir, 'manager', 'address', '--manager'));
-              try {
-                return await fetchStatus(manager);
-              } finally {
-                manager.close();
-              }
-            },
+            status: () => fetchStatusFrom(manager),
             out: process.stdout,
           },
           process.stdin,

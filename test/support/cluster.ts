@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { fetchStatus, type ManagerStatus, managerClient } from '../../src/client/manager-client.js';
+import { fetchStatusFrom, type ManagerStatus } from '../../src/client/manager-client.js';
 import { QuoteSource } from '../../src/client/quote-source.js';
 import { ReplicatedClient, type ReplicationMode } from '../../src/client/replicated-client.js';
 import { TradingSession } from '../../src/client/trading-session.js';
@@ -64,7 +64,6 @@ export async function startCluster(
   };
   let manager = await spawnManager();
   const quotes = new QuoteSource(feed.address);
-  const client = () => managerClient(manager.address);
 
   const cluster: Cluster = {
     db,
@@ -79,14 +78,7 @@ export async function startCluster(
     restartManager: async () => {
       manager = await spawnManager();
     },
-    status: async () => {
-      const c = client();
-      try {
-        return await fetchStatus(c);
-      } finally {
-        c.close();
-      }
-    },
+    status: () => fetchStatusFrom(manager.address),
     waitFor: async (what, condition, timeoutMs = 20_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
