@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
 import { FaultInjector, type FaultKind, type Injection } from '../fault-injector/injector.js';
 
@@ -106,7 +107,7 @@ export class FaultTracker {
           return;
         }
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await delay(POLL_MS);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { QuoteSource } from '../client/quote-source.js';
 import { ReplicatedCallError } from '../client/replicated-client.js';
 import type { TradingSession } from '../client/trading-session.js';
@@ -56,7 +57,7 @@ export async function generateLoad(sessions: TradingSession[], quotes: QuoteSour
       while ((intervalMs ? scheduled : now()) < end) {
         if (intervalMs) {
           const wait = scheduled - now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          if (wait > 0) await delay(wait);
         }
         const op = held > 0 ? 'sell' : 'buy';
         const requestId = uuidv7();

@@ -1,5 +1,6 @@
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fetchStatus, fetchStatusFrom, managerClient } from '../client/manager-client.js';
 import { QuoteSource } from '../client/quote-source.js';
 import { ReplicatedClient } from '../client/replicated-client.js';
@@ -178,7 +179,7 @@ async function waitForFullStrength(managerAddress: string, replicas: number): Pr
       if (serving >= Math.min(replicas, status?.target ?? replicas)) return;
       if (Date.now() > deadline)
         throw new Error(`the manager at ${managerAddress} never had ${replicas} replicas serving`);
-      await new Promise((r) => setTimeout(r, 100));
+      await delay(100);
     }
   } finally {
     client.close();

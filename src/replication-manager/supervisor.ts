@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { checkHealth, healthClient } from '../common/health.js';
 import { spawnHedge } from '../common/hedge-process.js';
 import type { Logger } from '../common/logger.js';
@@ -323,7 +324,7 @@ export class Supervisor {
         );
         return;
       }
-      await sleep(Math.max(0, this.options.heartbeatIntervalMs - (Date.now() - began)));
+      await delay(Math.max(0, this.options.heartbeatIntervalMs - (Date.now() - began)));
     }
   }
 
@@ -435,10 +436,6 @@ export function backoffMs(quickFailures: number): number {
   return Math.min(MAX_BACKOFF_MS, 250 * 2 ** (quickFailures - 2));
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Guards against a recycled pid: only a hedge replica process is ever signalled by pid alone. */
 function isHedgeReplica(pid: number): boolean {
   const argv = commandLine(pid);
@@ -469,7 +466,7 @@ async function waitForExit(
   }
   while (isAlive(pid)) {
     if (Date.now() > deadline) return false;
-    await sleep(10);
+    await delay(10);
   }
   return true;
 }
