@@ -9,11 +9,8 @@ import {
 } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DayTradingSession } from '../src/client/day-trading-session.js';
-import {
-  ReplicatedCallError,
-  ReplicatedClient,
-  type ReplicationMode,
-} from '../src/client/replicated-client.js';
+import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-client.js';
+import type { ReplicationMode } from '../src/client/replication-mode.js';
 import { TradingSession } from '../src/client/trading-session.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { DumpLogResult } from '../src/gen/hedge/v1/DumpLogResult.js';

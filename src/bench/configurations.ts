@@ -1,4 +1,4 @@
-import type { ReplicationMode } from '../client/replicated-client.js';
+import type { ReplicationMode } from '../client/replication-mode.js';
 
 export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2';
 export type FaultMode = 'none' | 'crash' | 'hang';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { ReplicationMode } from '../client/replicated-client.js';
+import type { ReplicationMode } from '../client/replication-mode.js';
 import { ensureAdministrator } from '../common/admin.js';
 import { createPool, withDatabase } from '../common/database.js';
 import { inDataDir } from '../common/paths.js';

@@ -1,6 +1,6 @@
 import { credentials } from '@grpc/grpc-js';
 import { hedgeProto } from '../common/proto.js';
-import { deadlineAfter, invoke } from '../common/rpc.js';
+import { deadlineAfter, invoke, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import type { ManagerStatus__Output } from '../gen/hedge/v1/ManagerStatus.js';
 import type { Membership__Output } from '../gen/hedge/v1/Membership.js';
 import type { ReplicationManagerClient } from '../gen/hedge/v1/ReplicationManager.js';
@@ -8,14 +8,7 @@ import type { ReplicationManagerClient } from '../gen/hedge/v1/ReplicationManage
 export type { ManagerStatus__Output as ManagerStatus, Membership__Output as Membership };
 
 export function managerClient(address: string): ReplicationManagerClient {
-  return new (hedgeProto().ReplicationManager)(address, credentials.createInsecure(), {
-    // The membership stream has no deadline: keepalive is what notices a frozen or vanished manager.
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 2_000,
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.initial_reconnect_backoff_ms': 100,
-    'grpc.max_reconnect_backoff_ms': 1_000,
-  });
+  return new (hedgeProto().ReplicationManager)(address, credentials.createInsecure(), PEER_CHANNEL_OPTIONS);
 }
 
 export function fetchStatus(

@@ -1,5 +1,4 @@
 import {
-  type ChannelOptions,
   Client,
   type ClientUnaryCall,
   credentials,
@@ -9,11 +8,9 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { isInfrastructureFailure, reasonOf } from '../common/errors.js';
-import { deadlineAfter } from '../common/rpc.js';
+import { deadlineAfter, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { MembershipWatcher, type ReplicaMember, type View } from './membership-watcher.js';
-
-export type ReplicationMode = 'active' | 'passive' | 'hedged';
-export const REPLICATION_MODES: readonly ReplicationMode[] = ['active', 'passive', 'hedged'];
+import type { ReplicationMode } from './replication-mode.js';
 
 /** A unary method of a service every replica serves (hedge.v1.Trading, hedge.v1.DayTrading). */
 // biome-ignore lint/suspicious/noExplicitAny: the request type is the caller's; grpc-js definitions are generic over it.
@@ -83,15 +80,6 @@ export class ReplicatedCallError extends Error {
     this.name = 'ReplicatedCallError';
   }
 }
-
-const CHANNEL_OPTIONS: ChannelOptions = {
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 2_000,
-  'grpc.keepalive_permit_without_calls': 1,
-  // A replaced replica comes back on a new address; a dead one should not be redialled slowly.
-  'grpc.initial_reconnect_backoff_ms': 100,
-  'grpc.max_reconnect_backoff_ms': 1_000,
-};
 
 const REPORT_INTERVAL_MS = 500;
 /**
@@ -215,7 +203,10 @@ export class ReplicatedClient {
     if (this.closedFlag) throw new Error('the replicated client is closed');
     let channel = this.channels.get(member.address);
     if (!channel) {
-      channel = { member, client: new Client(member.address, credentials.createInsecure(), CHANNEL_OPTIONS) };
+      channel = {
+        member,
+        client: new Client(member.address, credentials.createInsecure(), PEER_CHANNEL_OPTIONS),
+      };
       this.channels.set(member.address, channel);
     }
     return channel.client;
@@ -390,8 +381,7 @@ class CallExecution<Res> {
     }
     if (!isInfrastructureFailure(err.code)) {
       // The application's answer: final, and the same from every replica.
-      this.finish(attempt.member, err.code);
-      this.reject(new ReplicatedCallError(err.code, reasonOf(err), err.details, this.telemetry));
+      this.fail(attempt.member, err.code, reasonOf(err), err.details);
       return;
     }
     this.attemptFailed(attempt.member, err);
@@ -408,8 +398,7 @@ class CallExecution<Res> {
       // Retrying until the deadline would only hide it.
       const members = this.client.currentView.members;
       if (members.length > 0 && members.every((m) => this.deterministic.has(m.address))) {
-        this.finish(undefined, err.code);
-        this.reject(new ReplicatedCallError(err.code, reasonOf(err), err.details, this.telemetry));
+        this.fail(undefined, err.code, reasonOf(err), err.details);
         return;
       }
     }
@@ -454,31 +443,31 @@ class CallExecution<Res> {
 
   private cancelled(): void {
     if (this.settled) return;
-    this.finish(undefined, status.CANCELLED);
-    this.reject(
-      new ReplicatedCallError(
-        status.CANCELLED,
-        undefined,
-        'the replicated client was closed',
-        this.telemetry,
-      ),
-    );
+    this.fail(undefined, status.CANCELLED, undefined, 'the replicated client was closed');
   }
 
   private giveUp(): void {
     if (this.settled) return;
-    this.finish(undefined, status.DEADLINE_EXCEEDED);
     const last = this.lastError
       ? ` (last failure: ${status[this.lastError.code]} ${this.lastError.details})`
       : '';
-    this.reject(
-      new ReplicatedCallError(
-        status.DEADLINE_EXCEEDED,
-        undefined,
-        `no replica answered within ${this.client.options.deadlineMs} ms${last}`,
-        this.telemetry,
-      ),
+    this.fail(
+      undefined,
+      status.DEADLINE_EXCEEDED,
+      undefined,
+      `no replica answered within ${this.client.options.deadlineMs} ms${last}`,
     );
+  }
+
+  /** Ends the call with an error: the application's answer from `member`, or the client's own. */
+  private fail(
+    member: ReplicaMember | undefined,
+    code: status,
+    reason: string | undefined,
+    details: string,
+  ): void {
+    this.finish(member, code);
+    this.reject(new ReplicatedCallError(code, reason, details, this.telemetry));
   }
 
   private finish(member: ReplicaMember | undefined, code: status): void {
@@ -499,6 +488,7 @@ class CallExecution<Res> {
   }
 
   private isInFlight(member: ReplicaMember): boolean {
-    return [...this.inFlight].some((a) => a.member.address === member.address);
+    for (const a of this.inFlight) if (a.member.address === member.address) return true;
+    return false;
   }
 }

@@ -52,6 +52,16 @@ export async function runTerminal(
     say(render(result.response));
     say(telemetryLine(result.telemetry));
   };
+  /** A buy or sell at the latest quote the source holds. */
+  const trade = async (side: 'buy' | 'sell', done: string, [symbol = '', shares = '']: string[]) => {
+    const upper = symbol.toUpperCase();
+    const quote = await quotes.get(upper);
+    show(
+      await session[side](upper, shares, quote),
+      (r) =>
+        `${done} ${r.trade?.shares} ${r.trade?.symbol} at ${r.trade?.price} = ${r.trade?.total}; cash ${r.account?.cash}`,
+    );
+  };
 
   const commands: Record<string, (args: string[]) => Promise<void>> = {
     help: async () => say(HELP),
@@ -74,22 +84,8 @@ export async function runTerminal(
         `${q.symbol} ${q.price} (tick ${q.sequence}, valid ${((Number(q.expires_at_ms) - Date.now()) / 1000).toFixed(1)} s more)`,
       );
     },
-    buy: async ([symbol = '', shares = '']) => {
-      const quote = await quotes.get(symbol.toUpperCase());
-      show(
-        await session.buy(symbol.toUpperCase(), shares, quote),
-        (r) =>
-          `bought ${r.trade?.shares} ${r.trade?.symbol} at ${r.trade?.price} = ${r.trade?.total}; cash ${r.account?.cash}`,
-      );
-    },
-    sell: async ([symbol = '', shares = '']) => {
-      const quote = await quotes.get(symbol.toUpperCase());
-      show(
-        await session.sell(symbol.toUpperCase(), shares, quote),
-        (r) =>
-          `sold ${r.trade?.shares} ${r.trade?.symbol} at ${r.trade?.price} = ${r.trade?.total}; cash ${r.account?.cash}`,
-      );
-    },
+    buy: (args) => trade('buy', 'bought', args),
+    sell: (args) => trade('sell', 'sold', args),
     portfolio: async () =>
       show(await session.portfolio(), (p) =>
         [

@@ -2,12 +2,13 @@ import { Command } from 'commander';
 import { choiceOption, durationOption } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
+import { REPLICATION_MODES, type ReplicationMode } from './replication-mode.js';
 
 interface TradeCliOptions {
   dataDir?: string;
   manager?: string;
   feed?: string;
-  mode: 'active' | 'passive' | 'hedged';
+  mode: ReplicationMode;
   deadline: number;
   user?: string;
   password?: string;
@@ -26,7 +27,7 @@ export function tradeCommand(): Command {
     .option(
       '--mode <mode>',
       'active (every replica), passive (one, fail over) or hedged (two)',
-      choiceOption(['active', 'passive', 'hedged']),
+      choiceOption(REPLICATION_MODES),
       'active',
     )
     .option('--deadline <duration>', 'one deadline per call, across all its attempts', durationOption, 5_000)

@@ -43,10 +43,6 @@ export class TradingSession {
     return result;
   }
 
-  get loggedIn(): boolean {
-    return this.username !== undefined;
-  }
-
   /** Registers and, as signing up signs in, starts the session. */
   register(username: string, password: string): Promise<CallResult<RegisterResponse__Output>> {
     return this.open(TRADING.Register, username, password);
@@ -78,16 +74,22 @@ export class TradingSession {
   }
 
   buy(symbol: string, shares: bigint | number | string, quote: SignedQuote, requestId = uuidv7()) {
-    return this.client.call<TradeResponse__Output>(
-      TRADING.Buy,
-      { request_id: requestId, symbol, shares: String(shares), quote },
-      this.metadata,
-    );
+    return this.trade(TRADING.Buy, symbol, shares, quote, requestId);
   }
 
   sell(symbol: string, shares: bigint | number | string, quote: SignedQuote, requestId = uuidv7()) {
-    return this.client.call<TradeResponse__Output>(
-      TRADING.Sell,
+    return this.trade(TRADING.Sell, symbol, shares, quote, requestId);
+  }
+
+  private trade(
+    method: UnaryMethod<TradeResponse__Output>,
+    symbol: string,
+    shares: bigint | number | string,
+    quote: SignedQuote,
+    requestId: string,
+  ): Promise<CallResult<TradeResponse__Output>> {
+    return this.client.call(
+      method,
       { request_id: requestId, symbol, shares: String(shares), quote },
       this.metadata,
     );

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
@@ -7,7 +8,7 @@ interface WorkloadCliOptions {
   dataDir?: string;
   manager?: string;
   feed?: string;
-  mode: 'active' | 'passive' | 'hedged';
+  mode: ReplicationMode;
   concurrency: number;
   out: string;
   deadline: number;
@@ -27,12 +28,7 @@ export function workloadCommand(): Command {
     .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
     .option('--manager <address>', "the manager's address (default: the running system's)")
     .option('--feed <address>', "the stock feed's address (default: the running system's)")
-    .option(
-      '--mode <mode>',
-      'replication mode of the client',
-      choiceOption(['active', 'passive', 'hedged']),
-      'active',
-    )
+    .option('--mode <mode>', 'replication mode of the client', choiceOption(REPLICATION_MODES), 'active')
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
     .option('--out <dir>', 'folder for the files DUMPLOG names', 'workload-output')
     .option('--deadline <duration>', 'one deadline per command, across its attempts', durationOption, 10_000)

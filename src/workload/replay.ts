@@ -2,7 +2,8 @@ import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'no
 import { dirname, relative, resolve } from 'node:path';
 import { DayTradingSession } from '../client/day-trading-session.js';
 import { QuoteSource } from '../client/quote-source.js';
-import { ReplicatedCallError, ReplicatedClient, type ReplicationMode } from '../client/replicated-client.js';
+import { ReplicatedCallError, ReplicatedClient } from '../client/replicated-client.js';
+import type { ReplicationMode } from '../client/replication-mode.js';
 import { TradingSession } from '../client/trading-session.js';
 import { adminPasswordPath } from '../common/admin.js';
 import { isInfrastructureFailure } from '../common/errors.js';

@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { fetchStatusFrom, type ManagerStatus } from '../../src/client/manager-client.js';
 import { QuoteSource } from '../../src/client/quote-source.js';
-import { ReplicatedClient, type ReplicationMode } from '../../src/client/replicated-client.js';
+import { ReplicatedClient } from '../../src/client/replicated-client.js';
+import type { ReplicationMode } from '../../src/client/replication-mode.js';
 import { TradingSession } from '../../src/client/trading-session.js';
 import { ensureAdministrator } from '../../src/common/admin.js';
 import { spawnHedge, stopChild } from '../../src/common/hedge-process.js';
