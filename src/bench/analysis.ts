@@ -1,6 +1,6 @@
 import type { FaultRecord } from './fault-tracker.js';
 import type { RequestRecord } from './load-generator.js';
-import { type LatencySummary, percentile, round, roundSummary, summarize } from './stats.js';
+import { type LatencySummary, maxOf, percentile, round, roundSummary, summarize } from './stats.js';
 
 export interface RunSummary {
   config: string;
@@ -61,7 +61,7 @@ export function clientFailoverMs(fault: FaultRecord, records: RequestRecord[]): 
   const affected = records.filter(
     (r) => r.outcome !== 'failed' && r.end_ms >= fault.injected_at_ms && r.start_ms <= until,
   );
-  return affected.length ? Math.max(...affected.map((r) => r.latency_ms)) : null;
+  return affected.length ? maxOf(affected.map((r) => r.latency_ms)) : null;
 }
 
 export function summarizeRun(args: {
@@ -78,8 +78,9 @@ export function summarizeRun(args: {
   const { records, faults } = args;
   const answered = records.filter((r) => r.outcome !== 'failed');
   const windows = faultWindows(faults);
-  const faulted = answered.filter((r) => overlapsFault(r, windows));
-  const clean = answered.filter((r) => !overlapsFault(r, windows));
+  const faulted: RequestRecord[] = [];
+  const clean: RequestRecord[] = [];
+  for (const r of answered) (overlapsFault(r, windows) ? faulted : clean).push(r);
   const failovers = faults.map((f) => clientFailoverMs(f, records));
   return {
     config: args.config,
@@ -93,7 +94,7 @@ export function summarizeRun(args: {
     latency_ms: roundSummary(summarize(answered.map((r) => r.latency_ms))),
     fault_free_mean_ms: mean(clean.map((r) => r.latency_ms)),
     faulted_mean_ms: mean(faulted.map((r) => r.latency_ms)),
-    failover_bound_ms: faulted.length ? round(Math.max(...faulted.map((r) => r.latency_ms))) : null,
+    failover_bound_ms: faulted.length ? round(maxOf(faulted.map((r) => r.latency_ms))) : null,
     detection_ms: p50max(faults.map((f) => f.detection_ms)),
     recovery_ms: p50max(faults.map((f) => f.recovery_ms)),
     faults: faults.length,

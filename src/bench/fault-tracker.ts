@@ -23,11 +23,11 @@ export interface FaultTrackerOptions {
   atMs: number[];
   seed: number;
   hangMs: number;
-  /** Give up following a fault after this long. */
-  followMs?: number;
 }
 
 const POLL_MS = 10;
+/** Give up following a fault after this long. */
+const FOLLOW_MS = 30_000;
 
 /**
  * Injects faults at fixed offsets and records, for each, when the manager
@@ -86,7 +86,7 @@ export class FaultTracker {
   }
 
   private async follow(record: FaultRecord): Promise<void> {
-    const giveUpAt = Date.now() + (this.options.followMs ?? 30_000);
+    const giveUpAt = Date.now() + FOLLOW_MS;
     while (Date.now() < giveUpAt) {
       const status = await fetchStatus(this.manager, 1_000).catch(() => undefined);
       const slot = status?.replicas.find((r) => r.id === record.replica);

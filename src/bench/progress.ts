@@ -7,7 +7,7 @@ import { percentile } from './stats.js';
  */
 export class Progress {
   private latencies: number[] = [];
-  private lastSecond: number[] = [];
+  private lastSecond = 0;
   private timer: NodeJS.Timeout | undefined;
   private started = 0;
   private ticks = 0;
@@ -16,14 +16,15 @@ export class Progress {
 
   start(label: string, totalMs: number): void {
     this.latencies = [];
-    this.lastSecond = [];
+    this.lastSecond = 0;
     this.started = Date.now();
     this.ticks = 0;
     this.timer = setInterval(() => {
       this.ticks += 1;
-      const sorted = [...this.latencies].sort((a, b) => a - b);
-      const line = `${label}  ${((Date.now() - this.started) / 1000).toFixed(0)}/${(totalMs / 1000).toFixed(0)} s  ${this.lastSecond.length} req/s  p99 so far ${sorted.length ? percentile(sorted, 0.99).toFixed(1) : '–'} ms`;
-      this.lastSecond = [];
+      // Sorted in place: the next second's latencies land after a sorted prefix.
+      const sorted = this.latencies.sort((a, b) => a - b);
+      const line = `${label}  ${((Date.now() - this.started) / 1000).toFixed(0)}/${(totalMs / 1000).toFixed(0)} s  ${this.lastSecond} req/s  p99 so far ${sorted.length ? percentile(sorted, 0.99).toFixed(1) : '–'} ms`;
+      this.lastSecond = 0;
       if (this.out.isTTY) this.out.write(`\r\x1b[2K${line}`);
       else if (this.ticks % 5 === 0) this.out.write(`${line}\n`);
     }, 1_000);
@@ -31,7 +32,7 @@ export class Progress {
 
   record(latencyMs: number): void {
     this.latencies.push(latencyMs);
-    this.lastSecond.push(latencyMs);
+    this.lastSecond += 1;
   }
 
   stop(): void {

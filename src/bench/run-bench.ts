@@ -320,17 +320,16 @@ async function measure(
     offeredRps: rate ?? null,
     spuriousFaults: spurious,
   });
+  const answered = records.filter((r) => r.outcome !== 'failed');
   return {
     summary,
     panel: {
       title: `${config.name} · ${fault}`,
       fromMs: window.measuredFromMs,
       toMs: window.measuredToMs,
-      points: records
-        .filter((r) => r.outcome !== 'failed')
-        .map((r) => ({ atMs: r.start_ms, latencyMs: r.latency_ms })),
+      points: answered.map((r) => ({ atMs: r.start_ms, latencyMs: r.latency_ms })),
       faults: faults.map((f) => ({ injectedMs: f.injected_at_ms, recoveredMs: f.recovered_at_ms })),
     },
-    latencies: records.filter((r) => r.outcome !== 'failed').map((r) => r.latency_ms),
+    latencies: answered.map((r) => r.latency_ms),
   };
 }

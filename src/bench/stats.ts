@@ -8,6 +8,24 @@ export interface LatencySummary {
   max: number;
 }
 
+/**
+ * The largest of `values` and `floor`. Math.max(...values) passes every value as
+ * an argument and overflows the stack at a few hundred thousand, which a long run
+ * of many configurations reaches.
+ */
+export function maxOf(values: number[], floor = Number.NEGATIVE_INFINITY): number {
+  let max = floor;
+  for (const v of values) if (v > max) max = v;
+  return max;
+}
+
+/** The smallest of `values` and `ceiling` (see maxOf). */
+export function minOf(values: number[], ceiling = Number.POSITIVE_INFINITY): number {
+  let min = ceiling;
+  for (const v of values) if (v < min) min = v;
+  return min;
+}
+
 /** Nearest-rank percentile of an ascending array. */
 export function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;

@@ -1,4 +1,4 @@
-import { percentile } from './stats.js';
+import { maxOf, minOf, percentile } from './stats.js';
 
 /** Plain SVG, written by hand: no plotting dependency, readable in any browser and on GitHub. */
 
@@ -59,7 +59,7 @@ export function timelineSvg(rows: TimelinePanel[][]): string {
   const width = cols * w;
   const height = rows.length * h + 24;
   const all = rows.flat().flatMap((p) => p.points.map((q) => q.latencyMs));
-  const ticks = decades(Math.min(...all, 0.5), Math.max(...all, 10));
+  const ticks = decades(minOf(all, 0.5), maxOf(all, 10));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     '<title>Request latency over time, per configuration and fault</title>',
@@ -111,7 +111,7 @@ export function timelineSvg(rows: TimelinePanel[][]): string {
       const sorted = (b: number) => [...(buckets.get(b) ?? [])].sort((m, n) => m - n);
       parts.push(
         polyline(
-          keys.map((b) => [at(b), y(Math.max(...(buckets.get(b) ?? [0])))]),
+          keys.map((b) => [at(b), y(maxOf(buckets.get(b) ?? [0]))]),
           '#ff7f0e',
         ),
       );
@@ -137,7 +137,7 @@ export function cdfSvg(series: CdfSeries[], title: string): string {
   const height = 420;
   const pad = { left: 50, right: 190, top: 30, bottom: 40 };
   const all = series.flatMap((s) => s.latencies);
-  const ticks = decades(Math.min(...all, 0.5), Math.max(...all, 10));
+  const ticks = decades(minOf(all, 0.5), maxOf(all, 10));
   const x = logScale(ticks, pad.left, width - pad.right);
   // -log10(1 - f): p0 at the bottom, then p90, p99, p99.9, p99.99 at equal steps.
   const nines = (f: number) => Math.min(NINES, -Math.log10(Math.max(1 - f, 10 ** -NINES)));

@@ -14,7 +14,6 @@ export interface ManagerOptions extends SupervisorOptions {
 
 export interface RunningManager {
   address: string;
-  supervisor: Supervisor;
   /** Stops the manager and every replica it owns. */
   stop(): Promise<void>;
 }
@@ -42,7 +41,6 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
   );
   return {
     address: started.address,
-    supervisor,
     stop: async () => {
       await supervisor.stop();
       membership.endWatches();

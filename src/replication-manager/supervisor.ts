@@ -301,17 +301,13 @@ export class Supervisor {
     let timeoutMs = Math.max(this.options.heartbeatTimeoutMs, FIRST_HEARTBEAT_TIMEOUT_MS);
     while (!this.stopped && slot.incarnation === incarnation && slot.state === 'serving') {
       const began = Date.now();
-      if (slot.pid === undefined || !isAlive(slot.pid)) {
-        // An adopted replica is not our child: its exit shows up here.
-        this.fault(slot, incarnation, 'the process is gone', 'exit');
-        return;
-      }
       const healthy = await this.probe(slot, timeoutMs);
       timeoutMs = this.options.heartbeatTimeoutMs;
       if (slot.incarnation !== incarnation || slot.state !== 'serving' || this.stopped) return;
       misses = healthy ? 0 : misses + 1;
       if (!healthy && (slot.pid === undefined || !isAlive(slot.pid))) {
-        // It died while being probed (its sockets close before its exit is reported): an exit, not a hang.
+        // Gone before or while being probed (its sockets close before its exit is reported; an
+        // adopted replica is not our child, so its exit shows up only here): an exit, not a hang.
         this.fault(slot, incarnation, 'the process is gone', 'exit');
         return;
       }

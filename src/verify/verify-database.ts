@@ -22,14 +22,16 @@ const EXAMPLES = 10;
  * transaction's ledger entries under one request id: a request executed twice
  * leaves two.
  */
-const CHECKS: { check: string; sql: string }[] = [
+const CHECKS: { check: string; sql: string; duplicate?: true }[] = [
   {
     check: 'a request id with more than one effect',
+    duplicate: true,
     sql: `SELECT request_id, count(DISTINCT xid)::int AS effects FROM ledger
           GROUP BY request_id HAVING count(DISTINCT xid) > 1`,
   },
   {
     check: 'a request id with more than one trade',
+    duplicate: true,
     sql: `SELECT request_id, count(*)::int AS trades FROM trades GROUP BY request_id HAVING count(*) > 1`,
   },
   {
@@ -116,24 +118,25 @@ export async function verifyDatabase(pool: Pool): Promise<VerifyReport> {
               (SELECT count(*)::int FROM (SELECT DISTINCT request_id, xid FROM ledger) e) AS effects`,
     );
     const violations: Violation[] = [];
-    let duplicates = new Set<string>();
-    for (const { check, sql } of CHECKS) {
+    const duplicates = new Set<string>();
+    for (const { check, sql, duplicate } of CHECKS) {
       const { rows } = await client.query(sql);
       if (rows.length === 0) continue;
       violations.push({ check, count: rows.length, examples: rows.slice(0, EXAMPLES) });
-      if (check.startsWith('a request id with more than one')) {
-        duplicates = new Set([...duplicates, ...rows.map((r) => String(r.request_id))]);
-      }
+      if (duplicate) for (const r of rows) duplicates.add(String(r.request_id));
     }
     await client.query('COMMIT');
+    client.release();
     return {
       requests: counts.rows[0]?.requests ?? 0,
       effects: counts.rows[0]?.effects ?? 0,
       duplicate_effects: duplicates.size,
       violations,
     };
-  } finally {
-    client.release();
+  } catch (err) {
+    // A connection left inside the failed transaction must not go back to the pool.
+    client.release(err as Error);
+    throw err;
   }
 }
 
