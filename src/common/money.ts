@@ -33,6 +33,11 @@ export function parseAmount(text: string, field = 'amount'): bigint {
   return cents;
 }
 
+/** A whole number of at least 1 that fits a BIGINT, written plainly (no sign, no leading zero). */
+export function isPositiveInteger(text: string): boolean {
+  return POSITIVE_INTEGER.test(text);
+}
+
 /** A positive whole number of shares, given as the decimal string an int64 field decodes to. */
 export function parseShares(text: string, field = 'shares'): bigint {
   if (!POSITIVE_INTEGER.test(text)) {

@@ -13,9 +13,12 @@ export interface QuoteFields {
 
 export const SIGNATURE_ALGORITHM = 'RSASSA-PKCS1-v1_5-SHA256';
 
-export function canonicalQuoteBytes(q: QuoteFields): Buffer {
-  return Buffer.from(
-    ['hedge.quote.v1', q.symbol, q.priceCents, q.issuedAtMs, q.expiresAtMs, q.sequence, q.keyId].join('\n'),
-    'utf8',
+export function canonicalQuoteText(q: QuoteFields): string {
+  return ['hedge.quote.v1', q.symbol, q.priceCents, q.issuedAtMs, q.expiresAtMs, q.sequence, q.keyId].join(
+    '\n',
   );
+}
+
+export function canonicalQuoteBytes(q: QuoteFields): Buffer {
+  return Buffer.from(canonicalQuoteText(q), 'utf8');
 }

@@ -29,6 +29,12 @@ export function removeRunFile(dataDir: string, name: string): void {
     rmSync(join(dataDir, 'run', `${name}.json`), { force: true });
 }
 
+/** A string the running system's run file holds, if any. */
+export function runFileValue(dataDir: string, name: string, key: string): string | undefined {
+  const value = readRunFile(dataDir, name)?.[key];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
 /** An explicit option wins; then the running system's run file; else a clear error. */
 export function locate(
   explicit: string | undefined,
@@ -37,9 +43,8 @@ export function locate(
   key: string,
   flag: string,
 ): string {
-  if (explicit) return explicit;
-  const value = readRunFile(dataDir, name)?.[key];
-  if (typeof value === 'string' && value.length > 0) return value;
+  const value = explicit || runFileValue(dataDir, name, key);
+  if (value) return value;
   throw new Error(
     `no ${name} found: pass ${flag}, or start the system with \`hedge up\` (data directory ${dataDir})`,
   );

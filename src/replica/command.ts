@@ -4,7 +4,7 @@ import { choiceOption, durationOption, intOption } from '../common/cli-options.j
 import { reportReady, stopOnSignals, watchOwner } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { feedKeyPaths, resolveDataDir } from '../common/paths.js';
-import { readRunFile } from '../common/run-files.js';
+import { runFileValue } from '../common/run-files.js';
 import { DEDUP_STRATEGIES, type DedupStrategy } from './executor.js';
 
 interface ReplicaCliOptions {
@@ -99,9 +99,7 @@ export function replicaCommand(): Command {
           reapIntervalMs: opts.reapInterval,
           allowFaultInjection: opts.allowFaultInjection ?? false,
           orderTtlMs: opts.orderTtl,
-          feedAddress:
-            opts.feed ??
-            (String(readRunFile(resolveDataDir(opts.dataDir), 'feed')?.address ?? '') || undefined),
+          feedAddress: opts.feed ?? runFileValue(resolveDataDir(opts.dataDir), 'feed', 'address'),
         },
         log,
       );

@@ -1,8 +1,8 @@
 import { type ServerUnaryCall, type ServerWritableStream, status } from '@grpc/grpc-js';
 import { HedgeError, invalidArgument, unauthenticated } from '../common/errors.js';
 import { toWireError } from '../common/grpc-handlers.js';
-import { parseAmount, quoteInput } from '../common/money.js';
-import { parseSymbol } from '../common/symbols.js';
+import { isPositiveInteger, parseAmount, quoteInput } from '../common/money.js';
+import { isSymbol, parseSymbol } from '../common/symbols.js';
 import type { AddCommand__Output } from '../gen/hedge/v1/AddCommand.js';
 import type { CommandResult } from '../gen/hedge/v1/CommandResult.js';
 import type { DayTradingHandlers } from '../gen/hedge/v1/DayTrading.js';
@@ -38,7 +38,6 @@ interface Loggable {
   filename?: string;
 }
 
-const POSITIVE_INTEGER = /^[1-9][0-9]{0,18}$/;
 const SIGNED_DECIMAL = /^-?(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?$/;
 const LOG_CHUNK_EVENTS = 2_000;
 /** Audit writers are trading transactions of milliseconds; one open longer than this is not waited for. */
@@ -47,7 +46,7 @@ const MAX_FILENAME = 255;
 
 function transactionNum(text: string): string | undefined {
   if (text === '0') return undefined;
-  if (!POSITIVE_INTEGER.test(text)) {
+  if (!isPositiveInteger(text)) {
     throw invalidArgument(
       'INVALID_TRANSACTION_NUM',
       `transaction_num must be a positive whole number; got ${quoteInput(text)}`,
@@ -67,7 +66,7 @@ function loggedFunds(text: string): string | undefined {
 
 /** A symbol as logged with a refused command, if it can be logged at all. */
 function loggedSymbol(text: string): string | undefined {
-  return /^[A-Z][A-Z0-9]{0,7}$/.test(text) ? text : undefined;
+  return isSymbol(text) ? text : undefined;
 }
 
 function parseFilename(text: string): string {
@@ -93,7 +92,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
     name: string,
     logName: string,
     op: Operation,
-    parse: (req: Req) => Params,
+    parse: (req: Req) => Params = () => ({}),
     loggable: (req: Req) => Loggable = () => ({}),
   ) {
     return handler<Req, Res>(name, async (call: ServerUnaryCall<Req, Res>) => {
@@ -170,31 +169,11 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
       logSymbol,
     ),
     Buy: command<OrderCommand__Output, CommandResult>('Buy', 'BUY', 'order_buy', order, logSymbolAmount),
-    CommitBuy: command<UserCommand__Output, CommandResult>(
-      'CommitBuy',
-      'COMMIT_BUY',
-      'commit_buy',
-      () => ({}),
-    ),
-    CancelBuy: command<UserCommand__Output, CommandResult>(
-      'CancelBuy',
-      'CANCEL_BUY',
-      'cancel_buy',
-      () => ({}),
-    ),
+    CommitBuy: command<UserCommand__Output, CommandResult>('CommitBuy', 'COMMIT_BUY', 'commit_buy'),
+    CancelBuy: command<UserCommand__Output, CommandResult>('CancelBuy', 'CANCEL_BUY', 'cancel_buy'),
     Sell: command<OrderCommand__Output, CommandResult>('Sell', 'SELL', 'order_sell', order, logSymbolAmount),
-    CommitSell: command<UserCommand__Output, CommandResult>(
-      'CommitSell',
-      'COMMIT_SELL',
-      'commit_sell',
-      () => ({}),
-    ),
-    CancelSell: command<UserCommand__Output, CommandResult>(
-      'CancelSell',
-      'CANCEL_SELL',
-      'cancel_sell',
-      () => ({}),
-    ),
+    CommitSell: command<UserCommand__Output, CommandResult>('CommitSell', 'COMMIT_SELL', 'commit_sell'),
+    CancelSell: command<UserCommand__Output, CommandResult>('CancelSell', 'CANCEL_SELL', 'cancel_sell'),
     SetBuyAmount: command<TriggerAmountCommand__Output, CommandResult>(
       'SetBuyAmount',
       'SET_BUY_AMOUNT',
@@ -241,7 +220,6 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
       'DisplaySummary',
       'DISPLAY_SUMMARY',
       'display_summary',
-      () => ({}),
     ),
     DumpLog: command<DumpLogCommand__Output, DumpLogResult>(
       'DumpLog',

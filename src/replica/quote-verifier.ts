@@ -1,12 +1,14 @@
 import { invalidArgument, unauthenticated } from '../common/errors.js';
 import { type FeedPublicKey, verifyQuoteSignature } from '../common/feed-key.js';
 import { parseAmount } from '../common/money.js';
-import { canonicalQuoteBytes, type QuoteFields } from '../common/quote-codec.js';
+import { canonicalQuoteText, type QuoteFields } from '../common/quote-codec.js';
 import { parseSymbol } from '../common/symbols.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 
 export interface VerifiedQuote extends QuoteFields {
   signature: Buffer;
+  /** The signature as SQL and the cache carry it. */
+  signatureBase64: string;
 }
 
 const NON_NEGATIVE_INTEGER = /^(0|[1-9][0-9]{0,18})$/;
@@ -42,6 +44,7 @@ export class QuoteVerifier {
       sequence: parseCount(quote.sequence, 'sequence'),
       keyId: quote.key_id,
       signature: quote.signature,
+      signatureBase64: quote.signature.toString('base64'),
     };
     if (quote.key_id !== this.key.keyId) {
       throw unauthenticated(
@@ -49,9 +52,8 @@ export class QuoteVerifier {
         'the quote was not signed by the stock feed this server trusts',
       );
     }
-    const signature = quote.signature.toString('base64');
-    const content = canonicalQuoteBytes(fields).toString('utf8');
-    if (this.verified.get(signature) === content) return fields;
+    const content = canonicalQuoteText(fields);
+    if (this.verified.get(fields.signatureBase64) === content) return fields;
     if (
       quote.signature.length !== RSA_2048_SIGNATURE_BYTES ||
       !verifyQuoteSignature(fields, quote.signature, this.key)
@@ -59,7 +61,7 @@ export class QuoteVerifier {
       throw unauthenticated('BAD_SIGNATURE', "the quote's signature does not match its contents");
     }
     if (this.verified.size >= CACHE_ENTRIES) this.verified.clear();
-    this.verified.set(signature, content);
+    this.verified.set(fields.signatureBase64, content);
     return fields;
   }
 
@@ -84,6 +86,6 @@ export function quoteParams(q: VerifiedQuote) {
     expires_at_ms: q.expiresAtMs.toString(),
     sequence: q.sequence.toString(),
     key_id: q.keyId,
-    signature: q.signature.toString('base64'),
+    signature: q.signatureBase64,
   };
 }

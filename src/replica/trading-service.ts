@@ -99,14 +99,15 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       const username = parseUsername(call.request.username);
       const password = parsePassword(call.request.password);
       const token = parseNewSessionToken(call.request.session_token);
-      const stored = await executor.credentials(username);
       // The password is not a parameter of the stored request: it is never fingerprinted or kept.
       // A later copy is answered without it, but only a caller holding the token gains by that.
       const response = await executor.executeClaimedFirst<LoginResponse>(
         'login',
         requestId,
         { username, token_hash: hashToken(token).toString('base64') },
-        async () => {
+        async (tx) => {
+          // Read only by the copy that does the work; the others find the stored answer.
+          const stored = await executor.credentials(username, tx);
           // scrypt runs for unknown users too, so timing does not tell which usernames exist.
           const valid = await verifyPassword(password, stored);
           if (!valid || !stored)

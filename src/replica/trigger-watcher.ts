@@ -74,14 +74,7 @@ export class TriggerWatcher {
 
   private onQuote(quote: SignedQuote__Output): void {
     try {
-      const q = this.verifier.verify(quote);
-      this.pending.push({
-        symbol: q.symbol,
-        priceCents: q.priceCents,
-        issuedAtMs: q.issuedAtMs,
-        sequence: q.sequence,
-        signature: q.signature,
-      });
+      this.pending.push(this.verifier.verify(quote));
     } catch (err) {
       this.log.warn(
         { err: (err as Error).message, symbol: quote.symbol },

@@ -4,7 +4,8 @@ import { choiceOption, durationOption, intOption } from '../common/cli-options.j
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { resolveDataDir } from '../common/paths.js';
-import { locate, readRunFile, removeRunFile, writeRunFile } from '../common/run-files.js';
+import { locate, removeRunFile, runFileValue, writeRunFile } from '../common/run-files.js';
+import { DEDUP_STRATEGIES, type DedupStrategy } from '../replica/executor.js';
 
 interface ManagerCliOptions {
   dataDir?: string;
@@ -16,7 +17,7 @@ interface ManagerCliOptions {
   heartbeatInterval: number;
   heartbeatTimeout: number;
   heartbeatMisses: number;
-  dedup: string;
+  dedup: DedupStrategy;
   pool: number;
   allowFaultInjection?: boolean;
   ownerPid?: number;
@@ -48,7 +49,7 @@ export function managerCommand(): Command {
     .option(
       '--dedup <strategy>',
       "replicas' dedup strategy (see hedge replica)",
-      choiceOption(['cache', 'abort']),
+      choiceOption(DEDUP_STRATEGIES),
       'cache',
     )
     .option('--pool <n>', "each replica's database connections", intOption(1, 200), 10)
@@ -76,7 +77,7 @@ export function managerCommand(): Command {
         'databaseUrl',
         '--database-url',
       );
-      const feed = opts.feed ?? (String(readRunFile(dataDir, 'feed')?.address ?? '') || undefined);
+      const feed = opts.feed ?? runFileValue(dataDir, 'feed', 'address');
       const manager = await runManager(
         {
           dataDir,

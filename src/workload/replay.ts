@@ -5,8 +5,9 @@ import { QuoteSource } from '../client/quote-source.js';
 import { ReplicatedCallError, ReplicatedClient } from '../client/replicated-client.js';
 import type { ReplicationMode } from '../client/replication-mode.js';
 import { TradingSession } from '../client/trading-session.js';
-import { adminPasswordPath } from '../common/admin.js';
+import { ADMIN_USERNAME, adminPasswordPath } from '../common/admin.js';
 import { isInfrastructureFailure } from '../common/errors.js';
+import { readSecret } from '../common/secret-file.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import { byUser, isWholeLogDump, parseWorkload, type WorkloadLine } from './workload-file.js';
 import { workloadPassword, workloadSecret } from './workload-users.js';
@@ -192,7 +193,7 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
       if (finals.length > 0) {
         const admin = new TradingSession(client);
         const adminFile = options.adminPasswordFile ?? adminPasswordPath(options.dataDir);
-        await admin.login('admin', readFileSync(adminFile, 'utf8').trim());
+        await admin.login(ADMIN_USERNAME, readSecret(adminFile));
         const day = new DayTradingSession(admin);
         for (const line of finals) {
           await count(async () => {

@@ -1,6 +1,6 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
+import { readOrCreateSecret } from '../common/secret-file.js';
 
 /**
  * Workload users are real users: the replayer registers each one (or logs in,
@@ -10,12 +10,7 @@ import { dirname, join } from 'node:path';
  * without logging in as that user.
  */
 export function workloadSecret(dataDir: string): Buffer {
-  const path = join(dataDir, 'workload-secret');
-  if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  }
-  return Buffer.from(readFileSync(path, 'utf8').trim(), 'utf8');
+  return Buffer.from(readOrCreateSecret(join(dataDir, 'workload-secret'), 32), 'utf8');
 }
 
 export function workloadPassword(secret: Buffer, username: string): string {
