@@ -16,6 +16,7 @@ describe('hedge --help', () => {
     'feed',
     'manager',
     'replica',
+    'bench',
     'bench-replica',
     'bench-workload',
     'workload',
@@ -23,13 +24,15 @@ describe('hedge --help', () => {
 
   it('lists every subcommand with a description', () => {
     const help = hedge('--help');
-    for (const c of commands) expect(help).toMatch(new RegExp(`^\\s+${c}\\b.*\\S`, 'm'));
+    // The name, its arguments, then the description's first words on the same line.
+    for (const c of commands) expect(help).toMatch(new RegExp(`^ {2}${c} [^\\n]*? {2,}[A-Z]\\S* \\S`, 'm'));
   });
 
   it.each(commands)('documents the options of hedge %s', (command) => {
     const help = hedge(command, '--help');
     expect(help).toContain(`Usage: hedge ${command}`);
-    expect(help).toMatch(/--\w/);
+    // An option of its own, not only commander's --help.
+    expect(help).toMatch(/^ +(-\w, )?--(?!help\b)\w/m);
   });
 
   it('refuses a bad option value with a clear message', () => {

@@ -31,8 +31,6 @@ describe(`money is conserved through random trading (seed ${SEED})`, () => {
   });
 
   it('deposits = cash + reserved + held shares at their (fixed) trade prices, for every user', async () => {
-    const random = mulberry32(SEED);
-    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)] as T;
     const quotes = new Map<string, SignedQuote__Output>();
     for (const s of SYMBOLS) quotes.set(s, await feed.quote(s));
 
@@ -45,31 +43,35 @@ describe(`money is conserved through random trading (seed ${SEED})`, () => {
     );
 
     await Promise.all(
-      users.map(async (user) => {
+      users.map(async (user, index) => {
+        // One generator per user: users run at once, and a shared one would make the seed reproduce nothing.
+        const random = mulberry32(SEED + index);
+        const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)] as T;
         for (let step = 0; step < 60; step++) {
           const copies = random() < 0.3 ? user.sessions : [pick(user.sessions)];
           const requestId = uuidv7();
           const roll = random();
           const symbol = pick(SYMBOLS);
           const shares = 1 + Math.floor(random() * 20);
+          // Drawn once: the copies of one request carry the same parameters.
+          const amount = formatCents(BigInt(1 + Math.floor(random() * 500_000)));
           const outcomes = await Promise.allSettled(
             copies.map((s) => {
-              if (roll < 0.25)
-                return s.deposit(formatCents(BigInt(1 + Math.floor(random() * 500_000))), requestId);
+              if (roll < 0.25) return s.deposit(amount, requestId);
               if (roll < 0.65) return s.buy(symbol, shares, quotes.get(symbol) ?? null, requestId);
               return s.sell(symbol, shares, quotes.get(symbol) ?? null, requestId);
             }),
           );
           if (roll < 0.25) {
-            const ok = outcomes.find((o) => o.status === 'fulfilled');
-            if (ok) {
-              // Copies of one request carry one amount: recover it from the ledger, counted once.
-              const { rows } = await db.pool.query('SELECT cash_delta FROM ledger WHERE request_id = $1', [
-                requestId,
-              ]);
-              expect(rows).toHaveLength(1);
-              user.deposited += BigInt(rows[0].cash_delta);
-            }
+            // Every copy of a deposit is answered with its one effect.
+            expect(outcomes.map((o) => o.status)).toEqual(copies.map(() => 'fulfilled'));
+            // However many copies were sent, the deposit is in the ledger once, with its amount.
+            const { rows } = await db.pool.query('SELECT cash_delta FROM ledger WHERE request_id = $1', [
+              requestId,
+            ]);
+            expect(rows).toHaveLength(1);
+            expect(formatCents(BigInt(rows[0].cash_delta))).toBe(amount);
+            user.deposited += BigInt(rows[0].cash_delta);
           }
         }
       }),

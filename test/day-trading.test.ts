@@ -14,6 +14,7 @@ import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { expiredQuote, startTestFeed, type TestFeed } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';
 import { uniqueUsername } from './support/trader.js';
+import { waitFor } from './support/wait.js';
 
 const ORDER_TTL_MS = 1_500;
 
@@ -139,7 +140,7 @@ describe('the SEng 468 commands', () => {
       await refused('ADD', (n) => u.add(amount, n), status.INVALID_ARGUMENT, 'INVALID_AMOUNT');
     }
     const n = next();
-    await u.add('-73280.58', n).catch(() => {});
+    await expect(u.add('-73280.58', n)).rejects.toMatchObject({ reason: 'INVALID_AMOUNT' });
     expect((await events(n))[0]).toMatchObject({ command: 'ADD', funds_cents: '-7328058' });
   });
 
@@ -324,6 +325,22 @@ describe('the SEng 468 commands', () => {
       state: 'armed',
       trigger_price: '5.00',
     });
+    // A trigger armed after it, at the price, fires on a later tick: that tick did not fire the first.
+    const control = await user();
+    await control.add('100.00', next());
+    await control.setBuyAmount('ABC', '10.00', next());
+    await control.setBuyTrigger('ABC', '10.00', next());
+    const triggerState = async (name: string | undefined) =>
+      (
+        await db.pool.query(
+          'SELECT t.state FROM triggers t JOIN users u ON u.id = t.user_id WHERE u.username = $1',
+          [name],
+        )
+      ).rows.map((r) => r.state);
+    await waitFor('the control trigger to fire', async () =>
+      (await triggerState(control.session.username)).includes('fired'),
+    );
+    expect(await triggerState(u.session.username)).toEqual(['armed']);
     expect((await u.cancelSetBuy('ABC', next())).response.account).toEqual({
       cash: '100.00',
       reserved_cash: '0.00',
@@ -408,11 +425,19 @@ describe('the SEng 468 commands', () => {
     const admin = new TradingSession(client);
     await admin.login(ADMIN_USERNAME, readSecret(adminPasswordPath(feed.dataDir)));
     let whole = '';
-    await new DayTradingSession(admin).dumpLog('./all', true, next(), (xml) => {
+    const { response } = await new DayTradingSession(admin).dumpLog('./all', true, next(), (xml) => {
       whole += xml;
     });
     expect(await validateAuditLog(whole)).toEqual([]);
     const all = parseAuditLog(whole);
+    // Every event up to the dump's bound, and the user's own part among them.
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM audit_events WHERE id <= $1', [
+      response.upto_event_id,
+    ]);
+    expect(all.length).toBe(rows[0].n);
+    const key = (e: { type: string; fields: Record<string, string> }) => JSON.stringify(e);
+    const allKeys = new Set(all.map(key));
+    expect(ownEvents.filter((e) => !allKeys.has(key(e)))).toEqual([]);
     expect(all.length).toBeGreaterThan(ownEvents.length);
     expect(new Set(all.map((e) => e.fields.username)).size).toBeGreaterThan(3);
   });

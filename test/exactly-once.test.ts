@@ -14,6 +14,7 @@ import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestFeed, type TestFeed } from './support/feed.js';
 import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
 import { failureOf, Trader, tradingClient } from './support/trader.js';
+import { waitFor } from './support/wait.js';
 
 type RawResult =
   | { ok: true; bytes: Buffer }
@@ -49,14 +50,6 @@ async function effectsOf(db: TestDatabase, requestId: string) {
     [requestId],
   );
   return rows[0];
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe.each<DedupStrategy>(['cache', 'abort'])(

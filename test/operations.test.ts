@@ -11,6 +11,7 @@ import { FaultInjector, type Injection, type InjectorOptions } from '../src/faul
 import { type Cluster, serving, startCluster } from './support/cluster.js';
 import { tradeMany } from './support/load.js';
 import { startInProcessReplica } from './support/replicas.js';
+import { waitFor } from './support/wait.js';
 
 const run = promisify(execFile);
 
@@ -39,14 +40,6 @@ function injector(c: Cluster, options: Partial<InjectorOptions>) {
     (i) => lines.push(i),
   );
   return { injector, lines };
-}
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition never held');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function processState(pid: number): string {
@@ -123,8 +116,8 @@ describe('operating a running system: inject, verify, status', () => {
     await hang.injectOnce();
     const pid = lines[0]?.target?.pid ?? 0;
     // Signals are delivered asynchronously: wait for each state rather than sample it once.
-    await until(() => processState(pid) === 'T');
-    await until(() => processState(pid) !== 'T');
+    await waitFor('the replica to stop', () => processState(pid) === 'T', 10_000, 10);
+    await waitFor('the replica to continue', () => processState(pid) !== 'T', 10_000, 10);
     expect(isAlive(pid)).toBe(true);
     hang.stop();
   });
@@ -152,6 +145,10 @@ describe('operating a running system: inject, verify, status', () => {
       const { injector: dry, lines } = injector(c, { kinds: ['slow'], seed: 42, slowDelayMs: 0 });
       for (let i = 0; i < 4; i++) await dry.injectOnce();
       dry.stop();
+      // Every one really injected into a replica: four skipped ones would compare equal too.
+      expect(lines.map((l) => [l.outcome, typeof l.target?.id])).toEqual(
+        Array(4).fill(['injected', 'string']),
+      );
       return lines.map((l) => l.target?.id);
     };
     expect(await picks()).toEqual(await picks());

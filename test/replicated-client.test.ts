@@ -26,29 +26,37 @@ type Behaviour = 'ok' | 'internal' | 'silent';
 interface FakeReplica {
   address: string;
   calls: number;
+  /** When each call arrived (performance.now()). */
+  calledAt: number[];
   server: Server;
   pending: sendUnaryData<Portfolio>[];
 }
 
 async function fakeReplica(behaviour: Behaviour): Promise<FakeReplica> {
   const server = new Server();
-  const replica: FakeReplica = { address: '', calls: 0, server, pending: [] };
+  const replica: FakeReplica = { address: '', calls: 0, calledAt: [], server, pending: [] };
   server.addService(hedgeProto().Trading.service, {
     GetPortfolio: (_call: ServerUnaryCall<unknown, Portfolio>, callback: sendUnaryData<Portfolio>) => {
       replica.calls += 1;
+      replica.calledAt.push(performance.now());
       if (behaviour === 'ok') callback(null, { account: { cash: '7', reserved_cash: '0' }, holdings: [] });
       else if (behaviour === 'internal')
         callback({ code: status.INTERNAL, details: 'the same bug on every replica' } as ServiceError);
       else replica.pending.push(callback);
     },
   });
+  replica.address = await listen(server);
+  return replica;
+}
+
+/** Binds a port on loopback; resolves with the address. */
+async function listen(server: Server): Promise<string> {
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
   );
-  replica.address = `127.0.0.1:${port}`;
-  return replica;
+  return `127.0.0.1:${port}`;
 }
 
 describe('the replicated client against real gRPC servers', () => {
@@ -106,10 +114,13 @@ describe('the replicated client against real gRPC servers', () => {
 
   it('hedged: replicas held back are asked after the hedge delay when the first ones stay silent', async () => {
     const client = await setUp('hedged', ['silent', 'silent', 'ok'], 50);
+    const started = performance.now();
     const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
     expect(result.telemetry.answeredBy).toBe('r3');
     expect(result.telemetry.attempts).toBe(3);
     expect(replicas.map((r) => r.calls)).toEqual([1, 1, 1]);
+    // Held back for the hedge delay, not sent with the first two (a lower bound: a busy machine only delays it).
+    expect((replicas[2]?.calledAt[0] ?? 0) - started).toBeGreaterThanOrEqual(45);
   });
 
   it('close() ends calls in flight with CANCELLED and refuses new ones', async () => {
@@ -146,12 +157,7 @@ describe('the replicated client against real gRPC servers', () => {
           setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'killed' }), 20);
         },
       });
-      const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-          err ? reject(err) : resolve(p),
-        ),
-      );
-      replicas.push({ address: `127.0.0.1:${port}`, calls: 0, server, pending: [] });
+      replicas.push({ address: await listen(server), calls: 0, calledAt: [], server, pending: [] });
     }
     const client = await ReplicatedClient.connect({
       mode: 'active',

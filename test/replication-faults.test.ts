@@ -49,15 +49,21 @@ describe('replication under faults (real manager, real replica processes, really
     cluster = c;
     const sessions = await Promise.all(Array.from({ length: 6 }, () => c.session('active')));
     let victim = { id: '', pid: 0 };
+    let stoppedAt = 0;
     const result = await tradeMany(sessions, c.quotes, 400, {
       after: 100,
       action: async () => {
         const target = serving(await c.status())[0];
         victim = { id: target?.id ?? '', pid: target?.pid ?? 0 };
         process.kill(victim.pid, 'SIGSTOP');
+        stoppedAt = Date.now();
       },
     });
     expect(result.failed).toEqual([]);
+    // Calls did run while it was stopped, and other replicas answered them.
+    const later = result.telemetry.filter((t) => t.startMs > stoppedAt);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.every((t) => t.answeredBy !== victim.id)).toBe(true);
     const status = await c.waitFor(
       'the hung replica replaced',
       (s) => serving(s).length === 3 && s.replicas.some((r) => r.id === victim.id && r.pid !== victim.pid),

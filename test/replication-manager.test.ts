@@ -59,6 +59,11 @@ describe('the replication manager', () => {
     expect(await report(c, hung?.id ?? '', hung?.address)).toEqual({ confirmed: false });
     const later = (await c.status()).replicas.find((r) => r.id === hung?.id);
     expect(later).toMatchObject({ pid: replacement?.pid, state: 'REPLICA_STATE_SERVING' });
+    // And the healthy one, reported at the start, is still the same process.
+    expect((await c.status()).replicas.find((r) => r.id === healthy?.id)).toMatchObject({
+      pid: healthy?.pid,
+      restarts: 0,
+    });
   });
 
   it('is not on the request path: killed, trading goes on; restarted, it adopts the live replicas', async () => {
