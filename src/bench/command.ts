@@ -1,5 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { durationOption, intOption, listOption } from '../common/cli-options.js';
+import {
+  choiceListOption,
+  durationOption,
+  heartbeatArgs,
+  intOption,
+  listOption,
+} from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
 import { CONFIG_NAMES, type ConfigName, FAULT_MODES, type FaultMode } from './configurations.js';
@@ -70,18 +76,6 @@ interface BenchCliOptions {
   json?: boolean;
 }
 
-function oneOf<T extends string>(allowed: readonly T[], what: string) {
-  return (value: string): T[] => {
-    const items = listOption(value);
-    for (const item of items) {
-      if (!(allowed as readonly string[]).includes(item)) {
-        throw new InvalidArgumentError(`unknown ${what} ${item}; expected ${allowed.join(', ')}`);
-      }
-    }
-    return items as T[];
-  };
-}
-
 export function benchCommand(): Command {
   return new Command('bench')
     .description(
@@ -91,12 +85,15 @@ export function benchCommand(): Command {
         'requests.ndjson, faults.ndjson, summary.json, report.md and SVG plots to a results folder. Starts its own ' +
         'system unless --target.',
     )
-    .option('--configs <list>', 'configurations to run', oneOf(CONFIG_NAMES, 'configuration'), [
+    .option('--configs <list>', 'configurations to run', choiceListOption(CONFIG_NAMES, 'configuration'), [
       ...CONFIG_NAMES,
     ])
-    .option('--faults <list>', 'fault modes to run each configuration under', oneOf(FAULT_MODES, 'fault'), [
-      ...FAULT_MODES,
-    ])
+    .option(
+      '--faults <list>',
+      'fault modes to run each configuration under',
+      choiceListOption(FAULT_MODES, 'fault'),
+      [...FAULT_MODES],
+    )
     .option('--clients <n>', 'concurrent clients, each with one call in flight', intOption(1, 1024), 16)
     .option('--duration <duration>', 'measured time per run', durationOption, 20_000)
     .option('--warmup <duration>', 'unmeasured time before each run', durationOption, 3_000)
@@ -163,11 +160,7 @@ export function benchCommand(): Command {
         dataDir: opts.target ? undefined : opts.dataDir,
         databaseUrl: opts.target ? undefined : opts.databaseUrl || undefined,
         target,
-        managerArgs: [
-          ...(opts.heartbeatInterval ? ['--heartbeat-interval', String(opts.heartbeatInterval)] : []),
-          ...(opts.heartbeatTimeout ? ['--heartbeat-timeout', String(opts.heartbeatTimeout)] : []),
-          ...(opts.pool ? ['--pool', String(opts.pool)] : []),
-        ],
+        managerArgs: [...heartbeatArgs(opts), ...(opts.pool ? ['--pool', String(opts.pool)] : [])],
       });
       if (opts.json)
         process.stdout.write(`${JSON.stringify({ machine: summary.machine, runs: summary.runs })}\n`);

@@ -1,14 +1,13 @@
 import { join } from 'node:path';
 import { type ClientUnaryCall, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { QuoteSource } from '../client/quote-source.js';
 import { uuidv7 } from '../common/ids.js';
 import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
 import { newSessionToken } from '../common/session-token.js';
-import type { LoginResponse__Output } from '../gen/hedge/v1/LoginResponse.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
-import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
 import type { TradingClient } from '../gen/hedge/v1/Trading.js';
 import type { DedupStrategy } from '../replica/executor.js';
 import { describeMachine } from './machine.js';
@@ -69,9 +68,8 @@ async function replicaBench(options: ReplicaBenchOptions, dataDir: string) {
     const databaseUrl =
       options.databaseUrl ?? String((await group.start('db', ['db', ...dataDirArgs])).databaseUrl);
     const feed = await group.start('feed', ['feed', ...dataDirArgs, '--mode', 'fixed', '--symbols', SYMBOL]);
-    const feedClient = new (hedgeProto().StockFeed)(String(feed.address), credentials.createInsecure());
-    const quotes = new QuoteRefresher(feedClient);
-    await quotes.start();
+    const quotes = new QuoteSource(String(feed.address));
+    await quotes.follow([SYMBOL]);
     try {
       for (const phase of PHASES) {
         const names = Array.from(
@@ -81,17 +79,11 @@ async function replicaBench(options: ReplicaBenchOptions, dataDir: string) {
         const addresses = await Promise.all(
           names.map(async (name) =>
             String(
+              // The URL carries a password: the environment is private to the user, argv is not.
               (
-                await group.start(name, [
-                  'replica',
-                  ...dataDirArgs,
-                  '--id',
-                  name,
-                  '--database-url',
-                  databaseUrl,
-                  '--dedup',
-                  phase.dedup,
-                ])
+                await group.start(name, ['replica', ...dataDirArgs, '--id', name, '--dedup', phase.dedup], {
+                  DATABASE_URL: databaseUrl,
+                })
               ).address,
             ),
           ),
@@ -110,8 +102,7 @@ async function replicaBench(options: ReplicaBenchOptions, dataDir: string) {
         }
       }
     } finally {
-      quotes.stop();
-      feedClient.close();
+      quotes.close();
     }
   } finally {
     await group.stop();
@@ -119,44 +110,17 @@ async function replicaBench(options: ReplicaBenchOptions, dataDir: string) {
   return { machine: describeMachine(), duration_s: options.durationMs / 1000, rows };
 }
 
-class QuoteRefresher {
-  current: SignedQuote__Output | undefined;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly feed: StockFeedClient) {}
-
-  async start(): Promise<void> {
-    await this.refresh();
-    this.timer = setInterval(() => void this.refresh().catch(() => {}), 1_000);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private async refresh(): Promise<void> {
-    this.current = await invoke<SignedQuote__Output>((cb) =>
-      this.feed.GetQuote({ symbol: SYMBOL }, { deadline: deadlineAfter(2_000) }, cb),
-    );
-  }
-}
-
 async function openSession(client: TradingClient): Promise<Metadata> {
   const username = `bench_${uuidv7().replaceAll('-', '').slice(-20)}`;
   const password = 'benchmark password';
   const opts = () => ({ deadline: deadlineAfter(10_000) });
+  // Signing up signs in, under the token sent with it.
+  const token = newSessionToken();
   await invoke((cb) =>
-    client.Register(
-      { request_id: uuidv7(), username, password, session_token: newSessionToken() },
-      opts(),
-      cb,
-    ),
-  );
-  const login = await invoke<LoginResponse__Output>((cb) =>
-    client.Login({ request_id: uuidv7(), username, password, session_token: newSessionToken() }, opts(), cb),
+    client.Register({ request_id: uuidv7(), username, password, session_token: token }, opts(), cb),
   );
   const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${login.session_token}`);
+  metadata.set('authorization', `Bearer ${token}`);
   await invoke((cb) =>
     client.Deposit({ request_id: uuidv7(), amount: '1000000000.00' }, metadata, opts(), cb),
   );
@@ -191,7 +155,7 @@ function fanOutBuy(clients: TradingClient[], metadata: Metadata, quote: SignedQu
 async function runLoad(
   phase: Phase,
   clients: TradingClient[],
-  quotes: QuoteRefresher,
+  quotes: QuoteSource,
   concurrency: number,
   options: ReplicaBenchOptions,
 ): Promise<ReplicaBenchRow> {
@@ -209,7 +173,7 @@ async function runLoad(
         const t0 = performance.now();
         if (t0 >= end) return;
         try {
-          await fanOutBuy(clients, metadata, quotes.current as SignedQuote__Output);
+          await fanOutBuy(clients, metadata, await quotes.get(SYMBOL));
           if (t0 >= measureFrom) latencies.push(performance.now() - t0);
         } catch {
           if (t0 >= measureFrom) failed += 1;

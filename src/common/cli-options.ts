@@ -30,6 +30,19 @@ export function choiceOption<T extends string>(choices: readonly T[]) {
   };
 }
 
+/** A comma-separated list, each item one of `choices`. */
+export function choiceListOption<T extends string>(choices: readonly T[], what: string) {
+  return (value: string): T[] => {
+    const items = listOption(value);
+    for (const item of items) {
+      if (!(choices as readonly string[]).includes(item)) {
+        throw new InvalidArgumentError(`unknown ${what} ${item}; expected ${choices.join(', ')}`);
+      }
+    }
+    return items as T[];
+  };
+}
+
 export function listOption(value: string): string[] {
   return value
     .split(',')
@@ -40,4 +53,12 @@ export function listOption(value: string): string[] {
 /** Repeatable option: collects every occurrence. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** The heartbeat options a command passes on to the managers it starts (milliseconds). */
+export function heartbeatArgs(opts: { heartbeatInterval?: number; heartbeatTimeout?: number }): string[] {
+  return [
+    ...(opts.heartbeatInterval ? ['--heartbeat-interval', String(opts.heartbeatInterval)] : []),
+    ...(opts.heartbeatTimeout ? ['--heartbeat-timeout', String(opts.heartbeatTimeout)] : []),
+  ];
 }

@@ -1,5 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { durationOption, intOption, listOption } from '../common/cli-options.js';
+import { Command } from 'commander';
+import { choiceListOption, durationOption, intOption, listOption } from '../common/cli-options.js';
 import { parseDuration } from '../common/duration.js';
 import { stopOnSignals } from '../common/hedge-process.js';
 import { resolveDataDir } from '../common/paths.js';
@@ -9,7 +9,7 @@ import { FAULT_KINDS, type FaultKind } from './injector.js';
 interface InjectCliOptions {
   dataDir?: string;
   manager?: string;
-  kinds: string[];
+  kinds: FaultKind[];
   every?: number;
   at?: string[];
   count?: number;
@@ -21,16 +21,6 @@ interface InjectCliOptions {
   slowFor: number;
 }
 
-function kindsOption(value: string): string[] {
-  const kinds = listOption(value);
-  for (const k of kinds) {
-    if (!(FAULT_KINDS as readonly string[]).includes(k)) {
-      throw new InvalidArgumentError(`unknown fault kind ${k}; expected ${FAULT_KINDS.join(', ')}`);
-    }
-  }
-  return kinds;
-}
-
 export function injectCommand(): Command {
   return new Command('inject')
     .description(
@@ -40,7 +30,9 @@ export function injectCommand(): Command {
     )
     .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
     .option('--manager <address>', "the manager's address (default: the running system's)")
-    .option('--kinds <list>', 'fault kinds to choose from', kindsOption, ['crash'])
+    .option('--kinds <list>', 'fault kinds to choose from', choiceListOption(FAULT_KINDS, 'fault kind'), [
+      'crash',
+    ])
     .option('--every <duration>', 'inject every so often (default 15s unless --at is given)', durationOption)
     .option('--at <list>', 'inject at these offsets from the start, e.g. 5s,20s,40s', listOption)
     .option('--count <n>', 'stop after this many injections', intOption(1))
@@ -55,7 +47,7 @@ export function injectCommand(): Command {
       const injector = new FaultInjector(
         {
           manager: locate(opts.manager, resolveDataDir(opts.dataDir), 'manager', 'address', '--manager'),
-          kinds: opts.kinds as FaultKind[],
+          kinds: opts.kinds,
           everyMs: opts.every ?? (opts.at ? undefined : 15_000),
           atMs: opts.at?.map((t) => parseDuration(t)),
           count: opts.count,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
+import { choiceOption, durationOption, heartbeatArgs, intOption } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { resolveDataDir } from '../common/paths.js';
@@ -74,8 +74,7 @@ export function upCommand(): Command {
             String(opts.min),
             '--dedup',
             opts.dedup,
-            ...(opts.heartbeatInterval ? ['--heartbeat-interval', String(opts.heartbeatInterval)] : []),
-            ...(opts.heartbeatTimeout ? ['--heartbeat-timeout', String(opts.heartbeatTimeout)] : []),
+            ...heartbeatArgs(opts),
             ...(opts.allowFaultInjection ? ['--allow-fault-injection'] : []),
           ],
         },
