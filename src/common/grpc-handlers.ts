@@ -1,4 +1,10 @@
-import type { handleUnaryCall, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
+import type {
+  handleServerStreamingCall,
+  handleUnaryCall,
+  ServerUnaryCall,
+  ServerWritableStream,
+  ServiceError,
+} from '@grpc/grpc-js';
 import { isTransientDatabaseError } from './database.js';
 import { DATABASE_UNAVAILABLE, HedgeError, INTERNAL_ERROR, toServiceError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -37,5 +43,21 @@ export function unary<Req, Res>(
         (response) => callback(null, response),
         (err: unknown) => callback(toWireError(err, log, { method }), null),
       );
+  };
+}
+
+/**
+ * A server-streaming handler from a function that writes to the call (and ends it
+ * or keeps it open); what it throws, at once or later, ends the stream with that error.
+ */
+export function serverStream<Req, Res>(
+  log: Logger,
+  method: string,
+  fn: (call: ServerWritableStream<Req, Res>) => Promise<void> | void,
+): handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    Promise.resolve()
+      .then(() => fn(call))
+      .catch((err: unknown) => call.emit('error', toWireError(err, log, { method })));
   };
 }

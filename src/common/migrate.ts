@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ADVISORY_LOCKS } from './advisory-locks.js';
 import type { Pool } from './database.js';
 import { MIGRATIONS_DIR } from './paths.js';
-
-/** Arbitrary but fixed: every hedge process that migrates takes this advisory lock. */
-const MIGRATION_LOCK = 4_681_215_001;
 
 export interface Migration {
   version: number;
@@ -35,7 +33,7 @@ export async function migrate(pool: Pool, migrations = listMigrations()): Promis
   const client = await pool.connect();
   const applied: number[] = [];
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.migration]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
       checksum text)`);
@@ -72,7 +70,7 @@ export async function migrate(pool: Pool, migrations = listMigrations()): Promis
       applied.push(m.version);
     }
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+    await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migration]).catch(() => {});
     client.release();
   }
   return applied;

@@ -1,6 +1,6 @@
 import { type ServerUnaryCall, type ServerWritableStream, status } from '@grpc/grpc-js';
 import { HedgeError, invalidArgument, unauthenticated } from '../common/errors.js';
-import { toWireError } from '../common/grpc-handlers.js';
+import { serverStream } from '../common/grpc-handlers.js';
 import { isPositiveInteger, parseAmount, quoteInput } from '../common/money.js';
 import { isSymbol, parseSymbol } from '../common/symbols.js';
 import type { AddCommand__Output } from '../gen/hedge/v1/AddCommand.js';
@@ -228,11 +228,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
       (req) => ({ filename: parseFilename(req.filename), whole_log: req.whole_log }),
       (req) => ({ filename: req.filename.length <= MAX_FILENAME ? req.filename : undefined }),
     ),
-    StreamLog: (call: ServerWritableStream<StreamLogRequest__Output, LogChunk>) => {
-      streamLog(call).catch((err: unknown) =>
-        call.emit('error', toWireError(err, deps.log, { method: 'StreamLog' })),
-      );
-    },
+    StreamLog: serverStream(deps.log, 'StreamLog', streamLog),
   };
 
   /** The log as XML chunks of up to 2,000 events; the first with the header, the last with the footer. */

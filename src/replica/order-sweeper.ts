@@ -1,8 +1,8 @@
+import { ADVISORY_LOCKS } from '../common/advisory-locks.js';
 import type { Pool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
-import { startPeriodicJob } from './periodic-job.js';
+import { inBatches, startPeriodicJob } from './periodic-job.js';
 
-const SWEEPER_LOCK = 4_681_215_003;
 const BATCH = 500;
 
 /**
@@ -19,17 +19,18 @@ export function startOrderSweeper(
     pool,
     {
       name: 'order-sweeper',
-      lock: SWEEPER_LOCK,
+      lock: ADVISORY_LOCKS.orderSweeper,
       intervalMs,
       run: async (client) => {
-        for (;;) {
+        await inBatches(BATCH, async () => {
           const { rows } = await client.query<{ n: number }>('SELECT sweep_expired_orders($1, $2) AS n', [
             replicaId,
             BATCH,
           ]);
-          if ((rows[0]?.n ?? 0) > 0) log.info({ released: rows[0]?.n }, 'released expired pending orders');
-          if ((rows[0]?.n ?? 0) < BATCH) break;
-        }
+          const released = rows[0]?.n ?? 0;
+          if (released > 0) log.info({ released }, 'released expired pending orders');
+          return released;
+        });
       },
     },
     log,

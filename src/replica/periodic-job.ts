@@ -9,6 +9,16 @@ export interface PeriodicJob {
   run(client: PoolClient): Promise<void>;
 }
 
+/** Runs `step` until it handles fewer than `size` rows (the backlog is done); returns the total. */
+export async function inBatches(size: number, step: () => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await step();
+    total += n;
+    if (n < size) return total;
+  }
+}
+
 /** Runs `job` every interval on one connection, under a session advisory lock, never overlapping itself. */
 export function startPeriodicJob(pool: Pool, job: PeriodicJob, log: Logger): { stop(): void } {
   let running = false;

@@ -1,8 +1,8 @@
+import { ADVISORY_LOCKS } from '../common/advisory-locks.js';
 import type { Pool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
-import { startPeriodicJob } from './periodic-job.js';
+import { inBatches, startPeriodicJob } from './periodic-job.js';
 
-const REAPER_LOCK = 4_681_215_002;
 const BATCH = 5_000;
 
 /**
@@ -19,20 +19,18 @@ export function startReaper(
     pool,
     {
       name: 'reaper',
-      lock: REAPER_LOCK,
+      lock: ADVISORY_LOCKS.reaper,
       intervalMs,
       run: async (client) => {
         const cutoff = `${retentionMs} milliseconds`;
-        let requests = 0;
-        for (;;) {
+        const requests = await inBatches(BATCH, async () => {
           const r = await client.query(
             `DELETE FROM request_log WHERE request_id IN (
                SELECT request_id FROM request_log WHERE created_at < now() - $1::interval LIMIT ${BATCH})`,
             [cutoff],
           );
-          requests += r.rowCount ?? 0;
-          if ((r.rowCount ?? 0) < BATCH) break;
-        }
+          return r.rowCount ?? 0;
+        });
         const sessions = await client.query('DELETE FROM sessions WHERE expires_at < now() - $1::interval', [
           cutoff,
         ]);

@@ -1,6 +1,6 @@
 import { type ServerWritableStream, status } from '@grpc/grpc-js';
 import { HedgeError } from '../common/errors.js';
-import { toWireError, unary } from '../common/grpc-handlers.js';
+import { serverStream, unary } from '../common/grpc-handlers.js';
 import type { Logger } from '../common/logger.js';
 import { SIGNATURE_ALGORITHM } from '../common/quote-codec.js';
 import { parseSymbol } from '../common/symbols.js';
@@ -40,31 +40,27 @@ export class FeedService {
   handlers(): StockFeedHandlers {
     return {
       GetQuote: unary(this.log, 'GetQuote', (call) => this.quoteOrThrow(parseSymbol(call.request.symbol))),
-      StreamQuotes: (call) => {
-        try {
-          if (call.request.symbols.length > MAX_STREAM_SYMBOLS) {
-            throw new HedgeError(
-              status.INVALID_ARGUMENT,
-              'TOO_MANY_SYMBOLS',
-              `at most ${MAX_STREAM_SYMBOLS} symbols`,
-            );
-          }
-          const symbols = [...new Set(call.request.symbols.map((s) => parseSymbol(s)))];
-          for (const s of symbols) this.quoteOrThrow(s);
-          const subscriber: Subscriber = { call, symbols, congested: false };
-          this.subscribers.add(subscriber);
-          const remove = () => this.subscribers.delete(subscriber);
-          call.on('cancelled', remove);
-          call.on('close', remove);
-          call.on('error', remove);
-          call.on('drain', () => {
-            subscriber.congested = false;
-          });
-          this.push(subscriber);
-        } catch (err) {
-          call.emit('error', toWireError(err, this.log, { method: 'StreamQuotes' }));
+      StreamQuotes: serverStream(this.log, 'StreamQuotes', (call) => {
+        if (call.request.symbols.length > MAX_STREAM_SYMBOLS) {
+          throw new HedgeError(
+            status.INVALID_ARGUMENT,
+            'TOO_MANY_SYMBOLS',
+            `at most ${MAX_STREAM_SYMBOLS} symbols`,
+          );
         }
-      },
+        const symbols = [...new Set(call.request.symbols.map((s) => parseSymbol(s)))];
+        for (const s of symbols) this.quoteOrThrow(s);
+        const subscriber: Subscriber = { call, symbols, congested: false };
+        this.subscribers.add(subscriber);
+        const remove = () => this.subscribers.delete(subscriber);
+        call.on('cancelled', remove);
+        call.on('close', remove);
+        call.on('error', remove);
+        call.on('drain', () => {
+          subscriber.congested = false;
+        });
+        this.push(subscriber);
+      }),
       GetPublicKey: unary(this.log, 'GetPublicKey', () => ({
         key_id: this.key.publicKey.keyId,
         pem: this.key.publicKey.pem,

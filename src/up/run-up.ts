@@ -42,11 +42,8 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     fail = resolve;
   });
   const dataDirArgs = ['--data-dir', options.dataDir];
-  const restartable = new Map<
-    string,
-    { args: (port: number) => string[]; port: number; env: NodeJS.ProcessEnv }
-  >();
-  const restarts = new Map<string, number>();
+  /** How to start a process again, on the port it first took (clients know that address). */
+  const restartable = new Map<string, { args: string[]; env: NodeJS.ProcessEnv; restarts: number }>();
   let stopped = false;
 
   const start = async (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
@@ -61,14 +58,16 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       fail(description);
       return;
     }
-    const attempt = (restarts.get(name) ?? 0) + 1;
-    restarts.set(name, attempt);
+    spec.restarts += 1;
+    const attempt = spec.restarts;
     const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (attempt - 1));
     log.warn({ process: name, attempt, delayMs: delay }, `${description}; restarting it`);
     setTimeout(() => {
       if (stopped) return;
-      start(name, spec.args(spec.port), spec.env).then(
-        () => restarts.set(name, 0),
+      start(name, spec.args, spec.env).then(
+        () => {
+          spec.restarts = 0;
+        },
         (err: Error) => log.error({ process: name, err: err.message }, 'restart failed'),
       );
     }, delay);
@@ -80,7 +79,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     await prepareDatabase(databaseUrl, options.dataDir);
     const feedArgs = (port: number) => ['feed', ...dataDirArgs, '--port', String(port), ...options.feedArgs];
     const feed = await start('feed', feedArgs(options.feedPort));
-    restartable.set('feed', { args: feedArgs, port: portOf(String(feed.address)), env: {} });
+    restartable.set('feed', { args: feedArgs(portOf(String(feed.address))), env: {}, restarts: 0 });
 
     // The database URL carries a password: it goes through the environment, not argv.
     const managerEnv = { DATABASE_URL: databaseUrl };
@@ -96,7 +95,11 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       ...options.managerArgs,
     ];
     const manager = await start('manager', managerArgs(options.managerPort), managerEnv);
-    restartable.set('manager', { args: managerArgs, port: portOf(String(manager.address)), env: managerEnv });
+    restartable.set('manager', {
+      args: managerArgs(portOf(String(manager.address))),
+      env: managerEnv,
+      restarts: 0,
+    });
     return {
       databaseUrl,
       feedAddress: String(feed.address),
