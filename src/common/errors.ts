@@ -1,7 +1,7 @@
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 
 /** The trailing-metadata entry that carries an error's machine-readable reason. */
-export const REASON_KEY = 'hedge-reason';
+const REASON_KEY = 'hedge-reason';
 
 /**
  * An error meant to cross the wire: a precise gRPC status, a stable reason and a

@@ -22,7 +22,7 @@ export function reportReady(fields: Omit<ReadyMessage, 'type' | 'pid'>): void {
  * any signal, SIGKILL included, and then `onLost` runs. A no-op unless the parent
  * asked for it (HEDGE_LIFELINE=stdin).
  */
-export function watchLifeline(onLost: () => void): void {
+function watchLifeline(onLost: () => void): void {
   if (process.env.HEDGE_LIFELINE !== 'stdin') return;
   process.stdin.on('end', onLost);
   process.stdin.on('error', onLost);

@@ -8,7 +8,7 @@ import { invalidArgument } from './errors.js';
 /** The largest single amount a request may carry: ten trillion dollars. */
 export const MAX_AMOUNT_CENTS = 1_000_000_000_000_000n;
 /** The most shares one order may name. */
-export const MAX_SHARES = 1_000_000_000_000n;
+const MAX_SHARES = 1_000_000_000_000n;
 
 const DECIMAL_DOLLARS = /^(0|[1-9][0-9]{0,15})(?:\.([0-9]{1,2}))?$/;
 const POSITIVE_INTEGER = /^[1-9][0-9]{0,18}$/;

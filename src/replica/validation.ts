@@ -3,8 +3,8 @@ import { isUuid } from '../common/ids.js';
 import { quoteInput } from '../common/money.js';
 
 const USERNAME = /^[A-Za-z0-9_]{3,32}$/;
-export const MIN_PASSWORD_LENGTH = 8;
-export const MAX_PASSWORD_LENGTH = 256;
+const MIN_PASSWORD_LENGTH = 8;
+const MAX_PASSWORD_LENGTH = 256;
 
 export function parseRequestId(text: string): string {
   if (text.length === 0) {
