@@ -1,4 +1,5 @@
-import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { DayTradingSession } from '../client/day-trading-session.js';
 import { QuoteSource } from '../client/quote-source.js';
@@ -81,7 +82,8 @@ async function writeLog(
   num: number,
 ): Promise<string> {
   const path = outputFile(outDir, filename);
-  mkdirSync(dirname(path), { recursive: true });
+  // Other users' commands are running: no synchronous file system call here.
+  await mkdir(dirname(path), { recursive: true });
   const out: WriteStream = createWriteStream(path);
   try {
     await day.dumpLog(filename, whole, num, (xml) => {
@@ -183,6 +185,9 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
           return day.displaySummary(n);
         case 'DUMPLOG':
           return writeLog(day, options.outDir, a, false, n);
+        default:
+          // Every command of the file format is handled above; the compiler checks it.
+          return line.command satisfies never;
       }
     };
     try {

@@ -2,7 +2,7 @@
 export interface WorkloadLine {
   /** The line's [N]: its transactionNum in the audit log. */
   num: number;
-  command: string;
+  command: WorkloadCommand;
   args: string[];
 }
 
@@ -27,6 +27,9 @@ export const COMMANDS = [
   'DUMPLOG',
 ] as const;
 
+export type WorkloadCommand = (typeof COMMANDS)[number];
+const KNOWN = new Set<string>(COMMANDS);
+
 /** Parses a workload file; a malformed line is an error naming it. Trailing spaces and CRs are trimmed. */
 export function parseWorkload(text: string): WorkloadLine[] {
   const lines: WorkloadLine[] = [];
@@ -34,12 +37,12 @@ export function parseWorkload(text: string): WorkloadLine[] {
     const line = raw.trim();
     if (line === '') return;
     const match = LINE.exec(line);
-    if (!match || !(COMMANDS as readonly string[]).includes(match[2] ?? '')) {
+    if (!match || !KNOWN.has(match[2] ?? '')) {
       throw new Error(`line ${index + 1} is not a workload command: ${JSON.stringify(line.slice(0, 80))}`);
     }
     lines.push({
       num: Number(match[1]),
-      command: match[2] as string,
+      command: match[2] as WorkloadCommand,
       args: (match[3] ?? '').split(',').map((a) => a.trim()),
     });
   });
