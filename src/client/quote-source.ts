@@ -13,6 +13,8 @@ const MIN_VALIDITY_MS = 2_000;
  */
 export class QuoteSource {
   private readonly latest = new Map<string, SignedQuote__Output>();
+  /** Fetches in flight: callers wanting one symbol at once share one GetQuote. */
+  private readonly fetching = new Map<string, Promise<SignedQuote__Output>>();
   private readonly feed: StockFeedClient;
   private stream: ClientReadableStream<SignedQuote__Output> | undefined;
   private streamed: string[] = [];
@@ -39,11 +41,19 @@ export class QuoteSource {
   async get(symbol: string): Promise<SignedQuote__Output> {
     const cached = this.latest.get(symbol);
     if (cached && Number(cached.expires_at_ms) - Date.now() > MIN_VALIDITY_MS) return cached;
-    const fresh = await invoke<SignedQuote__Output>((cb) =>
-      this.feed.GetQuote({ symbol }, { deadline: deadlineAfter(3_000) }, cb),
-    );
-    this.remember(fresh);
-    return fresh;
+    let fetch = this.fetching.get(symbol);
+    if (!fetch) {
+      fetch = invoke<SignedQuote__Output>((cb) =>
+        this.feed.GetQuote({ symbol }, { deadline: deadlineAfter(3_000) }, cb),
+      )
+        .then((fresh) => {
+          this.remember(fresh);
+          return fresh;
+        })
+        .finally(() => this.fetching.delete(symbol));
+      this.fetching.set(symbol, fetch);
+    }
+    return fetch;
   }
 
   close(): void {
