@@ -62,17 +62,38 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
     });
   }
 
+  /**
+   * What Register and Login both carry, checked in this order. The token's hash is
+   * a parameter: a copy with another token is another request. The password is not:
+   * it is never fingerprinted or kept, and a later copy is answered without it, but
+   * only a caller holding the token gains by that.
+   */
+  function signInRequest(req: {
+    request_id: string;
+    username: string;
+    password: string;
+    session_token: string;
+  }) {
+    const requestId = parseRequestId(req.request_id);
+    const username = parseUsername(req.username);
+    const password = parsePassword(req.password);
+    const token = parseNewSessionToken(req.session_token);
+    return {
+      requestId,
+      username,
+      password,
+      token,
+      params: { username, token_hash: hashToken(token).toString('base64') },
+    };
+  }
+
   return {
     Register: handler('Register', async (call) => {
-      const requestId = parseRequestId(call.request.request_id);
-      const username = parseUsername(call.request.username);
-      const password = parsePassword(call.request.password);
-      const token = parseNewSessionToken(call.request.session_token);
-      // The token's hash is a parameter: a copy with another token is another request.
+      const { requestId, username, password, token, params } = signInRequest(call.request);
       const response = await executor.executeClaimedFirst<RegisterResponse>(
         'register',
         requestId,
-        { username, token_hash: hashToken(token).toString('base64') },
+        params,
         async (tx) => {
           // A taken name is refused before the scrypt (the insert still decides a race).
           if (await executor.credentials(username, tx)) {
@@ -95,16 +116,11 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
     }),
 
     Login: handler('Login', async (call) => {
-      const requestId = parseRequestId(call.request.request_id);
-      const username = parseUsername(call.request.username);
-      const password = parsePassword(call.request.password);
-      const token = parseNewSessionToken(call.request.session_token);
-      // The password is not a parameter of the stored request: it is never fingerprinted or kept.
-      // A later copy is answered without it, but only a caller holding the token gains by that.
+      const { requestId, username, password, token, params } = signInRequest(call.request);
       const response = await executor.executeClaimedFirst<LoginResponse>(
         'login',
         requestId,
-        { username, token_hash: hashToken(token).toString('base64') },
+        params,
         async (tx) => {
           // Read only by the copy that does the work; the others find the stored answer.
           const stored = await executor.credentials(username, tx);
