@@ -5,6 +5,7 @@ import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFeedPublicKey, verifyQuoteSignature } from '../src/common/feed-key.js';
 import { checkHealth, healthClient } from '../src/common/health.js';
+import { formatCents } from '../src/common/money.js';
 import { makeTempDataDir } from '../src/common/paths.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import type { PublicKey__Output } from '../src/gen/hedge/v1/PublicKey.js';
@@ -178,6 +179,45 @@ describe('a feed restarted on the same data directory', () => {
       }
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a stream of more symbols than a call buffers', () => {
+  it('sends every symbol in the first snapshot and in every later tick', async () => {
+    const prices = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`S${String(i).padStart(3, '0')}`, 100n + BigInt(i)]),
+    );
+    const wide = await startTestFeed({ tickMs: 100, prices });
+    const stream = wide.client.StreamQuotes(
+      { symbols: Object.keys(prices) },
+      { deadline: deadlineAfter(30_000) },
+    );
+    try {
+      const received: SignedQuote__Output[] = [];
+      const ticks = new Map<string, bigint[]>();
+      stream.on('data', (q: SignedQuote__Output) => {
+        received.push(q);
+        ticks.set(q.symbol, [...(ticks.get(q.symbol) ?? []), BigInt(q.sequence)]);
+      });
+      stream.on('error', () => {});
+      await waitFor('three quotes of each of the 200 symbols', () =>
+        Object.keys(prices).every((s) => (ticks.get(s)?.length ?? 0) >= 3),
+      ).catch((err: Error) => {
+        throw new Error(
+          `${err.message}: ${[...ticks.values()].filter((t) => t.length >= 3).length} had them`,
+        );
+      });
+      // The snapshot first: each symbol once.
+      expect(new Set(received.slice(0, 200).map((q) => q.symbol)).size).toBe(200);
+      for (const [symbol, sequences] of ticks) {
+        expect(received.find((q) => q.symbol === symbol)?.price).toBe(formatCents(prices[symbol] ?? 0n));
+        for (let i = 1; i < sequences.length; i++)
+          expect(sequences[i]).toBeGreaterThan(sequences[i - 1] ?? 0n);
+      }
+    } finally {
+      stream.cancel();
+      await wide.stop();
     }
   });
 });
