@@ -473,3 +473,76 @@ describe('the SEng 468 commands', () => {
     }
   });
 });
+
+describe('triggers on more symbols than the feed stream buffers', () => {
+  let db: TestDatabase;
+  let feed: TestFeed;
+  let replica: RunningReplica;
+  let client: ReplicatedClient;
+
+  // Sorted first, 20 symbols whose triggers the price never meets; after them, 40 that it meets.
+  const unmet = Array.from({ length: 20 }, (_, i) => `A${String(i).padStart(2, '0')}`);
+  const met = Array.from({ length: 40 }, (_, i) => `B${String(i).padStart(2, '0')}`);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // Every symbol at a fixed 1.00, ticking every 100 ms.
+    feed = await startTestFeed({
+      tickMs: 100,
+      prices: Object.fromEntries([...unmet, ...met].map((s) => [s, 100n])),
+    });
+    replica = await startInProcessReplica(
+      { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath, feedAddress: feed.address },
+      't1',
+    );
+    client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: [{ id: 't1', address: replica.address }],
+    });
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await replica?.stop();
+    await feed?.stop();
+    await db?.drop();
+  });
+
+  it('fires every trigger whose price the feed meets, whatever the number of symbols armed', async () => {
+    const session = new TradingSession(client);
+    await session.register(uniqueUsername('wide'), 'day trader password');
+    const u = new DayTradingSession(session);
+    let txn = 0;
+    await u.add('1000.00', ++txn);
+    for (const symbol of unmet) {
+      await u.setBuyAmount(symbol, '10.00', ++txn);
+      await u.setBuyTrigger(symbol, '0.50', ++txn);
+    }
+    for (const symbol of met) {
+      await u.setBuyAmount(symbol, '10.00', ++txn);
+      await u.setBuyTrigger(symbol, '1.00', ++txn);
+    }
+    const triggers = async () =>
+      (
+        await db.pool.query<{
+          symbol: string;
+          state: string;
+          fired_price_cents: string;
+          fired_shares: string;
+        }>('SELECT symbol, state, fired_price_cents, fired_shares FROM triggers ORDER BY symbol')
+      ).rows;
+    const firedCount = async () => (await triggers()).filter((t) => t.state === 'fired').length;
+    await waitFor(
+      `all ${met.length} met triggers to fire`,
+      async () => (await firedCount()) >= met.length,
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${await firedCount()} fired`);
+    });
+    const rows = await triggers();
+    expect(rows.filter((t) => t.state === 'fired').map((t) => t.symbol)).toEqual(met);
+    expect(rows.filter((t) => t.state === 'armed').map((t) => t.symbol)).toEqual(unmet);
+    for (const t of rows.filter((r) => r.state === 'fired')) {
+      expect({ price: t.fired_price_cents, shares: t.fired_shares }).toEqual({ price: '100', shares: '10' });
+    }
+  });
+});

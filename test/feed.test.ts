@@ -5,12 +5,15 @@ import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFeedPublicKey, verifyQuoteSignature } from '../src/common/feed-key.js';
 import { checkHealth, healthClient } from '../src/common/health.js';
+import { formatCents } from '../src/common/money.js';
+import { makeTempDataDir } from '../src/common/paths.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import type { PublicKey__Output } from '../src/gen/hedge/v1/PublicKey.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import { loadOrCreateSigningKey } from '../src/stock-feed/signing-key.js';
 import { startTestFeed, type TestFeed } from './support/feed.js';
 import { listServices, reflect } from './support/reflection.js';
+import { waitFor } from './support/wait.js';
 
 function fieldsOf(q: SignedQuote__Output) {
   return {
@@ -145,6 +148,76 @@ describe('a feed whose ticks are far apart', () => {
       expect(Number(later.expires_at_ms) - Date.now()).toBeGreaterThan(200);
     } finally {
       await slow.stop();
+    }
+  });
+});
+
+describe('a feed restarted on the same data directory', () => {
+  it('goes on increasing the sequence, whatever tick the restarted feed uses', async () => {
+    const dataDir = makeTempDataDir('hedge-test-feed-restart-');
+    try {
+      const first = await startTestFeed({ dataDir, tickMs: 50 });
+      let before = await first.quote('ABC');
+      try {
+        const start = before;
+        // Some ticks in, so that a count from zero would be behind.
+        await waitFor('the feed to tick twice', async () => {
+          before = await first.quote('ABC');
+          return BigInt(before.sequence) >= BigInt(start.sequence) + 2n;
+        });
+      } finally {
+        await first.stop();
+      }
+      // A far longer tick: a tick index of the new interval would be behind too.
+      const second = await startTestFeed({ dataDir, tickMs: 3_600_000 });
+      try {
+        const after = await second.quote('ABC');
+        expect(after.key_id).toBe(before.key_id);
+        expect(BigInt(after.sequence)).toBeGreaterThan(BigInt(before.sequence));
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a stream of more symbols than a call buffers', () => {
+  it('sends every symbol in the first snapshot and in every later tick', async () => {
+    const prices = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`S${String(i).padStart(3, '0')}`, 100n + BigInt(i)]),
+    );
+    const wide = await startTestFeed({ tickMs: 100, prices });
+    const stream = wide.client.StreamQuotes(
+      { symbols: Object.keys(prices) },
+      { deadline: deadlineAfter(30_000) },
+    );
+    try {
+      const received: SignedQuote__Output[] = [];
+      const ticks = new Map<string, bigint[]>();
+      stream.on('data', (q: SignedQuote__Output) => {
+        received.push(q);
+        ticks.set(q.symbol, [...(ticks.get(q.symbol) ?? []), BigInt(q.sequence)]);
+      });
+      stream.on('error', () => {});
+      await waitFor('three quotes of each of the 200 symbols', () =>
+        Object.keys(prices).every((s) => (ticks.get(s)?.length ?? 0) >= 3),
+      ).catch((err: Error) => {
+        throw new Error(
+          `${err.message}: ${[...ticks.values()].filter((t) => t.length >= 3).length} had them`,
+        );
+      });
+      // The snapshot first: each symbol once.
+      expect(new Set(received.slice(0, 200).map((q) => q.symbol)).size).toBe(200);
+      for (const [symbol, sequences] of ticks) {
+        expect(received.find((q) => q.symbol === symbol)?.price).toBe(formatCents(prices[symbol] ?? 0n));
+        for (let i = 1; i < sequences.length; i++)
+          expect(sequences[i]).toBeGreaterThan(sequences[i - 1] ?? 0n);
+      }
+    } finally {
+      stream.cancel();
+      await wide.stop();
     }
   });
 });

@@ -17,7 +17,14 @@ interface Subscriber {
   call: ServerWritableStream<StreamQuotesRequest__Output, SignedQuote__Output>;
   /** Empty: every symbol the feed quotes. */
   symbols: string[];
-  /** Set while the peer is not reading: ticks are dropped rather than queued without bound. */
+  /**
+   * The newest quote of each symbol not yet written, in the order they were
+   * first left unsent. While the peer reads slower than the feed ticks, a newer
+   * quote replaces an unsent one: it gets the newest price of every symbol, and
+   * the memory held for it is bounded by its symbol count.
+   */
+  unsent: Map<string, SignedQuote__Output>;
+  /** Set from a write() that found the call's buffer full until its 'drain'. */
   congested: boolean;
 }
 
@@ -50,7 +57,7 @@ export class FeedService {
         }
         const symbols = [...new Set(call.request.symbols.map((s) => parseSymbol(s)))];
         for (const s of symbols) this.quoteOrThrow(s);
-        const subscriber: Subscriber = { call, symbols, congested: false };
+        const subscriber: Subscriber = { call, symbols, unsent: new Map(), congested: false };
         this.subscribers.add(subscriber);
         const remove = () => this.subscribers.delete(subscriber);
         call.on('cancelled', remove);
@@ -58,6 +65,7 @@ export class FeedService {
         call.on('error', remove);
         call.on('drain', () => {
           subscriber.congested = false;
+          this.flush(subscriber);
         });
         this.push(subscriber);
       }),
@@ -76,14 +84,21 @@ export class FeedService {
     this.subscribers.clear();
   }
 
+  /** Queues the current quote of each of the subscriber's symbols, and writes what the call takes. */
   private push(s: Subscriber): void {
-    if (s.congested) return;
     for (const symbol of s.symbols.length > 0 ? s.symbols : this.model.symbols()) {
       const quote = this.book.quote(symbol);
-      if (quote && !s.call.write(quote)) {
-        s.congested = true;
-        return;
-      }
+      if (quote) s.unsent.set(symbol, quote);
+    }
+    this.flush(s);
+  }
+
+  /** Writes unsent quotes until the call's buffer is full; its 'drain' writes the rest. */
+  private flush(s: Subscriber): void {
+    for (const [symbol, quote] of s.unsent) {
+      if (s.congested) return;
+      s.unsent.delete(symbol);
+      if (!s.call.write(quote)) s.congested = true;
     }
   }
 

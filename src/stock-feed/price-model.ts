@@ -23,8 +23,13 @@ export class PriceModel {
   private readonly prices = new Map<string, bigint>();
   private readonly random: () => number;
   private readonly maxStepBp: number;
-  /** The tick number; quotes carry it as their sequence. */
-  sequence = 1n;
+  /**
+   * The current tick's start in ms since the Unix epoch, and at least one more
+   * than the previous tick's; quotes carry it as their sequence. A count from
+   * zero would start again at every restart of the feed: a clock reading goes on
+   * increasing across restarts, whatever tick interval each run uses.
+   */
+  sequence = BigInt(Date.now());
 
   constructor(private readonly options: PriceModelOptions) {
     this.random = mulberry32(options.seed);
@@ -46,7 +51,8 @@ export class PriceModel {
   }
 
   tick(): void {
-    this.sequence += 1n;
+    const now = BigInt(Date.now());
+    this.sequence = now > this.sequence ? now : this.sequence + 1n;
     if (this.options.mode === 'fixed') return;
     for (const [symbol, price] of this.prices) {
       const bp = Math.round((this.random() * 2 - 1) * this.maxStepBp);

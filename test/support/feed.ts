@@ -48,10 +48,15 @@ export interface TestFeedOptions {
   /** Quote any well-formed symbol (workloads name hundreds), at seeded fixed prices. */
   anySymbol?: boolean;
   prices?: Record<string, bigint>;
+  /** Run on this data directory and leave it on stop (a restart), instead of a fresh temporary one. */
+  dataDir?: string;
 }
 
 export async function startTestFeed(options: TestFeedOptions = {}): Promise<TestFeed> {
-  const dataDir = makeTempDataDir('hedge-test-feed-');
+  const dataDir = options.dataDir ?? makeTempDataDir('hedge-test-feed-');
+  const removeDataDir = () => {
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
   let feed: RunningFeed;
   try {
     feed = await runFeed(
@@ -70,7 +75,7 @@ export async function startTestFeed(options: TestFeedOptions = {}): Promise<Test
       createLogger('test-feed'),
     );
   } catch (err) {
-    rmSync(dataDir, { recursive: true, force: true });
+    removeDataDir();
     throw err;
   }
   const client = new (hedgeProto().StockFeed)(feed.address, credentials.createInsecure());
@@ -87,7 +92,7 @@ export async function startTestFeed(options: TestFeedOptions = {}): Promise<Test
     stop: async () => {
       client.close();
       await feed.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir();
     },
   };
 }

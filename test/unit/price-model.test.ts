@@ -48,7 +48,22 @@ describe('PriceModel', () => {
     for (let i = 0; i < 50; i++) model.tick();
     expect(symbols.map((s) => model.price(s))).toEqual(before);
     expect(model.price('ABC')).toBe(1234n);
-    expect(model.sequence).toBe(51n);
+  });
+
+  it('numbers a tick by its start in ms since the epoch, and ever higher when ticks come faster', async () => {
+    const model = new PriceModel({ symbols, seed: 1, mode: 'fixed' });
+    const sequences = [model.sequence];
+    for (let i = 0; i < 50; i++) {
+      model.tick();
+      sequences.push(model.sequence);
+    }
+    for (let i = 1; i < sequences.length; i++) expect(sequences[i]).toBeGreaterThan(sequences[i - 1] ?? 0n);
+    // Once the clock has passed the last tick, a tick takes the clock's reading.
+    await new Promise((r) => setTimeout(r, 60));
+    const before = BigInt(Date.now());
+    model.tick();
+    expect(model.sequence).toBeGreaterThanOrEqual(before);
+    expect(model.sequence).toBeLessThanOrEqual(BigInt(Date.now()));
   });
 
   it('quotes only its symbols, or any well-formed one when asked to', () => {
