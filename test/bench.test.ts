@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { faultOffsets } from '../src/bench/run-bench.js';
 import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
+import { textOutsideSvg } from './support/svg-text.js';
 
 const run = promisify(execFile);
 
@@ -19,6 +20,74 @@ describe('hedge bench', () => {
     expect(faultOffsets(20_000, 10_000)).toEqual([5_000, 15_000]);
     expect(faultOffsets(30_000, 15_000)).toEqual([7_500, 22_500]);
     expect(faultOffsets(3_000, 1_500)).toEqual([750]);
+  });
+
+  /** Runs the CLI in an empty folder with its own TMPDIR; its exit code, stderr, and what it left in either. */
+  async function attempt(args: string[]) {
+    const cwd = mkdtempSync(join(root, 'cwd-'));
+    const tmpdir = mkdtempSync(join(root, 'tmp-'));
+    const outcome = await run(process.execPath, [CLI_PATH, ...args], {
+      cwd,
+      env: { ...process.env, TMPDIR: tmpdir },
+      // The old code started a system for these; one that ran on is stopped, and fails the test.
+      timeout: 40_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code?: number; stderr?: string }) => ({ code: err.code ?? -1, stderr: err.stderr ?? '' }),
+    );
+    return { ...outcome, left: [...readdirSync(cwd), ...readdirSync(tmpdir)] };
+  }
+
+  it.concurrent.each([
+    [
+      ['bench', '--duration', '0'],
+      /'--duration <duration>' argument '0' is invalid\. expected a duration above zero/,
+    ],
+    [['bench', '--fault-interval', '0'], /'--fault-interval <duration>' argument '0' is invalid/],
+    [
+      [
+        'bench',
+        '--configs',
+        'single,active',
+        '--faults',
+        'none,crash',
+        '--duration',
+        '5s',
+        '--capacity-duration',
+        '2s',
+      ],
+      /--fault-interval 10s injects no fault in --duration 5s.*under 8s or a --duration over 6s/,
+    ],
+    [
+      ['bench', '--configs', 'active', '--faults', 'hang', '--duration', '1s', '--fault-interval', '1s'],
+      /a fault run needs a --duration over 1\.5s/,
+    ],
+    [
+      ['bench', '--clients', '0'],
+      /'--clients <n>' argument '0' is invalid\. expected a whole number from 1 to 1024/,
+    ],
+    [['bench', '--rate', '-5'], /'--rate <n>' argument '-5' is invalid/],
+    [['bench', '--hang-for', '0s'], /'--hang-for <duration>' argument '0s' is invalid/],
+    [['bench', '--heartbeat-interval', '0'], /'--heartbeat-interval <duration>' argument '0' is invalid/],
+    [['bench', '--configs', ','], /expected at least one configuration/],
+    [['bench', '--faults', 'crash,flood'], /unknown fault flood; expected none, crash, hang/],
+    [['bench-replica', '--duration', '0'], /'--duration <duration>' argument '0' is invalid/],
+    [
+      ['bench-replica', '--clients', '1,0'],
+      /'--clients <list>' argument '1,0' is invalid\. expected a whole number from 1 to 1024/,
+    ],
+    [['bench-workload', 'no-such-workload-file'], /the workload file no-such-workload-file: ENOENT/],
+    [
+      ['bench-workload', '--configs', 'single,hedged'],
+      /unknown configuration hedged; expected single, passive, active/,
+    ],
+    [['bench-workload', '--concurrency', '0'], /'--concurrency <n>' argument '0' is invalid/],
+  ])('refuses %j before starting anything', async (args, message) => {
+    const { code, stderr, left } = await attempt(args as string[]);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(message as RegExp);
+    // No results folder, no data directory: nothing was started.
+    expect(left).toEqual([]);
   });
 
   it('a very short run writes raw data, summary.json, report.md and plots that parse', async () => {
@@ -45,13 +114,12 @@ describe('hedge bench', () => {
         '1s',
         '--out',
         out,
-        '--json',
       ],
       // Its own temporary directory, to see that the bench leaves nothing there.
       { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, TMPDIR: tmp } },
     );
     expect(readdirSync(tmp)).toEqual([]);
-    const printed = JSON.parse(stdout);
+    const printed = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(printed.machine.cpus).toBeGreaterThan(0);
     expect(printed.runs.map((r: { config: string; fault: string }) => `${r.config}/${r.fault}`)).toEqual([
       'single/none',
@@ -88,8 +156,7 @@ describe('hedge bench', () => {
     expect(crash.detection_ms.max).not.toBeNull();
     expect(crash.recovery_ms.max).not.toBeNull();
 
-    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-    expect(summary.runs).toEqual(printed.runs);
+    const summary = printed;
     expect(summary.capacity.map((c: { config: string }) => c.config)).toEqual(['single', 'active']);
 
     const requests = readFileSync(join(out, 'requests.ndjson'), 'utf8')
@@ -115,8 +182,17 @@ describe('hedge bench', () => {
     expect(faults[0]).toEqual(
       expect.objectContaining({ config: 'active', kind: 'crash', injected_at_ms: expect.any(Number) }),
     );
-
     const report = readFileSync(join(out, 'report.md'), 'utf8');
+    // Every row, in report.md and in the terminal, says how many faults its run really had.
+    for (const r of summary.runs) {
+      const had = faults.filter((f) => f.config === r.config && f.kind === r.fault).length;
+      expect(r.faults).toBe(had);
+      expect(report).toContain(`| ${r.config} | ${r.fault} | ${had} | 2 | ${r.requests} |`);
+      expect(stdout).toMatch(new RegExp(`^${r.config} +${r.fault} +${had} +2 +${r.requests} `, 'm'));
+    }
+    expect(stdout).toMatch(/^active +[\d.]+ +[\d.]+ +[\d.]+ +168 +278 +–$/m);
+    expect(stdout).toContain(`results in ${out}/`);
+
     for (const heading of [
       '## Against the seed',
       '## Capacity',
@@ -133,6 +209,7 @@ describe('hedge bench', () => {
       expect(text.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
       expect(text.trimEnd().endsWith('</svg>')).toBe(true);
       expect(text).not.toContain('NaN');
+      expect(textOutsideSvg(text)).toEqual([]);
     }
   });
 });

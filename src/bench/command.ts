@@ -1,21 +1,29 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import {
   choiceListOption,
   durationOption,
   heartbeatArgs,
+  intListOption,
   intOption,
-  listOption,
+  positiveDurationOption,
 } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
-import { CONFIG_NAMES, type ConfigName, FAULT_MODES, type FaultMode } from './configurations.js';
+import {
+  CONFIG_NAMES,
+  type ConfigName,
+  FAULT_MODES,
+  type FaultMode,
+  WORKLOAD_CONFIGS,
+  type WorkloadBenchConfig,
+} from './configurations.js';
 
 interface ReplicaBenchCliOptions {
   dataDir?: string;
   databaseUrl?: string;
   duration: number;
   warmup: number;
-  clients: string[];
+  clients: number[];
   json?: boolean;
 }
 
@@ -34,11 +42,11 @@ export function benchReplicaCommand(): Command {
     .option(
       '--duration <duration>',
       'measured time per configuration and client count',
-      durationOption,
+      positiveDurationOption,
       10_000,
     )
     .option('--warmup <duration>', 'unmeasured time before each measurement', durationOption, 2_000)
-    .option('--clients <list>', 'concurrent clients, e.g. 1,16', listOption, ['1', '16'])
+    .option('--clients <list>', 'concurrent clients, e.g. 1,16', intListOption(1, 1024), [1, 16])
     .option('--json', 'print the results as JSON')
     .action(async (opts: ReplicaBenchCliOptions) => {
       const { runReplicaBench } = await import('./replica-bench.js');
@@ -48,7 +56,7 @@ export function benchReplicaCommand(): Command {
         databaseUrl: opts.databaseUrl || undefined,
         durationMs: opts.duration,
         warmupMs: opts.warmup,
-        clients: opts.clients.map(intOption(1, 1024)),
+        clients: opts.clients,
         onProgress: (line) => process.stderr.write(`${line}\n`),
       });
       process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatReplicaBench(result));
@@ -95,18 +103,18 @@ export function benchCommand(): Command {
       [...FAULT_MODES],
     )
     .option('--clients <n>', 'concurrent clients, each with one call in flight', intOption(1, 1024), 16)
-    .option('--duration <duration>', 'measured time per run', durationOption, 20_000)
+    .option('--duration <duration>', 'measured time per run', positiveDurationOption, 20_000)
     .option('--warmup <duration>', 'unmeasured time before each run', durationOption, 3_000)
     .option(
       '--fault-interval <duration>',
       'time between injected faults (the seed: 15 s)',
-      durationOption,
+      positiveDurationOption,
       10_000,
     )
     .option(
       '--rate <n>',
       'requests/s offered by all clients together (open loop: latency counts from the scheduled time); 0: closed loop',
-      intOption(0),
+      intOption(0, 100_000),
       200,
     )
     .option(
@@ -119,11 +127,11 @@ export function benchCommand(): Command {
     .option(
       '--hang-for <duration>',
       'how long a hung replica stays stopped if nobody kills it',
-      durationOption,
+      positiveDurationOption,
       5_000,
     )
-    .option('--heartbeat-interval <duration>', "the managers' heartbeat interval", durationOption)
-    .option('--heartbeat-timeout <duration>', "the managers' heartbeat timeout", durationOption)
+    .option('--heartbeat-interval <duration>', "the managers' heartbeat interval", positiveDurationOption)
+    .option('--heartbeat-timeout <duration>', "the managers' heartbeat timeout", positiveDurationOption)
     .option('--pool <n>', "each replica's database connections", intOption(1, 200))
     .option('--out <dir>', 'results folder (default: bench-results/<timestamp>)')
     .option(
@@ -135,6 +143,7 @@ export function benchCommand(): Command {
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (opts: BenchCliOptions) => {
       const { runBench } = await import('./run-bench.js');
+      const { formatBenchSummary } = await import('./report.js');
       const dataDir = resolveDataDir(opts.dataDir);
       const target = opts.target
         ? {
@@ -164,7 +173,7 @@ export function benchCommand(): Command {
       });
       if (opts.json)
         process.stdout.write(`${JSON.stringify({ machine: summary.machine, runs: summary.runs })}\n`);
-      else process.stderr.write(`results in ${outDir}/ (report.md, summary.json, plots, raw data)\n`);
+      else process.stdout.write(formatBenchSummary(summary, outDir));
     });
 }
 
@@ -175,19 +184,26 @@ export function benchWorkloadCommand(): Command {
       'Replay a SEng 468 workload file with a single replica, then three replicas with the passive and with the active ' +
         'client, each on a fresh database (durable commits, the full audit log); print commands/s and check each database.',
     )
-    .option('--configs <list>', 'single, passive, active', listOption, ['single', 'passive', 'active'])
+    .option(
+      '--configs <list>',
+      'single, passive, active',
+      choiceListOption(
+        WORKLOAD_CONFIGS.map((c) => c.name),
+        'configuration',
+      ),
+      ['single', 'passive', 'active'],
+    )
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
     .option('--out <dir>', 'where the DUMPLOG files go', 'bench-results/workload')
     .option('--json', 'print the results as JSON')
     .action(
       async (file: string, opts: { configs: string[]; concurrency: number; out: string; json?: boolean }) => {
-        const { runWorkloadBench, WORKLOAD_CONFIGS } = await import('./workload-bench.js');
+        const { runWorkloadBench } = await import('./workload-bench.js');
         const { textTable } = await import('../client/text-table.js');
-        const configs = opts.configs.map((name) => {
-          const config = WORKLOAD_CONFIGS.find((c) => c.name === name);
-          if (!config) throw new InvalidArgumentError(`unknown configuration ${name}`);
-          return config;
-        });
+        // The parser let only known names through.
+        const configs = opts.configs.map(
+          (name) => WORKLOAD_CONFIGS.find((c) => c.name === name) as WorkloadBenchConfig,
+        );
         const result = await runWorkloadBench({
           file,
           configs,

@@ -78,3 +78,16 @@ export const SEED_FIGURES: Partial<
   'active-nocache': { fault_free_mean_ms: 197, faulted_mean_ms: 382, failover_bound_ms: 850 },
   active: { fault_free_mean_ms: 168, faulted_mean_ms: 278 },
 };
+
+/** `hedge bench-workload`: a single replica, then three with the passive and the active client. */
+export interface WorkloadBenchConfig {
+  name: string;
+  replicas: number;
+  mode: ReplicationMode;
+}
+
+export const WORKLOAD_CONFIGS: WorkloadBenchConfig[] = [
+  { name: 'single', replicas: 1, mode: 'passive' },
+  { name: 'passive', replicas: 3, mode: 'passive' },
+  { name: 'active', replicas: 3, mode: 'active' },
+];

@@ -1,9 +1,11 @@
 import { percentile } from './stats.js';
 
 /**
- * The live line while a run goes: configuration and fault, elapsed, requests per
- * second over the last second, and p99 so far. Redrawn in place on a terminal,
- * a plain line every 5 s otherwise.
+ * The live line while a run goes: configuration and fault, then the warm-up's
+ * seconds, or the measured seconds with requests per second over the last
+ * second and p99 so far, or, past the measured time, that the last requests are
+ * being waited for. Redrawn in place on a terminal, a plain line every 5 s
+ * otherwise.
  */
 export class Progress {
   private latencies: number[] = [];
@@ -14,20 +16,30 @@ export class Progress {
 
   constructor(private readonly out: NodeJS.WriteStream) {}
 
-  start(label: string, totalMs: number): void {
+  start(label: string, warmupMs: number, durationMs: number): void {
     this.latencies = [];
     this.lastSecond = 0;
     this.started = Date.now();
     this.ticks = 0;
     this.timer = setInterval(() => {
       this.ticks += 1;
-      // Sorted in place: the next second's latencies land after a sorted prefix.
-      const sorted = this.latencies.sort((a, b) => a - b);
-      const line = `${label}  ${((Date.now() - this.started) / 1000).toFixed(0)}/${(totalMs / 1000).toFixed(0)} s  ${this.lastSecond} req/s  p99 so far ${sorted.length ? percentile(sorted, 0.99).toFixed(1) : '–'} ms`;
+      const line = `${label}  ${this.status(Date.now() - this.started, warmupMs, durationMs)}`;
       this.lastSecond = 0;
       if (this.out.isTTY) this.out.write(`\r\x1b[2K${line}`);
       else if (this.ticks % 5 === 0) this.out.write(`${line}\n`);
     }, 1_000);
+  }
+
+  private status(elapsedMs: number, warmupMs: number, durationMs: number): string {
+    const s = (ms: number) => (ms / 1000).toFixed(0);
+    // Requests of the warm-up are not recorded: it has no rate or latency to show.
+    if (elapsedMs < warmupMs) return `warm-up ${s(elapsedMs)}/${s(warmupMs)} s`;
+    const measuredMs = elapsedMs - warmupMs;
+    if (measuredMs >= durationMs) return `${s(durationMs)}/${s(durationMs)} s  waiting for the last requests`;
+    // Sorted in place: the next second's latencies land after a sorted prefix.
+    const sorted = this.latencies.sort((a, b) => a - b);
+    const p99 = sorted.length ? `  p99 so far ${percentile(sorted, 0.99).toFixed(1)} ms` : '';
+    return `${s(measuredMs)}/${s(durationMs)} s  ${this.lastSecond} req/s${p99}`;
   }
 
   record(latencyMs: number): void {

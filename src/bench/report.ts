@@ -1,3 +1,4 @@
+import { textTable } from '../client/text-table.js';
 import type { RunSummary } from './analysis.js';
 import { SEED_FIGURES } from './configurations.js';
 import type { describeMachine } from './machine.js';
@@ -18,6 +19,123 @@ const ms = (v: number | null | undefined) =>
 
 function row(cells: (string | number)[]): string {
   return `| ${cells.join(' | ')} |`;
+}
+
+/** A table both report.md and the terminal show: the first `textColumns` columns are text, the rest figures. */
+interface Table {
+  header: string[];
+  textColumns: number;
+  rows: (string | number)[][];
+}
+
+function markdownTable(t: Table): string[] {
+  return [
+    row(t.header),
+    row(t.header.map((_, i) => (i < t.textColumns ? '---' : '---:'))),
+    ...t.rows.map(row),
+  ];
+}
+
+function terminalTable(t: Table): string {
+  return textTable(
+    t.header,
+    t.rows,
+    t.header.map((_, i) => i).filter((i) => i < t.textColumns),
+  );
+}
+
+/** Per configuration: the seed's averages (fault-free, with a fault, fail-over bound) beside ours. */
+function seedTable(summary: BenchSummary): Table {
+  const configs = [...new Set(summary.runs.map((r) => r.config))];
+  return {
+    header: [
+      'configuration',
+      'avg fault-free ms',
+      'avg with a fault ms',
+      'fail-over bound ms',
+      'seed: fault-free',
+      'seed: with a fault',
+      'seed: bound',
+    ],
+    textColumns: 1,
+    rows: configs.map((config) => {
+      const runs = summary.runs.filter((r) => r.config === config);
+      const clean = runs.find((r) => r.fault === 'none');
+      const crash = runs.find((r) => r.fault === 'crash');
+      const seed = SEED_FIGURES[config as keyof typeof SEED_FIGURES];
+      return [
+        config,
+        ms(clean?.latency_ms.mean ?? crash?.fault_free_mean_ms),
+        ms(crash?.faulted_mean_ms),
+        ms(crash?.failover_bound_ms),
+        seed ? String(seed.fault_free_mean_ms) : '–',
+        seed ? String(seed.faulted_mean_ms) : '–',
+        seed?.failover_bound_ms ? String(seed.failover_bound_ms) : '–',
+      ];
+    }),
+  };
+}
+
+/** Every measured run with the faults it really had, its counts and percentiles. */
+function latencyTable(summary: BenchSummary): Table {
+  return {
+    header: [
+      'configuration',
+      'fault',
+      'faults',
+      'clients',
+      'requests',
+      'failed',
+      'duplicates',
+      'req/s',
+      'mean',
+      'p50',
+      'p90',
+      'p99',
+      'p99.9',
+      'max',
+    ],
+    textColumns: 2,
+    rows: summary.runs.map((r) => {
+      const l = r.latency_ms;
+      return [
+        r.config,
+        r.fault,
+        r.faults,
+        r.clients,
+        r.requests,
+        r.failed,
+        r.duplicates,
+        r.throughput_rps,
+        ms(l.mean),
+        ms(l.p50),
+        ms(l.p90),
+        ms(l.p99),
+        ms(l.p999),
+        ms(l.max),
+      ];
+    }),
+  };
+}
+
+/** What `hedge bench` prints at the end: the seed comparison, every run's figures, and where the rest is. */
+export function formatBenchSummary(summary: BenchSummary, outDir: string): string {
+  const m = summary.machine;
+  return [
+    `hedge bench — ${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, Node ${m.node}, ${m.postgres}`,
+    `load: ${summary.load}`,
+    '',
+    'Against the seed (averages; "with a fault": requests in flight between a crash and its replacement serving):',
+    '',
+    terminalTable(seedTable(summary)),
+    '',
+    'Latency (ms) and throughput; faults: the faults each run really had:',
+    '',
+    terminalTable(latencyTable(summary)),
+    '',
+    `results in ${outDir}/ (report.md, summary.json, plots, raw data)`,
+    '',
+  ].join('\n');
 }
 
 /**
@@ -44,35 +162,8 @@ export function renderReport(summary: BenchSummary): string {
     "Averages as the seed reported them; the seed's figures are from its own paper (Java/CORBA, several machines, a replica killed every 15 s).",
     'Ours: "with a fault" averages the requests in flight between an injected crash and its replacement serving; the bound is the slowest of them.',
     '',
-    row([
-      'configuration',
-      'avg fault-free ms',
-      'avg with a fault ms',
-      'fail-over bound ms',
-      'seed: fault-free',
-      'seed: with a fault',
-      'seed: bound',
-    ]),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+    ...markdownTable(seedTable(summary)),
   ];
-  const configs = [...new Set(summary.runs.map((r) => r.config))];
-  for (const config of configs) {
-    const runs = summary.runs.filter((r) => r.config === config);
-    const clean = runs.find((r) => r.fault === 'none');
-    const crash = runs.find((r) => r.fault === 'crash');
-    const seed = SEED_FIGURES[config as keyof typeof SEED_FIGURES];
-    lines.push(
-      row([
-        config,
-        ms(clean?.latency_ms.mean ?? crash?.fault_free_mean_ms),
-        ms(crash?.faulted_mean_ms),
-        ms(crash?.failover_bound_ms),
-        seed ? String(seed.fault_free_mean_ms) : '–',
-        seed ? String(seed.faulted_mean_ms) : '–',
-        seed?.failover_bound_ms ? String(seed.failover_bound_ms) : '–',
-      ]),
-    );
-  }
   if (summary.capacity.length) {
     lines.push(
       '',
@@ -89,61 +180,7 @@ export function renderReport(summary: BenchSummary): string {
       );
     }
   }
-  lines.push(
-    '',
-    '## Latency and throughput',
-    '',
-    row([
-      'configuration',
-      'fault',
-      'clients',
-      'requests',
-      'failed',
-      'duplicates',
-      'req/s',
-      'mean',
-      'p50',
-      'p90',
-      'p99',
-      'p99.9',
-      'max',
-    ]),
-    row([
-      '---',
-      '---',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-    ]),
-  );
-  for (const r of summary.runs) {
-    const l = r.latency_ms;
-    lines.push(
-      row([
-        r.config,
-        r.fault,
-        r.clients,
-        r.requests,
-        r.failed,
-        r.duplicates,
-        r.throughput_rps,
-        ms(l.mean),
-        ms(l.p50),
-        ms(l.p90),
-        ms(l.p99),
-        ms(l.p999),
-        ms(l.max),
-      ]),
-    );
-  }
+  lines.push('', '## Latency and throughput', '', ...markdownTable(latencyTable(summary)));
   const single = summary.runs.find((r) => r.config === 'single' && r.fault === 'none');
   if (single) {
     lines.push('', 'Cost of replication (same run, no faults), p50 relative to `single`:', '');

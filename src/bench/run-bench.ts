@@ -12,13 +12,13 @@ import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../verify/verify-database.js';
 import { faultWindows, overlapsFault, type RunSummary, summarizeRun } from './analysis.js';
 import { startBenchManager } from './bench-manager.js';
+import { benchPlots, type PlottedRun } from './bench-plots.js';
 import { type BenchConfig, CONFIGS, type ConfigName, type FaultMode } from './configurations.js';
 import { FaultTracker } from './fault-tracker.js';
 import { generateLoad, type RequestRecord } from './load-generator.js';
 import { describeMachine } from './machine.js';
 import { Progress } from './progress.js';
 import { type BenchSummary, renderReport } from './report.js';
-import { cdfSvg, type TimelinePanel, timelineSvg } from './svg-plots.js';
 
 export interface BenchOptions {
   configs: ConfigName[];
@@ -56,10 +56,37 @@ export function faultOffsets(durationMs: number, intervalMs: number): number[] {
   return offsets;
 }
 
-interface RunData {
-  summary: RunSummary;
-  panel: TimelinePanel;
-  latencies: number[];
+/** `--duration` and `--fault-interval` as the options spell them, for messages. */
+const seconds = (ms: number) => `${ms / 1000}s`;
+
+/**
+ * Refuses, before anything starts, options under which a run could not mean
+ * what its report would say: above all a fault run whose measured time holds
+ * no injection.
+ */
+export function checkBenchOptions(options: BenchOptions): void {
+  const configs = options.target ? options.configs.filter((c) => CONFIGS[c].clientSideOnly) : options.configs;
+  if (configs.length === 0) {
+    throw new Error(
+      `--target runs only the client-side configurations (${Object.values(CONFIGS)
+        .filter((c) => c.clientSideOnly)
+        .map((c) => c.name)
+        .join(', ')}); --configs has none of them`,
+    );
+  }
+  // `single` runs fault-free whatever --faults says.
+  const faultRuns = configs.some((c) => c !== 'single') && options.faults.some((f) => f !== 'none');
+  if (faultRuns && faultOffsets(options.durationMs, options.faultIntervalMs).length === 0) {
+    const { durationMs: d, faultIntervalMs: i } = options;
+    throw new Error(
+      `--fault-interval ${seconds(i)} injects no fault in --duration ${seconds(d)}: the first fault comes half an ` +
+        `interval into the measured time and none in its last second, so ${
+          d > 1_000
+            ? `use a --fault-interval under ${seconds(2 * (d - 1_000))} or a --duration over ${seconds(1_000 + i / 2)}`
+            : `a fault run needs a --duration over ${seconds(1_000 + i / 2)}`
+        } (or --faults none)`,
+    );
+  }
 }
 
 /**
@@ -68,19 +95,21 @@ interface RunData {
  * a warm-up while the fault injector works, follow every fault to its recovery,
  * verify the database, and write the results folder.
  */
-export function runBench(options: BenchOptions): Promise<BenchSummary> {
+export async function runBench(options: BenchOptions): Promise<BenchSummary> {
+  checkBenchOptions(options);
+  // Before any process starts: an --out that cannot be made stops the bench here.
+  mkdirSync(options.outDir, { recursive: true });
   if (options.target) return bench(options, undefined);
   return inDataDir('hedge-bench-', options.dataDir, (dataDir) => bench(options, dataDir));
 }
 
 /** The bench with its own system in `dataDir`, or against `options.target` without one. */
 async function bench(options: BenchOptions, dataDir: string | undefined): Promise<BenchSummary> {
-  mkdirSync(options.outDir, { recursive: true });
   const requestsOut = createWriteStream(join(options.outDir, 'requests.ndjson'));
   const faultsOut = createWriteStream(join(options.outDir, 'faults.ndjson'));
   const progress = new Progress(options.progress ?? process.stderr);
   const group = dataDir ? new ProcessGroup(join(dataDir, 'logs')) : undefined;
-  const runs: RunData[] = [];
+  const runs: PlottedRun[] = [];
   const capacity: RunSummary[] = [];
   let postgres = 'PostgreSQL';
   try {
@@ -120,8 +149,9 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
         try {
           const context = { bench, pool, options, progress, requestsOut, faultsOut };
           if (options.capacityDurationMs > 0)
-            capacity.push((await measure(context, 'none', undefined)).summary);
-          for (const fault of faults) runs.push(await measure(context, fault, options.ratePerSecond));
+            capacity.push((await measure(context, 'none', undefined, options.capacityDurationMs)).summary);
+          for (const fault of faults)
+            runs.push(await measure(context, fault, options.ratePerSecond, options.durationMs));
         } finally {
           bench.close();
           if (!options.target) await (group as ProcessGroup).stopOne(`manager-${name}`);
@@ -148,24 +178,9 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
   };
   writeFileSync(join(options.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(options.outDir, 'report.md'), renderReport(summary));
-  const configs = [...new Set(runs.map((r) => r.summary.config))];
-  writeFileSync(
-    join(options.outDir, 'latency-over-time.svg'),
-    timelineSvg(configs.map((c) => runs.filter((r) => r.summary.config === c).map((r) => r.panel))),
-  );
-  writeFileSync(
-    join(options.outDir, 'latency-cdf.svg'),
-    cdfSvg(
-      runs
-        .filter((r) => r.summary.fault === 'none' || r.summary.fault === 'crash')
-        .map((r) => ({
-          label: `${r.summary.config}${r.summary.fault === 'none' ? '' : `, ${r.summary.fault}`}`,
-          latencies: r.latencies,
-          dashed: r.summary.fault !== 'none',
-        })),
-      `request latency, ${options.clients} clients (dashed: with a replica crashed every ${options.faultIntervalMs / 1000} s)`,
-    ),
-  );
+  const plots = benchPlots(runs, options.clients);
+  writeFileSync(join(options.outDir, 'latency-over-time.svg'), plots.timeline);
+  writeFileSync(join(options.outDir, 'latency-cdf.svg'), plots.cdf);
   return summary;
 }
 
@@ -256,18 +271,17 @@ async function managerFaults(manager: string): Promise<number> {
 }
 
 /**
- * One run: the load (open loop at `rate`; closed loop, for capacity, without),
- * the faults followed to their recovery, then `hedge verify`.
+ * One run of `durationMs`: the load (open loop at `rate`; closed loop, for
+ * capacity, without), the faults followed to their recovery, then `hedge verify`.
  */
 async function measure(
   context: MeasureContext,
   fault: FaultMode,
   rate: number | undefined,
-): Promise<RunData> {
+  durationMs: number,
+): Promise<PlottedRun> {
   const { bench, options, progress } = context;
   const { config, manager } = bench;
-  const capacityRun = rate === undefined && options.capacityDurationMs > 0 && fault === 'none';
-  const durationMs = capacityRun ? options.capacityDurationMs : options.durationMs;
   await waitForFullStrength(manager, config.replicas);
   const faultsBefore = await managerFaults(manager);
   const tracker =
@@ -284,7 +298,8 @@ async function measure(
   const records: RequestRecord[] = [];
   progress.start(
     `[${config.name} · ${fault}${rate ? ` · ${rate}/s` : ' · closed loop'}]`,
-    options.warmupMs + durationMs,
+    options.warmupMs,
+    durationMs,
   );
   const window = await generateLoad(bench.sessions, bench.quotes, {
     warmupMs: options.warmupMs,

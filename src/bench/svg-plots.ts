@@ -17,7 +17,44 @@ export interface CdfSeries {
 }
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
-const FONT = 'font-family="sans-serif" font-size="11"';
+const FONT_SIZE = 11;
+const FONT = `font-family="sans-serif" font-size="${FONT_SIZE}"`;
+const LINE_HEIGHT = 14;
+
+/**
+ * The width `text` takes in the plots' font, estimated high: a viewer picks its
+ * own sans-serif, and DejaVu Sans, the widest common one, draws lower case at
+ * about 0.6 em, capitals near 0.75 and m or w near 1.
+ */
+export function textWidth(text: string, bold = false): number {
+  let em = 0;
+  for (const c of text) {
+    if (/[mwMW@%]/.test(c)) em += 1;
+    else if (/[A-Z]/.test(c)) em += 0.8;
+    else if (/[ijl.,:;'|! ]/.test(c)) em += 0.42;
+    else em += 0.66;
+  }
+  return em * FONT_SIZE * (bold ? 1.1 : 1);
+}
+
+/** `text` broken at spaces into lines each at most `maxWidth` wide (a single longer word stays whole). */
+export function wrapText(text: string, maxWidth: number, bold = false): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && textWidth(next, bold) > maxWidth) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  return [...lines, line];
+}
+
+/** Lines of text from (x, y) down, one <text> each. */
+function textLines(lines: string[], x: number, y: number, attributes = FONT): string[] {
+  return lines.map((l, i) => `<text x="${x}" y="${y + i * LINE_HEIGHT}" ${attributes}>${esc(l)}</text>`);
+}
 
 function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -54,17 +91,22 @@ function polyline(points: [number, number][], color: string, dashed = false, wid
 export function timelineSvg(rows: TimelinePanel[][]): string {
   const w = 430;
   const h = 170;
-  const pad = { left: 48, right: 10, top: 22, bottom: 28 };
+  // Right: room for half the last time label, centred on the panel's edge.
+  const pad = { left: 48, right: 20, top: 22, bottom: 28 };
   const cols = Math.max(...rows.map((r) => r.length), 1);
   const width = cols * w;
-  const height = rows.length * h + 24;
+  const caption = wrapText(
+    'per 250 ms: median (blue) and slowest (orange) request latency, ms, log scale; red: fault injected, shaded until the replacement served',
+    width - 16,
+  );
+  const height = rows.length * h + 10 + caption.length * LINE_HEIGHT;
   const all = rows.flat().flatMap((p) => p.points.map((q) => q.latencyMs));
   const ticks = decades(minOf(all, 0.5), maxOf(all, 10));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     '<title>Request latency over time, per configuration and fault</title>',
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="8" y="${height - 8}" ${FONT}>per 250 ms: median (blue) and slowest (orange) request latency, ms, log scale; red: fault injected, shaded until the replacement served</text>`,
+    ...textLines(caption, 8, rows.length * h + 8 + LINE_HEIGHT / 2),
   ];
   rows.forEach((row, ri) => {
     row.forEach((panel, ci) => {
@@ -75,7 +117,9 @@ export function timelineSvg(rows: TimelinePanel[][]): string {
       const span = Math.max(panel.toMs - panel.fromMs, 1);
       const x = (t: number) => x0 + ((t - panel.fromMs) / span) * (x1 - x0);
       const y = logScale(ticks, y1, y0);
-      parts.push(`<text x="${x0}" y="${y0 - 6}" ${FONT} font-weight="bold">${esc(panel.title)}</text>`);
+      // Titles are short; one too long for its panel is cut rather than run into the next.
+      const title = wrapText(panel.title, x1 - x0, true)[0] as string;
+      parts.push(`<text x="${x0}" y="${y0 - 6}" ${FONT} font-weight="bold">${esc(title)}</text>`);
       parts.push(
         `<rect x="${x0}" y="${y0}" width="${x1 - x0}" height="${y1 - y0}" fill="none" stroke="#999"/>`,
       );
@@ -133,9 +177,16 @@ const NINES = 4;
 
 /** Latency distributions on one chart: log latency across, percentiles up on a "nines" scale to show the tail. */
 export function cdfSvg(series: CdfSeries[], title: string): string {
-  const width = 760;
-  const height = 420;
-  const pad = { left: 50, right: 190, top: 30, bottom: 40 };
+  // The legend's column as wide as its longest label; the title wrapped over the plot's width.
+  const legend = maxOf(
+    series.map((s) => textWidth(s.label)),
+    140,
+  );
+  const pad = { left: 50, right: 50 + Math.ceil(legend), top: 0, bottom: 40 };
+  const width = 570 + pad.right;
+  const heading = wrapText(title, width - pad.left - 8, true);
+  pad.top = 16 + heading.length * LINE_HEIGHT;
+  const height = 390 + pad.top;
   const all = series.flatMap((s) => s.latencies);
   const ticks = decades(minOf(all, 0.5), maxOf(all, 10));
   const x = logScale(ticks, pad.left, width - pad.right);
@@ -146,7 +197,7 @@ export function cdfSvg(series: CdfSeries[], title: string): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     `<title>${esc(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${pad.left}" y="18" ${FONT} font-weight="bold">${esc(title)}</text>`,
+    ...textLines(heading, pad.left, 18, `${FONT} font-weight="bold"`),
     `<text x="${(pad.left + width - pad.right) / 2}" y="${height - 8}" ${FONT} text-anchor="middle">latency, ms (log scale)</text>`,
   ];
   for (const t of ticks) {

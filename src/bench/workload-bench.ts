@@ -1,26 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReplicationMode } from '../client/replication-mode.js';
 import { ensureAdministrator } from '../common/admin.js';
 import { createPool, withDatabase } from '../common/database.js';
 import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../verify/verify-database.js';
 import { type ReplaySummary, replayWorkload } from '../workload/replay.js';
+import { parseWorkload } from '../workload/workload-file.js';
 import { startBenchManager } from './bench-manager.js';
+import type { WorkloadBenchConfig } from './configurations.js';
 import { describeMachine } from './machine.js';
-
-export interface WorkloadBenchConfig {
-  name: string;
-  replicas: number;
-  mode: ReplicationMode;
-}
-
-/** A single replica, then three with the passive and the active client. */
-export const WORKLOAD_CONFIGS: WorkloadBenchConfig[] = [
-  { name: 'single', replicas: 1, mode: 'passive' },
-  { name: 'passive', replicas: 3, mode: 'passive' },
-  { name: 'active', replicas: 3, mode: 'active' },
-];
 
 export interface WorkloadBenchRow extends ReplaySummary {
   config: string;
@@ -35,6 +24,12 @@ export interface WorkloadBenchRow extends ReplaySummary {
  * the database after each.
  */
 export function runWorkloadBench(options: WorkloadBenchOptions) {
+  // A file that is missing or not a workload stops the bench before anything starts.
+  try {
+    parseWorkload(readFileSync(options.file, 'utf8'));
+  } catch (err) {
+    throw new Error(`the workload file ${options.file}: ${(err as Error).message}`);
+  }
   return inDataDir('hedge-bench-workload-', undefined, (dataDir) => workloadBench(options, dataDir));
 }
 

@@ -21,6 +21,13 @@ export function durationOption(value: string): number {
   }
 }
 
+/** A duration where zero makes no sense (a measured time, an interval). */
+export function positiveDurationOption(value: string): number {
+  const ms = durationOption(value);
+  if (ms <= 0) throw new InvalidArgumentError('expected a duration above zero, e.g. 250ms or 15s');
+  return ms;
+}
+
 export function choiceOption<T extends string>(choices: readonly T[]) {
   return (value: string): T => {
     if (!(choices as readonly string[]).includes(value)) {
@@ -34,12 +41,23 @@ export function choiceOption<T extends string>(choices: readonly T[]) {
 export function choiceListOption<T extends string>(choices: readonly T[], what: string) {
   return (value: string): T[] => {
     const items = listOption(value);
+    if (items.length === 0) throw new InvalidArgumentError(`expected at least one ${what}`);
     for (const item of items) {
       if (!(choices as readonly string[]).includes(item)) {
         throw new InvalidArgumentError(`unknown ${what} ${item}; expected ${choices.join(', ')}`);
       }
     }
     return items as T[];
+  };
+}
+
+/** A comma-separated list of whole numbers, each from `min` to `max`, at least one. */
+export function intListOption(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const item = intOption(min, max);
+  return (value: string): number[] => {
+    const items = listOption(value);
+    if (items.length === 0) throw new InvalidArgumentError('expected at least one number');
+    return items.map(item);
   };
 }
 
