@@ -229,7 +229,7 @@ describe('bad input gets a precise status, a readable message, and changes nothi
       "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = (SELECT id FROM users WHERE username = $1)",
       [expiring.username],
     );
-    await expectRefused(() => expiring.deposit('1.00'), status.UNAUTHENTICATED, 'SESSION_EXPIRED');
+    await expectRefused(() => expiring.deposit('1.00'), status.UNAUTHENTICATED, 'SESSION_INVALID');
     await expectRefused(() => expiring.portfolio(), status.UNAUTHENTICATED, 'SESSION_INVALID');
   });
 
@@ -270,33 +270,33 @@ describe('bad input gets a precise status, a readable message, and changes nothi
     const quote = await feed.quote('ABC');
     await expectRefused(
       () => trader.buy('ABC', 1, { ...quote, price: '0.01' }),
-      status.UNAUTHENTICATED,
+      status.INVALID_ARGUMENT,
       'BAD_SIGNATURE',
     );
     await expectRefused(
       () => trader.buy('DEF', 1, { ...quote, symbol: 'DEF' }),
-      status.UNAUTHENTICATED,
+      status.INVALID_ARGUMENT,
       'BAD_SIGNATURE',
     );
     await expectRefused(
       () =>
         trader.buy('ABC', 1, { ...quote, expires_at_ms: String(BigInt(quote.expires_at_ms) + 3_600_000n) }),
-      status.UNAUTHENTICATED,
+      status.INVALID_ARGUMENT,
       'BAD_SIGNATURE',
     );
     await expectRefused(
       () => trader.buy('ABC', 1, { ...quote, signature: Buffer.alloc(256) }),
-      status.UNAUTHENTICATED,
+      status.INVALID_ARGUMENT,
       'BAD_SIGNATURE',
     );
     await expectRefused(
       () => trader.buy('ABC', 1, quoteWithOtherKey(quote, false)),
-      status.UNAUTHENTICATED,
+      status.INVALID_ARGUMENT,
       'UNKNOWN_SIGNING_KEY',
     );
     await expectRefused(
       () => trader.buy('ABC', 1, quoteWithOtherKey(quote, true)),
-      status.UNAUTHENTICATED,
+      status.INVALID_ARGUMENT,
       'BAD_SIGNATURE',
     );
     const expired = expiredQuote(feed, 'ABC', 1_000n);

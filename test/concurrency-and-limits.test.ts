@@ -282,7 +282,7 @@ describe('the database under concurrency and at its limits', () => {
     await db.pool.query('UPDATE sessions SET expires_at = now() WHERE token_hash = $1', [u.tokenHash]);
     const late = await connection();
     const lateCopy = execute(late.c, u, 'add', { amount_cents: '500' }, requestId);
-    // It waits on the first copy's claim rather than answering SESSION_EXPIRED on its own.
+    // It waits on the first copy's claim rather than answering SESSION_INVALID on its own.
     expect(await blockedOrDone(late.pid, lateCopy)).toBe('blocked');
     await blocker.query('COMMIT');
     release(blocker);
@@ -300,8 +300,8 @@ describe('the database under concurrency and at its limits', () => {
       execute(db.pool, u, 'add', { amount_cents: '1' }, again),
     ]);
     expect(refusals.map((r) => [r.status, r.reason])).toEqual([
-      [status.UNAUTHENTICATED, 'SESSION_EXPIRED'],
-      [status.UNAUTHENTICATED, 'SESSION_EXPIRED'],
+      [status.UNAUTHENTICATED, 'SESSION_INVALID'],
+      [status.UNAUTHENTICATED, 'SESSION_INVALID'],
     ]);
     expect(await account(u)).toEqual({ cash: '10500', reserved_cash: '0' });
     await noViolations();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Client, credentials, type Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reasonOf } from '../src/common/errors.js';
@@ -13,7 +14,7 @@ import type { DedupStrategy } from '../src/replica/executor.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestFeed, type TestFeed } from './support/feed.js';
 import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
-import { failureOf, Trader, tradingClient } from './support/trader.js';
+import { failureOf, Trader, tradingClient, uniqueUsername } from './support/trader.js';
 import { waitFor } from './support/wait.js';
 
 type RawResult =
@@ -165,6 +166,61 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
         ),
       ).finally(() => client.close());
       expect(err).toMatchObject({ code: status.FAILED_PRECONDITION, reason: 'IDEMPOTENCY_KEY_REUSED' });
+    });
+
+    /** One Register or Login call on replica `i`, its outcome as code and reason (0 for OK). */
+    async function signIn(method: 'Register' | 'Login', i: number, request: object) {
+      const client = tradingClient(replicas[i % replicas.length]?.address ?? '');
+      try {
+        await invoke((cb) => client[method](request as never, { deadline: deadlineAfter(20_000) }, cb));
+        return { code: status.OK, reason: undefined };
+      } catch (err) {
+        return { code: (err as ServiceError).code, reason: reasonOf(err as ServiceError) };
+      } finally {
+        client.close();
+      }
+    }
+
+    it('a copy of a Register with another password is another request; racing copies with the same one share its answer', async () => {
+      const username = uniqueUsername('reg');
+      const request = {
+        request_id: uuidv7(),
+        username,
+        password: 'correct horse',
+        session_token: newSessionToken(),
+      };
+      const copies = await Promise.all(replicas.map((_, i) => signIn('Register', i, request)));
+      expect(copies).toEqual(replicas.map(() => ({ code: status.OK, reason: undefined })));
+      expect(await signIn('Register', 1, { ...request, password: 'wrong password' })).toEqual({
+        code: status.FAILED_PRECONDITION,
+        reason: 'IDEMPOTENCY_KEY_REUSED',
+      });
+      expect(await signIn('Register', 2, request)).toEqual({ code: status.OK, reason: undefined });
+      const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM users WHERE username = $1', [
+        username,
+      ]);
+      expect(rows[0].n).toBe(1);
+    });
+
+    it('a refused Login is the answer of its request id; a successful one is not handed to another password', async () => {
+      const base = { username: trader.username, session_token: newSessionToken() };
+      const refused = { ...base, request_id: uuidv7(), password: 'wrong password' };
+      const copies = await Promise.all(replicas.map((_, i) => signIn('Login', i, refused)));
+      const badCredentials = { code: status.UNAUTHENTICATED, reason: 'BAD_CREDENTIALS' };
+      expect(copies).toEqual(replicas.map(() => badCredentials));
+      // The right password under the refused id: still refused, and no session was opened.
+      expect(await signIn('Login', 1, { ...refused, password: 'correct horse' })).toEqual(badCredentials);
+      const sessions = await db.pool.query('SELECT count(*)::int AS n FROM sessions WHERE token_hash = $1', [
+        createHash('sha256').update(base.session_token).digest(),
+      ]);
+      expect(sessions.rows[0].n).toBe(0);
+      // A mistyped password is retried with a new id, and that one decides afresh.
+      const accepted = { ...base, request_id: uuidv7(), password: 'correct horse' };
+      expect(await signIn('Login', 2, accepted)).toEqual({ code: status.OK, reason: undefined });
+      expect(await signIn('Login', 0, { ...accepted, password: 'wrong password' })).toEqual({
+        code: status.FAILED_PRECONDITION,
+        reason: 'IDEMPOTENCY_KEY_REUSED',
+      });
     });
 
     it('the same id with different parameters is refused on any replica', async () => {

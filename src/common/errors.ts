@@ -1,7 +1,14 @@
+import { join } from 'node:path';
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { PROTO_DIR } from './paths.js';
 
 /** The trailing-metadata entry that carries an error's machine-readable reason. */
 const REASON_KEY = 'hedge-reason';
+/** Where gRPC's rich error model puts a google.rpc.Status, for standard tooling to read. */
+const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
+const ERROR_DOMAIN = 'hedge';
+const ERROR_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.ErrorInfo';
 
 /**
  * An error meant to cross the wire: a precise gRPC status, a stable reason and a
@@ -13,23 +20,61 @@ export class HedgeError extends Error {
     readonly code: status,
     readonly reason: string,
     message: string,
+    /** The request field at fault, when one is. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'HedgeError';
   }
 }
 
-export function invalidArgument(reason: string, message: string): HedgeError {
-  return new HedgeError(status.INVALID_ARGUMENT, reason, message);
+export function invalidArgument(reason: string, message: string, field?: string): HedgeError {
+  return new HedgeError(status.INVALID_ARGUMENT, reason, message, field);
 }
 
 export function unauthenticated(reason: string, message: string): HedgeError {
   return new HedgeError(status.UNAUTHENTICATED, reason, message);
 }
 
+let rpcTypes: { Status: protobuf.Type; ErrorInfo: protobuf.Type } | undefined;
+
+/** google.rpc.Status and ErrorInfo from the vendored googleapis files (proto/google/rpc/). */
+function googleRpc() {
+  if (!rpcTypes) {
+    const root = new protobuf.Root().loadSync(
+      ['status.proto', 'error_details.proto'].map((f) => join(PROTO_DIR, 'google/rpc', f)),
+      { keepCase: true },
+    );
+    rpcTypes = {
+      Status: root.lookupType('google.rpc.Status'),
+      ErrorInfo: root.lookupType('google.rpc.ErrorInfo'),
+    };
+  }
+  return rpcTypes;
+}
+
+/** The error as a google.rpc.Status whose one detail is an ErrorInfo (reason, domain, field). */
+function statusDetails(err: HedgeError): Buffer {
+  const { Status, ErrorInfo } = googleRpc();
+  const info = ErrorInfo.encode({
+    reason: err.reason,
+    domain: ERROR_DOMAIN,
+    metadata: err.field === undefined ? {} : { field: err.field },
+  }).finish();
+  return Buffer.from(
+    Status.encode({
+      code: err.code,
+      message: err.message,
+      details: [{ type_url: ERROR_INFO_TYPE_URL, value: info }],
+    }).finish(),
+  );
+}
+
+/** The reason twice: as `hedge-reason`, and in gRPC's rich error model for standard tooling. */
 export function toServiceError(err: HedgeError): Partial<ServiceError> {
   const metadata = new Metadata();
   metadata.set(REASON_KEY, err.reason);
+  metadata.set(STATUS_DETAILS_KEY, statusDetails(err));
   return { code: err.code, details: err.message, metadata };
 }
 

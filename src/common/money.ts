@@ -17,18 +17,27 @@ const POSITIVE_INTEGER = /^[1-9][0-9]{0,18}$/;
 export function parseAmount(text: string, field = 'amount'): bigint {
   const match = DECIMAL_DOLLARS.exec(text);
   if (!match && text.startsWith('-') && DECIMAL_DOLLARS.test(text.slice(1))) {
-    throw invalidArgument('INVALID_AMOUNT', `${field} must be greater than zero; got ${quoteInput(text)}`);
+    throw invalidArgument(
+      'INVALID_AMOUNT',
+      `${field} must be greater than zero; got ${quoteInput(text)}`,
+      field,
+    );
   }
   if (!match) {
     throw invalidArgument(
       'INVALID_AMOUNT',
       `${field} must be decimal dollars with at most two fractional digits, like "12.34"; got ${quoteInput(text)}`,
+      field,
     );
   }
   const cents = BigInt(match[1] ?? '0') * 100n + BigInt((match[2] ?? '').padEnd(2, '0'));
-  if (cents <= 0n) throw invalidArgument('INVALID_AMOUNT', `${field} must be greater than zero`);
+  if (cents <= 0n) throw invalidArgument('INVALID_AMOUNT', `${field} must be greater than zero`, field);
   if (cents > MAX_AMOUNT_CENTS) {
-    throw invalidArgument('INVALID_AMOUNT', `${field} must not exceed ${formatCents(MAX_AMOUNT_CENTS)}`);
+    throw invalidArgument(
+      'INVALID_AMOUNT',
+      `${field} must not exceed ${formatCents(MAX_AMOUNT_CENTS)}`,
+      field,
+    );
   }
   return cents;
 }
@@ -44,10 +53,12 @@ export function parseShares(text: string, field = 'shares'): bigint {
     throw invalidArgument(
       'INVALID_SHARES',
       `${field} must be a whole number of at least 1; got ${quoteInput(text)}`,
+      field,
     );
   }
   const shares = BigInt(text);
-  if (shares > MAX_SHARES) throw invalidArgument('INVALID_SHARES', `${field} must not exceed ${MAX_SHARES}`);
+  if (shares > MAX_SHARES)
+    throw invalidArgument('INVALID_SHARES', `${field} must not exceed ${MAX_SHARES}`, field);
   return shares;
 }
 

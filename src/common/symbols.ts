@@ -13,6 +13,7 @@ export function parseSymbol(text: string, field = 'symbol'): string {
     throw invalidArgument(
       'INVALID_SYMBOL',
       `${field} must be 1 to 8 upper-case letters or digits starting with a letter; got ${quoteInput(text)}`,
+      field,
     );
   }
   return text;

@@ -30,6 +30,7 @@ export function parseNewSessionToken(text: string): string {
       'INVALID_SESSION_TOKEN',
       'session_token must be 43 base64url characters (32 random bytes) chosen by the client; ' +
         'every copy of the request carries the same one',
+      'session_token',
     );
   }
   return text;

@@ -50,6 +50,7 @@ function transactionNum(text: string): string | undefined {
     throw invalidArgument(
       'INVALID_TRANSACTION_NUM',
       `transaction_num must be a positive whole number; got ${quoteInput(text)}`,
+      'transaction_num',
     );
   }
   return text;
@@ -72,7 +73,11 @@ function loggedSymbol(text: string): string | undefined {
 function parseFilename(text: string): string {
   // Printable: no control characters (code points below 0x20, and 0x7f).
   if (text.length === 0 || text.length > MAX_FILENAME || [...text].some((c) => c < ' ' || c === '\x7f')) {
-    throw invalidArgument('INVALID_FILENAME', `filename must be 1 to ${MAX_FILENAME} printable characters`);
+    throw invalidArgument(
+      'INVALID_FILENAME',
+      `filename must be 1 to ${MAX_FILENAME} printable characters`,
+      'filename',
+    );
   }
   return text;
 }
@@ -108,14 +113,24 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
         const logged = Object.fromEntries(
           Object.entries(loggable(call.request)).filter(([, v]) => v !== undefined),
         );
-        return executor.execute<Res>('refuse', requestId, tokenHash, {
-          ...base,
-          command: logName,
-          ...logged,
-          status: String(err.code),
-          reason: err.reason,
-          message: err.message,
-        });
+        const refusal = err;
+        return executor
+          .execute<Res>('refuse', requestId, tokenHash, {
+            ...base,
+            command: logName,
+            ...logged,
+            status: String(refusal.code),
+            reason: refusal.reason,
+            message: refusal.message,
+          })
+          .catch((stored: unknown) => {
+            // The stored refusal is this input's (a copy is the same request, so
+            // it fails the same way): it names the same field.
+            if (stored instanceof HedgeError && stored.reason === refusal.reason) {
+              throw new HedgeError(stored.code, stored.reason, stored.message, refusal.field);
+            }
+            throw stored;
+          });
       }
       return executor.execute<Res>(op, requestId, tokenHash, { ...base, ...params }, orderWindow);
     });

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import type { Pool, PoolClient } from '../common/database.js';
-import { HedgeError } from '../common/errors.js';
+import { HedgeError, isInfrastructureFailure } from '../common/errors.js';
 
 /**
  * 'cache': the first copy of a request claims its id and does the work; later
@@ -94,6 +94,15 @@ function unwrap<T>(row: OpRow | undefined): T {
   return row.body as T;
 }
 
+/** What execute_request's stored_response answers a copy that is another request. */
+function idempotencyKeyReused(requestId: string): HedgeError {
+  return new HedgeError(
+    status.FAILED_PRECONDITION,
+    'IDEMPOTENCY_KEY_REUSED',
+    `request id ${requestId} was already used for a different request; use a new id`,
+  );
+}
+
 /**
  * Runs requests through the database's execute_request (migrations/002): one
  * statement, one round trip, one transaction per request. The response comes
@@ -131,14 +140,19 @@ export class Executor {
    * For Register and Login, whose work includes a scrypt computation in this
    * process: claim the request id first, then `prepare` (the scrypt), then
    * complete, all in one transaction, so concurrent copies wait on the claim
-   * instead of each paying for the scrypt. A throw from `prepare` rolls the claim
-   * back: nothing is stored, and a later copy may try again.
+   * instead of each paying for the scrypt. A refusal thrown by `prepare` (a
+   * HedgeError with an application status) is stored as the id's answer, like
+   * every refusal; any other throw rolls the claim back: nothing is stored, and
+   * a later copy may try again. A copy that finds a successful answer stored is
+   * given it only if `isSameCaller` says so (the password is no parameter:
+   * copies are compared on it by the stored credential, decision 15).
    */
   async executeClaimedFirst<T>(
     op: 'register' | 'login',
     requestId: string,
     params: Params,
     prepare: (transaction: PoolClient) => Promise<Params>,
+    isSameCaller: (transaction: PoolClient) => Promise<boolean>,
   ): Promise<T> {
     const client = await this.pool.connect();
     let finished = false;
@@ -151,13 +165,25 @@ export class Executor {
       });
       const stored = claim.rows[0];
       if (stored && stored.status !== null) {
+        const same = stored.status !== 0 || (await isSameCaller(client));
         await client.query('COMMIT');
         finished = true;
+        if (!same) throw idempotencyKeyReused(requestId);
         return unwrap<T>(stored);
       }
       // Whatever `prepare` reads, it reads on this connection: taking a second one
       // from the pool while holding this one could exhaust the pool and deadlock.
-      const extra = await prepare(client);
+      const extra = await prepare(client).catch(async (err: unknown) => {
+        if (!(err instanceof HedgeError) || isInfrastructureFailure(err.code)) throw err;
+        await client.query({
+          name: 'store_refusal',
+          text: 'SELECT store_response($1, ROW($2, $3, $4, NULL)::op_result)',
+          values: [requestId, err.code, err.reason, err.message],
+        });
+        await client.query('COMMIT');
+        finished = true;
+        throw err;
+      });
       const completed = await client.query<OpRow>({
         name: 'complete_request',
         text: 'SELECT status, reason, message, body FROM complete_request($1, $2, $3::jsonb, $4::jsonb, $5)',

@@ -1,4 +1,4 @@
-import { invalidArgument, unauthenticated } from '../common/errors.js';
+import { invalidArgument } from '../common/errors.js';
 import { type FeedPublicKey, verifyQuoteSignature } from '../common/feed-key.js';
 import { parseAmount } from '../common/money.js';
 import { canonicalQuoteText, type QuoteFields } from '../common/quote-codec.js';
@@ -17,7 +17,8 @@ const RSA_2048_SIGNATURE_BYTES = 256;
 const CACHE_ENTRIES = 4_096;
 
 function parseCount(text: string, field: string): bigint {
-  if (!NON_NEGATIVE_INTEGER.test(text)) throw invalidArgument('INVALID_QUOTE', `quote.${field} is malformed`);
+  if (!NON_NEGATIVE_INTEGER.test(text))
+    throw invalidArgument('INVALID_QUOTE', `quote.${field} is malformed`, `quote.${field}`);
   return BigInt(text);
 }
 
@@ -27,7 +28,9 @@ function parseCount(text: string, field: string): bigint {
  * transaction that uses it. Signatures already verified are remembered with the
  * exact content they cover (RSA verification was 15 % of a replica's CPU under
  * load, all of it on repeats); a different content under a known signature is
- * verified afresh, and fails.
+ * verified afresh, and fails. A forged or tampered quote is a bad argument
+ * (INVALID_ARGUMENT), not a failure of the caller's credentials: a generic
+ * client meeting UNAUTHENTICATED would sign in again, which cannot help.
  */
 export class QuoteVerifier {
   private readonly verified = new Map<string, string>();
@@ -35,7 +38,8 @@ export class QuoteVerifier {
   constructor(private readonly key: FeedPublicKey) {}
 
   verify(quote: SignedQuote__Output | null): VerifiedQuote {
-    if (!quote) throw invalidArgument('QUOTE_MISSING', 'a signed quote from the stock feed is required');
+    if (!quote)
+      throw invalidArgument('QUOTE_MISSING', 'a signed quote from the stock feed is required', 'quote');
     const fields: VerifiedQuote = {
       symbol: parseSymbol(quote.symbol, 'quote.symbol'),
       priceCents: parseAmount(quote.price, 'quote.price'),
@@ -47,9 +51,10 @@ export class QuoteVerifier {
       signatureBase64: quote.signature.toString('base64'),
     };
     if (quote.key_id !== this.key.keyId) {
-      throw unauthenticated(
+      throw invalidArgument(
         'UNKNOWN_SIGNING_KEY',
         'the quote was not signed by the stock feed this server trusts',
+        'quote.key_id',
       );
     }
     const content = canonicalQuoteText(fields);
@@ -58,7 +63,11 @@ export class QuoteVerifier {
       quote.signature.length !== RSA_2048_SIGNATURE_BYTES ||
       !verifyQuoteSignature(fields, quote.signature, this.key)
     ) {
-      throw unauthenticated('BAD_SIGNATURE', "the quote's signature does not match its contents");
+      throw invalidArgument(
+        'BAD_SIGNATURE',
+        "the quote's signature does not match its contents",
+        'quote.signature',
+      );
     }
     if (this.verified.size >= CACHE_ENTRIES) this.verified.clear();
     this.verified.set(fields.signatureBase64, content);
@@ -72,6 +81,7 @@ export class QuoteVerifier {
       throw invalidArgument(
         'QUOTE_SYMBOL_MISMATCH',
         `the command is for ${symbol} but the quote is for ${verified.symbol}`,
+        'quote.symbol',
       );
     }
     return verified;

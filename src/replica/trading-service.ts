@@ -1,4 +1,5 @@
 import { type ServerUnaryCall, status } from '@grpc/grpc-js';
+import type { PoolClient } from '../common/database.js';
 import { HedgeError, invalidArgument, unauthenticated } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatCents, MAX_AMOUNT_CENTS, parseAmount, parseShares } from '../common/money.js';
@@ -53,6 +54,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       throw invalidArgument(
         'ORDER_TOO_LARGE',
         `${shares} shares at ${formatCents(quote.priceCents)} exceed the largest order of ${formatCents(MAX_AMOUNT_CENTS)}`,
+        'shares',
       );
     }
     return executor.execute<TradeResponse>(side, requestId, tokenHash, {
@@ -64,9 +66,10 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
 
   /**
    * What Register and Login both carry, checked in this order. The token's hash is
-   * a parameter: a copy with another token is another request. The password is not:
-   * it is never fingerprinted or kept, and a later copy is answered without it, but
-   * only a caller holding the token gains by that.
+   * a parameter: a copy with another token is another request. The password is not
+   * (nothing weaker than the scrypt credential may hold it): a copy that finds a
+   * successful answer stored is compared on it by that credential instead, and a
+   * wrong one makes it another request (IDEMPOTENCY_KEY_REUSED).
    */
   function signInRequest(req: {
     request_id: string;
@@ -84,12 +87,14 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       password,
       token,
       params: { username, token_hash: hashToken(token).toString('base64') },
+      isSameCaller: async (tx: PoolClient) =>
+        verifyPassword(password, await executor.credentials(username, tx)),
     };
   }
 
   return {
     Register: handler('Register', async (call) => {
-      const { requestId, username, password, token, params } = signInRequest(call.request);
+      const { requestId, username, password, token, params, isSameCaller } = signInRequest(call.request);
       const response = await executor.executeClaimedFirst<RegisterResponse>(
         'register',
         requestId,
@@ -111,18 +116,20 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
             ttl_seconds: deps.sessionTtlSeconds,
           };
         },
+        isSameCaller,
       );
       return { ...response, session_token: token };
     }),
 
     Login: handler('Login', async (call) => {
-      const { requestId, username, password, token, params } = signInRequest(call.request);
+      const { requestId, username, password, token, params, isSameCaller } = signInRequest(call.request);
       const response = await executor.executeClaimedFirst<LoginResponse>(
         'login',
         requestId,
         params,
         async (tx) => {
-          // Read only by the copy that does the work; the others find the stored answer.
+          // A refusal is stored as the id's answer like any other (decision 19): a
+          // mistyped password is retried with a new request id.
           const stored = await executor.credentials(username, tx);
           // scrypt runs for unknown users too, so timing does not tell which usernames exist.
           const valid = await verifyPassword(password, stored);
@@ -130,6 +137,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
             throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
           return { user_id: stored.userId, ttl_seconds: deps.sessionTtlSeconds };
         },
+        isSameCaller,
       );
       return { ...response, session_token: token };
     }),
@@ -157,9 +165,9 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       const tokenHash = sessionTokenHash(call.metadata);
       const limit = call.request.limit === 0 ? 100 : call.request.limit;
       if (limit > MAX_LIST_LIMIT)
-        throw invalidArgument('INVALID_LIMIT', `limit must be at most ${MAX_LIST_LIMIT}`);
+        throw invalidArgument('INVALID_LIMIT', `limit must be at most ${MAX_LIST_LIMIT}`, 'limit');
       const before = BigInt(call.request.before_id);
-      if (before < 0n) throw invalidArgument('INVALID_CURSOR', 'before_id must not be negative');
+      if (before < 0n) throw invalidArgument('INVALID_CURSOR', 'before_id must not be negative', 'before_id');
       return executor.trades<ListTradesResponse>(tokenHash, limit, before);
     }),
   };
