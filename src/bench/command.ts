@@ -177,10 +177,13 @@ export function benchWorkloadCommand(): Command {
     )
     .option('--configs <list>', 'single, passive, active', listOption, ['single', 'passive', 'active'])
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
-    .option('--out <dir>', 'where the DUMPLOG files go', 'bench-results/workload')
+    .option('--out <dir>', 'where the DUMPLOG files go (default: a new bench-results/workload-<time>)')
     .option('--json', 'print the results as JSON')
     .action(
-      async (file: string, opts: { configs: string[]; concurrency: number; out: string; json?: boolean }) => {
+      async (
+        file: string,
+        opts: { configs: string[]; concurrency: number; out?: string; json?: boolean },
+      ) => {
         const { runWorkloadBench, WORKLOAD_CONFIGS } = await import('./workload-bench.js');
         const { textTable } = await import('../client/text-table.js');
         const configs = opts.configs.map((name) => {
@@ -192,7 +195,8 @@ export function benchWorkloadCommand(): Command {
           file,
           configs,
           concurrency: opts.concurrency,
-          outDir: opts.out,
+          // A new folder per run: the replay refuses to overwrite an earlier run's log.
+          outDir: opts.out ?? `bench-results/workload-${new Date().toISOString().replace(/[:.]/g, '-')}`,
           onProgress: (line) => process.stderr.write(`${line}\n`),
         });
         if (opts.json) {
