@@ -1,5 +1,5 @@
-import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, readFileSync, type WriteStream } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { DayTradingSession } from '../client/day-trading-session.js';
@@ -134,7 +134,8 @@ async function writeLog(
   written.add(path);
   // Other users' commands are running: no synchronous file system call here.
   await mkdir(dirname(path), { recursive: true });
-  const out: WriteStream = createWriteStream(path, { flags });
+  // Opened first, so that a file that appeared since the start is an error here, not on the stream.
+  const out: WriteStream = (await open(path, flags)).createWriteStream();
   try {
     await day.dumpLog(filename, whole, num, (xml) => {
       if (!out.write(xml)) return new Promise((r) => out.once('drain', r));
