@@ -546,3 +546,130 @@ describe('triggers on more symbols than the feed stream buffers', () => {
     }
   });
 });
+
+describe('DayTrading input the SEng 468 log cannot hold, or over a limit', () => {
+  let db: TestDatabase;
+  let feed: TestFeed;
+  let replica: RunningReplica;
+  let client: ReplicatedClient;
+  let txn = 0;
+  const next = () => ++txn;
+  const LONG = ['ABCD', 'ABCDEFG'];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // The feed quotes the long symbols too: only the DayTrading service refuses them.
+    feed = await startTestFeed({ prices: { ABC: 1_000n, ABCD: 1_000n, ABCDEFG: 1_000n, ABCDEFGH: 1_000n } });
+    replica = await startInProcessReplica(
+      { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath, feedAddress: feed.address },
+      'i1',
+    );
+    client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: [{ id: 'i1', address: replica.address }],
+    });
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await replica?.stop();
+    await feed?.stop();
+    await db?.drop();
+  });
+
+  async function user(): Promise<DayTradingSession> {
+    const session = new TradingSession(client);
+    await session.register(uniqueUsername('dti'), 'day trader password');
+    return new DayTradingSession(session);
+  }
+
+  /** The refusal of `run`, and the events logged under its number for its user (Trading calls are numbered by the server). */
+  async function refusal(u: DayTradingSession, run: (n: number) => Promise<unknown>) {
+    const n = next();
+    const err = await run(n).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ReplicatedCallError);
+    const { rows } = await db.pool.query(
+      `SELECT event_type, command, symbol, error_message FROM audit_events
+       WHERE transaction_num = $1 AND username = $2 ORDER BY id`,
+      [n, u.session.username],
+    );
+    return { err: err as ReplicatedCallError, events: rows };
+  }
+
+  it('a symbol of more than 3 characters is refused as an input error, logged without it, and the log validates', async () => {
+    const u = await user();
+    await u.add('1000.00', next());
+    for (const symbol of LONG) {
+      const q = await feed.quote(symbol);
+      const cases: [string, (n: number) => Promise<unknown>][] = [
+        ['QUOTE', (n) => u.quote(symbol, q, n)],
+        ['BUY', (n) => u.buy(symbol, '100.00', q, n)],
+        ['SELL', (n) => u.sell(symbol, '100.00', q, n)],
+        ['SET_BUY_AMOUNT', (n) => u.setBuyAmount(symbol, '50.00', n)],
+        ['SET_BUY_TRIGGER', (n) => u.setBuyTrigger(symbol, '5.00', n)],
+        ['CANCEL_SET_BUY', (n) => u.cancelSetBuy(symbol, n)],
+        ['SET_SELL_AMOUNT', (n) => u.setSellAmount(symbol, '50.00', n)],
+        ['SET_SELL_TRIGGER', (n) => u.setSellTrigger(symbol, '50.00', n)],
+        ['CANCEL_SET_SELL', (n) => u.cancelSetSell(symbol, n)],
+      ];
+      for (const [command, run] of cases) {
+        const { err, events } = await refusal(u, run);
+        expect({ code: err.code, reason: err.reason }, `${command} ${symbol}`).toEqual({
+          code: status.INVALID_ARGUMENT,
+          reason: 'INVALID_SYMBOL',
+        });
+        expect(err.message).toContain('1 to 3 upper-case letters');
+        expect(events.map((e) => [e.event_type, e.command, e.symbol])).toEqual([
+          ['userCommand', command, null],
+          ['errorEvent', command, null],
+        ]);
+      }
+    }
+    // A 3-letter symbol is still taken, and logged.
+    await u.quote('ABC', await feed.quote('ABC'), next());
+    const summary = (await u.displaySummary(next())).response;
+    expect(summary.account).toEqual({ cash: '1000.00', reserved_cash: '0.00' });
+    expect(summary.triggers).toEqual([]);
+    expect(summary.pending_orders).toEqual([]);
+
+    let own = '';
+    await u.dumpLog('./long-symbols', false, next(), (xml) => {
+      own += xml;
+    });
+    expect(await validateAuditLog(own)).toEqual([]);
+    const logged = parseAuditLog(own);
+    expect(logged.filter((e) => e.type === 'errorEvent').length).toBe(LONG.length * 9);
+    expect(logged.filter((e) => e.fields.stockSymbol === 'ABC').length).toBeGreaterThan(0);
+  });
+
+  it('the Trading service still takes an 8-character symbol', async () => {
+    const session = new TradingSession(client);
+    await session.register(uniqueUsername('tri'), 'trader password');
+    await session.deposit('100.00');
+    const { response } = await session.buy('ABCDEFGH', 2, await feed.quote('ABCDEFGH'));
+    expect(response).toMatchObject({ trade: { symbol: 'ABCDEFGH', shares: '2' } });
+  });
+
+  it('an amount over the limit is refused as over the limit, naming the limit, by ADD and by Deposit', async () => {
+    const u = await user();
+    const { err, events } = await refusal(u, (n) => u.add('99999999999999999999.99', n));
+    expect({ code: err.code, reason: err.reason }).toEqual({
+      code: status.INVALID_ARGUMENT,
+      reason: 'INVALID_AMOUNT',
+    });
+    expect(err.message).toMatch(/over the limit: at most 10000000000000\.00/);
+    expect(err.message).not.toMatch(/fractional/);
+    expect(events.map((e) => [e.event_type, e.command])).toEqual([
+      ['userCommand', 'ADD'],
+      ['errorEvent', 'ADD'],
+    ]);
+    expect(events[1]?.error_message).toBe(err.message);
+
+    const deposit = await u.session.deposit('99999999999999999999.99').catch((e: ReplicatedCallError) => e);
+    expect(deposit).toMatchObject({ code: status.INVALID_ARGUMENT, reason: 'INVALID_AMOUNT' });
+    expect((deposit as ReplicatedCallError).message).toMatch(/over the limit: at most 10000000000000\.00/);
+  });
+});

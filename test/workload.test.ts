@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, makeTempDataDir, PACKAGE_ROOT } from '../src/common/paths.js';
 import { FaultInjector, type Injection } from '../src/fault-injector/injector.js';
 import { verifyDatabase } from '../src/verify/verify-database.js';
@@ -26,6 +26,24 @@ function byTransaction(events: LogEvent[]): Map<number, LogEvent[]> {
   return map;
 }
 
+/** `hedge workload FILE` against the cluster, its DUMPLOG files under `outDir`. */
+function workloadCli(cluster: Cluster, file: string, outDir: string, ...extra: string[]) {
+  return run(process.execPath, [
+    CLI_PATH,
+    'workload',
+    file,
+    '--manager',
+    cluster.managerAddress,
+    '--feed',
+    cluster.feed.address,
+    '--data-dir',
+    cluster.feed.dataDir,
+    '--out',
+    outDir,
+    ...extra,
+  ]);
+}
+
 describe('hedge workload', () => {
   const out = makeTempDataDir('hedge-workload-');
   afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -35,20 +53,7 @@ describe('hedge workload', () => {
     const cluster = await startCluster([], { anySymbol: true, prices: { S: price }, tickMs: NO_TICKS });
     try {
       const file = join(WORKLOADS, '1userWorkLoad');
-      const { stdout } = await run(process.execPath, [
-        CLI_PATH,
-        'workload',
-        file,
-        '--manager',
-        cluster.managerAddress,
-        '--feed',
-        cluster.feed.address,
-        '--data-dir',
-        cluster.feed.dataDir,
-        '--out',
-        out,
-        '--json',
-      ]);
+      const { stdout } = await workloadCli(cluster, file, out, '--json');
       const summary = JSON.parse(stdout);
       expect(Object.keys(summary)).toEqual(
         expect.arrayContaining([
@@ -68,7 +73,7 @@ describe('hedge workload', () => {
       const events = byTransaction(parseAuditLog(xml));
       const model = new SpecModel(price);
       let refused = 0;
-      for (const line of parseWorkload(readFileSync(file, 'utf8'))) {
+      for (const line of parseWorkload(readFileSync(file, 'utf8')).lines) {
         const expected = model.apply(line.command, line.args);
         const mine = events.get(line.num) ?? [];
         const of = (type: string) => mine.filter((e) => e.type === type);
@@ -98,6 +103,8 @@ describe('hedge workload', () => {
         if (expected.refused) refused += 1;
       }
       expect(summary.errors).toBe(refused);
+      expect(summary.refusals.reduce((sum: number, r: { count: number }) => sum + r.count, 0)).toBe(refused);
+      expect(summary).toMatchObject({ skipped: 0, skipped_lines: [] });
       expect(summary.ok).toBe(100 - refused);
       const dump = events.get(100)?.find((e) => e.type === 'userCommand');
       expect(dump?.fields).toMatchObject({ command: 'DUMPLOG', filename: './testLOG' });
@@ -118,6 +125,123 @@ describe('hedge workload', () => {
     } finally {
       await cluster.stop();
     }
+  });
+
+  describe('a workload file of its own', () => {
+    let cluster: Cluster;
+    let dir: string;
+    beforeAll(async () => {
+      cluster = await startCluster([], { anySymbol: true, prices: { S: 1_000n }, tickMs: NO_TICKS });
+      dir = makeTempDataDir('hedge-workload-own-');
+    });
+    afterAll(async () => {
+      await cluster?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** Writes `lines` as a workload file and returns a runner of `hedge workload` on it into `outDir`. */
+    function workloadOf(name: string, lines: string[]) {
+      const file = join(dir, name);
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      const outDir = join(dir, `${name}-out`);
+      return { outDir, workload: (...extra: string[]) => workloadCli(cluster, file, outDir, ...extra) };
+    }
+
+    it('lines that are no command are skipped and reported with their numbers; the rest replays and its log validates', async () => {
+      const { outDir, workload } = workloadOf('bad-lines', [
+        '[1] ADD,wlUserA,100.00',
+        '[2] FROBNICATE,abc',
+        '[3] COMMIT_SELL,wlUserA',
+        '[4] BUY,wlUserA,ABCDEFG,10.00',
+        'this line is no command',
+        '[5] QUOTE,wlUserA,S',
+        '[6] DUMPLOG,./testLOG',
+      ]);
+      const summary = JSON.parse((await workload('--json')).stdout);
+      expect(summary).toMatchObject({
+        commands: 5,
+        ok: 3,
+        errors: 2,
+        infra_failures: 0,
+        skipped: 2,
+        skipped_lines: [
+          { line: 2, text: '[2] FROBNICATE,abc' },
+          { line: 5, text: 'this line is no command' },
+        ],
+        log: join(outDir, 'testLOG'),
+      });
+      // The 7-letter symbol is refused, and logged so that the log still validates.
+      const xml = readFileSync(summary.log, 'utf8');
+      expect(await validateAuditLog(xml)).toEqual([]);
+      const events = byTransaction(parseAuditLog(xml).filter((e) => e.fields.username !== 'wlUserB'));
+      expect(events.get(2)).toBeUndefined();
+      for (const n of [1, 3, 4, 5, 6]) {
+        expect(events.get(n)?.filter((e) => e.type === 'userCommand').length, `[${n}]`).toBe(1);
+      }
+      expect(events.get(4)?.map((e) => e.type)).toEqual(['userCommand', 'errorEvent']);
+
+      const { stdout } = await workload('--force');
+      expect(stdout).toMatch(/^5 commands .* 3 ok, 2 refused, 0 infrastructure failures; 2 lines skipped;/);
+      expect(stdout).toContain(
+        'skipped, not a workload command:\n  line 2: "[2] FROBNICATE,abc"\n  line 5: "this line is no command"\n',
+      );
+    });
+
+    it("the summary tells refusals by command and reason, and an earlier run's log in --out is kept unless --force", async () => {
+      const { outDir, workload } = workloadOf('refusals', [
+        '[1] ADD,wlUserB,100.00',
+        '[2] COMMIT_SELL,wlUserB',
+        '[3] COMMIT_SELL,wlUserB',
+        '[4] ADD,wlUserB,99999999999999999999.99',
+        '[5] CANCEL_SET_BUY,wlUserB,S',
+        '[6] DUMPLOG,./testLOG',
+      ]);
+      const summary = JSON.parse((await workload('--json')).stdout);
+      expect(summary).toMatchObject({ commands: 6, ok: 2, errors: 4, log: join(outDir, 'testLOG') });
+      expect(summary.refusals).toEqual([
+        {
+          command: 'COMMIT_SELL',
+          reason: 'NOTHING_PENDING',
+          count: 2,
+          message: 'there is no unexpired pending sell to commit',
+        },
+        {
+          command: 'ADD',
+          reason: 'INVALID_AMOUNT',
+          count: 1,
+          message: expect.stringContaining('over the limit: at most 10000000000000.00'),
+        },
+        {
+          command: 'CANCEL_SET_BUY',
+          reason: 'NO_TRIGGER',
+          count: 1,
+          message: 'there is no buy trigger on S to cancel',
+        },
+      ]);
+      const xml = readFileSync(summary.log, 'utf8');
+
+      // A second run into the same --out refuses before anything runs, and the first log stays.
+      const again = await workload().then(
+        () => undefined,
+        (err: { code: number; stderr: string }) => err,
+      );
+      expect(again?.code).toBe(1);
+      expect(again?.stderr).toContain(`${join(outDir, 'testLOG')} already exists`);
+      expect(again?.stderr).toContain('--force');
+      expect(readFileSync(summary.log, 'utf8')).toBe(xml);
+
+      // With --force it runs, and the human summary has the same breakdown.
+      const { stdout } = await workload('--force');
+      expect(stdout).toMatch(/^6 commands \(1 users, active\).* 2 ok, 4 refused, 0 infrastructure failures;/);
+      expect(stdout).toContain('refused, by command and reason:\n');
+      expect(stdout).toMatch(
+        /\n\s+2 {2}COMMIT_SELL\s+NOTHING_PENDING\s+there is no unexpired pending sell to commit\n/,
+      );
+      expect(stdout).toMatch(
+        /\n\s+1 {2}ADD\s+INVALID_AMOUNT\s+amount is over the limit: at most 10000000000000\.00/,
+      );
+      expect(readFileSync(summary.log, 'utf8')).not.toBe(xml);
+    });
   });
 
   /** Final accounts, holdings and audit-event counts, by username: what two replays must agree on. */

@@ -194,10 +194,13 @@ export function benchWorkloadCommand(): Command {
       ['single', 'passive', 'active'],
     )
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
-    .option('--out <dir>', 'where the DUMPLOG files go', 'bench-results/workload')
+    .option('--out <dir>', 'where the DUMPLOG files go (default: a new bench-results/workload-<time>)')
     .option('--json', 'print the results as JSON')
     .action(
-      async (file: string, opts: { configs: string[]; concurrency: number; out: string; json?: boolean }) => {
+      async (
+        file: string,
+        opts: { configs: string[]; concurrency: number; out?: string; json?: boolean },
+      ) => {
         const { runWorkloadBench } = await import('./workload-bench.js');
         const { textTable } = await import('../client/text-table.js');
         // The parser let only known names through.
@@ -208,7 +211,8 @@ export function benchWorkloadCommand(): Command {
           file,
           configs,
           concurrency: opts.concurrency,
-          outDir: opts.out,
+          // A new folder per run: the replay refuses to overwrite an earlier run's log.
+          outDir: opts.out ?? `bench-results/workload-${new Date().toISOString().replace(/[:.]/g, '-')}`,
           onProgress: (line) => process.stderr.write(`${line}\n`),
         });
         if (opts.json) {

@@ -10,7 +10,10 @@ export const MAX_AMOUNT_CENTS = 1_000_000_000_000_000n;
 /** The most shares one order may name. */
 const MAX_SHARES = 1_000_000_000_000n;
 
-const DECIMAL_DOLLARS = /^(0|[1-9][0-9]{0,15})(?:\.([0-9]{1,2}))?$/;
+/** The grammar alone; the size is checked after, so that a long number is told it is over the limit. */
+const DECIMAL_DOLLARS = /^(0|[1-9][0-9]*)(?:\.([0-9]{1,2}))?$/;
+/** More whole-dollar digits than the largest amount has: over the limit without building a huge BigInt. */
+const MAX_WHOLE_DIGITS = (MAX_AMOUNT_CENTS / 100n).toString().length;
 const POSITIVE_INTEGER = /^[1-9][0-9]{0,18}$/;
 
 /** A positive amount of decimal dollars with at most two fractional digits, in cents. */
@@ -30,12 +33,16 @@ export function parseAmount(text: string, field = 'amount'): bigint {
       field,
     );
   }
-  const cents = BigInt(match[1] ?? '0') * 100n + BigInt((match[2] ?? '').padEnd(2, '0'));
+  const whole = match[1] ?? '0';
+  const cents =
+    whole.length > MAX_WHOLE_DIGITS
+      ? MAX_AMOUNT_CENTS + 1n
+      : BigInt(whole) * 100n + BigInt((match[2] ?? '').padEnd(2, '0'));
   if (cents <= 0n) throw invalidArgument('INVALID_AMOUNT', `${field} must be greater than zero`, field);
   if (cents > MAX_AMOUNT_CENTS) {
     throw invalidArgument(
       'INVALID_AMOUNT',
-      `${field} must not exceed ${formatCents(MAX_AMOUNT_CENTS)}`,
+      `${field} is over the limit: at most ${formatCents(MAX_AMOUNT_CENTS)}; got ${quoteInput(text)}`,
       field,
     );
   }

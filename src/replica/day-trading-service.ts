@@ -2,7 +2,7 @@ import { type ServerUnaryCall, type ServerWritableStream, status } from '@grpc/g
 import { HedgeError, invalidArgument, unauthenticated } from '../common/errors.js';
 import { serverStream } from '../common/grpc-handlers.js';
 import { isPositiveInteger, parseAmount, quoteInput } from '../common/money.js';
-import { isSymbol, parseSymbol } from '../common/symbols.js';
+import { isSymbol, parseSymbol, SENG468_SYMBOL_LENGTH } from '../common/symbols.js';
 import type { AddCommand__Output } from '../gen/hedge/v1/AddCommand.js';
 import type { CommandResult } from '../gen/hedge/v1/CommandResult.js';
 import type { DayTradingHandlers } from '../gen/hedge/v1/DayTrading.js';
@@ -65,9 +65,14 @@ function loggedFunds(text: string): string | undefined {
   return (negative ? -cents : cents).toString();
 }
 
+/** A symbol the audit log can hold: the course's, at most 3 characters (hedge's own may have 8). */
+function daySymbol(text: string): string {
+  return parseSymbol(text, 'symbol', SENG468_SYMBOL_LENGTH);
+}
+
 /** A symbol as logged with a refused command, if it can be logged at all. */
 function loggedSymbol(text: string): string | undefined {
-  return isSymbol(text) ? text : undefined;
+  return isSymbol(text, SENG468_SYMBOL_LENGTH) ? text : undefined;
 }
 
 function parseFilename(text: string): string {
@@ -136,10 +141,10 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
     });
   }
 
-  const symbolOnly = (req: { symbol: string }) => ({ symbol: parseSymbol(req.symbol) });
+  const symbolOnly = (req: { symbol: string }) => ({ symbol: daySymbol(req.symbol) });
   const logSymbol = (req: { symbol: string }) => ({ symbol: loggedSymbol(req.symbol) });
   const symbolAmount = (req: { symbol: string; amount: string }) => ({
-    symbol: parseSymbol(req.symbol),
+    symbol: daySymbol(req.symbol),
     amount_cents: parseAmount(req.amount).toString(),
   });
   const logSymbolAmount = (req: { symbol: string; amount: string }) => ({
@@ -147,7 +152,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
     funds_cents: loggedFunds(req.amount),
   });
   const symbolPrice = (req: { symbol: string; price: string }) => ({
-    symbol: parseSymbol(req.symbol),
+    symbol: daySymbol(req.symbol),
     price_cents: parseAmount(req.price, 'price').toString(),
   });
   const logSymbolPrice = (req: { symbol: string; price: string }) => ({
@@ -155,7 +160,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
     funds_cents: loggedFunds(req.price),
   });
   const order = (req: OrderCommand__Output) => {
-    const symbol = parseSymbol(req.symbol);
+    const symbol = daySymbol(req.symbol);
     return {
       symbol,
       amount_cents: parseAmount(req.amount).toString(),
@@ -178,7 +183,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
       'QUOTE',
       'quote',
       (req) => {
-        const symbol = parseSymbol(req.symbol);
+        const symbol = daySymbol(req.symbol);
         return { symbol, quote: quoteParams(quotes.verifyFor(symbol, req.quote)) };
       },
       logSymbol,

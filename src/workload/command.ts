@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
+import { textTable } from '../client/text-table.js';
 import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
+import type { ReplaySummary } from './replay.js';
 
 interface WorkloadCliOptions {
   dataDir?: string;
@@ -14,6 +16,32 @@ interface WorkloadCliOptions {
   deadline: number;
   adminPasswordFile?: string;
   json?: boolean;
+  force?: boolean;
+}
+
+/** Skipped lines shown in the human summary (all of them are in --json). */
+const SKIPPED_SHOWN = 20;
+
+/** The human summary: the totals, the refusals by command and reason, and the lines skipped. */
+function summaryText(s: ReplaySummary): string {
+  const skipped = s.skipped === 0 ? '' : `; ${s.skipped} line${s.skipped === 1 ? '' : 's'} skipped`;
+  let text =
+    `${s.commands} commands (${s.users} users, ${s.mode}) in ${s.seconds} s: ` +
+    `${s.commands_per_s} commands/s; ${s.ok} ok, ${s.errors} refused, ` +
+    `${s.infra_failures} infrastructure failures${skipped}; sign-in took ${s.setup_seconds} s` +
+    `${s.log ? `; log written to ${s.log}` : ''}\n`;
+  if (s.refusals.length > 0) {
+    const rows = s.refusals.map((r) => [r.count, r.command, r.reason, r.message]);
+    text += `\nrefused, by command and reason:\n${textTable(['count', 'command', 'reason', 'for example'], rows, [1, 2, 3])}\n`;
+  }
+  if (s.skipped_lines.length > 0) {
+    text += '\nskipped, not a workload command:\n';
+    for (const l of s.skipped_lines.slice(0, SKIPPED_SHOWN))
+      text += `  line ${l.line}: ${JSON.stringify(l.text)}\n`;
+    if (s.skipped > SKIPPED_SHOWN)
+      text += `  … and ${s.skipped - SKIPPED_SHOWN} more (--json lists them all)\n`;
+  }
+  return text;
 }
 
 export function workloadCommand(): Command {
@@ -30,7 +58,12 @@ export function workloadCommand(): Command {
     .option('--feed <address>', "the stock feed's address (default: the running system's)")
     .option('--mode <mode>', 'replication mode of the client', choiceOption(REPLICATION_MODES), 'active')
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
-    .option('--out <dir>', 'folder for the files DUMPLOG names', 'workload-output')
+    .option(
+      '--out <dir>',
+      'folder for the files DUMPLOG names (a file already there is refused before anything runs)',
+      'workload-output',
+    )
+    .option('--force', 'overwrite files already in --out (an earlier run’s log)')
     .option('--deadline <duration>', 'one deadline per command, across its attempts', durationOption, 10_000)
     .option(
       '--admin-password-file <path>',
@@ -51,6 +84,7 @@ export function workloadCommand(): Command {
         mode: opts.mode,
         concurrency: opts.concurrency,
         outDir: opts.out,
+        overwrite: opts.force ?? false,
         deadlineMs: opts.deadline,
         onProgress: ({ done, total, infraFailures, elapsedMs }) => {
           const width = 30;
@@ -67,12 +101,7 @@ export function workloadCommand(): Command {
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
       } else {
-        process.stdout.write(
-          `${summary.commands} commands (${summary.users} users, ${summary.mode}) in ${summary.seconds} s: ` +
-            `${summary.commands_per_s} commands/s; ${summary.ok} ok, ${summary.errors} refused, ` +
-            `${summary.infra_failures} infrastructure failures; sign-in took ${summary.setup_seconds} s` +
-            `${summary.log ? `; log written to ${summary.log}` : ''}\n`,
-        );
+        process.stdout.write(summaryText(summary));
       }
       process.exitCode = summary.infra_failures > 0 ? 1 : 0;
     });

@@ -1,6 +1,7 @@
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, readFileSync, type WriteStream } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
+import { status } from '@grpc/grpc-js';
 import { DayTradingSession } from '../client/day-trading-session.js';
 import { QuoteSource } from '../client/quote-source.js';
 import { ReplicatedCallError, ReplicatedClient } from '../client/replicated-client.js';
@@ -10,7 +11,15 @@ import { ADMIN_USERNAME, adminPasswordPath } from '../common/admin.js';
 import { isInfrastructureFailure } from '../common/errors.js';
 import { readSecret } from '../common/secret-file.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
-import { byUser, isWholeLogDump, parseWorkload, type WorkloadLine } from './workload-file.js';
+import {
+  byUser,
+  dumpFilename,
+  isWholeLogDump,
+  parseWorkload,
+  type SkippedLine,
+  type WorkloadCommand,
+  type WorkloadLine,
+} from './workload-file.js';
 import { workloadPassword, workloadSecret } from './workload-users.js';
 
 export interface ReplayOptions {
@@ -25,6 +34,8 @@ export interface ReplayOptions {
   concurrency: number;
   /** Where DUMPLOG writes the files it names. */
   outDir: string;
+  /** Replace files already in outDir (an earlier run's log); without it the replay refuses to start. */
+  overwrite?: boolean;
   deadlineMs?: number;
   onProgress?: (progress: ReplayProgress) => void;
 }
@@ -41,6 +52,8 @@ export interface ReplaySummary {
   ok: number;
   /** Commands the system refused (the workloads contain many invalid ones on purpose). */
   errors: number;
+  /** The refusals by command and reason, the most frequent first. */
+  refusals: Refusal[];
   /** Commands no replica answered within the client's deadline. */
   infra_failures: number;
   seconds: number;
@@ -51,6 +64,18 @@ export interface ReplaySummary {
   /** Registering or logging in every user, before the timed replay. */
   setup_seconds: number;
   mode: ReplicationMode;
+  /** Lines of the file that are no workload command: not replayed, not in `commands`. */
+  skipped: number;
+  skipped_lines: SkippedLine[];
+}
+
+export interface Refusal {
+  command: WorkloadCommand;
+  /** The hedge-reason the system gave (its status name if it gave none). */
+  reason: string;
+  count: number;
+  /** The message of the first such refusal (the others differ only in their particulars). */
+  message: string;
 }
 
 const SIGN_IN_CONCURRENCY = 4;
@@ -74,17 +99,43 @@ function outputFile(outDir: string, filename: string): string {
   return path;
 }
 
+/**
+ * The files the DUMPLOG lines write, checked before anything runs: each inside
+ * outDir, and none there already unless `overwrite` (an earlier run's log is
+ * not replaced silently).
+ */
+function dumpTargets(lines: WorkloadLine[], outDir: string, overwrite: boolean): Set<string> {
+  const targets = new Set(
+    lines.filter((l) => l.command === 'DUMPLOG').map((l) => outputFile(outDir, dumpFilename(l))),
+  );
+  const existing = overwrite ? [] : [...targets].filter((path) => existsSync(path));
+  if (existing.length > 0) {
+    throw new Error(
+      `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} (an earlier run's log?); ` +
+        'choose another --out, or pass --force to overwrite',
+    );
+  }
+  return targets;
+}
+
 async function writeLog(
   day: DayTradingSession,
   outDir: string,
   filename: string,
   whole: boolean,
   num: number,
+  written: Set<string>,
+  overwrite: boolean,
 ): Promise<string> {
   const path = outputFile(outDir, filename);
+  // The first write of a file in this run creates it ('wx': a file that appeared since the start is not
+  // replaced); a later DUMPLOG of the same name in this run replaces it, as the workload asks.
+  const flags = overwrite || written.has(path) ? 'w' : 'wx';
+  written.add(path);
   // Other users' commands are running: no synchronous file system call here.
   await mkdir(dirname(path), { recursive: true });
-  const out: WriteStream = createWriteStream(path);
+  // Opened first, so that a file that appeared since the start is an error here, not on the stream.
+  const out: WriteStream = (await open(path, flags)).createWriteStream();
   try {
     await day.dumpLog(filename, whole, num, (xml) => {
       if (!out.write(xml)) return new Promise((r) => out.once('drain', r));
@@ -102,7 +153,10 @@ async function writeLog(
  * everything else and writes the whole log where it says.
  */
 export async function replayWorkload(options: ReplayOptions): Promise<ReplaySummary> {
-  const lines = parseWorkload(readFileSync(options.file, 'utf8'));
+  const { lines, skipped } = parseWorkload(readFileSync(options.file, 'utf8'));
+  const overwrite = options.overwrite ?? false;
+  dumpTargets(lines, options.outDir, overwrite);
+  const written = new Set<string>();
   const users = byUser(lines);
   const finals = lines.filter(isWholeLogDump);
   const secret = workloadSecret(options.dataDir);
@@ -113,6 +167,7 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
   });
   const quotes = new QuoteSource(options.feed);
   const counts = { done: 0, ok: 0, errors: 0, infra: 0 };
+  const refusals = new Map<string, Refusal>();
   let log: string | null = null;
   try {
     const setupStart = performance.now();
@@ -135,14 +190,21 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
         }),
       500,
     );
-    const count = async (attempt: () => Promise<unknown>) => {
+    const count = async (command: WorkloadCommand, attempt: () => Promise<unknown>) => {
       try {
         await attempt();
         counts.ok += 1;
       } catch (err) {
         if (!(err instanceof ReplicatedCallError)) throw err;
         if (isInfrastructureFailure(err.code)) counts.infra += 1;
-        else counts.errors += 1;
+        else {
+          counts.errors += 1;
+          const reason = err.reason ?? status[err.code] ?? String(err.code);
+          const key = `${command} ${reason}`;
+          const seen = refusals.get(key);
+          if (seen) seen.count += 1;
+          else refusals.set(key, { command, reason, count: 1, message: err.details });
+        }
       } finally {
         counts.done += 1;
       }
@@ -184,7 +246,7 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
         case 'DISPLAY_SUMMARY':
           return day.displaySummary(n);
         case 'DUMPLOG':
-          return writeLog(day, options.outDir, a, false, n);
+          return writeLog(day, options.outDir, a, false, n, written, overwrite);
         default:
           // Every command of the file format is handled above; the compiler checks it.
           return line.command satisfies never;
@@ -193,7 +255,7 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
     try {
       await eachLimited([...users.entries()], options.concurrency, async ([username, userLines]) => {
         const day = sessions.get(username) as DayTradingSession;
-        for (const line of userLines) await count(() => run(day, line));
+        for (const line of userLines) await count(line.command, () => run(day, line));
       });
       if (finals.length > 0) {
         const admin = new TradingSession(client);
@@ -201,8 +263,8 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
         await admin.login(ADMIN_USERNAME, readSecret(adminFile));
         const day = new DayTradingSession(admin);
         for (const line of finals) {
-          await count(async () => {
-            log = await writeLog(day, options.outDir, line.args[0] ?? '', true, line.num);
+          await count(line.command, async () => {
+            log = await writeLog(day, options.outDir, dumpFilename(line), true, line.num, written, overwrite);
           });
         }
       }
@@ -214,6 +276,9 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
       commands: lines.length,
       ok: counts.ok,
       errors: counts.errors,
+      refusals: [...refusals.values()].sort(
+        (x, y) => y.count - x.count || x.command.localeCompare(y.command) || x.reason.localeCompare(y.reason),
+      ),
       infra_failures: counts.infra,
       seconds: Math.round(seconds * 100) / 100,
       commands_per_s: Math.round((lines.length / seconds) * 10) / 10,
@@ -221,6 +286,8 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
       users: users.size,
       setup_seconds: Math.round(setupSeconds * 100) / 100,
       mode: options.mode,
+      skipped: skipped.length,
+      skipped_lines: skipped,
     };
   } finally {
     quotes.close();

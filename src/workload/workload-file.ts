@@ -30,15 +30,33 @@ export const COMMANDS = [
 export type WorkloadCommand = (typeof COMMANDS)[number];
 const KNOWN = new Set<string>(COMMANDS);
 
-/** Parses a workload file; a malformed line is an error naming it. Trailing spaces and CRs are trimmed. */
-export function parseWorkload(text: string): WorkloadLine[] {
+/** A line that is no workload command: left out of the replay, and reported. */
+export interface SkippedLine {
+  /** Its line number in the file (from 1). */
+  line: number;
+  text: string;
+}
+
+export interface Workload {
+  lines: WorkloadLine[];
+  skipped: SkippedLine[];
+}
+
+/**
+ * Parses a workload file. A line that is no workload command (an unknown
+ * command, no [N]) is skipped and reported, not fatal: the rest of the file
+ * still replays. Trailing spaces and CRs are trimmed.
+ */
+export function parseWorkload(text: string): Workload {
   const lines: WorkloadLine[] = [];
+  const skipped: SkippedLine[] = [];
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim();
     if (line === '') return;
     const match = LINE.exec(line);
     if (!match || !KNOWN.has(match[2] ?? '')) {
-      throw new Error(`line ${index + 1} is not a workload command: ${JSON.stringify(line.slice(0, 80))}`);
+      skipped.push({ line: index + 1, text: line.slice(0, 80) });
+      return;
     }
     lines.push({
       num: Number(match[1]),
@@ -46,7 +64,7 @@ export function parseWorkload(text: string): WorkloadLine[] {
       args: (match[3] ?? '').split(',').map((a) => a.trim()),
     });
   });
-  return lines;
+  return { lines, skipped };
 }
 
 /**
@@ -56,6 +74,11 @@ export function parseWorkload(text: string): WorkloadLine[] {
  */
 export function isWholeLogDump(line: WorkloadLine): boolean {
   return line.command === 'DUMPLOG' && line.args.length === 1;
+}
+
+/** The file a DUMPLOG line names: its only argument, or the one after the user's name. */
+export function dumpFilename(line: WorkloadLine): string {
+  return (isWholeLogDump(line) ? line.args[0] : line.args[1]) ?? '';
 }
 
 export function byUser(lines: WorkloadLine[]): Map<string, WorkloadLine[]> {

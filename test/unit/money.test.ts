@@ -55,6 +55,23 @@ describe('parseAmount', () => {
       formatCents(MAX_AMOUNT_CENTS),
     );
   });
+
+  it.each(['10000000000000.01', '99999999999999999999.99', '123456789012345678901234567890', '9'.repeat(40)])(
+    'refuses %j as over the limit, naming the limit, not as a fractional-digit error',
+    (text) => {
+      const { message, reason } = rejection(() => parseAmount(text));
+      expect(reason).toBe('INVALID_AMOUNT');
+      expect(message).toContain(`over the limit: at most ${formatCents(MAX_AMOUNT_CENTS)}`);
+      expect(message).not.toMatch(/fractional/);
+    },
+  );
+
+  it('refuses a well-formed amount with too many fractional digits as such, however long', () => {
+    expect(rejection(() => parseAmount('99999999999999999999.999')).message).toMatch(
+      /at most two fractional digits/,
+    );
+    expect(rejection(() => parseAmount('-99999999999999999999.99')).message).toMatch(/greater than zero/);
+  });
 });
 
 describe('parseShares', () => {
