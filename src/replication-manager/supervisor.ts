@@ -348,7 +348,8 @@ export class Supervisor {
     slot.state = serving ? 'serving' : 'not-serving';
     slot.servingSinceMs = serving ? Date.now() : undefined;
     if (serving) this.log.info({ replica: slot.id }, 'replica serving again; back in the view');
-    else this.log.warn({ replica: slot.id }, 'replica NOT_SERVING (no database); out of the view, not replaced');
+    else
+      this.log.warn({ replica: slot.id }, 'replica NOT_SERVING (no database); out of the view, not replaced');
     this.publish();
   }
 

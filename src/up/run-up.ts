@@ -76,7 +76,11 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   /** The embedded server; restarted, like the feed and the manager, on its first port (clients have its URL). */
   const startDatabase = async (): Promise<string> => {
     const url = String((await start('db', ['db', ...dataDirArgs])).databaseUrl);
-    restartable.set('db', { args: ['db', ...dataDirArgs, '--port', new URL(url).port], env: {}, restarts: 0 });
+    restartable.set('db', {
+      args: ['db', ...dataDirArgs, '--port', new URL(url).port],
+      env: {},
+      restarts: 0,
+    });
     return url;
   };
 
