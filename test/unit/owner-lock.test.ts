@@ -45,10 +45,11 @@ describe('owner lock', () => {
   it('takes over a lock whose owner is dead', async () => {
     const dead = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
     const pid = dead.pid ?? 0;
-    const startTime = processStartTime(pid);
     await new Promise((resolve) => dead.once('exit', resolve));
     const path = join(dir, 'owner.lock');
-    writeFileSync(path, JSON.stringify({ pid, startTime, command: 'hedge up' }));
-    acquireOwnerLock(path, 'data directory d', 'hedge db').release();
+    writeFileSync(path, JSON.stringify({ pid, startTime: '1', command: 'hedge up' }));
+    const lock = acquireOwnerLock(path, 'data directory d', 'hedge db');
+    expect(readOwner(path)?.pid).toBe(process.pid);
+    lock.release();
   });
 });
