@@ -5,7 +5,8 @@ import { locate } from '../common/run-files.js';
 export function statusCommand(): Command {
   return new Command('status')
     .description(
-      "Show the replication manager's replicas: id, pid, address, state, uptime, restarts, last fault and its cause.",
+      "Show whether the database is up (as the manager sees it) and the replication manager's replicas: " +
+        'id, pid, address, state, uptime, restarts, last fault and its cause.',
     )
     .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
     .option('--manager <address>', "the manager's address (default: the running system's)")

@@ -7,6 +7,13 @@ const STATE = {
   REPLICA_STATE_SERVING: 'serving',
   REPLICA_STATE_FAULTY: 'faulty',
   REPLICA_STATE_BACKING_OFF: 'backing off',
+  REPLICA_STATE_NOT_SERVING: 'not serving (no database)',
+} as const;
+
+const DATABASE = {
+  DATABASE_STATE_UNSPECIFIED: '?',
+  DATABASE_STATE_UP: 'up',
+  DATABASE_STATE_DOWN: 'down',
 } as const;
 
 export function stateName(state: keyof typeof STATE): string {
@@ -38,7 +45,7 @@ export function servingCount(status: ManagerStatus): number {
   return status.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING').length;
 }
 
-/** One line: how many serve, the view, and the latest fail-over. */
+/** One line: how many serve, the database, the view, and the latest fail-over. */
 export function formatSummary(status: ManagerStatus, now = Date.now()): string {
   const latest = [...status.replicas]
     .filter((r) => r.last_fault)
@@ -47,5 +54,8 @@ export function formatSummary(status: ManagerStatus, now = Date.now()): string {
     ? `last fail-over: ${latest.id} ${latest.last_fault_cause} ${formatUptime(now - Number(latest.last_fault_at_ms))} ago` +
       (Number(status.last_recovery_ms) > 0 ? `, replaced in ${status.last_recovery_ms} ms` : '')
     : 'no fail-over yet';
-  return `${servingCount(status)}/${status.target} replicas serving · view ${status.view} · ${failover}`;
+  return (
+    `${servingCount(status)}/${status.target} replicas serving · database ${DATABASE[status.database] ?? '?'} · ` +
+    `view ${status.view} · ${failover}`
+  );
 }

@@ -6,6 +6,10 @@ export type PoolClient = pg.PoolClient;
 export interface PoolOptions {
   max?: number;
   applicationName?: string;
+  /** How long getting a connection may take (default 10 s). */
+  connectionTimeoutMs?: number;
+  /** How long a query may take, client side (default: no limit). */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -21,7 +25,8 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
     application_name: options.applicationName ?? 'hedge',
     options: '-c client_connection_check_interval=250',
     keepAlive: true,
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+    ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
   });
   // An idle client whose server connection dropped emits here; the pool replaces it.
   pool.on('error', () => {});

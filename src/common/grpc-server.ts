@@ -16,6 +16,8 @@ export interface StartedServer {
   health: HealthImplementation;
   port: number;
   address: string;
+  /** What grpc.health.v1 reports for the server and each of its services. */
+  setServing(serving: boolean): void;
   /** Stops taking calls, lets the ones in flight finish (up to `graceMs`), then closes. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -50,14 +52,18 @@ export async function startGrpcServer(
     ),
   );
   const address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  const setServing = (serving: boolean) => {
+    for (const s of ['', ...servingServices]) health.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
+  };
   return {
     server,
     health,
     port: bound,
     address,
+    setServing,
     shutdown: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
-        for (const s of ['', ...servingServices]) health.setStatus(s, 'NOT_SERVING');
+        setServing(false);
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();

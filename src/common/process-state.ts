@@ -33,3 +33,17 @@ export function signalQuietly(pid: number, signal: NodeJS.Signals): void {
     // Already gone.
   }
 }
+
+/**
+ * When the process started, in clock ticks since boot (field 22 of /proc/<pid>/stat),
+ * or undefined if it is gone. With the pid it names one process: a pid can be reused.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)" start at field 3 (state); the start time is field 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,4 +1,5 @@
 import { createPool } from '../common/database.js';
+import { DatabaseWatch } from '../common/database-watch.js';
 import { readFeedPublicKey } from '../common/feed-key.js';
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
@@ -76,6 +77,13 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
       protoFiles: [PROTO_FILES.trading, PROTO_FILES.dayTrading, PROTO_FILES.replicaAdmin],
     },
   );
+  // Without the database every call fails: health says so, for the manager and clients to see.
+  const database = new DatabaseWatch(
+    options.databaseUrl,
+    { applicationName: `hedge-replica-${options.id}-health` },
+    (reachable) => started.setServing(reachable),
+    log,
+  ).start();
   const reaper = startReaper(pool, options.requestRetentionMs, options.reapIntervalMs, log);
   const sweeper = startOrderSweeper(pool, options.id, options.orderSweepIntervalMs ?? 5_000, log);
   const triggers = options.feedAddress
@@ -90,6 +98,7 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
   return {
     address: started.address,
     stop: async () => {
+      await database.stop();
       reaper.stop();
       sweeper.stop();
       triggers?.stop();

@@ -1,3 +1,4 @@
+import type { DatabaseWatch } from '../common/database-watch.js';
 import { unary } from '../common/grpc-handlers.js';
 import type { Logger } from '../common/logger.js';
 import type { ReplicationManagerHandlers } from '../gen/hedge/v1/ReplicationManager.js';
@@ -7,6 +8,7 @@ import type { Supervisor, SupervisorOptions } from './supervisor.js';
 export function managerHandlers(
   supervisor: Supervisor,
   membership: MembershipPublisher,
+  database: Pick<DatabaseWatch, 'reachable'>,
   options: Pick<SupervisorOptions, 'replicas' | 'minimum'>,
   startedAtMs: number,
   log: Logger,
@@ -31,6 +33,7 @@ export function managerHandlers(
       faults: String(supervisor.stats.faults),
       recoveries: String(supervisor.stats.recoveries),
       last_recovery_ms: String(supervisor.stats.lastRecoveryMs),
+      database: database.reachable ? 'DATABASE_STATE_UP' : 'DATABASE_STATE_DOWN',
     })),
   };
 }

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { DatabaseWatch } from '../common/database-watch.js';
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
@@ -24,13 +25,20 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
   const membership = new MembershipPublisher(previous?.view ?? 0);
   const supervisor = new Supervisor(options, membership, log);
   const startedAtMs = Date.now();
+  // Reported by GetStatus: replicas that are not serving for want of the database are told apart from faulty ones.
+  const database = new DatabaseWatch(
+    options.databaseUrl,
+    { applicationName: 'hedge-manager-health' },
+    () => {},
+    log,
+  ).start();
   const started = await startGrpcServer(
     options.host,
     options.port,
     (server) =>
       server.addService(
         hedgeProto().ReplicationManager.service,
-        managerHandlers(supervisor, membership, options, startedAtMs, log),
+        managerHandlers(supervisor, membership, database, options, startedAtMs, log),
       ),
     { services: ['hedge.v1.ReplicationManager'], protoFiles: [PROTO_FILES.manager] },
   );
@@ -43,6 +51,7 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
     address: started.address,
     stop: async () => {
       await supervisor.stop();
+      await database.stop();
       membership.endWatches();
       await started.shutdown(2_000);
     },

@@ -33,13 +33,18 @@ export interface SupervisorOptions {
 
 export type FaultCause = 'exit' | 'heartbeat' | 'client report' | 'start';
 
-type SlotState = 'starting' | 'serving' | 'faulty' | 'backing-off';
+/** not-serving: alive and answering, but without the database (its health says NOT_SERVING). */
+type SlotState = 'starting' | 'serving' | 'not-serving' | 'faulty' | 'backing-off';
+
+/** A health check's outcome; undefined when the replica did not answer. */
+type HealthAnswer = 'SERVING' | 'NOT_SERVING' | undefined;
 
 const STATE_NAMES: Record<SlotState, ReplicaState> = {
   starting: 'REPLICA_STATE_STARTING',
   serving: 'REPLICA_STATE_SERVING',
   faulty: 'REPLICA_STATE_FAULTY',
   'backing-off': 'REPLICA_STATE_BACKING_OFF',
+  'not-serving': 'REPLICA_STATE_NOT_SERVING',
 };
 
 /** A replica that served for less than this before failing counts towards back-off. */
@@ -68,7 +73,7 @@ interface Slot {
   lastFault?: { what: string; cause: FaultCause; atMs: number };
   /** When the current fault was detected, to time the recovery. */
   faultDetectedAtMs?: number;
-  probe?: Promise<boolean>;
+  probe?: Promise<HealthAnswer>;
   respawnTimer?: NodeJS.Timeout;
 }
 
@@ -113,13 +118,14 @@ export class Supervisor {
         quickFailures: 0,
         lastFault: entry.lastFault as Slot['lastFault'],
       };
-      if (await this.adoptable(slot)) {
+      const answer = await this.adoptable(slot);
+      if (answer) {
         this.slots.set(slot.id, slot);
         this.log.info(
-          { replica: slot.id, replicaPid: slot.pid, address: slot.address },
+          { replica: slot.id, replicaPid: slot.pid, address: slot.address, health: answer },
           'adopted a running replica',
         );
-        this.serve(slot, slot.incarnation);
+        this.serve(slot, slot.incarnation, answer === 'SERVING');
       } else if (slot.pid !== undefined && isHedgeReplica(slot.pid)) {
         this.log.warn(
           { replica: slot.id, replicaPid: slot.pid },
@@ -189,10 +195,11 @@ export class Supervisor {
     slot.probe ??= this.probe(slot).finally(() => {
       slot.probe = undefined;
     });
-    const healthy = await slot.probe;
-    if (healthy) {
+    const answer = await slot.probe;
+    // NOT_SERVING answers too: the replica is alive, the database is away (the heartbeat takes it out of the view).
+    if (answer) {
       this.log.info(
-        { replica: slot.id, report: what },
+        { replica: slot.id, report: what, health: answer },
         'a client reported a fault the probe did not confirm',
       );
       return false;
@@ -276,9 +283,10 @@ export class Supervisor {
     }
   }
 
-  private serve(slot: Slot, incarnation: number): void {
-    slot.state = 'serving';
-    slot.servingSinceMs = Date.now();
+  /** Starts heartbeats of a replica that answers; one without the database waits outside the view. */
+  private serve(slot: Slot, incarnation: number, serving = true): void {
+    slot.state = serving ? 'serving' : 'not-serving';
+    slot.servingSinceMs = serving ? Date.now() : undefined;
     slot.health = healthClient(slot.address ?? '', { 'grpc.initial_reconnect_backoff_ms': 50 });
     if (slot.faultDetectedAtMs !== undefined) {
       this.stats.recoveries += 1;
@@ -293,18 +301,28 @@ export class Supervisor {
     void this.heartbeat(slot, incarnation);
   }
 
-  /** Health checks every interval; `heartbeatMisses` failures in a row make the replica faulty. */
+  /**
+   * Health checks every interval; `heartbeatMisses` unanswered in a row make the
+   * replica faulty. NOT_SERVING is an answer: the replica leaves the view until it
+   * reports SERVING again, and is not replaced.
+   */
   private async heartbeat(slot: Slot, incarnation: number): Promise<void> {
     let misses = 0;
     // The first check also opens the channel: give it time, so a busy machine's slow
     // connect is not taken for a hang.
     let timeoutMs = Math.max(this.options.heartbeatTimeoutMs, FIRST_HEARTBEAT_TIMEOUT_MS);
-    while (!this.stopped && slot.incarnation === incarnation && slot.state === 'serving') {
+    const watched = () =>
+      !this.stopped &&
+      slot.incarnation === incarnation &&
+      (slot.state === 'serving' || slot.state === 'not-serving');
+    while (watched()) {
       const began = Date.now();
-      const healthy = await this.probe(slot, timeoutMs);
+      const answer = await this.probe(slot, timeoutMs);
       timeoutMs = this.options.heartbeatTimeoutMs;
-      if (slot.incarnation !== incarnation || slot.state !== 'serving' || this.stopped) return;
+      if (!watched()) return;
+      const healthy = answer !== undefined;
       misses = healthy ? 0 : misses + 1;
+      if (answer) this.setServing(slot, answer === 'SERVING');
       if (!healthy && (slot.pid === undefined || !isAlive(slot.pid))) {
         // Gone before or while being probed (its sockets close before its exit is reported; an
         // adopted replica is not our child, so its exit shows up only here): an exit, not a hang.
@@ -324,23 +342,28 @@ export class Supervisor {
     }
   }
 
-  private async probe(slot: Slot, timeoutMs = this.options.heartbeatTimeoutMs): Promise<boolean> {
-    if (slot.pid === undefined || !isAlive(slot.pid) || !slot.health) return false;
-    try {
-      return (await checkHealth(slot.health, timeoutMs)) === 'SERVING';
-    } catch {
-      return false;
-    }
+  /** Into the view or out of it, as the replica's own health says. */
+  private setServing(slot: Slot, serving: boolean): void {
+    if ((slot.state === 'serving') === serving) return;
+    slot.state = serving ? 'serving' : 'not-serving';
+    slot.servingSinceMs = serving ? Date.now() : undefined;
+    if (serving) this.log.info({ replica: slot.id }, 'replica serving again; back in the view');
+    else
+      this.log.warn({ replica: slot.id }, 'replica NOT_SERVING (no database); out of the view, not replaced');
+    this.publish();
   }
 
-  private async adoptable(slot: Slot): Promise<boolean> {
+  private async probe(slot: Slot, timeoutMs = this.options.heartbeatTimeoutMs): Promise<HealthAnswer> {
+    if (slot.pid === undefined || !isAlive(slot.pid) || !slot.health) return undefined;
+    return answerOf(slot.health, timeoutMs);
+  }
+
+  private async adoptable(slot: Slot): Promise<HealthAnswer> {
     if (slot.pid === undefined || !slot.address || !isAlive(slot.pid) || !isHedgeReplica(slot.pid))
-      return false;
+      return undefined;
     const client = healthClient(slot.address);
     try {
-      return (await checkHealth(client, 1_000)) === 'SERVING';
-    } catch {
-      return false;
+      return await answerOf(client, 1_000);
     } finally {
       client.close();
     }
@@ -408,12 +431,16 @@ export class Supervisor {
     this.saveRegistry();
   }
 
-  /** Serving replicas, to be adopted; starting ones (no address yet), to be killed by a successor. */
+  /** Serving replicas (or ones waiting for the database), to be adopted; starting ones (no address yet), to be killed by a successor. */
   private saveRegistry(): void {
     writeRegistry(this.options.registryPath, {
       view: this.membership.viewNumber,
       replicas: [...this.slots.values()]
-        .filter((s) => (s.state === 'serving' || s.state === 'starting') && s.pid !== undefined)
+        .filter(
+          (s) =>
+            (s.state === 'serving' || s.state === 'not-serving' || s.state === 'starting') &&
+            s.pid !== undefined,
+        )
         .map((s) => ({
           id: s.id,
           pid: s.pid as number,
@@ -423,6 +450,15 @@ export class Supervisor {
           lastFault: s.lastFault,
         })),
     });
+  }
+}
+
+async function answerOf(client: ReturnType<typeof healthClient>, timeoutMs: number): Promise<HealthAnswer> {
+  try {
+    const status = await checkHealth(client, timeoutMs);
+    return status === 'SERVING' || status === 'NOT_SERVING' ? status : undefined;
+  } catch {
+    return undefined;
   }
 }
 

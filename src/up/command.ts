@@ -3,7 +3,18 @@ import { Command } from 'commander';
 import { choiceOption, durationOption, heartbeatArgs, intOption } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
+import { lockDataDir } from '../common/owner-lock.js';
 import { resolveDataDir } from '../common/paths.js';
+import { assertPortFree } from './free-port.js';
+
+/**
+ * Below Linux's ephemeral range (32768–60999), where an outgoing connection may
+ * hold any port, and clear of well-known services.
+ */
+export const DEFAULT_FEED_PORT = 27550;
+export const DEFAULT_MANAGER_PORT = 27551;
+/** Where the feed and the manager listen (their --host default). */
+const LISTEN_HOST = '127.0.0.1';
 
 interface UpCliOptions {
   dataDir?: string;
@@ -32,12 +43,17 @@ export function upCommand(): Command {
       '--database-url <url>',
       'use this PostgreSQL server instead of the embedded one (default: $DATABASE_URL)',
     )
-    .option('--feed-port <port>', 'stock feed port (0 picks a free one)', intOption(0, 65535), 50550)
+    .option(
+      '--feed-port <port>',
+      'stock feed port (0 picks a free one)',
+      intOption(0, 65535),
+      DEFAULT_FEED_PORT,
+    )
     .option(
       '--manager-port <port>',
       'replication manager port (0 picks a free one)',
       intOption(0, 65535),
-      50551,
+      DEFAULT_MANAGER_PORT,
     )
     .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
     .option('--min <n>', 'fewest replicas fault injection may leave', intOption(1, 64), 2)
@@ -53,6 +69,10 @@ export function upCommand(): Command {
     .action(async (opts: UpCliOptions) => {
       const { runUp } = await import('./run-up.js');
       const dataDir = resolveDataDir(opts.dataDir);
+      // Before anything is touched: a second `up` on a running system's directory would wreck it.
+      lockDataDir(dataDir, 'hedge up');
+      await assertPortFree(LISTEN_HOST, opts.feedPort, '--feed-port');
+      await assertPortFree(LISTEN_HOST, opts.managerPort, '--manager-port');
       // With the live view on the terminal, up's own log lines go to a file beside the others'.
       const log = createLogger('up', {}, process.stdout.isTTY ? join(dataDir, 'logs', 'up.log') : undefined);
       const system = await runUp(

@@ -30,10 +30,10 @@ const MAX_RESTART_DELAY_MS = 5_000;
 /**
  * Starts the system as child processes of this one (see ProcessGroup: none of
  * them outlives it): the embedded database, the feed, and the replication
- * manager, which starts the replicas and ties them to this process too. A feed
- * or manager that dies is restarted on its port (a restarted manager adopts the
- * replicas still serving); the database dying ends the run. Logs go to
- * <data-dir>/logs/.
+ * manager, which starts the replicas and ties them to this process too. The
+ * database, the feed or the manager dying is restarted on its port (a restarted
+ * manager adopts the replicas still serving; replicas wait, not serving, while
+ * the database is away). Logs go to <data-dir>/logs/.
  */
 export async function runUp(options: UpOptions, log: Logger): Promise<RunningSystem> {
   const group = new ProcessGroup(join(options.dataDir, 'logs'));
@@ -73,9 +73,19 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     }, delay);
   });
 
+  /** The embedded server; restarted, like the feed and the manager, on its first port (clients have its URL). */
+  const startDatabase = async (): Promise<string> => {
+    const url = String((await start('db', ['db', ...dataDirArgs])).databaseUrl);
+    restartable.set('db', {
+      args: ['db', ...dataDirArgs, '--port', new URL(url).port],
+      env: {},
+      restarts: 0,
+    });
+    return url;
+  };
+
   try {
-    const databaseUrl =
-      options.databaseUrl ?? String((await start('db', ['db', ...dataDirArgs])).databaseUrl);
+    const databaseUrl = options.databaseUrl ?? (await startDatabase());
     await prepareDatabase(databaseUrl, options.dataDir);
     const feedArgs = (port: number) => ['feed', ...dataDirArgs, '--port', String(port), ...options.feedArgs];
     const feed = await start('feed', feedArgs(options.feedPort));
