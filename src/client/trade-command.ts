@@ -51,16 +51,20 @@ export function tradeCommand(): Command {
       try {
         const password = opts.password ?? process.env.HEDGE_PASSWORD;
         if (opts.user && password) await session.login(opts.user, password);
-        await runTerminal(
+        const interactive = process.stdin.isTTY === true;
+        const failed = await runTerminal(
           {
             session,
             quotes,
             status: () => fetchStatusFrom(manager),
             out: process.stdout,
+            err: process.stderr,
           },
           process.stdin,
-          process.stdin.isTTY === true,
+          interactive,
         );
+        // A script that met a refusal or an error did not do what it says.
+        if (!interactive && failed > 0) process.exitCode = 1;
       } finally {
         quotes.close();
         client.close();
