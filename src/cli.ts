@@ -12,6 +12,13 @@ import { upCommand } from './up/command.js';
 import { verifyCommand } from './verify/command.js';
 import { workloadCommand } from './workload/command.js';
 
+// A reader that stops early (`hedge trade < script | head`) is no error: end quietly, with the status
+// of a program that SIGPIPE ended (128 + 13), as the shell expects.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(141);
+});
+
 const program = new Command('hedge')
   .description(
     'hedge: an actively replicated stock-trading server (gRPC replicas over PostgreSQL, exactly once)',
