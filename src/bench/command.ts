@@ -138,9 +138,9 @@ export function benchCommand(): Command {
       const dataDir = resolveDataDir(opts.dataDir);
       const target = opts.target
         ? {
-            manager: locate(undefined, dataDir, 'manager', 'address', '--data-dir'),
-            feed: locate(undefined, dataDir, 'feed', 'address', '--data-dir'),
-            databaseUrl: locate(opts.databaseUrl, dataDir, 'db', 'databaseUrl', '--database-url'),
+            manager: await locate(undefined, dataDir, 'manager', 'address', '--data-dir'),
+            feed: await locate(undefined, dataDir, 'feed', 'address', '--data-dir'),
+            databaseUrl: await locate(opts.databaseUrl, dataDir, 'db', 'databaseUrl', '--database-url'),
           }
         : undefined;
       const outDir = opts.out ?? `bench-results/${new Date().toISOString().replace(/[:.]/g, '-')}`;

@@ -40,13 +40,14 @@ export function tradeCommand(): Command {
       const { fetchStatusFrom } = await import('./manager-client.js');
       const { runTerminal } = await import('./terminal.js');
       const dataDir = resolveDataDir(opts.dataDir);
-      const manager = locate(opts.manager, dataDir, 'manager', 'address', '--manager');
+      const manager = await locate(opts.manager, dataDir, 'manager', 'address', '--manager');
+      const feed = await locate(opts.feed, dataDir, 'feed', 'address', '--feed');
       const client = await ReplicatedClient.connect({
         manager,
         mode: opts.mode,
         deadlineMs: opts.deadline,
       });
-      const quotes = new QuoteSource(locate(opts.feed, dataDir, 'feed', 'address', '--feed'));
+      const quotes = new QuoteSource(feed);
       const session = new TradingSession(client);
       try {
         const password = opts.password ?? process.env.HEDGE_PASSWORD;

@@ -1,6 +1,5 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { choiceListOption, durationOption, intOption, listOption } from '../common/cli-options.js';
-import { parseDuration } from '../common/duration.js';
 import { stopOnSignals } from '../common/hedge-process.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
@@ -11,7 +10,7 @@ interface InjectCliOptions {
   manager?: string;
   kinds: FaultKind[];
   every?: number;
-  at?: string[];
+  at?: number[];
   count?: number;
   duration?: number;
   seed: number;
@@ -33,8 +32,14 @@ export function injectCommand(): Command {
     .option('--kinds <list>', 'fault kinds to choose from', choiceListOption(FAULT_KINDS, 'fault kind'), [
       'crash',
     ])
-    .option('--every <duration>', 'inject every so often (default 15s unless --at is given)', durationOption)
-    .option('--at <list>', 'inject at these offsets from the start, e.g. 5s,20s,40s', listOption)
+    .addOption(
+      new Option('--every <duration>', 'inject every so often (default 15s unless --at is given)')
+        .argParser(durationOption)
+        .conflicts('at'),
+    )
+    .option('--at <list>', 'inject at these offsets from the start, e.g. 5s,20s,40s', (value: string) =>
+      listOption(value).map(durationOption),
+    )
     .option('--count <n>', 'stop after this many injections', intOption(1))
     .option('--duration <duration>', 'stop after this long', durationOption)
     .option('--seed <n>', 'seed of the target and kind choices', intOption(0, 2 ** 32 - 1), 1)
@@ -44,12 +49,19 @@ export function injectCommand(): Command {
     .option('--slow-for <duration>', 'how long a slow fault lasts', durationOption, 5_000)
     .action(async (opts: InjectCliOptions) => {
       const { FaultInjector } = await import('./injector.js');
+      let failed = 0;
       const injector = new FaultInjector(
         {
-          manager: locate(opts.manager, resolveDataDir(opts.dataDir), 'manager', 'address', '--manager'),
+          manager: await locate(
+            opts.manager,
+            resolveDataDir(opts.dataDir),
+            'manager',
+            'address',
+            '--manager',
+          ),
           kinds: opts.kinds,
           everyMs: opts.every ?? (opts.at ? undefined : 15_000),
-          atMs: opts.at?.map((t) => parseDuration(t)),
+          atMs: opts.at,
           count: opts.count,
           durationMs: opts.duration,
           seed: opts.seed,
@@ -58,10 +70,24 @@ export function injectCommand(): Command {
           slowDelayMs: opts.slowDelay,
           slowDurationMs: opts.slowFor,
         },
-        (injection) => process.stdout.write(`${JSON.stringify(injection)}\n`),
+        (injection) => {
+          if (injection.outcome === 'failed') failed += 1;
+          process.stdout.write(`${JSON.stringify(injection)}\n`);
+        },
       );
-      stopOnSignals(async () => injector.stop());
+      // A skipped injection kept the minimum, as asked; a failed one did not do what was asked.
+      const verdict = () => {
+        if (failed > 0) throw new Error(`${failed} injection(s) failed; their lines say why ("detail")`);
+      };
+      stopOnSignals(
+        async () => {
+          injector.stop();
+          verdict();
+        },
+        (err) => process.stderr.write(`hedge inject: ${(err as Error).message}\n`),
+      );
       injector.start();
       await injector.finished;
+      verdict();
     });
 }

@@ -70,7 +70,7 @@ export function managerCommand(): Command {
       const { registryPath } = await import('./registry.js');
       const log = createLogger('manager');
       const dataDir = resolveDataDir(opts.dataDir);
-      const databaseUrl = locate(
+      const databaseUrl = await locate(
         opts.databaseUrl || process.env.DATABASE_URL,
         dataDir,
         'db',

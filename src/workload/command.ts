@@ -44,8 +44,8 @@ export function workloadCommand(): Command {
       let lastLine = 0;
       const summary = await replayWorkload({
         file,
-        manager: locate(opts.manager, dataDir, 'manager', 'address', '--manager'),
-        feed: locate(opts.feed, dataDir, 'feed', 'address', '--feed'),
+        manager: await locate(opts.manager, dataDir, 'manager', 'address', '--manager'),
+        feed: await locate(opts.feed, dataDir, 'feed', 'address', '--feed'),
         dataDir,
         adminPasswordFile: opts.adminPasswordFile,
         mode: opts.mode,
