@@ -1,9 +1,9 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
+import { CLI_PATH, makeTempDataDir, PACKAGE_ROOT } from '../src/common/paths.js';
 import { type Cluster, startCluster } from './support/cluster.js';
 
 const hedge = (...args: string[]) =>
@@ -37,6 +37,25 @@ describe('hedge --help', () => {
     expect(help).toContain(`Usage: hedge ${command}`);
     // An option of its own, not only commander's --help.
     expect(help).toMatch(/^ +(-\w, )?--(?!help\b)\w/m);
+  });
+
+  it.each(commands)('hedge %s --help shows defaults as a person writes them, and examples', (command) => {
+    const help = hedge(command, '--help');
+    // One entry per option: its first line starts with "  -", wrapped lines follow.
+    const options = help
+      .slice(help.indexOf('Options:'), help.indexOf('Examples:'))
+      .split(/\n(?= {2}-)/)
+      .map((entry) => entry.replace(/\s+/g, ' '));
+    for (const entry of options) {
+      expect(entry).not.toMatch(/\(default: \[/);
+      if (entry.includes('<duration>')) expect(entry).not.toMatch(/\(default: \d+\)/);
+    }
+    expect(help).toMatch(new RegExp(`\\nExamples:\\n {2}\\$ hedge ${command}\\b`));
+  });
+
+  it('hedge --version prints the package version', () => {
+    const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8'));
+    expect(hedge('--version').trim()).toBe(version);
   });
 
   it('refuses a bad option value with a clear message', () => {

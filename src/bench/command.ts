@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import {
   choiceListOption,
+  defaulted,
   durationOption,
   heartbeatArgs,
   intOption,
@@ -31,14 +32,18 @@ export function benchReplicaCommand(): Command {
       'where the run keeps its database and logs (default: a new temporary directory)',
     )
     .option('--database-url <url>', 'use this PostgreSQL server instead of an embedded one')
-    .option(
-      '--duration <duration>',
-      'measured time per configuration and client count',
-      durationOption,
-      10_000,
+    .addOption(
+      defaulted(
+        '--duration <duration>',
+        'measured time per configuration and client count',
+        durationOption,
+        '10s',
+      ),
     )
-    .option('--warmup <duration>', 'unmeasured time before each measurement', durationOption, 2_000)
-    .option('--clients <list>', 'concurrent clients, e.g. 1,16', listOption, ['1', '16'])
+    .addOption(
+      defaulted('--warmup <duration>', 'unmeasured time before each measurement', durationOption, '2s'),
+    )
+    .addOption(defaulted('--clients <list>', 'concurrent clients, e.g. 1,16', listOption, '1,16'))
     .option('--json', 'print the results as JSON')
     .action(async (opts: ReplicaBenchCliOptions) => {
       const { runReplicaBench } = await import('./replica-bench.js');
@@ -85,23 +90,32 @@ export function benchCommand(): Command {
         'requests.ndjson, faults.ndjson, summary.json, report.md and SVG plots to a results folder. Starts its own ' +
         'system unless --target.',
     )
-    .option('--configs <list>', 'configurations to run', choiceListOption(CONFIG_NAMES, 'configuration'), [
-      ...CONFIG_NAMES,
-    ])
-    .option(
-      '--faults <list>',
-      'fault modes to run each configuration under',
-      choiceListOption(FAULT_MODES, 'fault'),
-      [...FAULT_MODES],
+    .addOption(
+      defaulted(
+        '--configs <list>',
+        'configurations to run',
+        choiceListOption(CONFIG_NAMES, 'configuration'),
+        CONFIG_NAMES.join(','),
+      ),
+    )
+    .addOption(
+      defaulted(
+        '--faults <list>',
+        'fault modes to run each configuration under',
+        choiceListOption(FAULT_MODES, 'fault'),
+        FAULT_MODES.join(','),
+      ),
     )
     .option('--clients <n>', 'concurrent clients, each with one call in flight', intOption(1, 1024), 16)
-    .option('--duration <duration>', 'measured time per run', durationOption, 20_000)
-    .option('--warmup <duration>', 'unmeasured time before each run', durationOption, 3_000)
-    .option(
-      '--fault-interval <duration>',
-      'time between injected faults (the seed: 15 s)',
-      durationOption,
-      10_000,
+    .addOption(defaulted('--duration <duration>', 'measured time per run', durationOption, '20s'))
+    .addOption(defaulted('--warmup <duration>', 'unmeasured time before each run', durationOption, '3s'))
+    .addOption(
+      defaulted(
+        '--fault-interval <duration>',
+        'time between injected faults (the seed: 15 s)',
+        durationOption,
+        '10s',
+      ),
     )
     .option(
       '--rate <n>',
@@ -109,18 +123,22 @@ export function benchCommand(): Command {
       intOption(0),
       200,
     )
-    .option(
-      '--capacity-duration <duration>',
-      'length of a closed-loop, fault-free run per configuration measuring the most it sustains (0: skip)',
-      durationOption,
-      10_000,
+    .addOption(
+      defaulted(
+        '--capacity-duration <duration>',
+        'length of a closed-loop, fault-free run per configuration measuring the most it sustains (0: skip)',
+        durationOption,
+        '10s',
+      ),
     )
     .option('--seed <n>', 'seed of the fault targets and the price walk', intOption(0, 2 ** 32 - 1), 1)
-    .option(
-      '--hang-for <duration>',
-      'how long a hung replica stays stopped if nobody kills it',
-      durationOption,
-      5_000,
+    .addOption(
+      defaulted(
+        '--hang-for <duration>',
+        'how long a hung replica stays stopped if nobody kills it',
+        durationOption,
+        '5s',
+      ),
     )
     .option('--heartbeat-interval <duration>', "the managers' heartbeat interval", durationOption)
     .option('--heartbeat-timeout <duration>', "the managers' heartbeat timeout", durationOption)
@@ -175,7 +193,7 @@ export function benchWorkloadCommand(): Command {
       'Replay a SEng 468 workload file with a single replica, then three replicas with the passive and with the active ' +
         'client, each on a fresh database (durable commits, the full audit log); print commands/s and check each database.',
     )
-    .option('--configs <list>', 'single, passive, active', listOption, ['single', 'passive', 'active'])
+    .addOption(defaulted('--configs <list>', 'single, passive, active', listOption, 'single,passive,active'))
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
     .option('--out <dir>', 'where the DUMPLOG files go', 'bench-results/workload')
     .option('--json', 'print the results as JSON')

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { choiceOption, durationOption } from '../common/cli-options.js';
+import { choiceOption, defaulted, durationOption } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
 import { REPLICATION_MODES, type ReplicationMode } from './replication-mode.js';
@@ -30,7 +30,14 @@ export function tradeCommand(): Command {
       choiceOption(REPLICATION_MODES),
       'active',
     )
-    .option('--deadline <duration>', 'one deadline per call, across all its attempts', durationOption, 5_000)
+    .addOption(
+      defaulted(
+        '--deadline <duration>',
+        'one deadline per call, across all its attempts',
+        durationOption,
+        '5s',
+      ),
+    )
     .option('--user <name>', 'log in as this user at start')
     .option('--password <password>', 'with --user (or set HEDGE_PASSWORD)')
     .action(async (opts: TradeCliOptions) => {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { choiceListOption, durationOption, intOption, listOption } from '../common/cli-options.js';
+import { choiceListOption, defaulted, durationOption, intOption, listOption } from '../common/cli-options.js';
 import { stopOnSignals } from '../common/hedge-process.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
@@ -29,9 +29,14 @@ export function injectCommand(): Command {
     )
     .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
     .option('--manager <address>', "the manager's address (default: the running system's)")
-    .option('--kinds <list>', 'fault kinds to choose from', choiceListOption(FAULT_KINDS, 'fault kind'), [
-      'crash',
-    ])
+    .addOption(
+      defaulted(
+        '--kinds <list>',
+        'fault kinds to choose from',
+        choiceListOption(FAULT_KINDS, 'fault kind'),
+        'crash',
+      ),
+    )
     .addOption(
       new Option('--every <duration>', 'inject every so often (default 15s unless --at is given)')
         .argParser(durationOption)
@@ -44,9 +49,18 @@ export function injectCommand(): Command {
     .option('--duration <duration>', 'stop after this long', durationOption)
     .option('--seed <n>', 'seed of the target and kind choices', intOption(0, 2 ** 32 - 1), 1)
     .option('--min <n>', "fewest serving replicas to leave (default: the manager's minimum)", intOption(0))
-    .option('--hang-for <duration>', 'how long a hang lasts before SIGCONT', durationOption, 5_000)
-    .option('--slow-delay <duration>', 'latency a slow fault adds to every call', durationOption, 200)
-    .option('--slow-for <duration>', 'how long a slow fault lasts', durationOption, 5_000)
+    .addOption(
+      defaulted('--hang-for <duration>', 'how long a hang lasts before SIGCONT', durationOption, '5s'),
+    )
+    .addOption(
+      defaulted(
+        '--slow-delay <duration>',
+        'latency a slow fault adds to every call',
+        durationOption,
+        '200ms',
+      ),
+    )
+    .addOption(defaulted('--slow-for <duration>', 'how long a slow fault lasts', durationOption, '5s'))
     .action(async (opts: InjectCliOptions) => {
       const { FaultInjector } = await import('./injector.js');
       let failed = 0;

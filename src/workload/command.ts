@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
-import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
+import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
 
@@ -31,7 +31,14 @@ export function workloadCommand(): Command {
     .option('--mode <mode>', 'replication mode of the client', choiceOption(REPLICATION_MODES), 'active')
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
     .option('--out <dir>', 'folder for the files DUMPLOG names', 'workload-output')
-    .option('--deadline <duration>', 'one deadline per command, across its attempts', durationOption, 10_000)
+    .addOption(
+      defaulted(
+        '--deadline <duration>',
+        'one deadline per command, across its attempts',
+        durationOption,
+        '10s',
+      ),
+    )
     .option(
       '--admin-password-file <path>',
       "the administrator's password (default: <data-dir>/admin-password)",
