@@ -1,9 +1,13 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { benchCommand, benchReplicaCommand, benchWorkloadCommand } from './bench/command.js';
 import { statusCommand } from './client/status-command.js';
 import { tradeCommand } from './client/trade-command.js';
+import { examples } from './common/cli-options.js';
 import { dbCommand } from './common/db-command.js';
+import { PACKAGE_ROOT } from './common/paths.js';
 import { injectCommand } from './fault-injector/command.js';
 import { replicaCommand } from './replica/command.js';
 import { managerCommand } from './replication-manager/command.js';
@@ -12,24 +16,66 @@ import { upCommand } from './up/command.js';
 import { verifyCommand } from './verify/command.js';
 import { workloadCommand } from './workload/command.js';
 
+// A reader that stops early (`hedge trade < script | head`) is no error: end quietly, with the status
+// of a program that SIGPIPE ended (128 + 13), as the shell expects.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(141);
+});
+
+/** A line or two of each command in use, shown at the end of its --help. */
+const EXAMPLES: Record<string, string[]> = {
+  up: ['hedge up', 'hedge up --replicas 5 --min 3 --allow-fault-injection'],
+  trade: [
+    'hedge trade',
+    'hedge trade --mode passive < script.txt   # one command per line, e.g. "buy ABC 10"',
+  ],
+  status: ['hedge status', 'hedge status --json'],
+  inject: [
+    'hedge inject --kinds crash,hang --every 15s',
+    'hedge inject --kinds slow --at 5s,20s --slow-delay 500ms',
+  ],
+  verify: ['hedge verify', 'hedge verify --json'],
+  workload: [
+    'hedge workload seng468/workloads/10User_testWorkLoad',
+    'hedge workload FILE --mode passive --json',
+  ],
+  db: ['hedge db --data-dir /tmp/hedge'],
+  feed: ['hedge feed --port 0 --tick 500ms', 'hedge feed --mode fixed --price ABC=12.50'],
+  manager: ['hedge manager --replicas 3 --min 2 --heartbeat-interval 100ms'],
+  replica: ['hedge replica --database-url postgres://localhost/hedge --port 0'],
+  bench: ['hedge bench', 'hedge bench --configs passive,active --faults crash --duration 30s'],
+  'bench-replica': ['hedge bench-replica', 'hedge bench-replica --clients 1,4,16 --duration 5s'],
+  'bench-workload': ['hedge bench-workload', 'hedge bench-workload seng468/workloads/10User_testWorkLoad'],
+};
+
+const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+};
+
 const program = new Command('hedge')
   .description(
     'hedge: an actively replicated stock-trading server (gRPC replicas over PostgreSQL, exactly once)',
   )
-  .showHelpAfterError()
-  .addCommand(upCommand())
-  .addCommand(tradeCommand())
-  .addCommand(statusCommand())
-  .addCommand(injectCommand())
-  .addCommand(verifyCommand())
-  .addCommand(workloadCommand())
-  .addCommand(dbCommand())
-  .addCommand(feedCommand())
-  .addCommand(managerCommand())
-  .addCommand(replicaCommand())
-  .addCommand(benchCommand())
-  .addCommand(benchReplicaCommand())
-  .addCommand(benchWorkloadCommand());
+  .version(version)
+  .showHelpAfterError();
+for (const command of [
+  upCommand(),
+  tradeCommand(),
+  statusCommand(),
+  injectCommand(),
+  verifyCommand(),
+  workloadCommand(),
+  dbCommand(),
+  feedCommand(),
+  managerCommand(),
+  replicaCommand(),
+  benchCommand(),
+  benchReplicaCommand(),
+  benchWorkloadCommand(),
+]) {
+  program.addCommand(command.addHelpText('after', examples(...(EXAMPLES[command.name()] ?? []))));
+}
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`hedge: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -177,18 +177,23 @@ describe('operating a running system: inject, verify, status', () => {
     ]);
     child.stdin?.end(`${script}\n`);
     let out = '';
+    let err = '';
     child.stdout?.on('data', (d) => {
       out += d;
     });
+    child.stderr?.on('data', (d) => {
+      err += d;
+    });
     await new Promise((resolve) => child.on('exit', resolve));
-    expect(child.exitCode).toBe(0);
+    // Two lines of the script failed: a script's refusals go to stderr and fail the run.
+    expect(child.exitCode).toBe(1);
     expect(out).toContain('registered term_user');
     expect(out).toContain('cash 500.25, reserved 0.00');
     expect(out).toMatch(/bought 3 ABC at 10\.00 = 30\.00; cash 470\.25/);
     expect(out).toMatch(/sold 1 ABC at 10\.00 = 10\.00; cash 480\.25/);
     expect(out).toMatch(/ABC\s+2\s+0/);
-    expect(out).toContain('error: FAILED_PRECONDITION INSUFFICIENT_FUNDS');
-    expect(out).toContain('unknown command "frobnicate"');
+    expect(err).toContain('error: FAILED_PRECONDITION INSUFFICIENT_FUNDS');
+    expect(err).toContain('unknown command "frobnicate"');
     expect(out).toMatch(/\[hedged · answered by r\d in [\d.]+ ms · 2 attempt\(s\) · view \d+\]/);
   });
 

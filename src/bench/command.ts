@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import {
   choiceListOption,
+  defaulted,
   durationOption,
   heartbeatArgs,
   intListOption,
@@ -39,14 +40,18 @@ export function benchReplicaCommand(): Command {
       'where the run keeps its database and logs (default: a new temporary directory)',
     )
     .option('--database-url <url>', 'use this PostgreSQL server instead of an embedded one')
-    .option(
-      '--duration <duration>',
-      'measured time per configuration and client count',
-      positiveDurationOption,
-      10_000,
+    .addOption(
+      defaulted(
+        '--duration <duration>',
+        'measured time per configuration and client count',
+        positiveDurationOption,
+        '10s',
+      ),
     )
-    .option('--warmup <duration>', 'unmeasured time before each measurement', durationOption, 2_000)
-    .option('--clients <list>', 'concurrent clients, e.g. 1,16', intListOption(1, 1024), [1, 16])
+    .addOption(
+      defaulted('--warmup <duration>', 'unmeasured time before each measurement', durationOption, '2s'),
+    )
+    .addOption(defaulted('--clients <list>', 'concurrent clients, e.g. 1,16', intListOption(1, 1024), '1,16'))
     .option('--json', 'print the results as JSON')
     .action(async (opts: ReplicaBenchCliOptions) => {
       const { runReplicaBench } = await import('./replica-bench.js');
@@ -93,23 +98,32 @@ export function benchCommand(): Command {
         'requests.ndjson, faults.ndjson, summary.json, report.md and SVG plots to a results folder. Starts its own ' +
         'system unless --target.',
     )
-    .option('--configs <list>', 'configurations to run', choiceListOption(CONFIG_NAMES, 'configuration'), [
-      ...CONFIG_NAMES,
-    ])
-    .option(
-      '--faults <list>',
-      'fault modes to run each configuration under',
-      choiceListOption(FAULT_MODES, 'fault'),
-      [...FAULT_MODES],
+    .addOption(
+      defaulted(
+        '--configs <list>',
+        'configurations to run',
+        choiceListOption(CONFIG_NAMES, 'configuration'),
+        CONFIG_NAMES.join(','),
+      ),
+    )
+    .addOption(
+      defaulted(
+        '--faults <list>',
+        'fault modes to run each configuration under',
+        choiceListOption(FAULT_MODES, 'fault'),
+        FAULT_MODES.join(','),
+      ),
     )
     .option('--clients <n>', 'concurrent clients, each with one call in flight', intOption(1, 1024), 16)
-    .option('--duration <duration>', 'measured time per run', positiveDurationOption, 20_000)
-    .option('--warmup <duration>', 'unmeasured time before each run', durationOption, 3_000)
-    .option(
-      '--fault-interval <duration>',
-      'time between injected faults (the seed: 15 s)',
-      positiveDurationOption,
-      10_000,
+    .addOption(defaulted('--duration <duration>', 'measured time per run', positiveDurationOption, '20s'))
+    .addOption(defaulted('--warmup <duration>', 'unmeasured time before each run', durationOption, '3s'))
+    .addOption(
+      defaulted(
+        '--fault-interval <duration>',
+        'time between injected faults (the seed: 15 s)',
+        positiveDurationOption,
+        '10s',
+      ),
     )
     .option(
       '--rate <n>',
@@ -117,18 +131,22 @@ export function benchCommand(): Command {
       intOption(0, 100_000),
       200,
     )
-    .option(
-      '--capacity-duration <duration>',
-      'length of a closed-loop, fault-free run per configuration measuring the most it sustains (0: skip)',
-      durationOption,
-      10_000,
+    .addOption(
+      defaulted(
+        '--capacity-duration <duration>',
+        'length of a closed-loop, fault-free run per configuration measuring the most it sustains (0: skip)',
+        durationOption,
+        '10s',
+      ),
     )
     .option('--seed <n>', 'seed of the fault targets and the price walk', intOption(0, 2 ** 32 - 1), 1)
-    .option(
-      '--hang-for <duration>',
-      'how long a hung replica stays stopped if nobody kills it',
-      positiveDurationOption,
-      5_000,
+    .addOption(
+      defaulted(
+        '--hang-for <duration>',
+        'how long a hung replica stays stopped if nobody kills it',
+        positiveDurationOption,
+        '5s',
+      ),
     )
     .option('--heartbeat-interval <duration>', "the managers' heartbeat interval", positiveDurationOption)
     .option('--heartbeat-timeout <duration>', "the managers' heartbeat timeout", positiveDurationOption)
@@ -147,9 +165,9 @@ export function benchCommand(): Command {
       const dataDir = resolveDataDir(opts.dataDir);
       const target = opts.target
         ? {
-            manager: locate(undefined, dataDir, 'manager', 'address', '--data-dir'),
-            feed: locate(undefined, dataDir, 'feed', 'address', '--data-dir'),
-            databaseUrl: locate(opts.databaseUrl, dataDir, 'db', 'databaseUrl', '--database-url'),
+            manager: await locate(undefined, dataDir, 'manager', 'address', '--data-dir'),
+            feed: await locate(undefined, dataDir, 'feed', 'address', '--data-dir'),
+            databaseUrl: await locate(opts.databaseUrl, dataDir, 'db', 'databaseUrl', '--database-url'),
           }
         : undefined;
       const outDir = opts.out ?? `bench-results/${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -184,14 +202,16 @@ export function benchWorkloadCommand(): Command {
       'Replay a SEng 468 workload file with a single replica, then three replicas with the passive and with the active ' +
         'client, each on a fresh database (durable commits, the full audit log); print commands/s and check each database.',
     )
-    .option(
-      '--configs <list>',
-      'single, passive, active',
-      choiceListOption(
-        WORKLOAD_CONFIGS.map((c) => c.name),
-        'configuration',
+    .addOption(
+      defaulted(
+        '--configs <list>',
+        'single, passive, active',
+        choiceListOption(
+          WORKLOAD_CONFIGS.map((c) => c.name),
+          'configuration',
+        ),
+        'single,passive,active',
       ),
-      ['single', 'passive', 'active'],
     )
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
     .option('--out <dir>', 'where the DUMPLOG files go (default: a new bench-results/workload-<time>)')

@@ -146,6 +146,12 @@ export class ReplicatedClient {
         return new ReplicatedClient(options, watcher, await watcher.start(options.deadlineMs ?? 5_000));
       } catch (err) {
         watcher.close();
+        const code = (err as Partial<ServiceError>).code;
+        if (code !== undefined && isInfrastructureFailure(code)) {
+          throw new Error(
+            `no replication manager answers at ${options.manager}; is the system running? (start it with \`hedge up\`)`,
+          );
+        }
         throw err;
       }
     }

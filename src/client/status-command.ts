@@ -14,7 +14,13 @@ export function statusCommand(): Command {
     .action(async (opts: { dataDir?: string; manager?: string; json?: boolean }) => {
       const { fetchStatusFrom } = await import('./manager-client.js');
       const { formatReplicaTable, formatSummary } = await import('./status-view.js');
-      const address = locate(opts.manager, resolveDataDir(opts.dataDir), 'manager', 'address', '--manager');
+      const address = await locate(
+        opts.manager,
+        resolveDataDir(opts.dataDir),
+        'manager',
+        'address',
+        '--manager',
+      );
       const status = await fetchStatusFrom(address, 3_000);
       process.stdout.write(
         opts.json

@@ -1,5 +1,8 @@
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { status } from '@grpc/grpc-js';
+import { isPositiveInteger, parseAmount, parseShares } from '../common/money.js';
+import { isSymbol } from '../common/symbols.js';
 import type { ManagerStatus } from './manager-client.js';
 import type { QuoteSource } from './quote-source.js';
 import { type CallResult, type CallTelemetry, ReplicatedCallError } from './replicated-client.js';
@@ -12,21 +15,104 @@ export interface TerminalDeps {
   quotes: QuoteSource;
   status: () => Promise<ManagerStatus>;
   out: NodeJS.WritableStream;
+  /** Where refusals and failures go: stderr, so that a script's output holds only answers. */
+  err: NodeJS.WritableStream;
 }
 
-const HELP = `commands:
-  register <user> <password>   create an account
-  login <user> <password>      start a session
-  logout
-  deposit <dollars>            e.g. deposit 1000.50
-  quote <SYMBOL>               the feed's current signed quote
-  buy <SYMBOL> <shares>        at the current quote
-  sell <SYMBOL> <shares>       at the current quote
-  portfolio                    cash, reserved cash and holdings
-  trades [n]                   your latest trades
-  view                         the replicas the client is using
-  status                       the manager's replica table
-  help, quit`;
+/** A line the client refuses before sending anything: the message, then the command's usage. */
+class UsageError extends Error {}
+/** A password prompt abandoned with Ctrl-C or Ctrl-D: nothing to say. */
+class Cancelled extends Error {}
+
+/** One argument of a command: its name in the usage line, and its check (on the wire's grammar). */
+interface Arg {
+  name: string;
+  /** The argument as it is sent; throws on anything the wire would not take. */
+  parse(text: string): string;
+}
+
+const text = (name: string): Arg => ({ name, parse: (t) => t });
+const SYMBOL: Arg = {
+  name: 'SYMBOL',
+  parse: (t) => {
+    const upper = t.toUpperCase();
+    if (!isSymbol(upper)) {
+      throw new UsageError(
+        `symbol must be 1 to 8 letters or digits starting with a letter; got ${JSON.stringify(t)}`,
+      );
+    }
+    return upper;
+  },
+};
+const SHARES: Arg = { name: 'shares', parse: (t) => String(parseShares(t)) };
+const DOLLARS: Arg = {
+  name: 'dollars',
+  parse: (t) => {
+    parseAmount(t);
+    return t;
+  },
+};
+/** ListTrades' limit is an int32 on the wire; the server sets its own maximum. */
+const COUNT: Arg = {
+  name: 'n',
+  parse: (t) => {
+    if (!isPositiveInteger(t) || Number(t) > 2 ** 31 - 1) {
+      throw new UsageError(`n must be a whole number of at least 1; got ${JSON.stringify(t)}`);
+    }
+    return t;
+  },
+};
+
+interface CommandSpec {
+  args: Arg[];
+  /** How many of `args` must be given (default: all). */
+  required?: number;
+  describe: string;
+  run(args: string[]): Promise<void>;
+}
+
+function usageOf(name: string, spec: CommandSpec): string {
+  const required = spec.required ?? spec.args.length;
+  return [name, ...spec.args.map((a, i) => (i < required ? `<${a.name}>` : `[${a.name}]`))].join(' ');
+}
+
+/** Checks a line's arguments against the command's declaration; nothing is sent unless they all pass. */
+function parseArgs(spec: CommandSpec, words: string[]): string[] {
+  if (words.length < (spec.required ?? spec.args.length) || words.length > spec.args.length) {
+    throw new UsageError(
+      `expected ${spec.required === undefined || spec.required === spec.args.length ? spec.args.length : `${spec.required} to ${spec.args.length}`} argument(s), got ${words.length}`,
+    );
+  }
+  return words.map((word, i) => {
+    try {
+      return (spec.args[i] as Arg).parse(word);
+    } catch (err) {
+      throw err instanceof UsageError ? err : new UsageError((err as Error).message);
+    }
+  });
+}
+
+/**
+ * The terminal's output with an off switch: readline echoes every key through
+ * it, so muting it hides a password as it is typed.
+ */
+class MutableOutput extends Writable {
+  muted = false;
+
+  constructor(private readonly target: NodeJS.WriteStream) {
+    super();
+    target.on('resize', () => this.emit('resize'));
+  }
+
+  get columns(): number {
+    return this.target.columns;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    if (!this.muted) this.target.write(chunk);
+    done();
+  }
+}
 
 function telemetryLine(t: CallTelemetry): string {
   const failed = t.failures.length
@@ -38,15 +124,19 @@ function telemetryLine(t: CallTelemetry): string {
 /**
  * The terminal trading client: one command per line (interactive, or a script
  * on stdin), each answered with the result and how the replicated call went.
+ * Resolves to the number of lines that failed (refused, unknown or answered with an error).
  */
 export async function runTerminal(
   deps: TerminalDeps,
   input: NodeJS.ReadableStream,
   interactive: boolean,
-): Promise<void> {
-  const { session, quotes, out } = deps;
+): Promise<number> {
+  const { session, quotes, out, err } = deps;
   const say = (line: string): void => {
     out.write(`${line}\n`);
+  };
+  const complain = (line: string): void => {
+    err.write(`${line}\n`);
   };
   const show = <T>(result: CallResult<T>, render: (r: T) => string) => {
     say(render(result.response));
@@ -54,113 +144,232 @@ export async function runTerminal(
   };
   /** A buy or sell at the latest quote the source holds. */
   const trade = async (side: 'buy' | 'sell', done: string, [symbol = '', shares = '']: string[]) => {
-    const upper = symbol.toUpperCase();
-    const quote = await quotes.get(upper);
+    const quote = await quotes.get(symbol);
     show(
-      await session[side](upper, shares, quote),
+      await session[side](symbol, shares, quote),
       (r) =>
         `${done} ${r.trade?.shares} ${r.trade?.symbol} at ${r.trade?.price} = ${r.trade?.total}; cash ${r.account?.cash}`,
     );
   };
 
-  const commands: Record<string, (args: string[]) => Promise<void>> = {
-    help: async () => say(HELP),
-    register: async ([user = '', password = '']) =>
-      show(
-        await session.register(user, password),
-        (r) => `registered ${r.username} (user ${r.user_id}) and logged in`,
-      ),
-    login: async ([user = '', password = '']) =>
-      show(
-        await session.login(user, password),
-        (r) => `logged in; session until ${new Date(Number(r.expires_at_ms)).toISOString()}`,
-      ),
-    logout: async () => show(await session.logout(), () => 'logged out'),
-    deposit: async ([amount = '']) =>
-      show(await session.deposit(amount), (a) => `cash ${a.cash}, reserved ${a.reserved_cash}`),
-    quote: async ([symbol = '']) => {
-      const q = await quotes.get(symbol.toUpperCase());
-      say(
-        `${q.symbol} ${q.price} (tick ${q.sequence}, valid ${((Number(q.expires_at_ms) - Date.now()) / 1000).toFixed(1)} s more)`,
-      );
+  const output = interactive ? new MutableOutput(out as NodeJS.WriteStream) : undefined;
+  const lines = createInterface({ input, output, terminal: interactive });
+  /** Set while a password is being typed: Ctrl-C or Ctrl-D cancels it. */
+  let cancelSecret: (() => void) | undefined;
+  /** A password typed at the prompt, echo off; only a terminal can hide one. */
+  const askPassword = (): Promise<string> => {
+    if (!output) throw new UsageError('a script must give the password on the line');
+    return new Promise((resolve, reject) => {
+      const abort = new AbortController();
+      const finish = () => {
+        output.muted = false;
+        cancelSecret = undefined;
+        say('');
+      };
+      cancelSecret = () => {
+        abort.abort();
+        finish();
+        reject(new Cancelled());
+      };
+      lines.question('password: ', { signal: abort.signal }, (answer) => {
+        finish();
+        resolve(answer);
+      });
+      // After the prompt is written: from here on, readline's echo goes nowhere.
+      output.muted = true;
+    });
+  };
+  /** Register or Login: the password from the line, or asked for with echo off. */
+  const credentialsFrom = async ([user = '', password]: string[]): Promise<[string, string]> => [
+    user,
+    password ?? (await askPassword()),
+  ];
+
+  const commands: Record<string, CommandSpec> = {
+    help: { args: [], describe: 'this list', run: async () => say(help()) },
+    register: {
+      args: [text('user'), text('password')],
+      required: interactive ? 1 : 2,
+      describe: 'create an account and log in (asks for the password if not given)',
+      run: async (args) =>
+        show(
+          await session.register(...(await credentialsFrom(args))),
+          (r) => `registered ${r.username} (user ${r.user_id}) and logged in`,
+        ),
     },
-    buy: (args) => trade('buy', 'bought', args),
-    sell: (args) => trade('sell', 'sold', args),
-    portfolio: async () =>
-      show(await session.portfolio(), (p) =>
-        [
-          `cash ${p.account?.cash}, reserved ${p.account?.reserved_cash}`,
-          p.holdings.length
+    login: {
+      args: [text('user'), text('password')],
+      required: interactive ? 1 : 2,
+      describe: 'start a session (asks for the password if not given)',
+      run: async (args) =>
+        show(
+          await session.login(...(await credentialsFrom(args))),
+          (r) => `logged in; session until ${new Date(Number(r.expires_at_ms)).toISOString()}`,
+        ),
+    },
+    logout: {
+      args: [],
+      describe: 'end the session',
+      run: async () => show(await session.logout(), () => 'logged out'),
+    },
+    deposit: {
+      args: [DOLLARS],
+      describe: 'e.g. deposit 1000.50',
+      run: async ([amount = '']) =>
+        show(await session.deposit(amount), (a) => `cash ${a.cash}, reserved ${a.reserved_cash}`),
+    },
+    quote: {
+      args: [SYMBOL],
+      describe: "the feed's current signed quote",
+      run: async ([symbol = '']) => {
+        const q = await quotes.get(symbol);
+        say(
+          `${q.symbol} ${q.price} (tick ${q.sequence}, valid ${((Number(q.expires_at_ms) - Date.now()) / 1000).toFixed(1)} s more)`,
+        );
+      },
+    },
+    buy: {
+      args: [SYMBOL, SHARES],
+      describe: 'at the current quote',
+      run: (args) => trade('buy', 'bought', args),
+    },
+    sell: {
+      args: [SYMBOL, SHARES],
+      describe: 'at the current quote',
+      run: (args) => trade('sell', 'sold', args),
+    },
+    portfolio: {
+      args: [],
+      describe: 'cash, reserved cash and holdings',
+      run: async () =>
+        show(await session.portfolio(), (p) =>
+          [
+            `cash ${p.account?.cash}, reserved ${p.account?.reserved_cash}`,
+            p.holdings.length
+              ? textTable(
+                  ['symbol', 'shares', 'reserved'],
+                  p.holdings.map((h) => [h.symbol, h.shares, h.reserved_shares]),
+                )
+              : 'no holdings',
+          ].join('\n'),
+        ),
+    },
+    trades: {
+      args: [COUNT],
+      required: 0,
+      describe: 'your latest trades (default 20)',
+      run: async ([n = '20']) =>
+        show(await session.trades(Number(n)), (r) =>
+          r.trades.length
             ? textTable(
-                ['symbol', 'shares', 'reserved'],
-                p.holdings.map((h) => [h.symbol, h.shares, h.reserved_shares]),
+                ['id', 'side', 'symbol', 'shares', 'price', 'total', 'when', 'replica'],
+                r.trades.map((t) => [
+                  t.id,
+                  t.side === 'SIDE_BUY' ? 'buy' : 'sell',
+                  t.symbol,
+                  t.shares,
+                  t.price,
+                  t.total,
+                  new Date(Number(t.executed_at_ms)).toISOString(),
+                  t.replica_id,
+                ]),
+                [0, 1, 2, 6, 7],
               )
-            : 'no holdings',
-        ].join('\n'),
-      ),
-    trades: async ([n = '20']) =>
-      show(await session.trades(Number(n)), (r) =>
-        r.trades.length
-          ? textTable(
-              ['id', 'side', 'symbol', 'shares', 'price', 'total', 'when', 'replica'],
-              r.trades.map((t) => [
-                t.id,
-                t.side === 'SIDE_BUY' ? 'buy' : 'sell',
-                t.symbol,
-                t.shares,
-                t.price,
-                t.total,
-                new Date(Number(t.executed_at_ms)).toISOString(),
-                t.replica_id,
-              ]),
-              [0, 1, 2, 6, 7],
-            )
-          : 'no trades',
-      ),
-    view: async () => {
-      const v = session.client.currentView;
-      say(`view ${v.number}: ${v.members.map((m) => `${m.id} ${m.address}`).join(', ') || 'no replicas'}`);
+            : 'no trades',
+        ),
     },
-    status: async () => {
-      const s = await deps.status();
-      say(`${formatSummary(s)}\n${formatReplicaTable(s)}`);
+    view: {
+      args: [],
+      describe: 'the replicas the client is using',
+      run: async () => {
+        const v = session.client.currentView;
+        say(`view ${v.number}: ${v.members.map((m) => `${m.id} ${m.address}`).join(', ') || 'no replicas'}`);
+      },
+    },
+    status: {
+      args: [],
+      describe: "the manager's replica table",
+      run: async () => {
+        const s = await deps.status();
+        say(`${formatSummary(s)}\n${formatReplicaTable(s)}`);
+      },
     },
   };
+  const help = (): string => {
+    const usages = Object.entries(commands).map(([name, spec]) => [usageOf(name, spec), spec.describe]);
+    const width = Math.max(...usages.map(([u = '']) => u.length)) + 3;
+    return [
+      'commands:',
+      ...usages.map(([u = '', d]) => `  ${u.padEnd(width)}${d}`),
+      '  quit (or Ctrl-D)',
+    ].join('\n');
+  };
 
-  const lines = createInterface({
-    input,
-    output: interactive ? (out as NodeJS.WriteStream) : undefined,
-    terminal: interactive,
+  // Neither a password typed at the prompt nor one given on a login line stays in the history.
+  lines.on('history', (history: string[]) => {
+    if (cancelSecret) {
+      history.shift();
+      return;
+    }
+    const [name = '', user, password] = (history[0] ?? '').trim().split(/\s+/);
+    if (password !== undefined && (name === 'login' || name === 'register')) history[0] = `${name} ${user}`;
   });
-  if (interactive) {
-    say(`hedge trading client (${session.client.options.mode} mode). Type help for commands.`);
+  // Ctrl-C abandons the line being typed; a second one on an empty line quits, as Ctrl-D does.
+  let interrupted = false;
+  lines.on('SIGINT', () => {
+    if (cancelSecret) {
+      cancelSecret();
+      return;
+    }
+    const typed = lines.line.length > 0;
+    if (!typed && interrupted) {
+      lines.close();
+      return;
+    }
+    interrupted = !typed;
+    lines.write(null, { ctrl: true, name: 'e' });
+    out.write(typed ? '^C\n' : '^C (Ctrl-C again or Ctrl-D to quit)\n');
+    lines.write(null, { ctrl: true, name: 'u' });
+  });
+  lines.on('close', () => cancelSecret?.());
+
+  let failed = 0;
+  const prompt = () => {
+    if (!interactive) return;
     lines.setPrompt(`${session.username ?? 'hedge'}> `);
     lines.prompt();
-  }
+  };
+  if (interactive) say(`hedge trading client (${session.client.options.mode} mode). Type help for commands.`);
+  prompt();
   for await (const raw of lines) {
-    const [name = '', ...args] = raw.trim().split(/\s+/);
+    interrupted = false;
+    const [name = '', ...words] = raw.trim().split(/\s+/);
     if (name === 'quit' || name === 'exit') break;
     if (name !== '' && !name.startsWith('#')) {
-      const command = commands[name.toLowerCase()];
-      if (!command) {
-        say(`unknown command ${JSON.stringify(name)}; type help`);
+      const spec = commands[name.toLowerCase()];
+      if (!spec) {
+        complain(`unknown command ${JSON.stringify(name)}; type help`);
+        failed += 1;
       } else {
         try {
-          await command(args);
-        } catch (err) {
-          if (err instanceof ReplicatedCallError) {
-            say(`error: ${status[err.code]}${err.reason ? ` ${err.reason}` : ''}: ${err.details}`);
-            say(telemetryLine(err.telemetry));
+          await spec.run(parseArgs(spec, words));
+        } catch (e) {
+          failed += 1;
+          if (e instanceof Cancelled) {
+            // The user knows.
+          } else if (e instanceof UsageError) {
+            complain(`error: ${e.message}\nusage: ${usageOf(name.toLowerCase(), spec)}`);
+          } else if (e instanceof ReplicatedCallError) {
+            complain(`error: ${status[e.code]}${e.reason ? ` ${e.reason}` : ''}: ${e.details}`);
+            complain(telemetryLine(e.telemetry));
           } else {
-            say(`error: ${(err as Error).message}`);
+            complain(`error: ${(e as Error).message}`);
           }
         }
       }
     }
-    if (interactive) {
-      lines.setPrompt(`${session.username ?? 'hedge'}> `);
-      lines.prompt();
-    }
+    prompt();
   }
   lines.close();
+  return failed;
 }

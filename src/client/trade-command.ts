@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { choiceOption, durationOption } from '../common/cli-options.js';
+import { choiceOption, defaulted, durationOption } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
 import { REPLICATION_MODES, type ReplicationMode } from './replication-mode.js';
@@ -30,7 +30,14 @@ export function tradeCommand(): Command {
       choiceOption(REPLICATION_MODES),
       'active',
     )
-    .option('--deadline <duration>', 'one deadline per call, across all its attempts', durationOption, 5_000)
+    .addOption(
+      defaulted(
+        '--deadline <duration>',
+        'one deadline per call, across all its attempts',
+        durationOption,
+        '5s',
+      ),
+    )
     .option('--user <name>', 'log in as this user at start')
     .option('--password <password>', 'with --user (or set HEDGE_PASSWORD)')
     .action(async (opts: TradeCliOptions) => {
@@ -40,27 +47,32 @@ export function tradeCommand(): Command {
       const { fetchStatusFrom } = await import('./manager-client.js');
       const { runTerminal } = await import('./terminal.js');
       const dataDir = resolveDataDir(opts.dataDir);
-      const manager = locate(opts.manager, dataDir, 'manager', 'address', '--manager');
+      const manager = await locate(opts.manager, dataDir, 'manager', 'address', '--manager');
+      const feed = await locate(opts.feed, dataDir, 'feed', 'address', '--feed');
       const client = await ReplicatedClient.connect({
         manager,
         mode: opts.mode,
         deadlineMs: opts.deadline,
       });
-      const quotes = new QuoteSource(locate(opts.feed, dataDir, 'feed', 'address', '--feed'));
+      const quotes = new QuoteSource(feed);
       const session = new TradingSession(client);
       try {
         const password = opts.password ?? process.env.HEDGE_PASSWORD;
         if (opts.user && password) await session.login(opts.user, password);
-        await runTerminal(
+        const interactive = process.stdin.isTTY === true;
+        const failed = await runTerminal(
           {
             session,
             quotes,
             status: () => fetchStatusFrom(manager),
             out: process.stdout,
+            err: process.stderr,
           },
           process.stdin,
-          process.stdin.isTTY === true,
+          interactive,
         );
+        // A script that met a refusal or an error did not do what it says.
+        if (!interactive && failed > 0) process.exitCode = 1;
       } finally {
         quotes.close();
         client.close();

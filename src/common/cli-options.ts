@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from './duration.js';
 
 /** commander argument parsers shared by every subcommand. */
@@ -79,4 +79,23 @@ export function heartbeatArgs(opts: { heartbeatInterval?: number; heartbeatTimeo
     ...(opts.heartbeatInterval ? ['--heartbeat-interval', String(opts.heartbeatInterval)] : []),
     ...(opts.heartbeatTimeout ? ['--heartbeat-timeout', String(opts.heartbeatTimeout)] : []),
   ];
+}
+
+/**
+ * An option whose default is written as a person types it ("5s", "crash,hang")
+ * and parsed like a value given on the command line: the help shows the text,
+ * the program gets the value.
+ */
+export function defaulted<T>(
+  flags: string,
+  description: string,
+  parse: (value: string) => T,
+  text: string,
+): Option {
+  return new Option(flags, description).argParser(parse).default(parse(text), text);
+}
+
+/** A command's examples, for the end of its help. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }

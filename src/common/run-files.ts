@@ -1,5 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { isAlive } from './process-state.js';
 
 /**
  * <data-dir>/run/<name>.json: where a running hedge process can be reached (the
@@ -35,17 +37,61 @@ export function runFileValue(dataDir: string, name: string, key: string): string
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-/** An explicit option wins; then the running system's run file; else a clear error. */
-export function locate(
+/** The host and port a run file's value names: "host:port", "[::1]:port" or a PostgreSQL URL. */
+function endpointOf(value: string): { host: string; port: number } | undefined {
+  if (value.includes('://')) {
+    try {
+      const url = new URL(value);
+      if (!url.hostname) return undefined;
+      return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 5432) };
+    } catch {
+      return undefined;
+    }
+  }
+  const colon = value.lastIndexOf(':');
+  const port = Number(value.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port)) return undefined;
+  return { host: value.slice(0, colon).replace(/^\[|\]$/g, ''), port };
+}
+
+/** Whether nothing listens at the endpoint any more (the connection is refused). */
+function refused(endpoint: { host: string; port: number }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(endpoint);
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    // Anything but a refusal (a slow or filtered host) is left to the caller's own deadline.
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(false));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED'));
+  });
+}
+
+/**
+ * An explicit option wins; then the running system's run file, if the process
+ * that wrote it is alive and its address still takes connections (a system
+ * stopped by a signal leaves its run files behind); else a clear error.
+ */
+export async function locate(
   explicit: string | undefined,
   dataDir: string,
   name: string,
   key: string,
   flag: string,
-): string {
-  const value = explicit || runFileValue(dataDir, name, key);
-  if (value) return value;
+): Promise<string> {
+  if (explicit) return explicit;
+  const file = readRunFile(dataDir, name);
+  const value = file?.[key];
+  if (typeof value === 'string' && value.length > 0) {
+    const endpoint = endpointOf(value);
+    const stale =
+      (typeof file?.pid === 'number' && !isAlive(file.pid)) ||
+      (endpoint !== undefined && (await refused(endpoint)));
+    if (!stale) return value;
+  }
   throw new Error(
-    `no ${name} found: pass ${flag}, or start the system with \`hedge up\` (data directory ${dataDir})`,
+    `no running system in ${dataDir}; start it with \`hedge up\`${file ? ' (the one that wrote its run files has stopped)' : ''}, or pass ${flag}`,
   );
 }

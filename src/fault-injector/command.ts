@@ -1,6 +1,5 @@
-import { Command } from 'commander';
-import { choiceListOption, durationOption, intOption, listOption } from '../common/cli-options.js';
-import { parseDuration } from '../common/duration.js';
+import { Command, Option } from 'commander';
+import { choiceListOption, defaulted, durationOption, intOption, listOption } from '../common/cli-options.js';
 import { stopOnSignals } from '../common/hedge-process.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
@@ -11,7 +10,7 @@ interface InjectCliOptions {
   manager?: string;
   kinds: FaultKind[];
   every?: number;
-  at?: string[];
+  at?: number[];
   count?: number;
   duration?: number;
   seed: number;
@@ -30,26 +29,53 @@ export function injectCommand(): Command {
     )
     .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
     .option('--manager <address>', "the manager's address (default: the running system's)")
-    .option('--kinds <list>', 'fault kinds to choose from', choiceListOption(FAULT_KINDS, 'fault kind'), [
-      'crash',
-    ])
-    .option('--every <duration>', 'inject every so often (default 15s unless --at is given)', durationOption)
-    .option('--at <list>', 'inject at these offsets from the start, e.g. 5s,20s,40s', listOption)
+    .addOption(
+      defaulted(
+        '--kinds <list>',
+        'fault kinds to choose from',
+        choiceListOption(FAULT_KINDS, 'fault kind'),
+        'crash',
+      ),
+    )
+    .addOption(
+      new Option('--every <duration>', 'inject every so often (default 15s unless --at is given)')
+        .argParser(durationOption)
+        .conflicts('at'),
+    )
+    .option('--at <list>', 'inject at these offsets from the start, e.g. 5s,20s,40s', (value: string) =>
+      listOption(value).map(durationOption),
+    )
     .option('--count <n>', 'stop after this many injections', intOption(1))
     .option('--duration <duration>', 'stop after this long', durationOption)
     .option('--seed <n>', 'seed of the target and kind choices', intOption(0, 2 ** 32 - 1), 1)
     .option('--min <n>', "fewest serving replicas to leave (default: the manager's minimum)", intOption(0))
-    .option('--hang-for <duration>', 'how long a hang lasts before SIGCONT', durationOption, 5_000)
-    .option('--slow-delay <duration>', 'latency a slow fault adds to every call', durationOption, 200)
-    .option('--slow-for <duration>', 'how long a slow fault lasts', durationOption, 5_000)
+    .addOption(
+      defaulted('--hang-for <duration>', 'how long a hang lasts before SIGCONT', durationOption, '5s'),
+    )
+    .addOption(
+      defaulted(
+        '--slow-delay <duration>',
+        'latency a slow fault adds to every call',
+        durationOption,
+        '200ms',
+      ),
+    )
+    .addOption(defaulted('--slow-for <duration>', 'how long a slow fault lasts', durationOption, '5s'))
     .action(async (opts: InjectCliOptions) => {
       const { FaultInjector } = await import('./injector.js');
+      let failed = 0;
       const injector = new FaultInjector(
         {
-          manager: locate(opts.manager, resolveDataDir(opts.dataDir), 'manager', 'address', '--manager'),
+          manager: await locate(
+            opts.manager,
+            resolveDataDir(opts.dataDir),
+            'manager',
+            'address',
+            '--manager',
+          ),
           kinds: opts.kinds,
           everyMs: opts.every ?? (opts.at ? undefined : 15_000),
-          atMs: opts.at?.map((t) => parseDuration(t)),
+          atMs: opts.at,
           count: opts.count,
           durationMs: opts.duration,
           seed: opts.seed,
@@ -58,10 +84,24 @@ export function injectCommand(): Command {
           slowDelayMs: opts.slowDelay,
           slowDurationMs: opts.slowFor,
         },
-        (injection) => process.stdout.write(`${JSON.stringify(injection)}\n`),
+        (injection) => {
+          if (injection.outcome === 'failed') failed += 1;
+          process.stdout.write(`${JSON.stringify(injection)}\n`);
+        },
       );
-      stopOnSignals(async () => injector.stop());
+      // A skipped injection kept the minimum, as asked; a failed one did not do what was asked.
+      const verdict = () => {
+        if (failed > 0) throw new Error(`${failed} injection(s) failed; their lines say why ("detail")`);
+      };
+      stopOnSignals(
+        async () => {
+          injector.stop();
+          verdict();
+        },
+        (err) => process.stderr.write(`hedge inject: ${(err as Error).message}\n`),
+      );
       injector.start();
       await injector.finished;
+      verdict();
     });
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
-import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
+import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
 import { reportReady, stopOnSignals, watchOwner } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { feedKeyPaths, resolveDataDir } from '../common/paths.js';
@@ -49,24 +49,30 @@ export function replicaCommand(): Command {
       'cache',
     )
     .option('--pool <n>', 'database connections', intOption(1, 200), 10)
-    .option('--session-ttl <duration>', 'how long a login lasts', durationOption, 12 * 3_600_000)
-    .option(
-      '--request-retention <duration>',
-      'how long stored responses are kept',
-      durationOption,
-      24 * 3_600_000,
+    .addOption(defaulted('--session-ttl <duration>', 'how long a login lasts', durationOption, '12h'))
+    .addOption(
+      defaulted(
+        '--request-retention <duration>',
+        'how long stored responses are kept',
+        durationOption,
+        '24h',
+      ),
     )
-    .option(
-      '--reap-interval <duration>',
-      'how often old request-log entries are deleted',
-      durationOption,
-      60_000,
+    .addOption(
+      defaulted(
+        '--reap-interval <duration>',
+        'how often old request-log entries are deleted',
+        durationOption,
+        '60s',
+      ),
     )
-    .option(
-      '--order-ttl <duration>',
-      'how long a day-trading BUY or SELL stays pending',
-      durationOption,
-      60_000,
+    .addOption(
+      defaulted(
+        '--order-ttl <duration>',
+        'how long a day-trading BUY or SELL stays pending',
+        durationOption,
+        '60s',
+      ),
     )
     .option('--feed <address>', "the stock feed, whose ticks fire triggers (default: the running system's)")
     .option('--allow-fault-injection', "accept the fault injector's slowness calls (hedge.v1.ReplicaAdmin)")

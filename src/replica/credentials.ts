@@ -12,10 +12,8 @@ export function hashToken(token: string): Buffer {
 export function sessionTokenHash(metadata: Metadata): Buffer {
   const header = metadata.get('authorization')[0];
   if (typeof header !== 'string' || !header.startsWith('Bearer ')) {
-    throw unauthenticated(
-      'SESSION_MISSING',
-      'this call needs a session: send "authorization: Bearer <token>" from Login',
-    );
+    // What a person is told; the reason code is what programs look at.
+    throw unauthenticated('SESSION_MISSING', 'log in first: this needs a session (register or log in)');
   }
   const token = header.slice('Bearer '.length);
   if (!SESSION_TOKEN.test(token))

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
+import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { resolveDataDir } from '../common/paths.js';
@@ -38,8 +38,22 @@ export function managerCommand(): Command {
     .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
     .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
     .option('--min <n>', 'floor for deliberate removals such as fault injection', intOption(1, 64), 2)
-    .option('--heartbeat-interval <duration>', 'time between health checks of a replica', durationOption, 100)
-    .option('--heartbeat-timeout <duration>', 'how long a health check may take', durationOption, 250)
+    .addOption(
+      defaulted(
+        '--heartbeat-interval <duration>',
+        'time between health checks of a replica',
+        durationOption,
+        '100ms',
+      ),
+    )
+    .addOption(
+      defaulted(
+        '--heartbeat-timeout <duration>',
+        'how long a health check may take',
+        durationOption,
+        '250ms',
+      ),
+    )
     .option(
       '--heartbeat-misses <n>',
       'failed health checks in a row that make a replica faulty',
@@ -70,7 +84,7 @@ export function managerCommand(): Command {
       const { registryPath } = await import('./registry.js');
       const log = createLogger('manager');
       const dataDir = resolveDataDir(opts.dataDir);
-      const databaseUrl = locate(
+      const databaseUrl = await locate(
         opts.databaseUrl || process.env.DATABASE_URL,
         dataDir,
         'db',

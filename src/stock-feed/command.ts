@@ -1,5 +1,12 @@
-import { Command } from 'commander';
-import { choiceOption, collect, durationOption, intOption, listOption } from '../common/cli-options.js';
+import { Command, Option } from 'commander';
+import {
+  choiceOption,
+  collect,
+  defaulted,
+  durationOption,
+  intOption,
+  listOption,
+} from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { parseAmount } from '../common/money.js';
@@ -30,7 +37,14 @@ export function feedCommand(): Command {
     .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
-    .option('--symbols <list>', 'comma-separated symbols to quote', listOption, DEFAULT_SYMBOLS)
+    .addOption(
+      defaulted(
+        '--symbols <list>',
+        'comma-separated symbols to quote',
+        listOption,
+        DEFAULT_SYMBOLS.join(','),
+      ),
+    )
     .option(
       '--any-symbol',
       'also quote any well-formed symbol on first request (as the SEng 468 quote server did)',
@@ -42,9 +56,13 @@ export function feedCommand(): Command {
       choiceOption(['walk', 'fixed']),
       'walk',
     )
-    .option('--price <SYM=dollars>', 'starting price of a symbol (repeatable)', collect, [])
-    .option('--tick <duration>', 'tick interval', durationOption, 1000)
-    .option('--quote-ttl <duration>', 'how long a quote stays valid', durationOption, 10_000)
+    .addOption(
+      new Option('--price <SYM=dollars>', 'starting price of a symbol (repeatable)')
+        .argParser(collect)
+        .default([], 'none'),
+    )
+    .addOption(defaulted('--tick <duration>', 'tick interval', durationOption, '1s'))
+    .addOption(defaulted('--quote-ttl <duration>', 'how long a quote stays valid', durationOption, '10s'))
     .action(async (opts: FeedCliOptions) => {
       const { runFeed } = await import('./run-feed.js');
       const log = createLogger('feed');

@@ -15,7 +15,7 @@ export function verifyCommand(): Command {
     .action(async (opts: { dataDir?: string; databaseUrl?: string; json?: boolean }) => {
       const { createPool } = await import('../common/database.js');
       const { formatReport, verifyDatabase } = await import('./verify-database.js');
-      const url = locate(
+      const url = await locate(
         opts.databaseUrl || process.env.DATABASE_URL,
         resolveDataDir(opts.dataDir),
         'db',

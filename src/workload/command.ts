@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { textTable } from '../client/text-table.js';
-import { choiceOption, durationOption, intOption } from '../common/cli-options.js';
+import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
 import type { ReplaySummary } from './replay.js';
@@ -64,7 +64,14 @@ export function workloadCommand(): Command {
       'workload-output',
     )
     .option('--force', 'overwrite files already in --out (an earlier run’s log)')
-    .option('--deadline <duration>', 'one deadline per command, across its attempts', durationOption, 10_000)
+    .addOption(
+      defaulted(
+        '--deadline <duration>',
+        'one deadline per command, across its attempts',
+        durationOption,
+        '10s',
+      ),
+    )
     .option(
       '--admin-password-file <path>',
       "the administrator's password (default: <data-dir>/admin-password)",
@@ -77,8 +84,8 @@ export function workloadCommand(): Command {
       let lastLine = 0;
       const summary = await replayWorkload({
         file,
-        manager: locate(opts.manager, dataDir, 'manager', 'address', '--manager'),
-        feed: locate(opts.feed, dataDir, 'feed', 'address', '--feed'),
+        manager: await locate(opts.manager, dataDir, 'manager', 'address', '--manager'),
+        feed: await locate(opts.feed, dataDir, 'feed', 'address', '--feed'),
         dataDir,
         adminPasswordFile: opts.adminPasswordFile,
         mode: opts.mode,

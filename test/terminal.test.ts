@@ -1,0 +1,195 @@
+import { execFile, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_PATH } from '../src/common/paths.js';
+import { type Cluster, startCluster } from './support/cluster.js';
+import { spawnInPty } from './support/pty.js';
+import { uniqueUsername } from './support/trader.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('hedge trade, the terminal client', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await startCluster();
+  });
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  const tradeArgs = () => [CLI_PATH, 'trade', '--manager', c.managerAddress, '--feed', c.feed.address];
+
+  /** `hedge trade` with `script` on stdin, as a script (not a terminal). */
+  const script = (lines: string[]): Promise<Run> =>
+    new Promise((resolve) => {
+      const child = execFile(process.execPath, tradeArgs(), (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
+      );
+      child.stdin?.end(`${lines.join('\n')}\n`);
+    });
+
+  /** The request ids the server claimed for this user: one per mutating call it received. */
+  const requestsOf = async (username: string): Promise<string[]> =>
+    (
+      await c.db.pool.query<{ op: string }>(
+        `SELECT op FROM request_log JOIN users ON users.id = request_log.user_id WHERE username = $1 ORDER BY request_log.created_at`,
+        [username],
+      )
+    ).rows.map((r) => r.op);
+
+  it('refuses shares, amounts, symbols and counts the wire would not take, and extra words, sending nothing', async () => {
+    const user = uniqueUsername('strict');
+    const run = await script([
+      `register ${user} strict-password`,
+      'deposit 1000',
+      'buy ABC 1.5',
+      'buy ABC 1e3',
+      'buy ABC 2.99',
+      'buy ABC abc',
+      'buy ABC 10 extra',
+      'buy ABC',
+      'sell 1ABC 1',
+      'sell ABC 0',
+      'deposit 1e3',
+      'deposit 10.001',
+      'deposit 5 more',
+      'trades abc',
+      'trades 1 2',
+      'portfolio now',
+      'portfolio',
+      'trades',
+    ]);
+    // Of the user's calls, only the deposit reached the server (the register's row names no user yet).
+    expect(await requestsOf(user)).toEqual(['deposit']);
+    expect(run.stdout).toContain('cash 1000.00, reserved 0.00\n');
+    expect(run.stdout).toContain('no holdings');
+    expect(run.stdout).toContain('no trades');
+    expect(run.stdout).not.toMatch(/bought|sold/);
+    for (const typed of ['1.5', '1e3', '2.99', 'abc', '0']) expect(run.stderr).toContain(`got "${typed}"`);
+    expect(run.stderr).toContain('got "1ABC"');
+    expect(run.stderr).toContain('got "10.001"');
+    expect(run.stderr.match(/^usage: buy <SYMBOL> <shares>$/gm)).toHaveLength(6);
+    expect(run.stderr.match(/^usage: sell <SYMBOL> <shares>$/gm)).toHaveLength(2);
+    expect(run.stderr.match(/^usage: deposit <dollars>$/gm)).toHaveLength(3);
+    expect(run.stderr.match(/^usage: trades \[n\]$/gm)).toHaveLength(2);
+    expect(run.stderr.match(/^usage: portfolio$/gm)).toHaveLength(1);
+    expect(run.code).toBe(1);
+  });
+
+  it('a script puts errors on stderr and exits non-zero if any line failed, 0 if none did', async () => {
+    const user = uniqueUsername('script');
+    const failing = await script([
+      `register ${user} script-password`,
+      'frobnicate',
+      'buy ABC 100000000',
+      'portfolio',
+    ]);
+    expect(failing.stderr).toContain('unknown command "frobnicate"; type help');
+    expect(failing.stderr).toContain('error: FAILED_PRECONDITION INSUFFICIENT_FUNDS');
+    expect(failing.stdout).not.toMatch(/error|unknown command/);
+    expect(failing.stdout).toContain(`registered ${user}`);
+    expect(failing.code).toBe(1);
+
+    const passing = await script([`login ${user} script-password`, 'deposit 10', 'portfolio']);
+    expect(passing.stderr).toBe('');
+    expect(passing.stdout).toContain('cash 10.00, reserved 0.00');
+    expect(passing.code).toBe(0);
+  });
+
+  it('a script that leaves out the password is refused, not prompted', async () => {
+    const run = await script([`login ${uniqueUsername('nopw')}`]);
+    expect(run.stderr).toContain('usage: login <user> <password>');
+    expect(run.code).toBe(1);
+  });
+
+  it('a user message says what to do, not what to send: "log in first"', async () => {
+    const run = await script(['portfolio']);
+    expect(run.stderr).toContain('UNAUTHENTICATED SESSION_MISSING');
+    expect(run.stderr).toMatch(/log in first/);
+    expect(run.stderr).not.toContain('authorization');
+  });
+
+  it('piped into a reader that stops early, it exits quietly', async () => {
+    const child = spawn(process.execPath, tradeArgs(), { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Far more than a pipe holds, so the client is still writing when the reader goes.
+    child.stdin.end(`${Array(2_000).fill('help').join('\n')}\n`);
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const [code] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('exit', (code, signal) => resolve([code, signal])),
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(141);
+  });
+
+  describe('in a terminal', () => {
+    const interactive = () => spawnInPty(process.execPath, tradeArgs());
+
+    it('asks for a password with echo off and keeps no password in its history', async () => {
+      const user = uniqueUsername('tty');
+      const secret = 'Zebra-Secret-4471';
+      const pty = interactive();
+      try {
+        let at = await pty.expect(/hedge> /);
+        pty.type(`register ${user}\r`);
+        at = await pty.expect(/password: /, at);
+        pty.type(`${secret}\r`);
+        at = await pty.expect(new RegExp(`registered ${user}[^\\n]*\\n[^\\n]*\\n${user}> `), at);
+        // On a line, then recalled with the up arrow: the history holds the line without its password.
+        pty.type(`login ${user} ${secret}\r`);
+        at = await pty.expect(new RegExp(`logged in; session until[^\\n]*\\n[^\\n]*\\n${user}> `), at);
+        pty.type('\x1b[A');
+        at = await pty.expect(new RegExp(`login ${user}(?! ${secret})`), at);
+        pty.type('\r');
+        at = await pty.expect(/password: /, at);
+        pty.type(`${secret}\r`);
+        at = await pty.expect(/logged in; session until/, at);
+        // Further back: the register line, and no password typed at a prompt.
+        pty.type('\x1b[A\x1b[A\x1b[A');
+        at = await pty.expect(new RegExp(`register ${user}`), at);
+        pty.type('\x15quit\r');
+        expect(await pty.exited).toBe(0);
+        // Typed three times, shown never: not echoed at the prompt, not recalled from the history.
+        const shown = pty.output.split(secret).length - 1;
+        expect(shown).toBe(1); // the one login line typed in full, echoed as it was typed
+      } finally {
+        pty.kill();
+      }
+    });
+
+    it('Ctrl-C clears the line; two on an empty line quit, and so does Ctrl-D', async () => {
+      const pty = interactive();
+      try {
+        let at = await pty.expect(/hedge> /);
+        pty.type('frobnicate');
+        at = await pty.expect(/frobnicate/, at);
+        pty.type('\x03');
+        at = await pty.expect(/^\^C\nhedge> /, at);
+        // The abandoned line was not run: help's output comes next, no "unknown command".
+        pty.type('help\r');
+        at = await pty.expect(/commands:[\s\S]*hedge> /, at);
+        pty.type('\x03');
+        at = await pty.expect(/Ctrl-C again or Ctrl-D to quit/, at);
+        pty.type('\x03');
+        expect(await pty.exited).toBe(0);
+        expect(pty.output).not.toContain('unknown command');
+      } finally {
+        pty.kill();
+      }
+      const second = interactive();
+      try {
+        await second.expect(/hedge> /);
+        second.type('\x04');
+        expect(await second.exited).toBe(0);
+      } finally {
+        second.kill();
+      }
+    });
+  });
+});
