@@ -11,6 +11,7 @@ import type { ReplicaState } from '../gen/hedge/v1/ReplicaState.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 import type { MembershipPublisher } from './membership.js';
 import { type Registry, writeRegistry } from './registry.js';
+import { backoffMs, QUICK_FAILURE_MS } from './slot-machine.js';
 
 export interface SupervisorOptions {
   dataDir: string;
@@ -47,9 +48,6 @@ const STATE_NAMES: Record<SlotState, ReplicaState> = {
   'not-serving': 'REPLICA_STATE_NOT_SERVING',
 };
 
-/** A replica that served for less than this before failing counts towards back-off. */
-const QUICK_FAILURE_MS = 1_000;
-const MAX_BACKOFF_MS = 30_000;
 const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
 
 /**
@@ -460,12 +458,6 @@ async function answerOf(client: ReturnType<typeof healthClient>, timeoutMs: numb
   } catch {
     return undefined;
   }
-}
-
-/** No delay for a first quick failure; then 250 ms, doubling, at most 30 s. */
-export function backoffMs(quickFailures: number): number {
-  if (quickFailures <= 1) return 0;
-  return Math.min(MAX_BACKOFF_MS, 250 * 2 ** (quickFailures - 2));
 }
 
 /** Guards against a recycled pid: only a hedge replica process is ever signalled by pid alone. */
