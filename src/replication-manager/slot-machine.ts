@@ -103,7 +103,7 @@ export interface MachineContext {
 }
 
 /** A replica that served for less than this before failing counts towards back-off. */
-export const QUICK_FAILURE_MS = 1_000;
+const QUICK_FAILURE_MS = 1_000;
 const MAX_BACKOFF_MS = 30_000;
 
 /** No delay for a first quick failure; then 250 ms, doubling, at most 30 s. */

@@ -54,7 +54,6 @@ const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
 
 /** A slot's running heartbeat; `stopped` ends its loop. */
 interface Heartbeat {
-  incarnation: number;
   health: ReturnType<typeof healthClient>;
   pid?: number;
   stopped: boolean;
@@ -339,7 +338,6 @@ export class Supervisor {
   private startHeartbeat(id: string, incarnation: number, address: string, pid: number | undefined): void {
     this.perform(id, { kind: 'stop-heartbeat' });
     const beat: Heartbeat = {
-      incarnation,
       pid,
       health: healthClient(address, { 'grpc.initial_reconnect_backoff_ms': 50 }),
       stopped: false,
