@@ -8,7 +8,7 @@ import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import type { FaultReportResponse__Output } from '../src/gen/hedge/v1/FaultReportResponse.js';
 import type { Membership__Output } from '../src/gen/hedge/v1/Membership.js';
 import { readRegistry, registryPath } from '../src/replication-manager/registry.js';
-import { backoffMs } from '../src/replication-manager/supervisor.js';
+import { backoffMs } from '../src/replication-manager/slot-machine.js';
 import { type Cluster, serving, startCluster } from './support/cluster.js';
 import { createTestDatabase } from './support/database.js';
 import { startTestFeed } from './support/feed.js';

@@ -7,10 +7,23 @@ import { spawnHedge } from '../common/hedge-process.js';
 import type { Logger } from '../common/logger.js';
 import { commandLine, isAlive, signalQuietly } from '../common/process-state.js';
 import type { Member } from '../gen/hedge/v1/Member.js';
-import type { ReplicaState } from '../gen/hedge/v1/ReplicaState.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 import type { MembershipPublisher } from './membership.js';
-import { type Registry, writeRegistry } from './registry.js';
+import { type Registry, type RegistryEntry, writeRegistry } from './registry.js';
+import {
+  addressOf,
+  adoptedSlot,
+  type Effect,
+  type HealthAnswer,
+  isServing,
+  newSlot,
+  registryEntry,
+  replicaStatus,
+  type SlotEvent,
+  type SlotState,
+  type Transition,
+  transition,
+} from './slot-machine.js';
 
 export interface SupervisorOptions {
   dataDir: string;
@@ -31,56 +44,19 @@ export interface SupervisorOptions {
   logDir: string;
 }
 
-export type FaultCause = 'exit' | 'heartbeat' | 'client report' | 'start';
-
-/** not-serving: alive and answering, but without the database (its health says NOT_SERVING). */
-type SlotState = 'starting' | 'serving' | 'not-serving' | 'faulty' | 'backing-off';
-
-/** A health check's outcome; undefined when the replica did not answer. */
-type HealthAnswer = 'SERVING' | 'NOT_SERVING' | undefined;
-
-const STATE_NAMES: Record<SlotState, ReplicaState> = {
-  starting: 'REPLICA_STATE_STARTING',
-  serving: 'REPLICA_STATE_SERVING',
-  faulty: 'REPLICA_STATE_FAULTY',
-  'backing-off': 'REPLICA_STATE_BACKING_OFF',
-  'not-serving': 'REPLICA_STATE_NOT_SERVING',
-};
-
-/** A replica that served for less than this before failing counts towards back-off. */
-const QUICK_FAILURE_MS = 1_000;
-const MAX_BACKOFF_MS = 30_000;
-const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
-
-/**
- * One member position (r1, r2, …). Its process is replaced when faulty; the
- * replacement keeps the id. `incarnation` tells events of an old process from
- * those of the current one.
- */
-interface Slot {
-  id: string;
-  state: SlotState;
-  incarnation: number;
-  pid?: number;
-  address?: string;
-  /** Our child, unless the process was adopted from an earlier manager. */
-  child?: ChildProcess;
-  health?: ReturnType<typeof healthClient>;
-  startedAtMs: number;
-  servingSinceMs?: number;
-  restarts: number;
-  quickFailures: number;
-  lastFault?: { what: string; cause: FaultCause; atMs: number };
-  /** When the current fault was detected, to time the recovery. */
-  faultDetectedAtMs?: number;
-  probe?: Promise<HealthAnswer>;
-  respawnTimer?: NodeJS.Timeout;
-}
-
 export interface SupervisorStats {
   faults: number;
   recoveries: number;
   lastRecoveryMs: number;
+}
+
+const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
+
+/** A slot's running heartbeat; `stopped` ends its loop. */
+interface Heartbeat {
+  health: ReturnType<typeof healthClient>;
+  pid?: number;
+  stopped: boolean;
 }
 
 /**
@@ -90,12 +66,30 @@ export interface SupervisorStats {
  * of its own), kills faulty ones with SIGKILL and replaces them, with back-off
  * when replacements fail in a loop. Every change of the serving set is published
  * as a new view and written to the registry.
+ *
+ * What happens to a slot is decided by `transition` (slot-machine.ts); this class
+ * only runs it: it owns the processes, timers and channels, turns what they do
+ * into events, and performs the effects the machine returns.
  */
 export class Supervisor {
-  private readonly slots = new Map<string, Slot>();
+  private readonly slots = new Map<string, SlotState>();
+  /** The child process of a slot's incarnation; none for an adopted replica. */
+  private readonly children = new Map<string, { incarnation: number; child: ChildProcess }>();
+  private readonly heartbeats = new Map<string, Heartbeat>();
+  private readonly respawnTimers = new Map<string, NodeJS.Timeout>();
+  /** One probe at a time per slot, shared by concurrent client reports. */
+  private readonly probes = new Map<string, Promise<HealthAnswer>>();
+  /** Events raised while effects are performed wait here: transitions never nest. */
+  private readonly queue: [string, SlotEvent][] = [];
+  private dispatching = false;
   private stopped = false;
   /** While starting, views wait until every slot has been adopted or spawned: one view, not one per replica. */
   private holdingViews = true;
+  /** While starting: the first spawns, each settled once its ready (or failure) is handled. */
+  private firstSpawns?: Promise<void>[];
+  /** While stopping: the terminations under way, and how long each waits for SIGTERM. */
+  private terminations: Promise<void>[] = [];
+  private graceMs = 5_000;
   readonly stats: SupervisorStats = { faults: 0, recoveries: 0, lastRecoveryMs: 0 };
 
   constructor(
@@ -107,75 +101,43 @@ export class Supervisor {
   /** Adopts live replicas from an earlier manager's registry, then fills every empty slot. */
   async start(previous: Registry | undefined): Promise<void> {
     for (const entry of previous?.replicas ?? []) {
-      const slot: Slot = {
-        id: entry.id,
-        state: 'starting',
-        incarnation: 1,
-        pid: entry.pid,
-        address: entry.address,
-        startedAtMs: entry.startedAtMs,
-        restarts: entry.restarts,
-        quickFailures: 0,
-        lastFault: entry.lastFault as Slot['lastFault'],
-      };
-      const answer = await this.adoptable(slot);
+      const answer = await adoptable(entry);
       if (answer) {
-        this.slots.set(slot.id, slot);
         this.log.info(
-          { replica: slot.id, replicaPid: slot.pid, address: slot.address, health: answer },
+          { replica: entry.id, replicaPid: entry.pid, address: entry.address, health: answer },
           'adopted a running replica',
         );
-        this.serve(slot, slot.incarnation, answer === 'SERVING');
-      } else if (slot.pid !== undefined && isHedgeReplica(slot.pid)) {
+        this.begin(adoptedSlot(entry, answer, Date.now()));
+      } else if (isHedgeReplica(entry.pid)) {
         this.log.warn(
-          { replica: slot.id, replicaPid: slot.pid },
+          { replica: entry.id, replicaPid: entry.pid },
           'a registered replica does not answer; killing it',
         );
-        killQuietly(slot.pid);
+        killQuietly(entry.pid);
       }
     }
-    const spawns: Promise<void>[] = [];
+    this.firstSpawns = [];
     for (let i = 1; i <= this.options.replicas; i++) {
       const id = `r${i}`;
-      if (this.slots.has(id)) continue;
-      const slot: Slot = {
-        id,
-        state: 'starting',
-        incarnation: 0,
-        startedAtMs: Date.now(),
-        restarts: 0,
-        quickFailures: 0,
-      };
-      this.slots.set(id, slot);
-      spawns.push(this.spawn(slot));
+      if (!this.slots.has(id)) this.begin(newSlot(id, Date.now()));
     }
-    await Promise.all(spawns);
+    await Promise.all(this.firstSpawns);
+    this.firstSpawns = undefined;
     this.holdingViews = false;
     this.publish();
   }
 
   serving(): Member[] {
     return [...this.slots.values()]
-      .filter((s) => s.state === 'serving')
-      .map((s) => ({ id: s.id, address: s.address ?? '' }))
-      .sort((a, b) => (a.id ?? '').localeCompare(b.id ?? '', 'en', { numeric: true }));
+      .filter(isServing)
+      .map((s) => ({ id: s.id, address: s.phase.address }))
+      .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
   }
 
   status(): ReplicaStatus[] {
     return [...this.slots.values()]
       .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }))
-      .map((s) => ({
-        id: s.id,
-        pid: s.pid ?? 0,
-        address: s.address ?? '',
-        state: STATE_NAMES[s.state],
-        started_at_ms: String(s.startedAtMs),
-        restarts: s.restarts,
-        last_fault: s.lastFault?.what ?? '',
-        last_fault_cause: s.lastFault?.cause ?? '',
-        last_fault_at_ms: String(s.lastFault?.atMs ?? 0),
-        serving_since_ms: String(s.state === 'serving' ? (s.servingSinceMs ?? 0) : 0),
-      }));
+      .map(replicaStatus);
   }
 
   /**
@@ -186,65 +148,144 @@ export class Supervisor {
     const slot = [...this.slots.values()].find(
       (s) =>
         (idOrAddress.id && s.id === idOrAddress.id) ||
-        (idOrAddress.address && s.address === idOrAddress.address),
+        (idOrAddress.address && addressOf(s.phase) === idOrAddress.address),
     );
-    if (slot?.state !== 'serving') return false;
+    if (!slot || !isServing(slot)) return false;
     // A late report about the process this slot had before must not get its replacement killed.
-    if (idOrAddress.address && slot.address !== idOrAddress.address) return false;
-    const incarnation = slot.incarnation;
-    slot.probe ??= this.probe(slot).finally(() => {
-      slot.probe = undefined;
-    });
-    const answer = await slot.probe;
+    if (idOrAddress.address && slot.phase.address !== idOrAddress.address) return false;
+    const { id, incarnation } = slot;
+    let probe = this.probes.get(id);
+    if (!probe) {
+      probe = this.probe(id).finally(() => this.probes.delete(id));
+      this.probes.set(id, probe);
+    }
+    const answer = await probe;
     // NOT_SERVING answers too: the replica is alive, the database is away (the heartbeat takes it out of the view).
     if (answer) {
       this.log.info(
-        { replica: slot.id, report: what, health: answer },
+        { replica: id, report: what, health: answer },
         'a client reported a fault the probe did not confirm',
       );
       return false;
     }
-    this.fault(slot, incarnation, `client reported: ${what}`, 'client report');
+    this.dispatch(id, { type: 'fault-confirmed', incarnation, what: `client reported: ${what}` });
     return true;
   }
 
   /** Stops every replica: SIGTERM, then SIGKILL after `graceMs`. */
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
-    await Promise.all(
-      [...this.slots.values()].map(async (slot) => {
-        clearTimeout(slot.respawnTimer);
-        slot.health?.close();
-        const pid = slot.pid;
-        slot.state = 'faulty';
-        if (pid === undefined || !isAlive(pid) || (!slot.child && !isHedgeReplica(pid))) return;
-        signalQuietly(pid, 'SIGCONT');
-        signalQuietly(pid, 'SIGTERM');
-        if (!(await waitForExit(pid, slot.child, graceMs))) {
-          killQuietly(pid);
-          await waitForExit(pid, slot.child, 5_000);
-        }
-      }),
-    );
+    this.graceMs = graceMs;
+    for (const id of this.slots.keys()) this.dispatch(id, { type: 'stop' });
+    await Promise.all(this.terminations);
+    this.terminations = [];
     this.slots.clear();
     this.saveRegistry();
   }
 
-  private async spawn(slot: Slot): Promise<void> {
-    slot.incarnation += 1;
-    const incarnation = slot.incarnation;
-    slot.state = 'starting';
-    slot.startedAtMs = Date.now();
-    slot.servingSinceMs = undefined;
-    slot.address = undefined;
-    const output = openSync(join(this.options.logDir, `replica-${slot.id}.log`), 'a');
+  /** A slot's first state: taken as it is, its effects performed. */
+  private begin({ state, effects }: Transition): void {
+    if (this.stopped) return;
+    this.slots.set(state.id, state);
+    for (const effect of effects) this.perform(state.id, effect);
+  }
+
+  /** Feeds an event to the slot's machine and performs the effects, one event at a time. */
+  private dispatch(id: string, event: SlotEvent): void {
+    this.queue.push([id, event]);
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        const [slotId, slotEvent] = next;
+        const state = this.slots.get(slotId);
+        if (!state) continue;
+        const result = transition(state, slotEvent, {
+          nowMs: Date.now(),
+          heartbeatMisses: this.options.heartbeatMisses,
+          heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
+        });
+        this.slots.set(slotId, result.state);
+        for (const effect of result.effects) this.perform(slotId, effect);
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private perform(id: string, effect: Effect): void {
+    switch (effect.kind) {
+      case 'spawn':
+        this.spawn(id, effect.incarnation);
+        return;
+      case 'detach': {
+        const child = this.childOf(id, effect.incarnation);
+        if (child?.connected) child.disconnect();
+        return;
+      }
+      case 'kill':
+        void this.kill(id, effect.incarnation, effect.pid);
+        return;
+      case 'terminate':
+        this.terminations.push(this.terminate(effect.pid, this.childOf(id, effect.incarnation)));
+        return;
+      case 'start-heartbeat':
+        this.startHeartbeat(id, effect.incarnation, effect.address, effect.pid);
+        return;
+      case 'stop-heartbeat': {
+        const beat = this.heartbeats.get(id);
+        if (beat) beat.stopped = true;
+        beat?.health.close();
+        this.heartbeats.delete(id);
+        return;
+      }
+      case 'schedule-respawn':
+        clearTimeout(this.respawnTimers.get(id));
+        this.respawnTimers.set(
+          id,
+          setTimeout(() => {
+            this.respawnTimers.delete(id);
+            this.dispatch(id, { type: 'backoff-elapsed', incarnation: effect.incarnation });
+          }, effect.delayMs),
+        );
+        return;
+      case 'cancel-respawn':
+        clearTimeout(this.respawnTimers.get(id));
+        this.respawnTimers.delete(id);
+        return;
+      case 'publish-view':
+        this.publish();
+        return;
+      case 'write-registry':
+        this.saveRegistry();
+        return;
+      case 'count-fault':
+        this.stats.faults += 1;
+        return;
+      case 'count-recovery':
+        this.stats.recoveries += 1;
+        this.stats.lastRecoveryMs = effect.recoveryMs;
+        return;
+      case 'log':
+        this.log[effect.level](effect.fields, effect.message);
+        return;
+    }
+  }
+
+  private childOf(id: string, incarnation: number): ChildProcess | undefined {
+    const current = this.children.get(id);
+    return current?.incarnation === incarnation ? current.child : undefined;
+  }
+
+  private spawn(id: string, incarnation: number): void {
+    const output = openSync(join(this.options.logDir, `replica-${id}.log`), 'a');
     let spawned: ReturnType<typeof spawnHedge>;
     try {
       spawned = spawnHedge(
         [
           'replica',
           '--id',
-          slot.id,
+          id,
           '--data-dir',
           this.options.dataDir,
           ...(this.options.ownerPid ? ['--owner-pid', String(this.options.ownerPid)] : []),
@@ -258,171 +299,71 @@ export class Supervisor {
       closeSync(output);
     }
     const { child, ready } = spawned;
-    slot.child = child;
-    slot.pid = child.pid;
-    // Registered at once, so that a manager that dies before the replica is ready
-    // has a successor that finds and kills it instead of leaking it.
-    this.saveRegistry();
-    child.once('exit', (code, signal) => {
-      if (slot.incarnation === incarnation) slot.pid = undefined;
-      if (slot.incarnation === incarnation && slot.state !== 'faulty') {
-        this.fault(slot, incarnation, `exited (code ${code}, signal ${signal})`, 'exit');
-      }
-    });
-    try {
-      const message = await ready;
-      if (slot.incarnation !== incarnation || this.stopped) return;
-      // The replica must not depend on this process from now on.
-      child.disconnect();
-      slot.address = String(message.address);
-      this.serve(slot, incarnation);
-    } catch (err) {
-      if (slot.incarnation === incarnation && slot.state === 'starting') {
-        this.fault(slot, incarnation, `failed to start: ${(err as Error).message}`, 'start');
-      }
-    }
-  }
-
-  /** Starts heartbeats of a replica that answers; one without the database waits outside the view. */
-  private serve(slot: Slot, incarnation: number, serving = true): void {
-    slot.state = serving ? 'serving' : 'not-serving';
-    slot.servingSinceMs = serving ? Date.now() : undefined;
-    slot.health = healthClient(slot.address ?? '', { 'grpc.initial_reconnect_backoff_ms': 50 });
-    if (slot.faultDetectedAtMs !== undefined) {
-      this.stats.recoveries += 1;
-      this.stats.lastRecoveryMs = Date.now() - slot.faultDetectedAtMs;
-      this.log.info(
-        { replica: slot.id, replicaPid: slot.pid, recoveryMs: this.stats.lastRecoveryMs },
-        'replacement serving and in the view',
-      );
-      slot.faultDetectedAtMs = undefined;
-    }
-    this.publish();
-    void this.heartbeat(slot, incarnation);
-  }
-
-  /**
-   * Health checks every interval; `heartbeatMisses` unanswered in a row make the
-   * replica faulty. NOT_SERVING is an answer: the replica leaves the view until it
-   * reports SERVING again, and is not replaced.
-   */
-  private async heartbeat(slot: Slot, incarnation: number): Promise<void> {
-    let misses = 0;
-    // The first check also opens the channel: give it time, so a busy machine's slow
-    // connect is not taken for a hang.
-    let timeoutMs = Math.max(this.options.heartbeatTimeoutMs, FIRST_HEARTBEAT_TIMEOUT_MS);
-    const watched = () =>
-      !this.stopped &&
-      slot.incarnation === incarnation &&
-      (slot.state === 'serving' || slot.state === 'not-serving');
-    while (watched()) {
-      const began = Date.now();
-      const answer = await this.probe(slot, timeoutMs);
-      timeoutMs = this.options.heartbeatTimeoutMs;
-      if (!watched()) return;
-      const healthy = answer !== undefined;
-      misses = healthy ? 0 : misses + 1;
-      if (answer) this.setServing(slot, answer === 'SERVING');
-      if (!healthy && (slot.pid === undefined || !isAlive(slot.pid))) {
-        // Gone before or while being probed (its sockets close before its exit is reported; an
-        // adopted replica is not our child, so its exit shows up only here): an exit, not a hang.
-        this.fault(slot, incarnation, 'the process is gone', 'exit');
-        return;
-      }
-      if (misses >= this.options.heartbeatMisses) {
-        this.fault(
-          slot,
-          incarnation,
-          `${misses} heartbeat(s) unanswered within ${this.options.heartbeatTimeoutMs} ms`,
-          'heartbeat',
-        );
-        return;
-      }
-      await delay(Math.max(0, this.options.heartbeatIntervalMs - (Date.now() - began)));
-    }
-  }
-
-  /** Into the view or out of it, as the replica's own health says. */
-  private setServing(slot: Slot, serving: boolean): void {
-    if ((slot.state === 'serving') === serving) return;
-    slot.state = serving ? 'serving' : 'not-serving';
-    slot.servingSinceMs = serving ? Date.now() : undefined;
-    if (serving) this.log.info({ replica: slot.id }, 'replica serving again; back in the view');
-    else
-      this.log.warn({ replica: slot.id }, 'replica NOT_SERVING (no database); out of the view, not replaced');
-    this.publish();
-  }
-
-  private async probe(slot: Slot, timeoutMs = this.options.heartbeatTimeoutMs): Promise<HealthAnswer> {
-    if (slot.pid === undefined || !isAlive(slot.pid) || !slot.health) return undefined;
-    return answerOf(slot.health, timeoutMs);
-  }
-
-  private async adoptable(slot: Slot): Promise<HealthAnswer> {
-    if (slot.pid === undefined || !slot.address || !isAlive(slot.pid) || !isHedgeReplica(slot.pid))
-      return undefined;
-    const client = healthClient(slot.address);
-    try {
-      return await answerOf(client, 1_000);
-    } finally {
-      client.close();
-    }
-  }
-
-  /** Takes the replica out of the view, kills it, and schedules its replacement. */
-  private fault(slot: Slot, incarnation: number, what: string, cause: FaultCause): void {
-    if (
-      slot.incarnation !== incarnation ||
-      slot.state === 'faulty' ||
-      slot.state === 'backing-off' ||
-      this.stopped
-    )
-      return;
-    const wasServing = slot.state === 'serving';
-    const servedMs = slot.servingSinceMs === undefined ? 0 : Date.now() - slot.servingSinceMs;
-    slot.state = 'faulty';
-    slot.lastFault = { what, cause, atMs: Date.now() };
-    slot.faultDetectedAtMs ??= Date.now();
-    this.stats.faults += 1;
-    this.log.warn(
-      { replica: slot.id, replicaPid: slot.pid, cause, fault: what },
-      'replica faulty; replacing it',
+    this.children.set(id, { incarnation, child });
+    this.dispatch(id, { type: 'spawned', incarnation, pid: child.pid });
+    child.once('exit', (code, signal) => this.dispatch(id, { type: 'exited', incarnation, code, signal }));
+    const handled = ready.then(
+      (message) => this.dispatch(id, { type: 'ready', incarnation, address: String(message.address) }),
+      (err: Error) => this.dispatch(id, { type: 'start-failed', incarnation, message: err.message }),
     );
-    slot.health?.close();
-    slot.health = undefined;
-    // A replica that never served is not in the view, but it was in the registry.
-    if (wasServing) this.publish();
-    else this.saveRegistry();
-    slot.quickFailures = servedMs < QUICK_FAILURE_MS ? slot.quickFailures + 1 : 0;
-    const pid = slot.pid;
-    const child = slot.child;
+    this.firstSpawns?.push(handled);
+  }
+
+  /** SIGKILL, unless gone or (for an adopted pid) no longer a hedge replica; then `killed`. */
+  private async kill(id: string, incarnation: number, pid: number | undefined): Promise<void> {
+    const child = this.childOf(id, incarnation);
+    if (pid !== undefined && isAlive(pid) && (child || isHedgeReplica(pid))) {
+      killQuietly(pid);
+      if (!(await waitForExit(pid, child, 5_000))) {
+        this.log.error(
+          { replica: id, replicaPid: pid },
+          'a killed replica did not exit within 5 s; replacing it anyway',
+        );
+      }
+    }
+    this.dispatch(id, { type: 'killed', incarnation });
+  }
+
+  private async terminate(pid: number | undefined, child: ChildProcess | undefined): Promise<void> {
+    if (pid === undefined || !isAlive(pid) || (!child && !isHedgeReplica(pid))) return;
+    signalQuietly(pid, 'SIGCONT');
+    signalQuietly(pid, 'SIGTERM');
+    if (!(await waitForExit(pid, child, this.graceMs))) {
+      killQuietly(pid);
+      await waitForExit(pid, child, 5_000);
+    }
+  }
+
+  /** Health checks every interval, each outcome a `health` event, until `stop-heartbeat`. */
+  private startHeartbeat(id: string, incarnation: number, address: string, pid: number | undefined): void {
+    this.perform(id, { kind: 'stop-heartbeat' });
+    const beat: Heartbeat = {
+      pid,
+      health: healthClient(address, { 'grpc.initial_reconnect_backoff_ms': 50 }),
+      stopped: false,
+    };
+    this.heartbeats.set(id, beat);
     void (async () => {
-      // An adopted process is signalled only while its pid still names a hedge replica.
-      if (pid !== undefined && isAlive(pid) && (child || isHedgeReplica(pid))) {
-        killQuietly(pid);
-        if (!(await waitForExit(pid, child, 5_000))) {
-          this.log.error(
-            { replica: slot.id, replicaPid: pid },
-            'a killed replica did not exit within 5 s; replacing it anyway',
-          );
-        }
+      // The first check also opens the channel: give it time, so a busy machine's slow
+      // connect is not taken for a hang.
+      let timeoutMs = Math.max(this.options.heartbeatTimeoutMs, FIRST_HEARTBEAT_TIMEOUT_MS);
+      while (!beat.stopped) {
+        const began = Date.now();
+        const answer = await this.probe(id, timeoutMs);
+        timeoutMs = this.options.heartbeatTimeoutMs;
+        if (beat.stopped) return;
+        const gone = answer === undefined && (pid === undefined || !isAlive(pid));
+        this.dispatch(id, { type: 'health', incarnation, answer, gone });
+        await delay(Math.max(0, this.options.heartbeatIntervalMs - (Date.now() - began)));
       }
-      if (slot.incarnation === incarnation) slot.pid = undefined;
-      if (this.stopped || slot.incarnation !== incarnation) return;
-      const delay = backoffMs(slot.quickFailures);
-      slot.restarts += 1;
-      if (delay === 0) {
-        await this.spawn(slot);
-        return;
-      }
-      slot.state = 'backing-off';
-      this.log.warn(
-        { replica: slot.id, delayMs: delay, quickFailures: slot.quickFailures },
-        'backing off before respawning',
-      );
-      clearTimeout(slot.respawnTimer);
-      slot.respawnTimer = setTimeout(() => void this.spawn(slot), delay);
     })();
+  }
+
+  /** The current process's health, through its heartbeat's channel; undefined if it does not answer. */
+  private async probe(id: string, timeoutMs = this.options.heartbeatTimeoutMs): Promise<HealthAnswer> {
+    const beat = this.heartbeats.get(id);
+    if (!beat || beat.pid === undefined || !isAlive(beat.pid)) return undefined;
+    return answerOf(beat.health, timeoutMs);
   }
 
   private publish(): void {
@@ -431,25 +372,21 @@ export class Supervisor {
     this.saveRegistry();
   }
 
-  /** Serving replicas (or ones waiting for the database), to be adopted; starting ones (no address yet), to be killed by a successor. */
   private saveRegistry(): void {
     writeRegistry(this.options.registryPath, {
       view: this.membership.viewNumber,
-      replicas: [...this.slots.values()]
-        .filter(
-          (s) =>
-            (s.state === 'serving' || s.state === 'not-serving' || s.state === 'starting') &&
-            s.pid !== undefined,
-        )
-        .map((s) => ({
-          id: s.id,
-          pid: s.pid as number,
-          address: s.address ?? '',
-          startedAtMs: s.startedAtMs,
-          restarts: s.restarts,
-          lastFault: s.lastFault,
-        })),
+      replicas: [...this.slots.values()].flatMap((s) => registryEntry(s) ?? []),
     });
+  }
+}
+
+async function adoptable(entry: RegistryEntry): Promise<'SERVING' | 'NOT_SERVING' | undefined> {
+  if (!entry.address || !isAlive(entry.pid) || !isHedgeReplica(entry.pid)) return undefined;
+  const client = healthClient(entry.address);
+  try {
+    return await answerOf(client, 1_000);
+  } finally {
+    client.close();
   }
 }
 
@@ -460,12 +397,6 @@ async function answerOf(client: ReturnType<typeof healthClient>, timeoutMs: numb
   } catch {
     return undefined;
   }
-}
-
-/** No delay for a first quick failure; then 250 ms, doubling, at most 30 s. */
-export function backoffMs(quickFailures: number): number {
-  if (quickFailures <= 1) return 0;
-  return Math.min(MAX_BACKOFF_MS, 250 * 2 ** (quickFailures - 2));
 }
 
 /** Guards against a recycled pid: only a hedge replica process is ever signalled by pid alone. */

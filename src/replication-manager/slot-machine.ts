@@ -1,0 +1,403 @@
+import type { ReplicaState } from '../gen/hedge/v1/ReplicaState.js';
+import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
+import type { RegistryEntry } from './registry.js';
+
+/**
+ * The life of one member position (r1, r2, …) as a pure transition:
+ * (state, event) → (state, effects). No processes, timers or channels here; the
+ * supervisor performs the effects and feeds back what happened. Every event of a
+ * process carries the incarnation it belongs to, so an event of a replaced
+ * process is ignored by one rule rather than by guards in each callback.
+ */
+
+export type FaultCause = 'exit' | 'heartbeat' | 'client report' | 'start';
+
+/** A health check's outcome; undefined when the replica did not answer. */
+export type HealthAnswer = 'SERVING' | 'NOT_SERVING' | undefined;
+
+export interface LastFault {
+  what: string;
+  cause: FaultCause;
+  atMs: number;
+}
+
+/** Where the slot's current process is in its life, with what is known in that phase. */
+export type Phase =
+  /** Spawned (pid once the spawn is done), not yet ready. */
+  | { kind: 'starting'; pid?: number }
+  /** In the view. `misses`: heartbeats unanswered in a row. */
+  | { kind: 'serving'; pid?: number; address: string; sinceMs: number; misses: number }
+  /** Alive and answering, but without the database: out of the view, not replaced. */
+  | { kind: 'not-serving'; pid?: number; address: string; misses: number }
+  /** Being killed (pid until it is known to be gone); replaced once the kill is done. */
+  | { kind: 'faulty'; pid?: number; address?: string; cause: FaultCause }
+  /** Waiting before the replacement is spawned. `address`: the failed process's, still shown. */
+  | { kind: 'backing-off'; untilMs: number; address?: string }
+  /** The supervisor stopped: every event is ignored. */
+  | { kind: 'stopped' };
+
+export type PhaseKind = Phase['kind'];
+
+export interface SlotState {
+  id: string;
+  /** Which of the slot's processes the phase is about; bumped by every spawn. */
+  incarnation: number;
+  startedAtMs: number;
+  restarts: number;
+  /** Failures in a row of replacements that served under QUICK_FAILURE_MS; drives back-off. */
+  quickFailures: number;
+  lastFault?: LastFault;
+  /** When the current fault was detected, to time the recovery. */
+  faultDetectedAtMs?: number;
+  phase: Phase;
+}
+
+/** Things that happened. All but `stop` are about one incarnation. */
+export type SlotEvent =
+  | { type: 'spawned'; incarnation: number; pid?: number }
+  | { type: 'ready'; incarnation: number; address: string }
+  | { type: 'start-failed'; incarnation: number; message: string }
+  | { type: 'exited'; incarnation: number; code: number | null; signal: string | null }
+  /** A heartbeat's outcome. `gone`: unanswered and the process no longer exists. */
+  | { type: 'health'; incarnation: number; answer: HealthAnswer; gone: boolean }
+  /** A client's fault report that the supervisor's own probe confirmed. */
+  | { type: 'fault-confirmed'; incarnation: number; what: string }
+  /** The kill of a faulty process is done (or gave up waiting). */
+  | { type: 'killed'; incarnation: number }
+  | { type: 'backoff-elapsed'; incarnation: number }
+  | { type: 'stop' };
+
+/** Instructions for the supervisor. */
+export type Effect =
+  /** Spawn a replica process for the slot; report `spawned`, then `ready` or `start-failed`, and `exited`. */
+  | { kind: 'spawn'; incarnation: number }
+  /** Cut the spawned child's IPC channel: a ready replica must not depend on the manager. */
+  | { kind: 'detach'; incarnation: number }
+  /** SIGKILL (if still alive and ours), wait for the exit, then report `killed`. */
+  | { kind: 'kill'; incarnation: number; pid?: number }
+  /** The supervisor is stopping: SIGTERM, SIGKILL after the grace time. */
+  | { kind: 'terminate'; incarnation: number; pid?: number }
+  /** Health-check every interval, reporting `health`, until `stop-heartbeat`. */
+  | { kind: 'start-heartbeat'; incarnation: number; pid?: number; address: string }
+  | { kind: 'stop-heartbeat' }
+  | { kind: 'schedule-respawn'; incarnation: number; delayMs: number }
+  | { kind: 'cancel-respawn' }
+  /** The serving set may have changed: publish the view (which also writes the registry). */
+  | { kind: 'publish-view' }
+  | { kind: 'write-registry' }
+  | { kind: 'count-fault' }
+  | { kind: 'count-recovery'; recoveryMs: number }
+  | { kind: 'log'; level: 'info' | 'warn'; message: string; fields: Record<string, unknown> };
+
+export interface Transition {
+  state: SlotState;
+  effects: Effect[];
+}
+
+/** What the machine needs besides the state and the event: the clock and the heartbeat rules. */
+export interface MachineContext {
+  nowMs: number;
+  /** Consecutive unanswered heartbeats that make a replica faulty. */
+  heartbeatMisses: number;
+  heartbeatTimeoutMs: number;
+}
+
+/** A replica that served for less than this before failing counts towards back-off. */
+const QUICK_FAILURE_MS = 1_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/** No delay for a first quick failure; then 250 ms, doubling, at most 30 s. */
+export function backoffMs(quickFailures: number): number {
+  if (quickFailures <= 1) return 0;
+  return Math.min(MAX_BACKOFF_MS, 250 * 2 ** (quickFailures - 2));
+}
+
+/** A new slot: its first process is spawned. */
+export function newSlot(id: string, nowMs: number): Transition {
+  return spawnNext(
+    { id, incarnation: 0, startedAtMs: nowMs, restarts: 0, quickFailures: 0, phase: { kind: 'stopped' } },
+    nowMs,
+  );
+}
+
+/** A slot for a replica an earlier manager left running and that answers its health check. */
+export function adoptedSlot(
+  entry: RegistryEntry,
+  answer: 'SERVING' | 'NOT_SERVING',
+  nowMs: number,
+): Transition {
+  const state: SlotState = {
+    id: entry.id,
+    incarnation: 1,
+    startedAtMs: entry.startedAtMs,
+    restarts: entry.restarts,
+    quickFailures: 0,
+    lastFault: entry.lastFault as LastFault | undefined,
+    phase:
+      answer === 'SERVING'
+        ? { kind: 'serving', pid: entry.pid, address: entry.address, sinceMs: nowMs, misses: 0 }
+        : { kind: 'not-serving', pid: entry.pid, address: entry.address, misses: 0 },
+  };
+  return {
+    state,
+    effects: [
+      { kind: 'publish-view' },
+      { kind: 'start-heartbeat', incarnation: 1, pid: entry.pid, address: entry.address },
+    ],
+  };
+}
+
+const unchanged = (state: SlotState): Transition => ({ state, effects: [] });
+
+export function transition(state: SlotState, event: SlotEvent, context: MachineContext): Transition {
+  const { phase } = state;
+  if (event.type === 'stop') return stop(state);
+  // One rule for every late callback: an event of an earlier process changes nothing.
+  if (event.incarnation !== state.incarnation) return unchanged(state);
+  switch (phase.kind) {
+    case 'starting':
+      switch (event.type) {
+        case 'spawned':
+          // Registered at once, so that a manager that dies before the replica is ready
+          // has a successor that finds and kills it instead of leaking it.
+          return {
+            state: { ...state, phase: { kind: 'starting', pid: event.pid } },
+            effects: [{ kind: 'write-registry' }],
+          };
+        case 'ready':
+          return ready(state, phase.pid, event.address, context.nowMs);
+        case 'start-failed':
+          return fault(state, `failed to start: ${event.message}`, 'start', context.nowMs);
+        default:
+          return lost(state, event, context.nowMs);
+      }
+    case 'serving':
+    case 'not-serving':
+      switch (event.type) {
+        case 'health':
+          return health(state, phase, event, context);
+        default:
+          return lost(state, event, context.nowMs);
+      }
+    case 'faulty':
+      switch (event.type) {
+        case 'exited':
+          return unchanged(gone(state));
+        case 'killed':
+          return replace(gone(state), context.nowMs);
+        default:
+          return unchanged(state);
+      }
+    case 'backing-off':
+      return event.type === 'backoff-elapsed' ? spawnNext(state, context.nowMs) : unchanged(state);
+    case 'stopped':
+      return unchanged(state);
+  }
+}
+
+function stop(state: SlotState): Transition {
+  const { phase } = state;
+  const stopped: SlotState = { ...state, phase: { kind: 'stopped' } };
+  const terminate: Effect = { kind: 'terminate', incarnation: state.incarnation, pid: pidOf(phase) };
+  switch (phase.kind) {
+    case 'starting':
+    case 'faulty':
+      return { state: stopped, effects: [terminate] };
+    case 'serving':
+    case 'not-serving':
+      return { state: stopped, effects: [{ kind: 'stop-heartbeat' }, terminate] };
+    case 'backing-off':
+      return { state: stopped, effects: [{ kind: 'cancel-respawn' }] };
+    case 'stopped':
+      return unchanged(state);
+  }
+}
+
+function ready(state: SlotState, pid: number | undefined, address: string, nowMs: number): Transition {
+  const { incarnation } = state;
+  const effects: Effect[] = [{ kind: 'detach', incarnation }];
+  let next: SlotState = { ...state, phase: { kind: 'serving', pid, address, sinceMs: nowMs, misses: 0 } };
+  if (state.faultDetectedAtMs !== undefined) {
+    const recoveryMs = nowMs - state.faultDetectedAtMs;
+    next = { ...next, faultDetectedAtMs: undefined };
+    effects.push(
+      { kind: 'count-recovery', recoveryMs },
+      log('info', 'replacement serving and in the view', { replica: state.id, replicaPid: pid, recoveryMs }),
+    );
+  }
+  effects.push({ kind: 'publish-view' }, { kind: 'start-heartbeat', incarnation, pid, address });
+  return { state: next, effects };
+}
+
+/**
+ * `heartbeatMisses` unanswered in a row make the replica faulty. NOT_SERVING is an
+ * answer: the replica leaves the view until it reports SERVING again, and is not replaced.
+ */
+function health(
+  state: SlotState,
+  phase: Extract<Phase, { kind: 'serving' | 'not-serving' }>,
+  event: Extract<SlotEvent, { type: 'health' }>,
+  context: MachineContext,
+): Transition {
+  const { pid, address } = phase;
+  if (event.answer === 'SERVING' && phase.kind === 'not-serving')
+    return {
+      state: { ...state, phase: { kind: 'serving', pid, address, sinceMs: context.nowMs, misses: 0 } },
+      effects: [
+        log('info', 'replica serving again; back in the view', { replica: state.id }),
+        { kind: 'publish-view' },
+      ],
+    };
+  if (event.answer === 'NOT_SERVING' && phase.kind === 'serving')
+    return {
+      state: { ...state, phase: { kind: 'not-serving', pid, address, misses: 0 } },
+      effects: [
+        log('warn', 'replica NOT_SERVING (no database); out of the view, not replaced', {
+          replica: state.id,
+        }),
+        { kind: 'publish-view' },
+      ],
+    };
+  if (event.answer !== undefined) return unchanged({ ...state, phase: { ...phase, misses: 0 } });
+  // Gone before or while being probed (its sockets close before its exit is reported; an
+  // adopted replica is not our child, so its exit shows up only here): an exit, not a hang.
+  if (event.gone) return fault(gone(state), 'the process is gone', 'exit', context.nowMs);
+  const misses = phase.misses + 1;
+  if (misses >= context.heartbeatMisses)
+    return fault(
+      state,
+      `${misses} heartbeat(s) unanswered within ${context.heartbeatTimeoutMs} ms`,
+      'heartbeat',
+      context.nowMs,
+    );
+  return unchanged({ ...state, phase: { ...phase, misses } });
+}
+
+/** Out of the view, killed; `killed` then brings the replacement. */
+function fault(state: SlotState, what: string, cause: FaultCause, nowMs: number): Transition {
+  const { phase } = state;
+  const wasServing = phase.kind === 'serving';
+  const servedMs = wasServing ? nowMs - phase.sinceMs : 0;
+  const pid = pidOf(phase);
+  const next: SlotState = {
+    ...state,
+    lastFault: { what, cause, atMs: nowMs },
+    faultDetectedAtMs: state.faultDetectedAtMs ?? nowMs,
+    quickFailures: servedMs < QUICK_FAILURE_MS ? state.quickFailures + 1 : 0,
+    phase: { kind: 'faulty', pid, address: addressOf(phase), cause },
+  };
+  const effects: Effect[] = [
+    { kind: 'count-fault' },
+    log('warn', 'replica faulty; replacing it', { replica: state.id, replicaPid: pid, cause, fault: what }),
+  ];
+  if (phase.kind === 'serving' || phase.kind === 'not-serving') effects.push({ kind: 'stop-heartbeat' });
+  // A replica that never served is not in the view, but it was in the registry.
+  effects.push(wasServing ? { kind: 'publish-view' } : { kind: 'write-registry' });
+  effects.push({ kind: 'kill', incarnation: state.incarnation, pid });
+  return { state: next, effects };
+}
+
+/** The faulty process is gone: respawn now, or back off if replacements keep failing fast. */
+function replace(state: SlotState, nowMs: number): Transition {
+  const delayMs = backoffMs(state.quickFailures);
+  const next = { ...state, restarts: state.restarts + 1 };
+  if (delayMs === 0) return spawnNext(next, nowMs);
+  return {
+    state: {
+      ...next,
+      phase: { kind: 'backing-off', untilMs: nowMs + delayMs, address: addressOf(state.phase) },
+    },
+    effects: [
+      log('warn', 'backing off before respawning', {
+        replica: state.id,
+        delayMs,
+        quickFailures: state.quickFailures,
+      }),
+      { kind: 'schedule-respawn', incarnation: state.incarnation, delayMs },
+    ],
+  };
+}
+
+function spawnNext(state: SlotState, nowMs: number): Transition {
+  const incarnation = state.incarnation + 1;
+  return {
+    state: { ...state, incarnation, startedAtMs: nowMs, phase: { kind: 'starting' } },
+    effects: [{ kind: 'spawn', incarnation }],
+  };
+}
+
+/** The process is known to be gone: nothing is left to signal. */
+function gone(state: SlotState): SlotState {
+  const { phase } = state;
+  return 'pid' in phase ? { ...state, phase: { ...phase, pid: undefined } } : state;
+}
+
+/** The rows every live phase shares: its process exits, or a client's report of it is confirmed. */
+function lost(state: SlotState, event: SlotEvent, nowMs: number): Transition {
+  switch (event.type) {
+    case 'exited':
+      return fault(gone(state), `exited (code ${event.code}, signal ${event.signal})`, 'exit', nowMs);
+    case 'fault-confirmed':
+      return fault(state, event.what, 'client report', nowMs);
+    default:
+      return unchanged(state);
+  }
+}
+
+function log(level: 'info' | 'warn', message: string, fields: Record<string, unknown>): Effect {
+  return { kind: 'log', level, message, fields };
+}
+
+function pidOf(phase: Phase): number | undefined {
+  return 'pid' in phase ? phase.pid : undefined;
+}
+
+export function addressOf(phase: Phase): string | undefined {
+  return 'address' in phase ? phase.address : undefined;
+}
+
+// Views of a slot's state, for the view, the registry and GetStatus.
+
+export function isServing(state: SlotState): state is SlotState & { phase: { kind: 'serving' } } {
+  return state.phase.kind === 'serving';
+}
+
+/** Serving replicas (or ones waiting for the database), to be adopted; starting ones (no address yet), to be killed by a successor. */
+export function registryEntry(state: SlotState): RegistryEntry | undefined {
+  const { phase } = state;
+  if (phase.kind !== 'serving' && phase.kind !== 'not-serving' && phase.kind !== 'starting') return undefined;
+  if (phase.pid === undefined) return undefined;
+  return {
+    id: state.id,
+    pid: phase.pid,
+    address: addressOf(phase) ?? '',
+    startedAtMs: state.startedAtMs,
+    restarts: state.restarts,
+    lastFault: state.lastFault,
+  };
+}
+
+const STATE_NAMES: Record<Exclude<PhaseKind, 'stopped'>, ReplicaState> = {
+  starting: 'REPLICA_STATE_STARTING',
+  serving: 'REPLICA_STATE_SERVING',
+  faulty: 'REPLICA_STATE_FAULTY',
+  'backing-off': 'REPLICA_STATE_BACKING_OFF',
+  'not-serving': 'REPLICA_STATE_NOT_SERVING',
+};
+
+export function replicaStatus(state: SlotState): ReplicaStatus {
+  const { phase } = state;
+  return {
+    id: state.id,
+    pid: pidOf(phase) ?? 0,
+    address: addressOf(phase) ?? '',
+    // A stopping slot was shown as faulty.
+    state: STATE_NAMES[phase.kind === 'stopped' ? 'faulty' : phase.kind],
+    started_at_ms: String(state.startedAtMs),
+    restarts: state.restarts,
+    last_fault: state.lastFault?.what ?? '',
+    last_fault_cause: state.lastFault?.cause ?? '',
+    last_fault_at_ms: String(state.lastFault?.atMs ?? 0),
+    serving_since_ms: String(phase.kind === 'serving' ? phase.sinceMs : 0),
+  };
+}

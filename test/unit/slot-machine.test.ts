@@ -1,0 +1,339 @@
+import { describe, expect, it } from 'vitest';
+import {
+  adoptedSlot,
+  backoffMs,
+  type Effect,
+  type MachineContext,
+  newSlot,
+  type Phase,
+  type PhaseKind,
+  registryEntry,
+  replicaStatus,
+  type SlotEvent,
+  type SlotState,
+  transition,
+} from '../../src/replication-manager/slot-machine.js';
+
+const context: MachineContext = { nowMs: 10_000, heartbeatMisses: 2, heartbeatTimeoutMs: 250 };
+const ADDRESS = '127.0.0.1:7001';
+const INCARNATION = 3;
+
+const phases = {
+  starting: { kind: 'starting', pid: 42 },
+  serving: { kind: 'serving', pid: 42, address: ADDRESS, sinceMs: 5_000, misses: 0 },
+  'not-serving': { kind: 'not-serving', pid: 42, address: ADDRESS, misses: 0 },
+  faulty: { kind: 'faulty', pid: 42, address: ADDRESS, cause: 'heartbeat' },
+  'backing-off': { kind: 'backing-off', untilMs: 12_000, address: ADDRESS },
+  stopped: { kind: 'stopped' },
+} satisfies Record<PhaseKind, Phase>;
+
+/** A slot of incarnation 3 in `kind`, whose earlier replacement did not fail fast. */
+function inPhase(kind: PhaseKind, overrides: Partial<SlotState> = {}): SlotState {
+  return {
+    id: 'r1',
+    incarnation: INCARNATION,
+    startedAtMs: 1_000,
+    restarts: 2,
+    quickFailures: 0,
+    phase: phases[kind],
+    ...overrides,
+  };
+}
+
+type EventName =
+  | 'spawned'
+  | 'ready'
+  | 'start-failed'
+  | 'exited'
+  | 'health SERVING'
+  | 'health NOT_SERVING'
+  | 'health unanswered'
+  | 'health unanswered, process gone'
+  | 'fault-confirmed'
+  | 'killed'
+  | 'backoff-elapsed'
+  | 'stop';
+
+function event(name: EventName, incarnation = INCARNATION): SlotEvent {
+  switch (name) {
+    case 'spawned':
+      return { type: 'spawned', incarnation, pid: 43 };
+    case 'ready':
+      return { type: 'ready', incarnation, address: ADDRESS };
+    case 'start-failed':
+      return { type: 'start-failed', incarnation, message: 'no ready message' };
+    case 'exited':
+      return { type: 'exited', incarnation, code: 1, signal: null };
+    case 'health SERVING':
+      return { type: 'health', incarnation, answer: 'SERVING', gone: false };
+    case 'health NOT_SERVING':
+      return { type: 'health', incarnation, answer: 'NOT_SERVING', gone: false };
+    case 'health unanswered':
+      return { type: 'health', incarnation, answer: undefined, gone: false };
+    case 'health unanswered, process gone':
+      return { type: 'health', incarnation, answer: undefined, gone: true };
+    case 'fault-confirmed':
+      return { type: 'fault-confirmed', incarnation, what: 'client reported: status 14' };
+    case 'killed':
+      return { type: 'killed', incarnation };
+    case 'backoff-elapsed':
+      return { type: 'backoff-elapsed', incarnation };
+    case 'stop':
+      return { type: 'stop' };
+  }
+}
+
+const EVENTS: EventName[] = [
+  'spawned',
+  'ready',
+  'start-failed',
+  'exited',
+  'health SERVING',
+  'health NOT_SERVING',
+  'health unanswered',
+  'health unanswered, process gone',
+  'fault-confirmed',
+  'killed',
+  'backoff-elapsed',
+  'stop',
+];
+
+type Row = [PhaseKind, Effect['kind'][]];
+const faultOutOfView: Row = ['faulty', ['count-fault', 'log', 'stop-heartbeat', 'publish-view', 'kill']];
+const faultNotInView: Row = ['faulty', ['count-fault', 'log', 'stop-heartbeat', 'write-registry', 'kill']];
+const faultWhileStarting: Row = ['faulty', ['count-fault', 'log', 'write-registry', 'kill']];
+
+/** Every row that does something; every other (state, event) leaves the state as it is, with no effect. */
+const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
+  starting: {
+    spawned: ['starting', ['write-registry']],
+    ready: ['serving', ['detach', 'publish-view', 'start-heartbeat']],
+    'start-failed': faultWhileStarting,
+    exited: faultWhileStarting,
+    'fault-confirmed': faultWhileStarting,
+    stop: ['stopped', ['terminate']],
+  },
+  serving: {
+    exited: faultOutOfView,
+    'health SERVING': ['serving', []],
+    'health NOT_SERVING': ['not-serving', ['log', 'publish-view']],
+    'health unanswered': ['serving', []],
+    'health unanswered, process gone': faultOutOfView,
+    'fault-confirmed': faultOutOfView,
+    stop: ['stopped', ['stop-heartbeat', 'terminate']],
+  },
+  'not-serving': {
+    exited: faultNotInView,
+    'health SERVING': ['serving', ['log', 'publish-view']],
+    'health NOT_SERVING': ['not-serving', []],
+    'health unanswered': ['not-serving', []],
+    'health unanswered, process gone': faultNotInView,
+    'fault-confirmed': faultNotInView,
+    stop: ['stopped', ['stop-heartbeat', 'terminate']],
+  },
+  faulty: {
+    exited: ['faulty', []],
+    // quickFailures 0 in these rows: no back-off.
+    killed: ['starting', ['spawn']],
+    stop: ['stopped', ['terminate']],
+  },
+  'backing-off': {
+    'backoff-elapsed': ['starting', ['spawn']],
+    stop: ['stopped', ['cancel-respawn']],
+  },
+  stopped: {},
+};
+
+const kinds = (effects: Effect[]) => effects.map((e) => e.kind);
+
+/** Feeds events one after another, returning the last state and every effect on the way. */
+function run(state: SlotState, events: SlotEvent[], ctx = context) {
+  const effects: Effect[] = [];
+  for (const e of events) {
+    const next = transition(state, e, ctx);
+    state = next.state;
+    effects.push(...next.effects);
+  }
+  return { state, effects };
+}
+
+describe('the slot machine', () => {
+  const cases = (Object.keys(TABLE) as PhaseKind[]).flatMap((kind) =>
+    EVENTS.map((name) => ({ kind, name, row: TABLE[kind][name] ?? ([kind, []] as Row) })),
+  );
+
+  it.each(cases)('$kind + $name → $row.0 with effects $row.1', ({ kind, name, row }) => {
+    const { state, effects } = transition(inPhase(kind), event(name), context);
+    expect(state.phase.kind).toBe(row[0]);
+    expect(kinds(effects)).toEqual(row[1]);
+  });
+
+  it.each(
+    (Object.keys(TABLE) as PhaseKind[]).flatMap((kind) =>
+      EVENTS.filter((name) => name !== 'stop').map((name) => ({ kind, name })),
+    ),
+  )('$kind ignores $name of an earlier incarnation', ({ kind, name }) => {
+    const before = inPhase(kind);
+    const { state, effects } = transition(before, event(name, INCARNATION - 1), context);
+    expect(state).toBe(before);
+    expect(effects).toEqual([]);
+  });
+
+  it('a new slot spawns its first process, and the spawn registers its pid', () => {
+    const first = newSlot('r2', 7_000);
+    expect(first.state).toMatchObject({ id: 'r2', incarnation: 1, startedAtMs: 7_000, restarts: 0 });
+    expect(first.state.phase).toEqual({ kind: 'starting' });
+    expect(first.effects).toEqual([{ kind: 'spawn', incarnation: 1 }]);
+    const { state } = transition(first.state, { type: 'spawned', incarnation: 1, pid: 99 }, context);
+    expect(registryEntry(state)).toEqual({ id: 'r2', pid: 99, address: '', startedAtMs: 7_000, restarts: 0 });
+  });
+
+  it('an adopted replica keeps its pid, address and history, and is watched in the phase its health says', () => {
+    const entry = { id: 'r1', pid: 50, address: ADDRESS, startedAtMs: 3_000, restarts: 4 };
+    const serving = adoptedSlot(entry, 'SERVING', 9_000);
+    expect(serving.state.phase).toEqual({
+      kind: 'serving',
+      pid: 50,
+      address: ADDRESS,
+      sinceMs: 9_000,
+      misses: 0,
+    });
+    expect(serving.state).toMatchObject({ restarts: 4, startedAtMs: 3_000 });
+    expect(serving.effects).toEqual([
+      { kind: 'publish-view' },
+      { kind: 'start-heartbeat', incarnation: 1, pid: 50, address: ADDRESS },
+    ]);
+    expect(adoptedSlot(entry, 'NOT_SERVING', 9_000).state.phase.kind).toBe('not-serving');
+  });
+
+  it('an exit while starting is a fault of cause exit, with nothing left to kill', () => {
+    const { state, effects } = transition(inPhase('starting'), event('exited'), context);
+    expect(state.lastFault).toEqual({ what: 'exited (code 1, signal null)', cause: 'exit', atMs: 10_000 });
+    expect(state.phase).toEqual({ kind: 'faulty', pid: undefined, address: undefined, cause: 'exit' });
+    expect(effects.at(-1)).toEqual({ kind: 'kill', incarnation: INCARNATION, pid: undefined });
+    // The ready promise then rejects: already faulty, that changes nothing.
+    expect(transition(state, event('start-failed'), context).effects).toEqual([]);
+  });
+
+  it('a confirmed client report kills the process it names and records the report', () => {
+    const { state, effects } = transition(inPhase('serving'), event('fault-confirmed'), context);
+    expect(state.lastFault).toMatchObject({ what: 'client reported: status 14', cause: 'client report' });
+    expect(effects).toContainEqual({ kind: 'kill', incarnation: INCARNATION, pid: 42 });
+  });
+
+  it('heartbeatMisses unanswered heartbeats in a row make the replica faulty; an answer resets the count', () => {
+    const unanswered = event('health unanswered');
+    const reset = run(inPhase('serving'), [unanswered, event('health SERVING'), unanswered]);
+    expect(reset.state.phase).toMatchObject({ kind: 'serving', misses: 1 });
+    expect(reset.effects).toEqual([]);
+    const { state, effects } = run(reset.state, [unanswered]);
+    expect(state.lastFault).toMatchObject({
+      what: '2 heartbeat(s) unanswered within 250 ms',
+      cause: 'heartbeat',
+    });
+    expect(kinds(effects)).toEqual(faultOutOfView[1]);
+  });
+
+  it('NOT_SERVING takes the replica out of the view and SERVING brings it back, the same process throughout', () => {
+    const { state, effects } = run(inPhase('serving'), [
+      event('health NOT_SERVING'),
+      event('health unanswered'),
+      event('health SERVING'),
+    ]);
+    expect(state.phase).toEqual({ kind: 'serving', pid: 42, address: ADDRESS, sinceMs: 10_000, misses: 0 });
+    expect(kinds(effects)).toEqual(['log', 'publish-view', 'log', 'publish-view']);
+    expect(state.lastFault).toBeUndefined();
+  });
+
+  it('a fault while backing off, or a second fault while faulty, changes nothing', () => {
+    for (const kind of ['backing-off', 'faulty'] as const) {
+      const before = inPhase(kind);
+      for (const name of ['exited', 'fault-confirmed', 'health unanswered, process gone'] as const) {
+        expect(transition(before, event(name), context).effects).toEqual([]);
+      }
+    }
+  });
+
+  it('replacements that fail within a second back off 250 ms, then 500 ms; serving longer resets that', () => {
+    // A replacement that served 400 ms: its second quick failure in a row.
+    const serving = inPhase('serving', { quickFailures: 1, phase: { ...phases.serving, sinceMs: 9_600 } });
+    const faulted = run(serving, [event('exited'), event('killed')]);
+    expect(faulted.state).toMatchObject({ quickFailures: 2, restarts: 3, incarnation: INCARNATION });
+    expect(faulted.state.phase).toEqual({ kind: 'backing-off', untilMs: 10_250, address: ADDRESS });
+    expect(faulted.effects.at(-1)).toEqual({
+      kind: 'schedule-respawn',
+      incarnation: INCARNATION,
+      delayMs: 250,
+    });
+
+    const respawned = transition(faulted.state, event('backoff-elapsed'), context);
+    expect(respawned.state).toMatchObject({ incarnation: INCARNATION + 1, startedAtMs: 10_000 });
+    expect(respawned.effects).toEqual([{ kind: 'spawn', incarnation: INCARNATION + 1 }]);
+    const again = run(respawned.state, [event('exited', INCARNATION + 1), event('killed', INCARNATION + 1)]);
+    expect(again.effects.at(-1)).toEqual({
+      kind: 'schedule-respawn',
+      incarnation: INCARNATION + 1,
+      delayMs: 500,
+    });
+
+    // One that served for a second or more was not failing in a loop: replaced at once.
+    const longLived = inPhase('serving', { quickFailures: 5, phase: { ...phases.serving, sinceMs: 9_000 } });
+    const replaced = run(longLived, [event('exited'), event('killed')]);
+    expect(replaced.state.quickFailures).toBe(0);
+    expect(replaced.effects.at(-1)).toEqual({ kind: 'spawn', incarnation: INCARNATION + 1 });
+  });
+
+  it('back-off: none for a first quick failure, then 250 ms doubling up to 30 s', () => {
+    expect([0, 1, 2, 3, 4, 5, 20].map(backoffMs)).toEqual([0, 0, 250, 500, 1_000, 2_000, 30_000]);
+  });
+
+  it('a replacement that serves counts a recovery timed from the fault’s detection', () => {
+    const faulty = run(inPhase('serving', { phase: { ...phases.serving, sinceMs: 1_000 } }), [
+      event('exited'),
+      event('killed'),
+    ]);
+    const next = INCARNATION + 1;
+    const { state, effects } = run(
+      faulty.state,
+      [
+        { type: 'spawned', incarnation: next, pid: 77 },
+        { type: 'ready', incarnation: next, address: '127.0.0.1:7002' },
+      ],
+      {
+        ...context,
+        nowMs: 10_600,
+      },
+    );
+    expect(effects).toContainEqual({ kind: 'count-recovery', recoveryMs: 600 });
+    expect(state.faultDetectedAtMs).toBeUndefined();
+    expect(state.phase).toMatchObject({ kind: 'serving', pid: 77, address: '127.0.0.1:7002' });
+    // The killed process's late exit is ignored by its replacement.
+    expect(transition(state, event('exited'), context).effects).toEqual([]);
+  });
+
+  it('the registry holds starting, serving and not-serving processes with a pid; the status shows every phase', () => {
+    const registered = (Object.keys(phases) as PhaseKind[]).filter((k) => registryEntry(inPhase(k)));
+    expect(registered).toEqual(['starting', 'serving', 'not-serving']);
+    expect(registryEntry(inPhase('starting', { phase: { kind: 'starting' } }))).toBeUndefined();
+    expect(replicaStatus(inPhase('serving'))).toEqual({
+      id: 'r1',
+      pid: 42,
+      address: ADDRESS,
+      state: 'REPLICA_STATE_SERVING',
+      started_at_ms: '1000',
+      restarts: 2,
+      last_fault: '',
+      last_fault_cause: '',
+      last_fault_at_ms: '0',
+      serving_since_ms: '5000',
+    });
+    expect(replicaStatus(inPhase('not-serving'))).toMatchObject({
+      state: 'REPLICA_STATE_NOT_SERVING',
+      serving_since_ms: '0',
+    });
+    expect(replicaStatus(inPhase('backing-off'))).toMatchObject({
+      state: 'REPLICA_STATE_BACKING_OFF',
+      pid: 0,
+    });
+  });
+});
