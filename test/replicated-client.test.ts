@@ -125,4 +125,35 @@ describe('the replicated client against real gRPC servers', () => {
     expect(xml).toBe(`<log>${events.join('')}</log>`);
     expect(requests.map((r) => r.after_event_id)).toEqual(['0', '1']);
   });
+
+  it('DUMPLOG: a sink that fails ends the dump with its own error; no replica is asked to resume', async () => {
+    const requests: StreamLogRequest__Output[] = [];
+    for (let i = 0; i < 2; i++) {
+      const server = new Server();
+      server.addService(hedgeProto().DayTrading.service, {
+        DumpLog: (_call: unknown, callback: sendUnaryData<DumpLogResult>) =>
+          callback(null, { upto_event_id: '2', whole_log: true, filename: 'log.xml' }),
+        StreamLog: (call: ServerWritableStream<StreamLogRequest__Output, LogChunk>) => {
+          requests.push(call.request);
+          call.write({ xml: '<log>', last_event_id: '1', last: false });
+          setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'killed' }), 20);
+        },
+      });
+      replicas.push({ address: await listen(server), calls: 0, calledAt: [], server, pending: [] });
+    }
+    const client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+    });
+    clients.push(client);
+    const diskFull = new Error('no space left on device');
+    const err = await new DayTradingSession(new TradingSession(client))
+      .dumpLog('log.xml', true, 1, () => Promise.reject(diskFull))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBe(diskFull);
+    expect(requests.map((r) => r.after_event_id)).toEqual(['0']);
+  });
 });

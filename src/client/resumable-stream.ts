@@ -50,6 +50,8 @@ export function streamAttempt<Chunk>(stream: ResumableStream<Chunk>): Attempt<vo
       if (cancelled) return;
       last = chunk;
       taking = taking.then(() => stream.take(chunk));
+      // Its failure is reported with the stream's status, which may come later: not an unhandled rejection.
+      taking.catch(() => {});
       if (stream.isLast(chunk)) complete = true;
     });
     // 'end' comes for a failed stream too, and 'error' with the status: only the status tells a whole stream from a broken one.
