@@ -1,12 +1,4 @@
-import {
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type ServiceError,
-  type sendUnaryData,
-  status,
-} from '@grpc/grpc-js';
+import { Server, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DayTradingSession } from '../src/client/day-trading-session.js';
 import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-client.js';
@@ -17,47 +9,9 @@ import type { DumpLogResult } from '../src/gen/hedge/v1/DumpLogResult.js';
 import type { LogChunk } from '../src/gen/hedge/v1/LogChunk.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
 import type { StreamLogRequest__Output } from '../src/gen/hedge/v1/StreamLogRequest.js';
+import { type Behaviour, type FakeReplica, fakeReplica, listen } from './support/fake-replicas.js';
 
 const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
-
-type Behaviour = 'ok' | 'internal' | 'silent';
-
-/** A real gRPC server that answers GetPortfolio as told, and counts the calls it got. */
-interface FakeReplica {
-  address: string;
-  calls: number;
-  /** When each call arrived (performance.now()). */
-  calledAt: number[];
-  server: Server;
-  pending: sendUnaryData<Portfolio>[];
-}
-
-async function fakeReplica(behaviour: Behaviour): Promise<FakeReplica> {
-  const server = new Server();
-  const replica: FakeReplica = { address: '', calls: 0, calledAt: [], server, pending: [] };
-  server.addService(hedgeProto().Trading.service, {
-    GetPortfolio: (_call: ServerUnaryCall<unknown, Portfolio>, callback: sendUnaryData<Portfolio>) => {
-      replica.calls += 1;
-      replica.calledAt.push(performance.now());
-      if (behaviour === 'ok') callback(null, { account: { cash: '7', reserved_cash: '0' }, holdings: [] });
-      else if (behaviour === 'internal')
-        callback({ code: status.INTERNAL, details: 'the same bug on every replica' } as ServiceError);
-      else replica.pending.push(callback);
-    },
-  });
-  replica.address = await listen(server);
-  return replica;
-}
-
-/** Binds a port on loopback; resolves with the address. */
-async function listen(server: Server): Promise<string> {
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  return `127.0.0.1:${port}`;
-}
 
 describe('the replicated client against real gRPC servers', () => {
   const replicas: FakeReplica[] = [];
@@ -170,5 +124,36 @@ describe('the replicated client against real gRPC servers', () => {
     });
     expect(xml).toBe(`<log>${events.join('')}</log>`);
     expect(requests.map((r) => r.after_event_id)).toEqual(['0', '1']);
+  });
+
+  it('DUMPLOG: a sink that fails ends the dump with its own error; no replica is asked to resume', async () => {
+    const requests: StreamLogRequest__Output[] = [];
+    for (let i = 0; i < 2; i++) {
+      const server = new Server();
+      server.addService(hedgeProto().DayTrading.service, {
+        DumpLog: (_call: unknown, callback: sendUnaryData<DumpLogResult>) =>
+          callback(null, { upto_event_id: '2', whole_log: true, filename: 'log.xml' }),
+        StreamLog: (call: ServerWritableStream<StreamLogRequest__Output, LogChunk>) => {
+          requests.push(call.request);
+          call.write({ xml: '<log>', last_event_id: '1', last: false });
+          setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'killed' }), 20);
+        },
+      });
+      replicas.push({ address: await listen(server), calls: 0, calledAt: [], server, pending: [] });
+    }
+    const client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+    });
+    clients.push(client);
+    const diskFull = new Error('no space left on device');
+    const err = await new DayTradingSession(new TradingSession(client))
+      .dumpLog('log.xml', true, 1, () => Promise.reject(diskFull))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBe(diskFull);
+    expect(requests.map((r) => r.after_event_id)).toEqual(['0']);
   });
 });

@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { QuoteSource } from '../client/quote-source.js';
 import { ReplicatedCallError } from '../client/replicated-client.js';
 import type { TradingSession } from '../client/trading-session.js';
-import { isInfrastructureFailure } from '../common/errors.js';
+import { isRetryable } from '../common/errors.js';
 import { uuidv7 } from '../common/ids.js';
 
 /** One request as the client saw it. Times are epoch milliseconds with fractions. */
@@ -88,7 +88,7 @@ export async function generateLoad(sessions: TradingSession[], quotes: QuoteSour
             request_id: requestId,
             op,
             start_ms: start,
-            outcome: isInfrastructureFailure(err.code) ? 'failed' : 'refused',
+            outcome: isRetryable(err.code) ? 'failed' : 'refused',
             code: err.code,
             replica: err.telemetry.answeredBy ?? null,
             attempts: err.telemetry.attempts,

@@ -1,6 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
-import { type ClientReadableStream, type ServiceError, type StatusObject, status } from '@grpc/grpc-js';
-import { isInfrastructureFailure } from '../common/errors.js';
 import { uuidv7 } from '../common/ids.js';
 import { hedgeProto } from '../common/proto.js';
 import type { CommandResult__Output } from '../gen/hedge/v1/CommandResult.js';
@@ -12,6 +9,8 @@ import type { CallResult, UnaryMethod } from './replicated-client.js';
 import type { TradingSession } from './trading-session.js';
 
 const DAY_TRADING = hedgeProto().DayTrading.service;
+/** How long DUMPLOG may take to read the whole log, across every replica it tries. */
+const STREAM_LOG_DEADLINE_MS = 10 * 60_000;
 
 type Result = Promise<CallResult<CommandResult__Output>>;
 
@@ -111,53 +110,21 @@ export class DayTradingSession {
       filename,
       whole_log: wholeLog,
     });
-    const upto = result.response.upto_event_id;
-    let after = '0';
-    let done = false;
-    const deadline = Date.now() + 10 * 60_000;
-    for (let attempt = 0; !done; attempt++) {
-      const members = this.session.client.currentView.members;
-      const member = members[attempt % Math.max(members.length, 1)];
-      if (!member || Date.now() > deadline) throw new Error('no replica could stream the log');
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const method = DAY_TRADING.StreamLog;
-          const stream: ClientReadableStream<LogChunk__Output> = this.session.client
-            .channelFor(member)
-            .makeServerStreamRequest(
-              method.path,
-              method.requestSerialize,
-              method.responseDeserialize,
-              { upto_event_id: upto, after_event_id: after, whole_log: wholeLog },
-              this.session.metadata,
-              { deadline: new Date(deadline) },
-            );
-          let writing = Promise.resolve();
-          let failure: ServiceError | undefined;
-          stream.on('data', (chunk: LogChunk__Output) => {
-            after = chunk.last_event_id;
-            writing = writing.then(() => sink(chunk.xml));
-            // Had the replica failed after this chunk, resuming would append a second footer.
-            if (chunk.last) done = true;
-          });
-          // 'end' comes for a failed stream too: only the status tells a whole stream from a broken one.
-          stream.on('error', (err: ServiceError) => {
-            failure = err;
-          });
-          stream.on('status', (s: StatusObject) => {
-            if (s.code === status.OK) done = true;
-            writing.then(
-              () => (done ? resolve() : reject(failure ?? Object.assign(new Error(s.details), s))),
-              reject,
-            );
-          });
-        });
-      } catch (err) {
-        const code = (err as ServiceError).code;
-        if (code === undefined || !isInfrastructureFailure(code)) throw err;
-        await delay(100);
-      }
-    }
+    await this.session.client.readStream<LogChunk__Output>(
+      {
+        method: DAY_TRADING.StreamLog,
+        request: (last) => ({
+          upto_event_id: result.response.upto_event_id,
+          after_event_id: last?.last_event_id ?? '0',
+          whole_log: wholeLog,
+        }),
+        metadata: this.session.metadata,
+        take: (chunk) => sink(chunk.xml),
+        // Had the replica failed after this chunk, resuming would append a second footer.
+        isLast: (chunk) => chunk.last,
+      },
+      STREAM_LOG_DEADLINE_MS,
+    );
     return result;
   }
 }

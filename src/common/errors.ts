@@ -78,34 +78,52 @@ export function toServiceError(err: HedgeError): Partial<ServiceError> {
   return { code: err.code, details: err.message, metadata };
 }
 
-export const INTERNAL_ERROR: Partial<ServiceError> = {
-  code: status.INTERNAL,
-  details: 'internal error; the request may be retried with the same request id',
-};
+/** What leaves a replica for a throw that is no HedgeError: logged there, a bug every replica would repeat. */
+export const INTERNAL_ERROR = new HedgeError(
+  status.INTERNAL,
+  'INTERNAL',
+  'internal error; the request may be retried with the same request id',
+);
 
-export const DATABASE_UNAVAILABLE: Partial<ServiceError> = {
-  code: status.UNAVAILABLE,
-  details: 'the database is unavailable for the moment; retry with the same request id',
-};
+/** What leaves a replica while its database is restarting or unreachable: passing, so retried (decision 16). */
+export const DATABASE_UNAVAILABLE = new HedgeError(
+  status.UNAVAILABLE,
+  'DATABASE_UNAVAILABLE',
+  'the database is unavailable for the moment; retry with the same request id',
+);
 
 /** The reason a failed call carries, if the server gave one. */
-export function reasonOf(err: ServiceError): string | undefined {
+export function reasonOf(err: { metadata?: Metadata }): string | undefined {
   const value = err.metadata?.get(REASON_KEY)[0];
   return typeof value === 'string' ? value : undefined;
 }
 
 /**
- * Infrastructure failures mean "this replica could not answer; ask another", and a
- * retry with the same request id is safe. Every other status is the application's
- * final answer, identical on every replica.
+ * What a failed attempt means for the call (the one place that decides it):
+ * - `final`: the application's answer, identical on every replica; the call ends with it.
+ * - `retry`: this replica could not answer (gone, hung, overloaded, its database away);
+ *   another replica, or this one later, may, and a retry with the same request id is safe.
+ * - `retry-repeats`: retryable, but a live replica gives it again for the same request (a bug,
+ *   an exhausted resource): once every replica of the view gave one, retrying would only hide it.
  */
-export function isInfrastructureFailure(code: status): boolean {
-  return (
-    code === status.UNAVAILABLE ||
-    code === status.DEADLINE_EXCEEDED ||
-    code === status.INTERNAL ||
-    code === status.UNKNOWN ||
-    code === status.RESOURCE_EXHAUSTED ||
-    code === status.CANCELLED
-  );
+export type Retryability = 'final' | 'retry' | 'retry-repeats';
+
+export function retryability(code: status): Retryability {
+  switch (code) {
+    case status.UNAVAILABLE:
+    case status.DEADLINE_EXCEEDED:
+    case status.CANCELLED:
+      return 'retry';
+    case status.INTERNAL:
+    case status.UNKNOWN:
+    case status.RESOURCE_EXHAUSTED:
+      return 'retry-repeats';
+    default:
+      return 'final';
+  }
+}
+
+/** Whether a failure with this status means "ask another replica" rather than the application's answer. */
+export function isRetryable(code: status): boolean {
+  return retryability(code) !== 'final';
 }

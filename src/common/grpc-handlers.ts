@@ -10,11 +10,12 @@ import { DATABASE_UNAVAILABLE, HedgeError, INTERNAL_ERROR, toServiceError } from
 import type { Logger } from './logger.js';
 
 /**
- * What an error looks like on the wire: a HedgeError as it is; a database that
- * is restarting, unreachable or asked the transaction to retry, as UNAVAILABLE
- * (a passing condition: clients retry, with the same request id, as they must);
- * anything else is logged here, with its stack, and leaves as a bare INTERNAL,
- * which clients take for a bug that every replica would repeat.
+ * What an error looks like on the wire, always a HedgeError's one shape: a
+ * HedgeError as it is; a database that is restarting, unreachable or asked the
+ * transaction to retry, as UNAVAILABLE (a passing condition: clients retry, with
+ * the same request id, as they must); anything else is logged here, with its
+ * stack, and leaves as INTERNAL with nothing of it, which clients take for a bug
+ * that every replica would repeat.
  */
 export function toWireError(
   err: unknown,
@@ -24,10 +25,10 @@ export function toWireError(
   if (err instanceof HedgeError) return toServiceError(err);
   if (isTransientDatabaseError(err)) {
     log.warn({ err, ...context }, 'database unavailable');
-    return DATABASE_UNAVAILABLE;
+    return toServiceError(DATABASE_UNAVAILABLE);
   }
   log.error({ err, ...context }, 'internal error');
-  return INTERNAL_ERROR;
+  return toServiceError(INTERNAL_ERROR);
 }
 
 /** A unary handler from an async function: its result is the response, its throw the error. */

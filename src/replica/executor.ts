@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import type { Pool, PoolClient } from '../common/database.js';
-import { HedgeError, isInfrastructureFailure } from '../common/errors.js';
+import { HedgeError, isRetryable } from '../common/errors.js';
 
 /**
  * 'cache': the first copy of a request claims its id and does the work; later
@@ -174,7 +174,7 @@ export class Executor {
       // Whatever `prepare` reads, it reads on this connection: taking a second one
       // from the pool while holding this one could exhaust the pool and deadlock.
       const extra = await prepare(client).catch(async (err: unknown) => {
-        if (!(err instanceof HedgeError) || isInfrastructureFailure(err.code)) throw err;
+        if (!(err instanceof HedgeError) || isRetryable(err.code)) throw err;
         await client.query({
           name: 'store_refusal',
           text: 'SELECT store_response($1, ROW($2, $3, $4, NULL)::op_result)',

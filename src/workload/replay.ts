@@ -8,7 +8,7 @@ import { ReplicatedCallError, ReplicatedClient } from '../client/replicated-clie
 import type { ReplicationMode } from '../client/replication-mode.js';
 import { TradingSession } from '../client/trading-session.js';
 import { ADMIN_USERNAME, adminPasswordPath } from '../common/admin.js';
-import { isInfrastructureFailure } from '../common/errors.js';
+import { isRetryable } from '../common/errors.js';
 import { readSecret } from '../common/secret-file.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import {
@@ -196,7 +196,7 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
         counts.ok += 1;
       } catch (err) {
         if (!(err instanceof ReplicatedCallError)) throw err;
-        if (isInfrastructureFailure(err.code)) counts.infra += 1;
+        if (isRetryable(err.code)) counts.infra += 1;
         else {
           counts.errors += 1;
           const reason = err.reason ?? status[err.code] ?? String(err.code);

@@ -1,0 +1,73 @@
+import {
+  type ClientReadableStream,
+  type Metadata,
+  type MethodDefinition,
+  type StatusObject,
+  status,
+} from '@grpc/grpc-js';
+import type { Attempt } from './call-engine.js';
+
+/** A server-streaming method of a service every replica serves. */
+// biome-ignore lint/suspicious/noExplicitAny: the request type is the caller's; grpc-js definitions are generic over it.
+export type ServerStreamMethod<Chunk> = MethodDefinition<any, Chunk>;
+
+/** A server stream that a replica can take up where another one stopped (DUMPLOG's StreamLog). */
+export interface ResumableStream<Chunk> {
+  method: ServerStreamMethod<Chunk>;
+  /** Each attempt's request: one that resumes after `last`, the last chunk received (none at first). */
+  request: (last: Chunk | undefined) => object;
+  metadata: Metadata;
+  /** Takes each chunk, in order, across attempts; what it throws ends the call with that. */
+  take: (chunk: Chunk) => void | Promise<void>;
+  /** Whether a chunk ends the stream, so that a replica failing after it is not asked to resume. */
+  isLast: (chunk: Chunk) => boolean;
+}
+
+/**
+ * The call engine's attempt for a resumable stream: it opens the stream on the
+ * channel it is given and reports success once the stream ended whole (or its
+ * last chunk came), a failure otherwise, each only after every chunk was taken.
+ * Like grpc-js, which commits a streaming call to the attempt that sent a
+ * message; here the next attempt continues it instead.
+ */
+export function streamAttempt<Chunk>(stream: ResumableStream<Chunk>): Attempt<void> {
+  // One chain across attempts: a failed-over attempt's chunks are taken before the next one's.
+  let taking = Promise.resolve();
+  let complete = false;
+  let last: Chunk | undefined;
+  return (channel, deadline, done) => {
+    let cancelled = false;
+    const { method } = stream;
+    const call: ClientReadableStream<Chunk> = channel.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      stream.request(last),
+      stream.metadata,
+      { deadline },
+    );
+    call.on('data', (chunk: Chunk) => {
+      if (cancelled) return;
+      last = chunk;
+      taking = taking.then(() => stream.take(chunk));
+      // Its failure is reported with the stream's status, which may come later: not an unhandled rejection.
+      taking.catch(() => {});
+      if (stream.isLast(chunk)) complete = true;
+    });
+    // 'end' comes for a failed stream too, and 'error' with the status: only the status tells a whole stream from a broken one.
+    call.on('error', () => {});
+    call.on('status', (s: StatusObject) => {
+      if (s.code === status.OK) complete = true;
+      taking.then(
+        () => done(complete ? null : s),
+        (err: Error) => done(err),
+      );
+    });
+    return {
+      cancel: () => {
+        cancelled = true;
+        call.cancel();
+      },
+    };
+  };
+}

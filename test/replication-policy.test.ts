@@ -1,0 +1,169 @@
+import { status } from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ReplicatedClient, type ReplicatedClientOptions } from '../src/client/replicated-client.js';
+import { REPLICATION_MODES } from '../src/client/replication-mode.js';
+import { POLICIES, RESUMABLE_STREAM, replicationPolicies } from '../src/client/replication-policy.js';
+import { isRetryable, retryability } from '../src/common/errors.js';
+import { hedgeProto } from '../src/common/proto.js';
+import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
+import { type Behaviour, type FakeReplica, fakeReplica } from './support/fake-replicas.js';
+
+const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
+
+describe('the replication policies as values', () => {
+  it('one value per mode: how many replicas first, when the rest, when an attempt is abandoned', () => {
+    expect(Object.keys(POLICIES).sort()).toEqual([...REPLICATION_MODES].sort());
+    const shape = Object.fromEntries(
+      REPLICATION_MODES.map((m) => {
+        const { fanOut, hedgeDelayMs, attemptTimeoutMs, rotate, replaceFailed } = POLICIES[m];
+        return [m, { fanOut, hedgeDelayMs, attemptTimeoutMs, rotate, replaceFailed }];
+      }),
+    );
+    expect(shape).toEqual({
+      active: {
+        fanOut: 'all',
+        hedgeDelayMs: undefined,
+        attemptTimeoutMs: undefined,
+        rotate: false,
+        replaceFailed: false,
+      },
+      passive: {
+        fanOut: 1,
+        hedgeDelayMs: undefined,
+        attemptTimeoutMs: 1_000,
+        rotate: false,
+        replaceFailed: true,
+      },
+      hedged: {
+        fanOut: 2,
+        hedgeDelayMs: undefined,
+        attemptTimeoutMs: undefined,
+        rotate: true,
+        replaceFailed: false,
+      },
+    });
+    // A stream that writes to a sink goes to one replica at a time and may take as long as the log does.
+    expect(RESUMABLE_STREAM).toMatchObject({ fanOut: 1, attemptTimeoutMs: undefined, replaceFailed: true });
+  });
+
+  it("the client's hedge options tune the hedged value only; the attempt timeout tunes every one", () => {
+    const tuned = replicationPolicies({ hedgeSize: 3, hedgeDelayMs: 40, attemptTimeoutMs: 250 });
+    expect(tuned.hedged).toMatchObject({ fanOut: 3, hedgeDelayMs: 40, attemptTimeoutMs: 250 });
+    expect(tuned.active).toMatchObject({ fanOut: 'all', attemptTimeoutMs: 250 });
+    expect(tuned.passive).toMatchObject({ fanOut: 1, attemptTimeoutMs: 250 });
+    expect([tuned.active.hedgeDelayMs, tuned.passive.hedgeDelayMs]).toEqual([undefined, undefined]);
+  });
+
+  it('one decision of which status fails over, used by every policy', () => {
+    const table = Object.fromEntries(
+      Object.entries(status)
+        .filter(([, v]) => typeof v === 'number')
+        .map(([name, code]) => [name, retryability(code as status)]),
+    );
+    expect(table).toEqual({
+      OK: 'final',
+      CANCELLED: 'retry',
+      UNKNOWN: 'retry-repeats',
+      INVALID_ARGUMENT: 'final',
+      DEADLINE_EXCEEDED: 'retry',
+      NOT_FOUND: 'final',
+      ALREADY_EXISTS: 'final',
+      PERMISSION_DENIED: 'final',
+      RESOURCE_EXHAUSTED: 'retry-repeats',
+      FAILED_PRECONDITION: 'final',
+      ABORTED: 'final',
+      OUT_OF_RANGE: 'final',
+      UNIMPLEMENTED: 'final',
+      INTERNAL: 'retry-repeats',
+      UNAVAILABLE: 'retry',
+      DATA_LOSS: 'final',
+      UNAUTHENTICATED: 'final',
+    });
+    expect(isRetryable(status.UNAVAILABLE)).toBe(true);
+    expect(isRetryable(status.FAILED_PRECONDITION)).toBe(false);
+    for (const m of REPLICATION_MODES) expect(POLICIES[m].retryability).toBe(retryability);
+  });
+});
+
+describe('which replicas each policy asks, against real gRPC servers', () => {
+  const replicas: FakeReplica[] = [];
+  const clients: ReplicatedClient[] = [];
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close();
+    for (const r of replicas.splice(0)) r.server.forceShutdown();
+  });
+
+  async function setUp(
+    behaviours: Behaviour[],
+    options: Omit<ReplicatedClientOptions, 'replicas' | 'deadlineMs'>,
+  ): Promise<ReplicatedClient> {
+    for (const b of behaviours) replicas.push(await fakeReplica(b));
+    const client = await ReplicatedClient.connect({
+      ...options,
+      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+      deadlineMs: 20_000,
+    });
+    clients.push(client);
+    return client;
+  }
+
+  /** Waits until the replicas got `total` calls together (copies still on their way after an answer). */
+  async function callsReach(total: number): Promise<number[]> {
+    while (replicas.reduce((n, r) => n + r.calls, 0) < total) await new Promise((r) => setTimeout(r, 5));
+    return replicas.map((r) => r.calls);
+  }
+
+  it('active: the first attempt goes to every replica of the view', async () => {
+    const client = await setUp(['ok', 'ok', 'ok'], { mode: 'active' });
+    const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+    expect(result.telemetry.attempts).toBe(3);
+    expect(await callsReach(3)).toEqual([1, 1, 1]);
+  });
+
+  it('passive: only the first replica is asked; when it fails, the next one at once', async () => {
+    const client = await setUp(['ok', 'ok', 'ok'], { mode: 'passive' });
+    const first = await client.call<Portfolio>(GET_PORTFOLIO, {});
+    expect(first.telemetry).toMatchObject({ answeredBy: 'r1', attempts: 1, failures: [] });
+    expect(replicas.map((r) => r.calls)).toEqual([1, 0, 0]);
+    for (const c of clients.splice(0)) c.close();
+    for (const r of replicas.splice(0)) r.server.forceShutdown();
+
+    const failing = await setUp(['unavailable', 'ok', 'ok'], { mode: 'passive' });
+    const second = await failing.call<Portfolio>(GET_PORTFOLIO, {});
+    expect(second.telemetry.answeredBy).toBe('r2');
+    expect(second.telemetry.failures.map((f) => [f.replica, f.code])).toEqual([['r1', status.UNAVAILABLE]]);
+    expect(replicas.map((r) => r.calls)).toEqual([1, 1, 0]);
+  });
+
+  it('passive: an attempt on a silent replica is abandoned after the attempt timeout and failed over', async () => {
+    const client = await setUp(['silent', 'ok', 'ok'], { mode: 'passive', attemptTimeoutMs: 200 });
+    const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+    // (On a loaded machine the next one may time out too: only the first failure is certain.)
+    expect(result.telemetry.failures[0]).toMatchObject({ replica: 'r1', code: status.DEADLINE_EXCEEDED });
+    expect(result.telemetry.answeredBy).not.toBe('r1');
+    expect(replicas[1]?.calls).toBeGreaterThanOrEqual(1);
+  });
+
+  it('hedged: each call goes to two replicas, starting one further along the view each time', async () => {
+    const client = await setUp(['ok', 'ok', 'ok'], { mode: 'hedged' });
+    const seen: number[][] = [];
+    for (let i = 1; i <= 3; i++) {
+      const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+      expect(result.telemetry.attempts).toBe(2);
+      seen.push(await callsReach(2 * i));
+    }
+    expect(seen).toEqual([
+      [1, 1, 0],
+      [1, 2, 1],
+      [2, 2, 2],
+    ]);
+  });
+
+  it('hedged: when both first replicas fail, the one held back is asked in the next round', async () => {
+    const client = await setUp(['unavailable', 'unavailable', 'ok'], { mode: 'hedged' });
+    const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+    expect(result.telemetry.answeredBy).toBe('r3');
+    expect(result.telemetry.failures.map((f) => f.replica).sort()).toEqual(['r1', 'r2']);
+    expect(replicas.map((r) => r.calls)).toEqual([1, 1, 1]);
+  });
+});
