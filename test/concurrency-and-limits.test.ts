@@ -17,7 +17,7 @@ import { uniqueUsername } from './support/trader.js';
 
 /**
  * The interleavings that deadlocked before every transaction took a user's
- * account row first (migrations/003): each is set up step by step with real
+ * account row first (sql/day_trading.sql): each is set up step by step with real
  * connections holding real locks, so the bad order, if it came back, would be
  * hit every time rather than by luck.
  */

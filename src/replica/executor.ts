@@ -19,7 +19,7 @@ export type Operation =
   | 'deposit'
   | 'buy'
   | 'sell'
-  // The SEng 468 day-trading commands (migrations/003).
+  // The SEng 468 day-trading commands (sql/day_trading.sql).
   | 'add'
   | 'quote'
   | 'order_buy'
@@ -95,7 +95,7 @@ function unwrap<T>(row: OpRow | undefined): T {
 }
 
 /**
- * Runs requests through the database's execute_request (migrations/002): one
+ * Runs requests through the database's execute_request (sql/execution.sql): one
  * statement, one round trip, one transaction per request. The response comes
  * back as the JSON body of the proto message, exactly as stored, so every copy
  * of a request encodes to the same bytes.
