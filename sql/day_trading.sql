@@ -100,7 +100,7 @@ END $$;
 CREATE OR REPLACE FUNCTION unknown_user(ctx request_context, p_events audit_event[], p_command text, p_symbol text, p_funds bigint)
 RETURNS op_result
 LANGUAGE sql AS $$
-  SELECT refuse(ctx, p_events, p_command, p_symbol, p_funds, 5, 'UNKNOWN_USER',
+  SELECT refuse(ctx, p_events, p_command, p_symbol, p_funds, grpc_not_found(), 'UNKNOWN_USER',
     format('%s has no account yet: ADD funds first', ctx.username))
 $$;
 
@@ -110,7 +110,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   r op_result := op_deposit(ctx, p);
 BEGIN
-  IF r.status <> 0 THEN
+  IF r.status <> grpc_ok() THEN
     RETURN r;
   END IF;
   RETURN op_ok(jsonb_build_object('message', format('added %s', money_text((p ->> 'amount_cents')::bigint)),
@@ -165,7 +165,7 @@ BEGIN
     RETURN unknown_user(ctx, v_events, v_command, v_symbol, v_amount);
   END IF;
   IF coalesce((p -> 'quote' ->> 'expires_at_ms')::bigint, 0) <= epoch_ms(now()) THEN
-    RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'QUOTE_EXPIRED',
+    RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, grpc_failed_precondition(), 'QUOTE_EXPIRED',
       format('the quote for %s has expired; get a fresh quote', v_symbol));
   END IF;
   PERFORM expire_user_orders(ctx.user_id, ctx.replica_id);
@@ -173,12 +173,12 @@ BEGIN
   v_shares := v_amount / v_price;
   v_cost := v_shares * v_price;
   IF v_shares < 1 THEN
-    RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'AMOUNT_TOO_SMALL',
+    RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, grpc_failed_precondition(), 'AMOUNT_TOO_SMALL',
       format('%s buys no whole share of %s at %s', money_text(v_amount), v_symbol, money_text(v_price)));
   END IF;
   IF p_side = 'buy' THEN
     IF a.cash < v_cost THEN
-      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'INSUFFICIENT_FUNDS',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, grpc_failed_precondition(), 'INSUFFICIENT_FUNDS',
         format('%s %s at %s cost %s but only %s is available', v_shares, v_symbol, money_text(v_price),
                money_text(v_cost), money_text(a.cash)));
     END IF;
@@ -189,7 +189,7 @@ BEGIN
   ELSE
     SELECT * INTO h FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol FOR UPDATE;
     IF coalesce(h.shares, 0) < v_shares THEN
-      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'INSUFFICIENT_SHARES',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, grpc_failed_precondition(), 'INSUFFICIENT_SHARES',
         format('selling %s %s needs %s shares but %s are held unreserved', money_text(v_amount), v_symbol,
                v_shares, coalesce(h.shares, 0)));
     END IF;
@@ -229,18 +229,18 @@ BEGIN
   SELECT * INTO o FROM pending_orders WHERE user_id = ctx.user_id AND side = p_side AND state = 'pending'
   ORDER BY id DESC LIMIT 1 FOR UPDATE;
   IF NOT FOUND THEN
-    RETURN refuse(ctx, v_events, v_command, NULL, NULL, 9, 'NOTHING_PENDING',
+    RETURN refuse(ctx, v_events, v_command, NULL, NULL, grpc_failed_precondition(), 'NOTHING_PENDING',
       format('there is no unexpired pending %s to %s', p_side, lower(split_part(v_command, '_', 1))));
   END IF;
   v_amount := o.shares * o.price_cents;
   SELECT * INTO a FROM accounts WHERE user_id = ctx.user_id;
   IF p_commit AND p_side = 'sell' AND a.cash + a.reserved_cash > max_balance_cents() - v_amount THEN
-    RETURN refuse(ctx, v_events, v_command, o.symbol, v_amount, 9, 'BALANCE_LIMIT',
+    RETURN refuse(ctx, v_events, v_command, o.symbol, v_amount, grpc_failed_precondition(), 'BALANCE_LIMIT',
       format('selling for %s would take the balance over the limit of %s; CANCEL_SELL returns the shares',
              money_text(v_amount), money_text(max_balance_cents())));
   END IF;
   IF p_commit AND p_side = 'buy' AND shares_held(ctx.user_id, o.symbol) > max_shares_held() - o.shares THEN
-    RETURN refuse(ctx, v_events, v_command, o.symbol, v_amount, 9, 'HOLDING_LIMIT',
+    RETURN refuse(ctx, v_events, v_command, o.symbol, v_amount, grpc_failed_precondition(), 'HOLDING_LIMIT',
       format('buying %s %s would take the holding over the limit of %s shares; CANCEL_BUY returns the cash',
              o.shares, o.symbol, max_shares_held()));
   END IF;
@@ -297,7 +297,7 @@ BEGIN
   SELECT shares INTO v_held FROM holdings WHERE user_id = t.user_id AND symbol = t.symbol FOR UPDATE;
   v_available := coalesce(v_held, 0) + t.reserved_shares;
   IF v_shares < 1 OR v_available < v_shares THEN
-    RETURN refuse(ctx, p_events, p_command, t.symbol, p_funds, 9, 'INSUFFICIENT_SHARES',
+    RETURN refuse(ctx, p_events, p_command, t.symbol, p_funds, grpc_failed_precondition(), 'INSUFFICIENT_SHARES',
       format('selling %s of %s at %s needs %s shares; %s are available', money_text(p_amount), t.symbol,
              money_text(p_price), greatest(v_shares, 1), v_available));
   END IF;
@@ -334,7 +334,7 @@ BEGIN
   IF p_side = 'buy' THEN
     v_delta := v_amount - coalesce(t.amount_cents, 0);
     IF a.cash < v_delta THEN
-      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, 9, 'INSUFFICIENT_FUNDS',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_amount, grpc_failed_precondition(), 'INSUFFICIENT_FUNDS',
         format('reserving %s for a buy trigger on %s needs %s more but only %s is available', money_text(v_amount),
                v_symbol, money_text(v_delta), money_text(a.cash)));
     END IF;
@@ -382,7 +382,7 @@ BEGIN
   SELECT * INTO t FROM triggers WHERE user_id = ctx.user_id AND side = p_side AND symbol = v_symbol
     AND state IN ('set', 'armed') FOR UPDATE;
   IF NOT FOUND THEN
-    RETURN refuse(ctx, v_events, v_command, v_symbol, v_price, 9, 'NO_TRIGGER_AMOUNT',
+    RETURN refuse(ctx, v_events, v_command, v_symbol, v_price, grpc_failed_precondition(), 'NO_TRIGGER_AMOUNT',
       format('set an amount first: SET_%s_AMOUNT for %s', upper(p_side), v_symbol));
   END IF;
   IF p_side = 'sell' THEN
@@ -416,7 +416,7 @@ BEGIN
   SELECT * INTO t FROM triggers WHERE user_id = ctx.user_id AND side = p_side AND symbol = v_symbol
     AND state IN ('set', 'armed') FOR UPDATE;
   IF NOT FOUND THEN
-    RETURN refuse(ctx, v_events, v_command, v_symbol, NULL, 9, 'NO_TRIGGER',
+    RETURN refuse(ctx, v_events, v_command, v_symbol, NULL, grpc_failed_precondition(), 'NO_TRIGGER',
       format('there is no %s trigger on %s to cancel', p_side, v_symbol));
   END IF;
   UPDATE triggers SET state = 'cancelled' WHERE id = t.id;
@@ -477,7 +477,7 @@ DECLARE
   v_events audit_event[] := ARRAY[ev_command('DUMPLOG', NULL, NULL, p ->> 'filename')];
 BEGIN
   IF v_whole AND NOT (SELECT is_admin FROM users WHERE id = ctx.user_id) THEN
-    RETURN refuse(ctx, v_events, 'DUMPLOG', NULL, NULL, 7, 'NOT_ADMINISTRATOR',
+    RETURN refuse(ctx, v_events, 'DUMPLOG', NULL, NULL, grpc_permission_denied(), 'NOT_ADMINISTRATOR',
       'only an administrator may dump the whole log; DUMPLOG with your username dumps your part');
   END IF;
   PERFORM write_audit(ctx, v_events);

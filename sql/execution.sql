@@ -57,7 +57,7 @@ DECLARE
 BEGIN
   SELECT * INTO STRICT v FROM request_log WHERE request_id = p_request_id;
   IF v.fingerprint <> p_fingerprint THEN
-    RETURN op_error(9, 'IDEMPOTENCY_KEY_REUSED',
+    RETURN op_error(grpc_failed_precondition(), 'IDEMPOTENCY_KEY_REUSED',
       format('request id %s was already used for a different request; use a new id', p_request_id));
   END IF;
   RETURN ROW(v.status, v.reason, v.message, v.body)::op_result;
@@ -120,7 +120,7 @@ BEGIN
     FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.token_hash = p_token_hash;
     IF NOT FOUND THEN
-      RETURN op_error(16, 'SESSION_INVALID', 'the session token is not valid; log in');
+      RETURN op_error(grpc_unauthenticated(), 'SESSION_INVALID', 'the session token is not valid; log in');
     END IF;
   END IF;
   v_fingerprint := request_fingerprint(p_op, ctx.user_id, p_params);
@@ -133,7 +133,7 @@ BEGIN
       RETURN stored_response(p_request_id, v_fingerprint);
     END IF;
     RETURN store_response(p_request_id,
-      op_error(16, 'SESSION_EXPIRED', 'the session has expired; log in again (and send this request with a new id)'));
+      op_error(grpc_unauthenticated(), 'SESSION_EXPIRED', 'the session has expired; log in again (and send this request with a new id)'));
   END IF;
   ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
 

@@ -37,7 +37,7 @@ BEGIN
     ON CONFLICT (username) DO NOTHING
     RETURNING id INTO v_id;
     IF NOT FOUND THEN
-      RETURN op_error(6, 'USERNAME_TAKEN', format('the username %s is already registered', p ->> 'username'));
+      RETURN op_error(grpc_already_exists(), 'USERNAME_TAKEN', format('the username %s is already registered', p ->> 'username'));
     END IF;
     -- Signing up signs in: one scrypt, not two.
     INSERT INTO sessions (token_hash, user_id, expires_at)
@@ -56,7 +56,7 @@ END $$;
 -- holds no token: the replica adds the request's own to every copy's answer.
 CREATE OR REPLACE FUNCTION token_taken() RETURNS op_result
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT op_error(6, 'SESSION_TOKEN_TAKEN', 'this session token is already in use; send a new random one')
+  SELECT op_error(grpc_already_exists(), 'SESSION_TOKEN_TAKEN', 'this session token is already in use; send a new random one')
 $$;
 
 CREATE OR REPLACE FUNCTION op_login(ctx request_context, p jsonb, e jsonb) RETURNS op_result
@@ -99,7 +99,7 @@ BEGIN
   WHERE a.cash + a.reserved_cash <= max_balance_cents() - excluded.cash
   RETURNING cash, reserved_cash INTO v_cash, v_reserved;
   IF NOT FOUND THEN
-    RETURN refuse(ctx, v_events, 'ADD', NULL, v_amount, 9, 'BALANCE_LIMIT',
+    RETURN refuse(ctx, v_events, 'ADD', NULL, v_amount, grpc_failed_precondition(), 'BALANCE_LIMIT',
       format('adding %s would take the balance over the limit of %s', money_text(v_amount),
              money_text(max_balance_cents())));
   END IF;
@@ -131,19 +131,19 @@ BEGIN
     ev_quote(v_symbol, v_price, (p -> 'quote' ->> 'issued_at_ms')::bigint, p -> 'quote' ->> 'signature')
   ];
   IF v_expires_ms <= epoch_ms(now()) THEN
-    RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'QUOTE_EXPIRED',
+    RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, grpc_failed_precondition(), 'QUOTE_EXPIRED',
       format('the quote for %s expired %s ms ago; get a fresh quote', v_symbol, epoch_ms(now()) - v_expires_ms));
   END IF;
 
   IF p_side = 'buy' THEN
     SELECT cash INTO v_cash FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
     IF coalesce(v_cash, 0) < v_total THEN
-      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_FUNDS',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, grpc_failed_precondition(), 'INSUFFICIENT_FUNDS',
         format('buying %s %s at %s costs %s but only %s is available', v_shares, v_symbol, money_text(v_price),
                money_text(v_total), money_text(coalesce(v_cash, 0))));
     END IF;
     IF shares_held(ctx.user_id, v_symbol) > max_shares_held() - v_shares THEN
-      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'HOLDING_LIMIT',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, grpc_failed_precondition(), 'HOLDING_LIMIT',
         format('buying %s %s would take the holding over the limit of %s shares', v_shares, v_symbol,
                max_shares_held()));
     END IF;
@@ -156,7 +156,7 @@ BEGIN
     -- The account row is locked first, as in a buy, so the two never deadlock.
     SELECT cash, reserved_cash INTO v_cash, v_reserved FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
     IF v_cash + v_reserved > max_balance_cents() - v_total THEN
-      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'BALANCE_LIMIT',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, grpc_failed_precondition(), 'BALANCE_LIMIT',
         format('selling would take the balance over the limit of %s', money_text(max_balance_cents())));
     END IF;
     UPDATE holdings SET shares = shares - v_shares
@@ -164,7 +164,7 @@ BEGIN
     RETURNING shares, reserved_shares INTO v_held, v_held_reserved;
     IF NOT FOUND THEN
       SELECT shares INTO v_held FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol;
-      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, 9, 'INSUFFICIENT_SHARES',
+      RETURN refuse(ctx, v_events, v_command, v_symbol, v_total, grpc_failed_precondition(), 'INSUFFICIENT_SHARES',
         format('selling %s %s needs %s shares but only %s are held', v_shares, v_symbol, v_shares,
                coalesce(v_held, 0)));
     END IF;
@@ -204,7 +204,7 @@ DECLARE
   v_user bigint := session_user_id(p_token_hash);
 BEGIN
   IF v_user IS NULL THEN
-    RETURN op_error(16, 'SESSION_INVALID', 'the session token is not valid or has expired; log in');
+    RETURN op_error(grpc_unauthenticated(), 'SESSION_INVALID', 'the session token is not valid or has expired; log in');
   END IF;
   RETURN op_ok(jsonb_build_object(
     'account', coalesce((SELECT account_body(cash, reserved_cash) FROM accounts WHERE user_id = v_user),
@@ -222,7 +222,7 @@ DECLARE
   v_user bigint := session_user_id(p_token_hash);
 BEGIN
   IF v_user IS NULL THEN
-    RETURN op_error(16, 'SESSION_INVALID', 'the session token is not valid or has expired; log in');
+    RETURN op_error(grpc_unauthenticated(), 'SESSION_INVALID', 'the session token is not valid or has expired; log in');
   END IF;
   RETURN op_ok(jsonb_build_object('trades', coalesce((
     SELECT jsonb_agg(trade_json(t) ORDER BY t.id DESC)

@@ -6,6 +6,27 @@
 -- function of the schema is dropped and these are created again. A file here
 -- holds functions only; tables, types and data changes are migrations.
 
+-- The gRPC status codes an operation answers with, by name (the numbers of
+-- grpc-js's status enum; a test checks each against it). An operation's result
+-- carries the number, which the replica turns back into the status of that name.
+CREATE OR REPLACE FUNCTION grpc_ok() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 0 $$;
+
+CREATE OR REPLACE FUNCTION grpc_not_found() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 5 $$;
+
+CREATE OR REPLACE FUNCTION grpc_already_exists() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 6 $$;
+
+CREATE OR REPLACE FUNCTION grpc_permission_denied() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 7 $$;
+
+CREATE OR REPLACE FUNCTION grpc_failed_precondition() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 9 $$;
+
+CREATE OR REPLACE FUNCTION grpc_unauthenticated() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 16 $$;
+
 CREATE OR REPLACE FUNCTION max_balance_cents() RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT 100000000000000000::bigint $$;
 
@@ -23,7 +44,7 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION op_ok(body jsonb) RETURNS op_result
-LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(0, NULL, NULL, body)::op_result $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(grpc_ok(), NULL, NULL, body)::op_result $$;
 
 CREATE OR REPLACE FUNCTION op_error(status integer, reason text, message text) RETURNS op_result
 LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(status, reason, message, NULL)::op_result $$;
