@@ -45,15 +45,11 @@ BEGIN
              p_replica, o.transaction_num)::request_context;
   UPDATE pending_orders SET state = 'expired' WHERE id = o.id;
   IF o.side = 'buy' THEN
-    UPDATE accounts SET cash = cash + v_amount, reserved_cash = reserved_cash - v_amount WHERE user_id = o.user_id;
-    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
-    VALUES (ctx.request_id, o.user_id, 'release', v_amount, -v_amount);
+    PERFORM ledger_move(ctx.request_id, o.user_id, 'release', p_cash => v_amount, p_reserved_cash => -v_amount);
     PERFORM write_audit(ctx, ARRAY[ev_account('add', v_amount)]);
   ELSE
-    UPDATE holdings SET shares = shares + o.shares, reserved_shares = reserved_shares - o.shares
-    WHERE user_id = o.user_id AND symbol = o.symbol;
-    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
-    VALUES (ctx.request_id, o.user_id, 'release', o.symbol, o.shares, -o.shares);
+    PERFORM ledger_move(ctx.request_id, o.user_id, 'release', o.symbol, p_shares => o.shares,
+                        p_reserved_shares => -o.shares);
   END IF;
 END $$;
 
@@ -182,9 +178,7 @@ BEGIN
         format('%s %s at %s cost %s but only %s is available', v_shares, v_symbol, money_text(v_price),
                money_text(v_cost), money_text(a.cash)));
     END IF;
-    UPDATE accounts SET cash = cash - v_cost, reserved_cash = reserved_cash + v_cost WHERE user_id = ctx.user_id;
-    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
-    VALUES (ctx.request_id, ctx.user_id, 'reserve', -v_cost, v_cost);
+    PERFORM ledger_move(ctx.request_id, ctx.user_id, 'reserve', p_cash => -v_cost, p_reserved_cash => v_cost);
     v_events := v_events || ev_account('remove', v_cost);
   ELSE
     SELECT * INTO h FROM holdings WHERE user_id = ctx.user_id AND symbol = v_symbol FOR UPDATE;
@@ -193,10 +187,8 @@ BEGIN
         format('selling %s %s needs %s shares but %s are held unreserved', money_text(v_amount), v_symbol,
                v_shares, coalesce(h.shares, 0)));
     END IF;
-    UPDATE holdings SET shares = shares - v_shares, reserved_shares = reserved_shares + v_shares
-    WHERE user_id = ctx.user_id AND symbol = v_symbol;
-    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
-    VALUES (ctx.request_id, ctx.user_id, 'reserve', v_symbol, -v_shares, v_shares);
+    PERFORM ledger_move(ctx.request_id, ctx.user_id, 'reserve', v_symbol, p_shares => -v_shares,
+                        p_reserved_shares => v_shares);
   END IF;
   INSERT INTO pending_orders (user_id, side, symbol, shares, price_cents, quote_sequence, quote_signature,
                               request_id, transaction_num, expires_at)
@@ -247,16 +239,11 @@ BEGIN
   UPDATE pending_orders SET state = CASE WHEN p_commit THEN 'committed' ELSE 'cancelled' END WHERE id = o.id;
   IF p_commit THEN
     IF p_side = 'buy' THEN
-      UPDATE accounts SET reserved_cash = reserved_cash - v_amount WHERE user_id = ctx.user_id;
-      INSERT INTO holdings AS h (user_id, symbol, shares) VALUES (ctx.user_id, o.symbol, o.shares)
-      ON CONFLICT (user_id, symbol) DO UPDATE SET shares = h.shares + excluded.shares;
-      INSERT INTO ledger (request_id, user_id, kind, symbol, reserved_cash_delta, shares_delta)
-      VALUES (ctx.request_id, ctx.user_id, 'buy', o.symbol, -v_amount, o.shares);
+      PERFORM ledger_move(ctx.request_id, ctx.user_id, 'buy', o.symbol, p_reserved_cash => -v_amount,
+                          p_shares => o.shares);
     ELSE
-      UPDATE holdings SET reserved_shares = reserved_shares - o.shares WHERE user_id = ctx.user_id AND symbol = o.symbol;
-      UPDATE accounts SET cash = cash + v_amount WHERE user_id = ctx.user_id;
-      INSERT INTO ledger (request_id, user_id, kind, symbol, cash_delta, reserved_shares_delta)
-      VALUES (ctx.request_id, ctx.user_id, 'sell', o.symbol, v_amount, -o.shares);
+      PERFORM ledger_move(ctx.request_id, ctx.user_id, 'sell', o.symbol, p_cash => v_amount,
+                          p_reserved_shares => -o.shares);
       v_events := v_events || ev_account('add', v_amount);
     END IF;
     INSERT INTO trades (request_id, user_id, symbol, side, shares, price_cents, total_cents, quote_sequence,
@@ -265,15 +252,11 @@ BEGIN
             o.quote_signature, ctx.replica_id)
     RETURNING * INTO t;
   ELSIF p_side = 'buy' THEN
-    UPDATE accounts SET cash = cash + v_amount, reserved_cash = reserved_cash - v_amount WHERE user_id = ctx.user_id;
-    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
-    VALUES (ctx.request_id, ctx.user_id, 'release', v_amount, -v_amount);
+    PERFORM ledger_move(ctx.request_id, ctx.user_id, 'release', p_cash => v_amount, p_reserved_cash => -v_amount);
     v_events := v_events || ev_account('add', v_amount);
   ELSE
-    UPDATE holdings SET shares = shares + o.shares, reserved_shares = reserved_shares - o.shares
-    WHERE user_id = ctx.user_id AND symbol = o.symbol;
-    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
-    VALUES (ctx.request_id, ctx.user_id, 'release', o.symbol, o.shares, -o.shares);
+    PERFORM ledger_move(ctx.request_id, ctx.user_id, 'release', o.symbol, p_shares => o.shares,
+                        p_reserved_shares => -o.shares);
   END IF;
   PERFORM write_audit(ctx, v_events);
   RETURN op_ok(result_body(format('%s %s %s %s at %s', CASE WHEN p_commit THEN 'committed' ELSE 'cancelled' END,
@@ -301,11 +284,8 @@ BEGIN
       format('selling %s of %s at %s needs %s shares; %s are available', money_text(p_amount), t.symbol,
              money_text(p_price), greatest(v_shares, 1), v_available));
   END IF;
-  UPDATE holdings SET shares = shares + t.reserved_shares - v_shares,
-                      reserved_shares = reserved_shares - t.reserved_shares + v_shares
-  WHERE user_id = t.user_id AND symbol = t.symbol;
-  INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
-  VALUES (ctx.request_id, t.user_id, 'reserve', t.symbol, t.reserved_shares - v_shares, v_shares - t.reserved_shares);
+  PERFORM ledger_move(ctx.request_id, t.user_id, 'reserve', t.symbol, p_shares => t.reserved_shares - v_shares,
+                      p_reserved_shares => v_shares - t.reserved_shares);
   RETURN NULL;
 END $$;
 
@@ -339,9 +319,8 @@ BEGIN
                v_symbol, money_text(v_delta), money_text(a.cash)));
     END IF;
     IF v_delta <> 0 THEN
-      UPDATE accounts SET cash = cash - v_delta, reserved_cash = reserved_cash + v_delta WHERE user_id = ctx.user_id;
-      INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
-      VALUES (ctx.request_id, ctx.user_id, CASE WHEN v_delta > 0 THEN 'reserve' ELSE 'release' END, -v_delta, v_delta);
+      PERFORM ledger_move(ctx.request_id, ctx.user_id, CASE WHEN v_delta > 0 THEN 'reserve' ELSE 'release' END,
+                          p_cash => -v_delta, p_reserved_cash => v_delta);
       v_events := v_events || ev_account(CASE WHEN v_delta > 0 THEN 'remove' ELSE 'add' END, abs(v_delta));
     END IF;
   ELSIF t.state = 'armed' THEN
@@ -421,16 +400,12 @@ BEGIN
   END IF;
   UPDATE triggers SET state = 'cancelled' WHERE id = t.id;
   IF p_side = 'buy' THEN
-    UPDATE accounts SET cash = cash + t.amount_cents, reserved_cash = reserved_cash - t.amount_cents
-    WHERE user_id = ctx.user_id;
-    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
-    VALUES (ctx.request_id, ctx.user_id, 'release', t.amount_cents, -t.amount_cents);
+    PERFORM ledger_move(ctx.request_id, ctx.user_id, 'release', p_cash => t.amount_cents,
+                        p_reserved_cash => -t.amount_cents);
     v_events := v_events || ev_account('add', t.amount_cents);
   ELSIF t.reserved_shares > 0 THEN
-    UPDATE holdings SET shares = shares + t.reserved_shares, reserved_shares = reserved_shares - t.reserved_shares
-    WHERE user_id = ctx.user_id AND symbol = v_symbol;
-    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
-    VALUES (ctx.request_id, ctx.user_id, 'release', v_symbol, t.reserved_shares, -t.reserved_shares);
+    PERFORM ledger_move(ctx.request_id, ctx.user_id, 'release', v_symbol, p_shares => t.reserved_shares,
+                        p_reserved_shares => -t.reserved_shares);
   END IF;
   PERFORM write_audit(ctx, v_events);
   RETURN op_ok(result_body(format('cancelled the %s trigger on %s', p_side, v_symbol), ctx.user_id));

@@ -19,10 +19,8 @@ BEGIN
   SELECT * INTO a FROM accounts WHERE user_id = t.user_id;
   IF t.side = 'buy' AND shares_held(t.user_id, t.symbol) > max_shares_held() - t.amount_cents / p_price THEN
     -- The purchase would take the holding over the cap: the trigger is cancelled, its cash returned.
-    UPDATE accounts SET cash = cash + t.amount_cents, reserved_cash = reserved_cash - t.amount_cents
-    WHERE user_id = t.user_id;
-    INSERT INTO ledger (request_id, user_id, kind, cash_delta, reserved_cash_delta)
-    VALUES (ctx.request_id, t.user_id, 'release', t.amount_cents, -t.amount_cents);
+    PERFORM ledger_move(ctx.request_id, t.user_id, 'release', p_cash => t.amount_cents,
+                        p_reserved_cash => -t.amount_cents);
     UPDATE triggers SET state = 'cancelled', fired_at = now(), fired_price_cents = p_price, fired_by = p_replica
     WHERE id = t.id;
     PERFORM write_audit(ctx, ARRAY[
@@ -34,10 +32,8 @@ BEGIN
   END IF;
   IF t.side = 'sell' AND t.reserved_shares::numeric * p_price > max_balance_cents() - a.cash - a.reserved_cash THEN
     -- The sale would take the balance over the cap: the trigger is cancelled, its shares returned.
-    UPDATE holdings SET shares = shares + t.reserved_shares, reserved_shares = reserved_shares - t.reserved_shares
-    WHERE user_id = t.user_id AND symbol = t.symbol;
-    INSERT INTO ledger (request_id, user_id, kind, symbol, shares_delta, reserved_shares_delta)
-    VALUES (ctx.request_id, t.user_id, 'release', t.symbol, t.reserved_shares, -t.reserved_shares);
+    PERFORM ledger_move(ctx.request_id, t.user_id, 'release', t.symbol, p_shares => t.reserved_shares,
+                        p_reserved_shares => -t.reserved_shares);
     UPDATE triggers SET state = 'cancelled', fired_at = now(), fired_price_cents = p_price, fired_by = p_replica
     WHERE id = t.id;
     PERFORM write_audit(ctx, ARRAY[ev_error('SET_SELL_TRIGGER', t.symbol, NULL,
@@ -48,14 +44,8 @@ BEGIN
   IF t.side = 'buy' THEN
     v_shares := t.amount_cents / p_price;
     v_total := v_shares * p_price;
-    UPDATE accounts SET reserved_cash = reserved_cash - t.amount_cents, cash = cash + (t.amount_cents - v_total)
-    WHERE user_id = t.user_id;
-    IF v_shares > 0 THEN
-      INSERT INTO holdings AS h (user_id, symbol, shares) VALUES (t.user_id, t.symbol, v_shares)
-      ON CONFLICT (user_id, symbol) DO UPDATE SET shares = h.shares + excluded.shares;
-    END IF;
-    INSERT INTO ledger (request_id, user_id, kind, symbol, cash_delta, reserved_cash_delta, shares_delta)
-    VALUES (ctx.request_id, t.user_id, 'buy', t.symbol, t.amount_cents - v_total, -t.amount_cents, v_shares);
+    PERFORM ledger_move(ctx.request_id, t.user_id, 'buy', t.symbol, p_cash => t.amount_cents - v_total,
+                        p_reserved_cash => -t.amount_cents, p_shares => v_shares);
     v_events := ARRAY[ev_system('SET_BUY_TRIGGER', t.symbol, v_total)];
     IF t.amount_cents > v_total THEN
       v_events := v_events || ev_account('add', t.amount_cents - v_total);
@@ -63,10 +53,7 @@ BEGIN
   ELSE
     v_shares := t.reserved_shares;
     v_total := v_shares * p_price;
-    UPDATE accounts SET cash = cash + v_total WHERE user_id = t.user_id;
-    UPDATE holdings SET reserved_shares = reserved_shares - v_shares WHERE user_id = t.user_id AND symbol = t.symbol;
-    INSERT INTO ledger (request_id, user_id, kind, symbol, cash_delta, reserved_shares_delta)
-    VALUES (ctx.request_id, t.user_id, 'sell', t.symbol, v_total, -v_shares);
+    PERFORM ledger_move(ctx.request_id, t.user_id, 'sell', t.symbol, p_cash => v_total, p_reserved_shares => -v_shares);
     v_events := ARRAY[ev_system('SET_SELL_TRIGGER', t.symbol, v_total), ev_account('add', v_total)];
   END IF;
   IF v_shares > 0 THEN
