@@ -3,7 +3,7 @@
 -- run once through execute_request, writing its audit events in its transaction.
 
 CREATE OR REPLACE FUNCTION order_json(o pending_orders) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
     'side', o.side, 'symbol', o.symbol, 'shares', o.shares::text, 'price', money_text(o.price_cents),
     'amount', money_text(o.shares * o.price_cents), 'expires_at_ms', epoch_ms(o.expires_at)::text
@@ -11,7 +11,7 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION trigger_json(t triggers) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
     'side', t.side, 'symbol', t.symbol, 'amount', money_text(t.amount_cents),
     'trigger_price', coalesce(money_text(t.trigger_price_cents), ''), 'reserved_shares', t.reserved_shares::text,

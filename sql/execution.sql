@@ -11,9 +11,10 @@
 
 -- Effects without a client request of their own (an order expiring, a trigger
 -- firing) are recorded under an id derived from what caused them, so each still
--- has exactly one effect.
+-- has exactly one effect. (p_id::text, not text || bigint, which is STABLE: the
+-- function is IMMUTABLE and inlined only if its body is.)
 CREATE OR REPLACE FUNCTION derived_request_id(p_kind text, p_id bigint) RETURNS uuid
-LANGUAGE sql IMMUTABLE AS $$ SELECT md5(p_kind || ':' || p_id)::uuid $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT md5(p_kind || ':' || p_id::text)::uuid $$;
 
 -- The operation named by the replica (Operation in src/replica/executor.ts; a
 -- test runs every one of them through here).
@@ -64,8 +65,9 @@ BEGIN
 END $$;
 
 -- SHA-256 of the operation, the caller and the parameters: what makes two copies the same request.
+-- STABLE as convert_to is.
 CREATE OR REPLACE FUNCTION request_fingerprint(p_op text, p_user_id bigint, p_params jsonb) RETURNS bytea
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT sha256(convert_to(p_op || E'\n' || coalesce(p_user_id::text, '-') || E'\n' || p_params::text, 'UTF8'))
 $$;
 

@@ -33,12 +33,16 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT 100000000000000000::bigint $$;
 CREATE OR REPLACE FUNCTION max_shares_held() RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT 100000000000000000::bigint $$;
 
+-- Declared as volatile as their bodies are, and money_text not STRICT (its CASE
+-- is not), so that PostgreSQL inlines them into the calling statement; a LANGUAGE
+-- sql function it cannot inline is planned again on every call on PostgreSQL 15.
+-- extract(epoch FROM timestamptz) is STABLE.
 CREATE OR REPLACE FUNCTION epoch_ms(t timestamptz) RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT (extract(epoch FROM t) * 1000)::bigint $$;
+LANGUAGE sql STABLE STRICT AS $$ SELECT (extract(epoch FROM t) * 1000)::bigint $$;
 
 -- Cents as decimal dollars with two fractional digits: 12345 -> '123.45'.
 CREATE OR REPLACE FUNCTION money_text(cents bigint) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT AS $$
+LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN cents < 0 THEN '-' ELSE '' END
     || (abs(cents) / 100)::text || '.' || lpad((abs(cents) % 100)::text, 2, '0')
 $$;
