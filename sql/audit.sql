@@ -27,8 +27,13 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT ROW('systemEvent', p_command, p_symbol, p_funds, NULL, NULL, NULL, NULL, NULL, NULL)::audit_event
 $$;
 
+-- PL/pgSQL, as are the other small functions that query a table (shares_held,
+-- holding_json, result_body, session_user_id): PostgreSQL cannot inline a
+-- LANGUAGE sql function whose body reads a table, and before version 18 plans
+-- such a body again on every call, where PL/pgSQL keeps its plans for the session.
 CREATE OR REPLACE FUNCTION write_audit(ctx request_context, p_events audit_event[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO audit_events (
     event_type, server, transaction_num, request_id, user_id, username, command, symbol, funds_cents,
     action, price_cents, quote_server_time_ms, cryptokey, filename, error_message
@@ -37,8 +42,8 @@ LANGUAGE sql AS $$
          e.symbol, e.funds_cents, e.action, e.price_cents, e.quote_server_time_ms, e.cryptokey, e.filename,
          e.error_message
   FROM unnest(p_events) WITH ORDINALITY AS e
-  ORDER BY e.ordinality
-$$;
+  ORDER BY e.ordinality;
+END $$;
 
 -- A refused command: the request's events so far and its errorEvent, and the
 -- error every copy of the request gets.

@@ -20,18 +20,20 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION holding_json(p_user bigint, p_symbol text) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-  SELECT coalesce(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN coalesce(
     (SELECT jsonb_build_object('symbol', symbol, 'shares', shares::text, 'reserved_shares', reserved_shares::text)
      FROM holdings WHERE user_id = p_user AND symbol = p_symbol),
-    jsonb_build_object('symbol', p_symbol, 'shares', '0', 'reserved_shares', '0'))
-$$;
+    jsonb_build_object('symbol', p_symbol, 'shares', '0', 'reserved_shares', '0'));
+END $$;
 
 CREATE OR REPLACE FUNCTION result_body(p_message text, p_user bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-  SELECT jsonb_build_object('message', p_message,
-    'account', (SELECT account_body(cash, reserved_cash) FROM accounts WHERE user_id = p_user))
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN jsonb_build_object('message', p_message,
+    'account', (SELECT account_body(cash, reserved_cash) FROM accounts WHERE user_id = p_user));
+END $$;
 
 -- Releases what an expired pending order reserved. Its effect is recorded under
 -- the order's derived id and logged under the number of the command that placed it.

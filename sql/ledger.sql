@@ -2,9 +2,10 @@
 
 -- Shares of a symbol a user holds, reserved or not.
 CREATE OR REPLACE FUNCTION shares_held(p_user bigint, p_symbol text) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-  SELECT coalesce((SELECT shares + reserved_shares FROM holdings WHERE user_id = p_user AND symbol = p_symbol), 0)
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN coalesce((SELECT shares + reserved_shares FROM holdings WHERE user_id = p_user AND symbol = p_symbol), 0);
+END $$;
 
 -- One movement of a user's cash and shares, and its ledger entry, together:
 -- reserving, releasing, settling and firing all move through here, so the ledger

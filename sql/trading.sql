@@ -194,9 +194,10 @@ END $$;
 -- Reads. They change nothing, so they need no request id.
 
 CREATE OR REPLACE FUNCTION session_user_id(p_token_hash bytea) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-  SELECT user_id FROM sessions WHERE token_hash = p_token_hash AND expires_at > now()
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT user_id FROM sessions WHERE token_hash = p_token_hash AND expires_at > now());
+END $$;
 
 -- The trading API reads an account that does not exist yet as an empty one.
 CREATE OR REPLACE FUNCTION read_portfolio(p_token_hash bytea) RETURNS op_result
