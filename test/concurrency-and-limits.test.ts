@@ -17,7 +17,7 @@ import { uniqueUsername } from './support/trader.js';
 
 /**
  * The interleavings that deadlocked before every transaction took a user's
- * account row first (migrations/003): each is set up step by step with real
+ * account row first (sql/day_trading.sql): each is set up step by step with real
  * connections holding real locks, so the bad order, if it came back, would be
  * hit every time rather than by luck.
  */
@@ -461,6 +461,13 @@ describe('the database under concurrency and at its limits', () => {
       password: 'lock order password',
       session_token: token,
     });
+    // Both outcomes are taken at once, as either may be refused first.
+    const outcomes = [register, login].map((call) =>
+      call.then(
+        () => undefined,
+        (e: unknown) => e as ReplicatedCallError,
+      ),
+    );
     // Both wait on the uncommitted session with that token, then find it taken.
     const deadline = Date.now() + 10_000;
     for (;;) {
@@ -473,11 +480,7 @@ describe('the database under concurrency and at its limits', () => {
     }
     await holder.c.query('COMMIT');
     release(holder.c);
-    for (const call of [register, login]) {
-      const err = await call.then(
-        () => undefined,
-        (e: unknown) => e as ReplicatedCallError,
-      );
+    for (const err of await Promise.all(outcomes)) {
       expect({ code: err?.code, reason: err?.reason }).toEqual({
         code: status.ALREADY_EXISTS,
         reason: 'SESSION_TOKEN_TAKEN',

@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package's own root: proto/ and migrations/ live there, dist/ or src/ below it. */
+/** The package's own root: proto/, migrations/ and sql/ live there, dist/ or src/ below it. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const PROTO_DIR = resolve(PACKAGE_ROOT, 'proto');
 export const MIGRATIONS_DIR = resolve(PACKAGE_ROOT, 'migrations');
+/** The SQL functions, one file per area, applied after the migrations. */
+export const SQL_DIR = resolve(PACKAGE_ROOT, 'sql');
 /** The compiled CLI, which every hedge process is started from. */
 export const CLI_PATH = resolve(PACKAGE_ROOT, 'dist/cli.js');
 

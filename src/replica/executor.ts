@@ -19,7 +19,7 @@ export type Operation =
   | 'deposit'
   | 'buy'
   | 'sell'
-  // The SEng 468 day-trading commands (migrations/003).
+  // The SEng 468 day-trading commands (sql/day_trading.sql).
   | 'add'
   | 'quote'
   | 'order_buy'
@@ -86,10 +86,23 @@ export type Params = { [key: string]: string | number | boolean | null | Params 
 
 const toJson = (value: Params): string => JSON.stringify(value);
 
+/**
+ * The status an operation's SQL named (grpc_failed_precondition() and the others
+ * of sql/vocabulary.sql) as the gRPC status of that name; a number gRPC does not
+ * name is a bug, not an answer.
+ */
+function statusFromSql(code: number): status {
+  const name = status[code] as keyof typeof status | undefined;
+  if (name === undefined)
+    throw new Error(`the database answered with status ${code}, which gRPC does not name`);
+  return status[name];
+}
+
 function unwrap<T>(row: OpRow | undefined): T {
   if (!row) throw new Error('execute_request returned no row');
-  if (row.status !== 0) {
-    throw new HedgeError(row.status as status, row.reason ?? 'UNKNOWN', row.message ?? 'request refused');
+  const code = statusFromSql(row.status);
+  if (code !== status.OK) {
+    throw new HedgeError(code, row.reason ?? 'UNKNOWN', row.message ?? 'request refused');
   }
   return row.body as T;
 }
@@ -104,7 +117,7 @@ function idempotencyKeyReused(requestId: string): HedgeError {
 }
 
 /**
- * Runs requests through the database's execute_request (migrations/002): one
+ * Runs requests through the database's execute_request (sql/execution.sql): one
  * statement, one round trip, one transaction per request. The response comes
  * back as the JSON body of the proto message, exactly as stored, so every copy
  * of a request encodes to the same bytes.

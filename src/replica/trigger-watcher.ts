@@ -9,7 +9,7 @@ import type { QuoteVerifier } from './quote-verifier.js';
 /**
  * Every replica watches the feed's signed ticks for the symbols some armed
  * trigger waits on, and hands them to fire_triggers, which fires each trigger
- * once whichever replicas see the tick (migrations/003). The set of symbols is
+ * once whichever replicas see the tick (sql/triggers.sql). The set of symbols is
  * read from the database every second. A trigger fires on the first tick after
  * it was armed whose price satisfies it, at that tick's price; a watcher that
  * falls behind the feed is sent the newest tick of each symbol (feed.proto).
