@@ -1,4 +1,5 @@
 import { type Client, type Metadata, status } from '@grpc/grpc-js';
+import { BACKOFF, backoffDelay } from '../common/backoff.js';
 import { reasonOf } from '../common/errors.js';
 import type { ReplicaMember, View } from './membership-watcher.js';
 import type { ReplicationMode } from './replication-mode.js';
@@ -294,8 +295,7 @@ class CallExecution<T> {
       this.giveUp();
       return;
     }
-    // Short first: a replacement or a new view usually arrives within a few hundred ms.
-    const delay = Math.min(remaining, 10 * 2 ** Math.min(this.rounds - 1, 5));
+    const delay = Math.min(remaining, backoffDelay(BACKOFF.callRetry, this.rounds - 1));
     this.retryTimer = setTimeout(() => this.launchRound(), delay);
   }
 

@@ -1,4 +1,5 @@
-import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { BACKOFF } from '../common/backoff.js';
+import { type Watch, watch } from '../common/watch-stream.js';
 import type { Member__Output } from '../gen/hedge/v1/Member.js';
 import type { Membership__Output } from '../gen/hedge/v1/Membership.js';
 import type { ReplicationManagerClient } from '../gen/hedge/v1/ReplicationManager.js';
@@ -18,9 +19,7 @@ export interface View {
  */
 export class MembershipWatcher {
   private current: View = { number: -1n, members: [] };
-  private stream: ClientReadableStream<Membership__Output> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelayMs = 100;
+  private watching: Watch | undefined;
   private closed = false;
   private readonly listeners = new Set<(view: View) => void>();
   readonly manager: ReplicationManagerClient;
@@ -41,38 +40,33 @@ export class MembershipWatcher {
   async start(timeoutMs: number): Promise<View> {
     const first = await fetchMembership(this.manager, timeoutMs);
     this.accept(first, true);
-    this.watch();
+    this.follow();
     return this.current;
   }
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.retryTimer);
-    this.stream?.cancel();
+    this.watching?.close();
     this.manager.close();
   }
 
-  private watch(): void {
+  private follow(): void {
     if (this.closed) return;
     let fresh = true;
-    const stream = this.manager.WatchMembership({});
-    this.stream = stream;
-    stream.on('data', (m: Membership__Output) => {
-      // The first view of a new stream is taken even if its number went down: the
-      // manager may have lost its registry and started counting again.
-      this.accept(m, fresh);
-      fresh = false;
-      this.retryDelayMs = 100;
+    this.watching = watch<Membership__Output>({
+      open: () => this.manager.WatchMembership({}),
+      onOpen: () => {
+        fresh = true;
+      },
+      onData: (m) => {
+        // The first view of a new stream is taken even if its number went down: the
+        // manager may have lost its registry and started counting again.
+        this.accept(m, fresh);
+        fresh = false;
+      },
+      backoff: BACKOFF.membership,
+      name: 'membership',
     });
-    stream.on('error', (_err: ServiceError) => this.reconnect(stream));
-    stream.on('end', () => this.reconnect(stream));
-  }
-
-  private reconnect(stream: ClientReadableStream<Membership__Output>): void {
-    if (this.closed || stream !== this.stream) return;
-    this.stream = undefined;
-    this.retryTimer = setTimeout(() => this.watch(), this.retryDelayMs);
-    this.retryDelayMs = Math.min(2_000, this.retryDelayMs * 2);
   }
 
   private accept(m: Membership__Output, force: boolean): void {

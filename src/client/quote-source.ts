@@ -1,6 +1,8 @@
-import { type ClientReadableStream, credentials } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
+import { BACKOFF } from '../common/backoff.js';
 import { hedgeProto } from '../common/proto.js';
-import { deadlineAfter, invoke } from '../common/rpc.js';
+import { deadlineAfter, invoke, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
+import { type Watch, watch } from '../common/watch-stream.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
 
@@ -16,25 +18,29 @@ export class QuoteSource {
   /** Fetches in flight: callers wanting one symbol at once share one GetQuote. */
   private readonly fetching = new Map<string, Promise<SignedQuote__Output>>();
   private readonly feed: StockFeedClient;
-  private stream: ClientReadableStream<SignedQuote__Output> | undefined;
+  private streaming: Watch | undefined;
   private streamed: string[] = [];
-  private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(address: string) {
-    this.feed = new (hedgeProto().StockFeed)(address, credentials.createInsecure(), {
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1_000,
-    });
+    this.feed = new (hedgeProto().StockFeed)(address, credentials.createInsecure(), PEER_CHANNEL_OPTIONS);
   }
 
   /** Keeps the quotes of these symbols current from the feed's stream; resolves with the first of each. */
   async follow(symbols: string[]): Promise<void> {
     this.streamed = [...new Set([...this.streamed, ...symbols])];
-    // A retry still pending would open a second stream beside this one, and orphan it.
-    clearTimeout(this.retryTimer);
-    this.stream?.cancel();
-    this.watch();
+    // Closing the old watch cancels its stream or its pending reopen, so only one stream is ever open.
+    this.streaming?.close();
+    this.streaming = undefined;
+    if (!this.closed && this.streamed.length > 0) {
+      const streamed = this.streamed;
+      this.streaming = watch<SignedQuote__Output>({
+        open: () => this.feed.StreamQuotes({ symbols: streamed }),
+        onData: (q) => this.remember(q),
+        backoff: BACKOFF.quotes,
+        name: 'quotes',
+      });
+    }
     await Promise.all(symbols.map((s) => this.get(s)));
   }
 
@@ -58,23 +64,8 @@ export class QuoteSource {
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.retryTimer);
-    this.stream?.cancel();
+    this.streaming?.close();
     this.feed.close();
-  }
-
-  private watch(): void {
-    if (this.closed || this.streamed.length === 0) return;
-    const stream = this.feed.StreamQuotes({ symbols: this.streamed });
-    this.stream = stream;
-    stream.on('data', (q: SignedQuote__Output) => this.remember(q));
-    const again = () => {
-      if (this.stream !== stream || this.closed) return;
-      this.stream = undefined;
-      this.retryTimer = setTimeout(() => this.watch(), 500);
-    };
-    stream.on('error', again);
-    stream.on('end', again);
   }
 
   private remember(q: SignedQuote__Output): void {

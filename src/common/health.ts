@@ -8,7 +8,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
-import { deadlineAfter } from './rpc.js';
+import { deadlineAfter, PEER_CHANNEL_OPTIONS } from './rpc.js';
 
 interface HealthCheckResponse {
   status: 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
@@ -40,8 +40,8 @@ export function healthPackageDefinition(): PackageDefinition {
   return loadSync(HEALTH_PROTO, { enums: String, keepCase: true });
 }
 
-/** A grpc.health.v1 client, from the proto file that grpc-health-check ships. */
-export function healthClient(address: string, options: ChannelOptions = {}): HealthClient {
+/** A grpc.health.v1 client, from the proto file that grpc-health-check ships; the channel options of rpc.ts unless given. */
+export function healthClient(address: string, options: ChannelOptions = PEER_CHANNEL_OPTIONS): HealthClient {
   if (!HealthClientClass) {
     const grpcObject = loadPackageDefinition(healthPackageDefinition()) as unknown as {
       grpc: { health: { v1: { Health: HealthClientConstructor } } };

@@ -16,9 +16,12 @@ export function deadlineAfter(ms: number): Date {
 }
 
 /**
- * A client's long-lived channel to a replica or the manager: keepalive notices a
- * frozen or vanished peer (a stream has no deadline), and a replaced replica,
- * back on a new address, should not be redialled slowly.
+ * Every client channel to a hedge process (replica, manager, feed): keepalive
+ * notices a frozen or vanished peer (a stream has no deadline; the servers permit
+ * pings without calls, see grpc-server.ts), and a replaced replica or a restarted
+ * feed or manager should not be redialled slowly. Message sizes stay grpc-js's
+ * defaults (4 MiB), which the servers also set. Reconnecting a stream is
+ * watch-stream.ts's; this back-off is only the channel's redial.
  */
 export const PEER_CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.keepalive_time_ms': 10_000,
@@ -26,4 +29,14 @@ export const PEER_CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1_000,
+};
+
+/**
+ * The manager's heartbeat channel to a replica. The one difference: the first
+ * redial comes after 50 ms, within one heartbeat interval (100 ms by default), so
+ * that a channel waiting to redial does not itself cost a heartbeat.
+ */
+export const HEARTBEAT_CHANNEL_OPTIONS: ChannelOptions = {
+  ...PEER_CHANNEL_OPTIONS,
+  'grpc.initial_reconnect_backoff_ms': 50,
 };

@@ -1,6 +1,9 @@
-import { type ClientReadableStream, credentials } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
+import { BACKOFF } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
 import { hedgeProto } from '../common/proto.js';
+import { PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
+import { type Watch, watch } from '../common/watch-stream.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
 import type { Executor, Tick } from './executor.js';
@@ -10,17 +13,19 @@ import type { QuoteVerifier } from './quote-verifier.js';
  * Every replica watches the feed's signed ticks for the symbols some armed
  * trigger waits on, and hands them to fire_triggers, which fires each trigger
  * once whichever replicas see the tick (sql/triggers.sql). The set of symbols is
- * read from the database every second. A trigger fires on the first tick after
+ * read from the database every second; the stream for a set is reopened with
+ * back-off when it fails, apart from that polling. A trigger fires on the first tick after
  * it was armed whose price satisfies it, at that tick's price; a watcher that
  * falls behind the feed is sent the newest tick of each symbol (feed.proto).
  */
 export class TriggerWatcher {
   private readonly feed: StockFeedClient;
-  private stream: ClientReadableStream<SignedQuote__Output> | undefined;
+  private ticks: Watch | undefined;
   private watched = '';
   private pending: Tick[] = [];
   private flushing = false;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly executor: Executor,
@@ -29,10 +34,7 @@ export class TriggerWatcher {
     private readonly log: Logger,
     private readonly pollMs = 1_000,
   ) {
-    this.feed = new (hedgeProto().StockFeed)(feedAddress, credentials.createInsecure(), {
-      'grpc.initial_reconnect_backoff_ms': 200,
-      'grpc.max_reconnect_backoff_ms': 2_000,
-    });
+    this.feed = new (hedgeProto().StockFeed)(feedAddress, credentials.createInsecure(), PEER_CHANNEL_OPTIONS);
   }
 
   start(): void {
@@ -41,36 +43,38 @@ export class TriggerWatcher {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
-    this.stream?.cancel();
+    this.ticks?.close();
+    this.ticks = undefined;
     this.feed.close();
   }
 
   private async refresh(): Promise<void> {
     const symbols = await this.executor.armedSymbols().catch(() => undefined);
-    if (!symbols) return;
+    // A read that finishes after stop() must not open a stream on the closed channel.
+    if (!symbols || this.stopped) return;
     const key = symbols.join(',');
-    if (key === this.watched && (this.stream || symbols.length === 0)) return;
+    if (key === this.watched) return;
     this.watched = key;
-    this.stream?.cancel();
-    this.stream = undefined;
+    this.ticks?.close();
+    this.ticks = undefined;
     if (symbols.length === 0) return;
-    const stream = this.feed.StreamQuotes({ symbols });
-    this.stream = stream;
     // A stream starts with each symbol's current quote: a snapshot, not a tick. A
     // trigger fires on a tick that comes after it was armed, so only later ticks count.
     const snapshot = new Map<string, bigint>();
-    stream.on('data', (q: SignedQuote__Output) => {
-      const first = snapshot.get(q.symbol);
-      if (first === undefined) snapshot.set(q.symbol, BigInt(q.sequence));
-      else if (BigInt(q.sequence) > first) this.onQuote(q);
+    this.ticks = watch<SignedQuote__Output>({
+      open: () => this.feed.StreamQuotes({ symbols }),
+      onOpen: () => snapshot.clear(),
+      onData: (q) => {
+        const first = snapshot.get(q.symbol);
+        if (first === undefined) snapshot.set(q.symbol, BigInt(q.sequence));
+        else if (BigInt(q.sequence) > first) this.onQuote(q);
+      },
+      backoff: BACKOFF.triggerTicks,
+      log: this.log,
+      name: 'trigger ticks',
     });
-    const lost = () => {
-      // Resubscribe at the next refresh.
-      if (this.stream === stream) this.stream = undefined;
-    };
-    stream.on('error', lost);
-    stream.on('end', lost);
   }
 
   private onQuote(quote: SignedQuote__Output): void {

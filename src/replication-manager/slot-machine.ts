@@ -1,3 +1,4 @@
+import { BACKOFF, backoffDelay } from '../common/backoff.js';
 import type { ReplicaState } from '../gen/hedge/v1/ReplicaState.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 import type { RegistryEntry } from './registry.js';
@@ -104,12 +105,10 @@ export interface MachineContext {
 
 /** A replica that served for less than this before failing counts towards back-off. */
 const QUICK_FAILURE_MS = 1_000;
-const MAX_BACKOFF_MS = 30_000;
-
 /** No delay for a first quick failure; then 250 ms, doubling, at most 30 s. */
 export function backoffMs(quickFailures: number): number {
   if (quickFailures <= 1) return 0;
-  return Math.min(MAX_BACKOFF_MS, 250 * 2 ** (quickFailures - 2));
+  return backoffDelay(BACKOFF.replicaRespawn, quickFailures - 2);
 }
 
 /** A new slot: its first process is spawned. */

@@ -6,6 +6,7 @@ import { checkHealth, healthClient } from '../common/health.js';
 import { spawnHedge } from '../common/hedge-process.js';
 import type { Logger } from '../common/logger.js';
 import { commandLine, isAlive, signalQuietly } from '../common/process-state.js';
+import { HEARTBEAT_CHANNEL_OPTIONS } from '../common/rpc.js';
 import type { Member } from '../gen/hedge/v1/Member.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 import type { MembershipPublisher } from './membership.js';
@@ -339,7 +340,7 @@ export class Supervisor {
     this.perform(id, { kind: 'stop-heartbeat' });
     const beat: Heartbeat = {
       pid,
-      health: healthClient(address, { 'grpc.initial_reconnect_backoff_ms': 50 }),
+      health: healthClient(address, HEARTBEAT_CHANNEL_OPTIONS),
       stopped: false,
     };
     this.heartbeats.set(id, beat);

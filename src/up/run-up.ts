@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { ensureAdministrator } from '../common/admin.js';
+import { BACKOFF, Backoff } from '../common/backoff.js';
 import { createPool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
 import { migrate } from '../common/migrate.js';
@@ -25,8 +26,6 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-const MAX_RESTART_DELAY_MS = 5_000;
-
 /**
  * Starts the system as child processes of this one (see ProcessGroup: none of
  * them outlives it): the embedded database, the feed, and the replication
@@ -43,7 +42,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   });
   const dataDirArgs = ['--data-dir', options.dataDir];
   /** How to start a process again, on the port it first took (clients know that address). */
-  const restartable = new Map<string, { args: string[]; env: NodeJS.ProcessEnv; restarts: number }>();
+  const restartable = new Map<string, { args: string[]; env: NodeJS.ProcessEnv; restarts: Backoff }>();
   let stopped = false;
 
   const start = async (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
@@ -58,15 +57,14 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       fail(description);
       return;
     }
-    spec.restarts += 1;
-    const attempt = spec.restarts;
-    const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (attempt - 1));
+    const delay = spec.restarts.next();
+    const attempt = spec.restarts.attempts;
     log.warn({ process: name, attempt, delayMs: delay }, `${description}; restarting it`);
     setTimeout(() => {
       if (stopped) return;
       start(name, spec.args, spec.env).then(
         () => {
-          spec.restarts = 0;
+          spec.restarts.reset();
         },
         (err: Error) => log.error({ process: name, err: err.message }, 'restart failed'),
       );
@@ -79,7 +77,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     restartable.set('db', {
       args: ['db', ...dataDirArgs, '--port', new URL(url).port],
       env: {},
-      restarts: 0,
+      restarts: new Backoff(BACKOFF.upRestart),
     });
     return url;
   };
@@ -89,7 +87,11 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     await prepareDatabase(databaseUrl, options.dataDir);
     const feedArgs = (port: number) => ['feed', ...dataDirArgs, '--port', String(port), ...options.feedArgs];
     const feed = await start('feed', feedArgs(options.feedPort));
-    restartable.set('feed', { args: feedArgs(portOf(String(feed.address))), env: {}, restarts: 0 });
+    restartable.set('feed', {
+      args: feedArgs(portOf(String(feed.address))),
+      env: {},
+      restarts: new Backoff(BACKOFF.upRestart),
+    });
 
     // The database URL carries a password: it goes through the environment, not argv.
     const managerEnv = { DATABASE_URL: databaseUrl };
@@ -108,7 +110,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     restartable.set('manager', {
       args: managerArgs(portOf(String(manager.address))),
       env: managerEnv,
-      restarts: 0,
+      restarts: new Backoff(BACKOFF.upRestart),
     });
     return {
       databaseUrl,

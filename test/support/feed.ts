@@ -50,6 +50,8 @@ export interface TestFeedOptions {
   prices?: Record<string, bigint>;
   /** Run on this data directory and leave it on stop (a restart), instead of a fresh temporary one. */
   dataDir?: string;
+  /** Listen on this port (a restart on the address clients have) instead of a free one. */
+  port?: number;
 }
 
 export async function startTestFeed(options: TestFeedOptions = {}): Promise<TestFeed> {
@@ -63,7 +65,7 @@ export async function startTestFeed(options: TestFeedOptions = {}): Promise<Test
       {
         dataDir,
         host: '127.0.0.1',
-        port: 0,
+        port: options.port ?? 0,
         symbols: Object.keys(options.prices ?? TEST_PRICES),
         initialPrices: new Map(Object.entries(options.prices ?? TEST_PRICES)),
         anySymbol: options.anySymbol ?? false,
