@@ -224,7 +224,7 @@ export async function runTerminal(
       run: async ([symbol = '']) => {
         const q = await quotes.get(symbol);
         say(
-          `${q.symbol} ${q.price} (tick ${q.sequence}, valid ${((Number(q.expires_at_ms) - Date.now()) / 1000).toFixed(1)} s more)`,
+          `${q.symbol} ${q.price} (issued ${new Date(Number(q.issued_at_ms)).toISOString().slice(11, 19)} UTC, valid ${((Number(q.expires_at_ms) - Date.now()) / 1000).toFixed(1)} s more)`,
         );
       },
     },
