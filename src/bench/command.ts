@@ -8,8 +8,20 @@ import {
   intOption,
   positiveDurationOption,
 } from '../common/cli-options.js';
-import { resolveDataDir } from '../common/paths.js';
-import { locate } from '../common/run-files.js';
+import {
+  DATA_DIR,
+  DATABASE_URL,
+  FEED_ADDRESS,
+  HEARTBEAT_INTERVAL,
+  HEARTBEAT_TIMEOUT,
+  MANAGER_ADDRESS,
+  POOL,
+  requireSetting,
+  resolveDataDir,
+  resolveSetting,
+  type Setting,
+  settingOption,
+} from '../common/settings.js';
 import {
   CONFIG_NAMES,
   type ConfigName,
@@ -18,6 +30,25 @@ import {
   WORKLOAD_CONFIGS,
   type WorkloadBenchConfig,
 } from './configurations.js';
+
+/**
+ * A benchmark's database: given by flag or $DATABASE_URL, else the embedded
+ * server it starts in its own temporary system (its "default"). Never a
+ * running system's: a benchmark must not share a database with other work.
+ */
+const BENCH_DATABASE_URL: Setting<string> = {
+  ...DATABASE_URL,
+  description: 'use this PostgreSQL server instead of an embedded one',
+  runFile: undefined,
+  otherwise: 'an embedded one',
+};
+
+/**
+ * Where a benchmark's own system lives: given, else a new temporary directory.
+ * Not $HEDGE_DATA_DIR, which names the running system's (a benchmark's
+ * database is gigabytes, and `hedge up` owns that directory).
+ */
+const BENCH_DATA_DIR: Setting<string> = { ...DATA_DIR, env: undefined, default: undefined };
 
 interface ReplicaBenchCliOptions {
   dataDir?: string;
@@ -35,11 +66,13 @@ export function benchReplicaCommand(): Command {
         "with dedup 'cache' and with 'abort'; prints latency percentiles and throughput per configuration. " +
         'Starts its own PostgreSQL, feed and replicas.',
     )
-    .option(
-      '--data-dir <dir>',
-      'where the run keeps its database and logs (default: a new temporary directory)',
+    .addOption(
+      settingOption({
+        ...BENCH_DATA_DIR,
+        description: 'where the run keeps its database and logs (default: a new temporary directory)',
+      }),
     )
-    .option('--database-url <url>', 'use this PostgreSQL server instead of an embedded one')
+    .addOption(settingOption(BENCH_DATABASE_URL))
     .addOption(
       defaulted(
         '--duration <duration>',
@@ -58,7 +91,7 @@ export function benchReplicaCommand(): Command {
       const { formatReplicaBench } = await import('./replica-report.js');
       const result = await runReplicaBench({
         dataDir: opts.dataDir,
-        databaseUrl: opts.databaseUrl || undefined,
+        databaseUrl: await resolveSetting(BENCH_DATABASE_URL, opts.databaseUrl),
         durationMs: opts.duration,
         warmupMs: opts.warmup,
         clients: opts.clients,
@@ -85,7 +118,7 @@ interface BenchCliOptions {
   target?: boolean;
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
-  pool?: number;
+  pool: number;
   json?: boolean;
 }
 
@@ -148,15 +181,25 @@ export function benchCommand(): Command {
         '5s',
       ),
     )
-    .option('--heartbeat-interval <duration>', "the managers' heartbeat interval", positiveDurationOption)
-    .option('--heartbeat-timeout <duration>', "the managers' heartbeat timeout", positiveDurationOption)
-    .option('--pool <n>', "each replica's database connections", intOption(1, 200))
+    .addOption(settingOption({ ...HEARTBEAT_INTERVAL, description: "the managers' heartbeat interval" }))
+    .addOption(settingOption({ ...HEARTBEAT_TIMEOUT, description: "the managers' heartbeat timeout" }))
+    .addOption(settingOption({ ...POOL, description: "each replica's database connections" }))
     .option('--out <dir>', 'results folder (default: bench-results/<timestamp>)')
-    .option(
-      '--data-dir <dir>',
-      'where a self-started system keeps its database and logs (default: a temporary directory)',
+    .addOption(
+      settingOption({
+        ...BENCH_DATA_DIR,
+        description:
+          'where a self-started system keeps its database and logs (default: a temporary directory; ' +
+          'with --target, the running system’s: $HEDGE_DATA_DIR, else .hedge)',
+      }),
     )
-    .option('--database-url <url>', 'PostgreSQL for a self-started system (default: an embedded one)')
+    .addOption(
+      settingOption({
+        ...BENCH_DATABASE_URL,
+        description: 'PostgreSQL for a self-started system, or of the --target system',
+        otherwise: "an embedded one, or the --target system's",
+      }),
+    )
     .option('--target', 'run against the system `hedge up` is running (passive, active, hedged-2 only)')
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (opts: BenchCliOptions) => {
@@ -165,9 +208,10 @@ export function benchCommand(): Command {
       const dataDir = resolveDataDir(opts.dataDir);
       const target = opts.target
         ? {
-            manager: await locate(undefined, dataDir, 'manager', 'address', '--data-dir'),
-            feed: await locate(undefined, dataDir, 'feed', 'address', '--data-dir'),
-            databaseUrl: await locate(opts.databaseUrl, dataDir, 'db', 'databaseUrl', '--database-url'),
+            // bench has no --manager or --feed: the running system's, found through --data-dir.
+            manager: await requireSetting(MANAGER_ADDRESS, undefined, { dataDir, instead: '--data-dir' }),
+            feed: await requireSetting(FEED_ADDRESS, undefined, { dataDir, instead: '--data-dir' }),
+            databaseUrl: await requireSetting(DATABASE_URL, opts.databaseUrl, { dataDir }),
           }
         : undefined;
       const outDir = opts.out ?? `bench-results/${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -185,9 +229,9 @@ export function benchCommand(): Command {
         outDir,
         command: `npx hedge ${process.argv.slice(2).join(' ')}`,
         dataDir: opts.target ? undefined : opts.dataDir,
-        databaseUrl: opts.target ? undefined : opts.databaseUrl || undefined,
+        databaseUrl: opts.target ? undefined : await resolveSetting(BENCH_DATABASE_URL, opts.databaseUrl),
         target,
-        managerArgs: [...heartbeatArgs(opts), ...(opts.pool ? ['--pool', String(opts.pool)] : [])],
+        managerArgs: [...heartbeatArgs(opts), '--pool', String(opts.pool)],
       });
       if (opts.json)
         process.stdout.write(`${JSON.stringify({ machine: summary.machine, runs: summary.runs })}\n`);

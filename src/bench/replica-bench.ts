@@ -7,6 +7,7 @@ import { ProcessGroup } from '../common/process-group.js';
 import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
 import { newSessionToken } from '../common/session-token.js';
+import { replicaArgs } from '../common/settings.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { TradingClient } from '../gen/hedge/v1/Trading.js';
 import type { DedupStrategy } from '../replica/executor.js';
@@ -81,7 +82,7 @@ async function replicaBench(options: ReplicaBenchOptions, dataDir: string) {
             String(
               // The URL carries a password: the environment is private to the user, argv is not.
               (
-                await group.start(name, ['replica', ...dataDirArgs, '--id', name, '--dedup', phase.dedup], {
+                await group.start(name, replicaArgs({ id: name, dataDir, dedup: phase.dedup }), {
                   DATABASE_URL: databaseUrl,
                 })
               ).address,

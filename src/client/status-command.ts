@@ -1,6 +1,11 @@
 import { Command } from 'commander';
-import { resolveDataDir } from '../common/paths.js';
-import { locate } from '../common/run-files.js';
+import {
+  DATA_DIR,
+  MANAGER_ADDRESS,
+  requireSetting,
+  resolveDataDir,
+  settingOption,
+} from '../common/settings.js';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -8,19 +13,15 @@ export function statusCommand(): Command {
       "Show whether the database is up (as the manager sees it) and the replication manager's replicas: " +
         'id, pid, address, state, uptime, restarts, last fault and its cause.',
     )
-    .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
-    .option('--manager <address>', "the manager's address (default: the running system's)")
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
+    .addOption(settingOption(MANAGER_ADDRESS))
     .option('--json', 'print the status as JSON')
     .action(async (opts: { dataDir?: string; manager?: string; json?: boolean }) => {
       const { fetchStatusFrom } = await import('./manager-client.js');
       const { formatReplicaTable, formatSummary } = await import('./status-view.js');
-      const address = await locate(
-        opts.manager,
-        resolveDataDir(opts.dataDir),
-        'manager',
-        'address',
-        '--manager',
-      );
+      const address = await requireSetting(MANAGER_ADDRESS, opts.manager, {
+        dataDir: resolveDataDir(opts.dataDir),
+      });
       const status = await fetchStatusFrom(address, 3_000);
       process.stdout.write(
         opts.json

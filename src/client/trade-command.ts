@@ -1,7 +1,15 @@
 import { Command } from 'commander';
 import { choiceOption, defaulted, durationOption } from '../common/cli-options.js';
-import { resolveDataDir } from '../common/paths.js';
-import { locate } from '../common/run-files.js';
+import {
+  DATA_DIR,
+  FEED_ADDRESS,
+  MANAGER_ADDRESS,
+  PASSWORD,
+  requireSetting,
+  resolveDataDir,
+  resolveSetting,
+  settingOption,
+} from '../common/settings.js';
 import { REPLICATION_MODES, type ReplicationMode } from './replication-mode.js';
 
 interface TradeCliOptions {
@@ -21,9 +29,9 @@ export function tradeCommand(): Command {
         'sent to the replicas in the chosen mode, and answered with which replica answered, attempts and latency. ' +
         'Reads commands from the terminal, or a script from stdin (one command per line).',
     )
-    .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
-    .option('--manager <address>', "the manager's address (default: the running system's)")
-    .option('--feed <address>', "the stock feed's address (default: the running system's)")
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
+    .addOption(settingOption(MANAGER_ADDRESS))
+    .addOption(settingOption(FEED_ADDRESS))
     .option(
       '--mode <mode>',
       'active (every replica), passive (one, fail over) or hedged (two)',
@@ -39,7 +47,7 @@ export function tradeCommand(): Command {
       ),
     )
     .option('--user <name>', 'log in as this user at start')
-    .option('--password <password>', 'with --user (or set HEDGE_PASSWORD)')
+    .addOption(settingOption(PASSWORD))
     .action(async (opts: TradeCliOptions) => {
       const { ReplicatedClient } = await import('./replicated-client.js');
       const { TradingSession } = await import('./trading-session.js');
@@ -47,8 +55,8 @@ export function tradeCommand(): Command {
       const { fetchStatusFrom } = await import('./manager-client.js');
       const { runTerminal } = await import('./terminal.js');
       const dataDir = resolveDataDir(opts.dataDir);
-      const manager = await locate(opts.manager, dataDir, 'manager', 'address', '--manager');
-      const feed = await locate(opts.feed, dataDir, 'feed', 'address', '--feed');
+      const manager = await requireSetting(MANAGER_ADDRESS, opts.manager, { dataDir });
+      const feed = await requireSetting(FEED_ADDRESS, opts.feed, { dataDir });
       const client = await ReplicatedClient.connect({
         manager,
         mode: opts.mode,
@@ -57,7 +65,7 @@ export function tradeCommand(): Command {
       const quotes = new QuoteSource(feed);
       const session = new TradingSession(client);
       try {
-        const password = opts.password ?? process.env.HEDGE_PASSWORD;
+        const password = await resolveSetting(PASSWORD, opts.password);
         if (opts.user && password) await session.login(opts.user, password);
         const interactive = process.stdin.isTTY === true;
         const failed = await runTerminal(

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 
 /** commander argument parsers shared by every subcommand. */
 
@@ -73,11 +73,11 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** The heartbeat options a command passes on to the managers it starts (milliseconds). */
+/** The heartbeat options a command passes on to the managers it starts, with their unit. */
 export function heartbeatArgs(opts: { heartbeatInterval?: number; heartbeatTimeout?: number }): string[] {
   return [
-    ...(opts.heartbeatInterval ? ['--heartbeat-interval', String(opts.heartbeatInterval)] : []),
-    ...(opts.heartbeatTimeout ? ['--heartbeat-timeout', String(opts.heartbeatTimeout)] : []),
+    ...(opts.heartbeatInterval ? ['--heartbeat-interval', formatDuration(opts.heartbeatInterval)] : []),
+    ...(opts.heartbeatTimeout ? ['--heartbeat-timeout', formatDuration(opts.heartbeatTimeout)] : []),
   ];
 }
 

@@ -4,9 +4,9 @@ import { intOption } from './cli-options.js';
 import { reportReady, stopOnSignals } from './hedge-process.js';
 import { createLogger } from './logger.js';
 import { lockDataDir } from './owner-lock.js';
-import { resolveDataDir } from './paths.js';
 import { isAlive } from './process-state.js';
 import { removeRunFile, writeRunFile } from './run-files.js';
+import { DATA_DIR, resolveDataDir, settingOption } from './settings.js';
 
 const POSTMASTER_CHECK_MS = 250;
 
@@ -17,7 +17,7 @@ export function dbCommand(): Command {
         'prints the connection URL and stops the server on exit. Exits with status 1 if the server dies. ' +
         '`hedge up` runs this for you (and restarts it).',
     )
-    .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
+    .addOption(settingOption(DATA_DIR))
     .option('--port <port>', 'port to listen on (default: a free one)', intOption(1, 65535))
     .option('--pg-stat-statements', 'load pg_stat_statements, to see where database time goes')
     .action(async (opts: { dataDir?: string; port?: number; pgStatStatements?: boolean }) => {

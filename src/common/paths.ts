@@ -12,11 +12,6 @@ export const SQL_DIR = resolve(PACKAGE_ROOT, 'sql');
 /** The compiled CLI, which every hedge process is started from. */
 export const CLI_PATH = resolve(PACKAGE_ROOT, 'dist/cli.js');
 
-/** Keys, certificates, the embedded database, logs: one directory, `.hedge/` by default. */
-export function resolveDataDir(option?: string): string {
-  return resolve(option ?? process.env.HEDGE_DATA_DIR ?? '.hedge');
-}
-
 export function feedKeyPaths(dataDir: string): { privateKey: string; publicKey: string } {
   return {
     privateKey: resolve(dataDir, 'feed/private.pem'),

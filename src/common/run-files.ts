@@ -31,12 +31,6 @@ export function removeRunFile(dataDir: string, name: string): void {
     rmSync(join(dataDir, 'run', `${name}.json`), { force: true });
 }
 
-/** A string the running system's run file holds, if any. */
-export function runFileValue(dataDir: string, name: string, key: string): string | undefined {
-  const value = readRunFile(dataDir, name)?.[key];
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
 /** The host and port a run file's value names: "host:port", "[::1]:port" or a PostgreSQL URL. */
 function endpointOf(value: string): { host: string; port: number } | undefined {
   if (value.includes('://')) {
@@ -70,18 +64,15 @@ function refused(endpoint: { host: string; port: number }): Promise<boolean> {
 }
 
 /**
- * An explicit option wins; then the running system's run file, if the process
- * that wrote it is alive and its address still takes connections (a system
- * stopped by a signal leaves its run files behind); else a clear error.
+ * The value a running system's run file holds, if the process that wrote it is
+ * alive and its address still takes connections (a system stopped by a signal
+ * leaves its run files behind); `stale` says a file was there but is not.
  */
-export async function locate(
-  explicit: string | undefined,
+export async function liveRunFileValue(
   dataDir: string,
   name: string,
   key: string,
-  flag: string,
-): Promise<string> {
-  if (explicit) return explicit;
+): Promise<{ value?: string; stale: boolean }> {
   const file = readRunFile(dataDir, name);
   const value = file?.[key];
   if (typeof value === 'string' && value.length > 0) {
@@ -89,9 +80,7 @@ export async function locate(
     const stale =
       (typeof file?.pid === 'number' && !isAlive(file.pid)) ||
       (endpoint !== undefined && (await refused(endpoint)));
-    if (!stale) return value;
+    if (!stale) return { value, stale: false };
   }
-  throw new Error(
-    `no running system in ${dataDir}; start it with \`hedge up\`${file ? ' (the one that wrote its run files has stopped)' : ''}, or pass ${flag}`,
-  );
+  return { stale: file !== undefined };
 }

@@ -1,8 +1,13 @@
 import { Command, Option } from 'commander';
 import { choiceListOption, defaulted, durationOption, intOption, listOption } from '../common/cli-options.js';
 import { stopOnSignals } from '../common/hedge-process.js';
-import { resolveDataDir } from '../common/paths.js';
-import { locate } from '../common/run-files.js';
+import {
+  DATA_DIR,
+  MANAGER_ADDRESS,
+  requireSetting,
+  resolveDataDir,
+  settingOption,
+} from '../common/settings.js';
 import { FAULT_KINDS, type FaultKind } from './injector.js';
 
 interface InjectCliOptions {
@@ -27,8 +32,8 @@ export function injectCommand(): Command {
         'slow (added latency; replicas need --allow-fault-injection), at a seeded-random serving replica, never ' +
         'below the minimum of serving replicas. Prints one JSON line per injection. Runs on the replicas’ machine.',
     )
-    .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
-    .option('--manager <address>', "the manager's address (default: the running system's)")
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
+    .addOption(settingOption(MANAGER_ADDRESS))
     .addOption(
       defaulted(
         '--kinds <list>',
@@ -66,13 +71,9 @@ export function injectCommand(): Command {
       let failed = 0;
       const injector = new FaultInjector(
         {
-          manager: await locate(
-            opts.manager,
-            resolveDataDir(opts.dataDir),
-            'manager',
-            'address',
-            '--manager',
-          ),
+          manager: await requireSetting(MANAGER_ADDRESS, opts.manager, {
+            dataDir: resolveDataDir(opts.dataDir),
+          }),
           kinds: opts.kinds,
           everyMs: opts.every ?? (opts.at ? undefined : 15_000),
           atMs: opts.at,

@@ -2,6 +2,7 @@ import { type ServerUnaryCall, type ServerWritableStream, status } from '@grpc/g
 import { HedgeError, invalidArgument, unauthenticated } from '../common/errors.js';
 import { serverStream } from '../common/grpc-handlers.js';
 import { isPositiveInteger, parseAmount, quoteInput } from '../common/money.js';
+import { defaultOf, ORDER_TTL } from '../common/settings.js';
 import { isSymbol, parseSymbol, SENG468_SYMBOL_LENGTH } from '../common/symbols.js';
 import type { AddCommand__Output } from '../gen/hedge/v1/AddCommand.js';
 import type { CommandResult } from '../gen/hedge/v1/CommandResult.js';
@@ -96,7 +97,7 @@ function parseFilename(text: string): string {
 export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
   const { executor, quotes } = deps;
   const handler = replicaHandler(deps.log, deps.beforeCall);
-  const orderWindow = { order_ttl_ms: String(deps.orderTtlMs ?? 60_000) };
+  const orderWindow = { order_ttl_ms: String(deps.orderTtlMs ?? defaultOf(ORDER_TTL)) };
 
   function command<Req extends CommandRequest, Res>(
     name: string,

@@ -1,11 +1,25 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
+import { intOption } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
-import { resolveDataDir } from '../common/paths.js';
-import { locate, removeRunFile, runFileValue, writeRunFile } from '../common/run-files.js';
-import { DEDUP_STRATEGIES, type DedupStrategy } from '../replica/executor.js';
+import { removeRunFile, writeRunFile } from '../common/run-files.js';
+import {
+  DATA_DIR,
+  DATABASE_URL,
+  DEDUP,
+  FEED_ADDRESS,
+  HEARTBEAT_INTERVAL,
+  HEARTBEAT_MISSES,
+  HEARTBEAT_TIMEOUT,
+  ORDER_TTL,
+  POOL,
+  requireSetting,
+  resolveDataDir,
+  resolveSetting,
+  settingOption,
+} from '../common/settings.js';
+import type { DedupStrategy } from '../replica/executor.js';
 
 interface ManagerCliOptions {
   dataDir?: string;
@@ -22,7 +36,7 @@ interface ManagerCliOptions {
   allowFaultInjection?: boolean;
   ownerPid?: number;
   feed?: string;
-  orderTtl?: number;
+  orderTtl: number;
 }
 
 export function managerCommand(): Command {
@@ -32,48 +46,22 @@ export function managerCommand(): Command {
         'process, client fault reports confirmed by its own probe), replaces faulty ones, and publishes the ' +
         'membership as a numbered view. A restarted manager adopts the replicas still running.',
     )
-    .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
-    .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL, else the running `hedge db`)')
+    .addOption(settingOption(DATA_DIR))
+    .addOption(settingOption(DATABASE_URL))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
     .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
     .option('--min <n>', 'floor for deliberate removals such as fault injection', intOption(1, 64), 2)
-    .addOption(
-      defaulted(
-        '--heartbeat-interval <duration>',
-        'time between health checks of a replica',
-        durationOption,
-        '100ms',
-      ),
-    )
-    .addOption(
-      defaulted(
-        '--heartbeat-timeout <duration>',
-        'how long a health check may take',
-        durationOption,
-        '250ms',
-      ),
-    )
-    .option(
-      '--heartbeat-misses <n>',
-      'failed health checks in a row that make a replica faulty',
-      intOption(1, 100),
-      1,
-    )
-    .option(
-      '--dedup <strategy>',
-      "replicas' dedup strategy (see hedge replica)",
-      choiceOption(DEDUP_STRATEGIES),
-      'cache',
-    )
-    .option('--pool <n>', "each replica's database connections", intOption(1, 200), 10)
+    .addOption(settingOption(HEARTBEAT_INTERVAL))
+    .addOption(settingOption(HEARTBEAT_TIMEOUT))
+    .addOption(settingOption(HEARTBEAT_MISSES))
+    .addOption(settingOption({ ...DEDUP, description: "replicas' dedup strategy (see hedge replica)" }))
+    .addOption(settingOption({ ...POOL, description: "each replica's database connections" }))
     .option('--allow-fault-injection', "let the fault injector's slowness calls reach the replicas")
-    .option(
-      '--order-ttl <duration>',
-      "replicas' window for a pending day-trading order (default 60s)",
-      durationOption,
+    .addOption(
+      settingOption({ ...ORDER_TTL, description: "replicas' window for a pending day-trading order" }),
     )
-    .option('--feed <address>', "the stock feed, for the replicas' triggers (default: the running system's)")
+    .addOption(settingOption({ ...FEED_ADDRESS, description: "the stock feed, for the replicas' triggers" }))
     .option(
       '--owner-pid <pid>',
       'replicas exit when this process is gone (`hedge up` passes itself)',
@@ -84,14 +72,8 @@ export function managerCommand(): Command {
       const { registryPath } = await import('./registry.js');
       const log = createLogger('manager');
       const dataDir = resolveDataDir(opts.dataDir);
-      const databaseUrl = await locate(
-        opts.databaseUrl || process.env.DATABASE_URL,
-        dataDir,
-        'db',
-        'databaseUrl',
-        '--database-url',
-      );
-      const feed = opts.feed ?? runFileValue(dataDir, 'feed', 'address');
+      const databaseUrl = await requireSetting(DATABASE_URL, opts.databaseUrl, { dataDir });
+      const feed = await resolveSetting(FEED_ADDRESS, opts.feed, { dataDir });
       const manager = await runManager(
         {
           dataDir,
@@ -103,15 +85,13 @@ export function managerCommand(): Command {
           heartbeatIntervalMs: opts.heartbeatInterval,
           heartbeatTimeoutMs: opts.heartbeatTimeout,
           heartbeatMisses: opts.heartbeatMisses,
-          replicaArgs: [
-            '--dedup',
-            opts.dedup,
-            '--pool',
-            String(opts.pool),
-            ...(opts.allowFaultInjection ? ['--allow-fault-injection'] : []),
-            ...(feed ? ['--feed', feed] : []),
-            ...(opts.orderTtl ? ['--order-ttl', String(opts.orderTtl)] : []),
-          ],
+          replica: {
+            dedup: opts.dedup,
+            pool: opts.pool,
+            orderTtlMs: opts.orderTtl,
+            feed,
+            allowFaultInjection: opts.allowFaultInjection,
+          },
           ownerPid: opts.ownerPid,
           registryPath: registryPath(dataDir),
           logDir: join(dataDir, 'logs'),

@@ -7,6 +7,7 @@ import { spawnHedge } from '../common/hedge-process.js';
 import type { Logger } from '../common/logger.js';
 import { commandLine, isAlive, signalQuietly } from '../common/process-state.js';
 import { HEARTBEAT_CHANNEL_OPTIONS } from '../common/rpc.js';
+import { type ReplicaSettings, replicaArgs } from '../common/settings.js';
 import type { Member } from '../gen/hedge/v1/Member.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 import type { MembershipPublisher } from './membership.js';
@@ -37,8 +38,8 @@ export interface SupervisorOptions {
   heartbeatTimeoutMs: number;
   /** Consecutive failed heartbeats that make a replica faulty. */
   heartbeatMisses: number;
-  /** Extra arguments for every replica (dedup strategy, pool size, fault injection). */
-  replicaArgs: string[];
+  /** What every replica is started with (dedup strategy, pool size, fault injection, …). */
+  replica: Omit<ReplicaSettings, 'id' | 'dataDir' | 'ownerPid'>;
   /** Replicas exit when this process is gone (`hedge up`). */
   ownerPid?: number;
   registryPath: string;
@@ -283,15 +284,12 @@ export class Supervisor {
     let spawned: ReturnType<typeof spawnHedge>;
     try {
       spawned = spawnHedge(
-        [
-          'replica',
-          '--id',
+        replicaArgs({
+          ...this.options.replica,
           id,
-          '--data-dir',
-          this.options.dataDir,
-          ...(this.options.ownerPid ? ['--owner-pid', String(this.options.ownerPid)] : []),
-          ...this.options.replicaArgs,
-        ],
+          dataDir: this.options.dataDir,
+          ownerPid: this.options.ownerPid,
+        }),
         // The URL carries a password: the environment is private to the user, argv is not.
         { detached: true, output, readyTimeoutMs: 20_000, env: { DATABASE_URL: this.options.databaseUrl } },
       );

@@ -10,8 +10,8 @@ import {
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { parseAmount } from '../common/money.js';
-import { resolveDataDir } from '../common/paths.js';
 import { removeRunFile, writeRunFile } from '../common/run-files.js';
+import { DATA_DIR, resolveDataDir, settingOption } from '../common/settings.js';
 import { parseSymbol } from '../common/symbols.js';
 import { DEFAULT_SYMBOLS } from './default-symbols.js';
 
@@ -34,7 +34,7 @@ export function feedCommand(): Command {
       'Run the stock feed: a seeded random walk of prices in integer cents, every quote signed (RSA-2048, SHA-256) ' +
         'and valid for 10 s. The key pair is made on first start under <data-dir>/feed/.',
     )
-    .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
+    .addOption(settingOption(DATA_DIR))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
     .addOption(

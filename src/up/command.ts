@@ -1,10 +1,20 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { choiceOption, durationOption, heartbeatArgs, intOption } from '../common/cli-options.js';
+import { heartbeatArgs, intOption } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { lockDataDir } from '../common/owner-lock.js';
-import { resolveDataDir } from '../common/paths.js';
+import {
+  DATA_DIR,
+  DATABASE_URL,
+  DEDUP,
+  HEARTBEAT_INTERVAL,
+  HEARTBEAT_TIMEOUT,
+  resolveDataDir,
+  resolveSetting,
+  type Setting,
+  settingOption,
+} from '../common/settings.js';
 import { assertPortFree } from './free-port.js';
 
 /**
@@ -16,6 +26,17 @@ export const DEFAULT_MANAGER_PORT = 27551;
 /** Where the feed and the manager listen (their --host default). */
 const LISTEN_HOST = '127.0.0.1';
 
+/**
+ * up's database: a URL given by flag or environment, else the embedded server it
+ * starts itself (its "default"). No run file: up is what writes the db run file,
+ * and owns its data directory, so there is no other running system's to find.
+ */
+const UP_DATABASE_URL: Setting<string> = {
+  ...DATABASE_URL,
+  description: 'use this PostgreSQL server instead of the embedded one',
+  runFile: undefined,
+};
+
 interface UpCliOptions {
   dataDir?: string;
   databaseUrl?: string;
@@ -24,8 +45,8 @@ interface UpCliOptions {
   replicas: number;
   min: number;
   dedup: string;
-  heartbeatInterval?: number;
-  heartbeatTimeout?: number;
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
   allowFaultInjection?: boolean;
   seed?: string;
   fixedPrices?: boolean;
@@ -38,11 +59,8 @@ export function upCommand(): Command {
         'and the replication manager with its replicas, with a live status view. Ctrl-C or SIGTERM stops every ' +
         'process it started; so does its own death, by any signal. Logs go to <data-dir>/logs/.',
     )
-    .option('--data-dir <dir>', 'data directory (default: $HEDGE_DATA_DIR or .hedge)')
-    .option(
-      '--database-url <url>',
-      'use this PostgreSQL server instead of the embedded one (default: $DATABASE_URL)',
-    )
+    .addOption(settingOption(DATA_DIR))
+    .addOption(settingOption(UP_DATABASE_URL))
     .option(
       '--feed-port <port>',
       'stock feed port (0 picks a free one)',
@@ -57,9 +75,9 @@ export function upCommand(): Command {
     )
     .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
     .option('--min <n>', 'fewest replicas fault injection may leave', intOption(1, 64), 2)
-    .option('--dedup <strategy>', "replicas' dedup strategy", choiceOption(['cache', 'abort']), 'cache')
-    .option('--heartbeat-interval <duration>', 'time between health checks of a replica', durationOption)
-    .option('--heartbeat-timeout <duration>', 'how long a health check may take', durationOption)
+    .addOption(settingOption({ ...DEDUP, description: "replicas' dedup strategy" }))
+    .addOption(settingOption(HEARTBEAT_INTERVAL))
+    .addOption(settingOption(HEARTBEAT_TIMEOUT))
     .option(
       '--allow-fault-injection',
       'let `hedge inject` slow replicas down (crash and hang need no permission)',
@@ -78,7 +96,7 @@ export function upCommand(): Command {
       const system = await runUp(
         {
           dataDir,
-          databaseUrl: opts.databaseUrl || process.env.DATABASE_URL || undefined,
+          databaseUrl: await resolveSetting(UP_DATABASE_URL, opts.databaseUrl),
           feedPort: opts.feedPort,
           managerPort: opts.managerPort,
           // Any well-formed symbol is quoted, as the SEng 468 quote server did: workloads name hundreds.

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { resolveDataDir } from '../common/paths.js';
-import { locate } from '../common/run-files.js';
+import { DATA_DIR, DATABASE_URL, requireSetting, resolveDataDir, settingOption } from '../common/settings.js';
 
 export function verifyCommand(): Command {
   return new Command('verify')
@@ -9,19 +8,15 @@ export function verifyCommand(): Command {
         'cash and share balance, nothing is negative, every acknowledged trade has its effect. ' +
         'Exits non-zero on any violation.',
     )
-    .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
-    .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL, else the running system)')
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
+    .addOption(settingOption(DATABASE_URL))
     .option('--json', 'print {"requests","effects","duplicate_effects","violations"} as JSON')
     .action(async (opts: { dataDir?: string; databaseUrl?: string; json?: boolean }) => {
       const { createPool } = await import('../common/database.js');
       const { formatReport, verifyDatabase } = await import('./verify-database.js');
-      const url = await locate(
-        opts.databaseUrl || process.env.DATABASE_URL,
-        resolveDataDir(opts.dataDir),
-        'db',
-        'databaseUrl',
-        '--database-url',
-      );
+      const url = await requireSetting(DATABASE_URL, opts.databaseUrl, {
+        dataDir: resolveDataDir(opts.dataDir),
+      });
       const pool = createPool(url, { max: 1, applicationName: 'hedge-verify' });
       try {
         const report = await verifyDatabase(pool);

@@ -2,8 +2,14 @@ import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { textTable } from '../client/text-table.js';
 import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
-import { resolveDataDir } from '../common/paths.js';
-import { locate } from '../common/run-files.js';
+import {
+  DATA_DIR,
+  FEED_ADDRESS,
+  MANAGER_ADDRESS,
+  requireSetting,
+  resolveDataDir,
+  settingOption,
+} from '../common/settings.js';
 import type { ReplaySummary } from './replay.js';
 
 interface WorkloadCliOptions {
@@ -53,9 +59,9 @@ export function workloadCommand(): Command {
         'under --out. Workload users are registered (or log in) with passwords derived from <data-dir>/workload-secret; ' +
         'the final DUMPLOG runs as the administrator (<data-dir>/admin-password, made by hedge up).',
     )
-    .option('--data-dir <dir>', 'data directory of the running system (default: $HEDGE_DATA_DIR or .hedge)')
-    .option('--manager <address>', "the manager's address (default: the running system's)")
-    .option('--feed <address>', "the stock feed's address (default: the running system's)")
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
+    .addOption(settingOption(MANAGER_ADDRESS))
+    .addOption(settingOption(FEED_ADDRESS))
     .option('--mode <mode>', 'replication mode of the client', choiceOption(REPLICATION_MODES), 'active')
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
     .option(
@@ -84,8 +90,8 @@ export function workloadCommand(): Command {
       let lastLine = 0;
       const summary = await replayWorkload({
         file,
-        manager: await locate(opts.manager, dataDir, 'manager', 'address', '--manager'),
-        feed: await locate(opts.feed, dataDir, 'feed', 'address', '--feed'),
+        manager: await requireSetting(MANAGER_ADDRESS, opts.manager, { dataDir }),
+        feed: await requireSetting(FEED_ADDRESS, opts.feed, { dataDir }),
         dataDir,
         adminPasswordFile: opts.adminPasswordFile,
         mode: opts.mode,
