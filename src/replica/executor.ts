@@ -116,17 +116,17 @@ function idempotencyKeyReused(requestId: string): HedgeError {
   );
 }
 
+export interface FiringResult {
+  fired: number;
+  failures: { trigger_id: string; sqlstate: string; message: string }[];
+}
+
 /**
  * Runs requests through the database's execute_request (sql/execution.sql): one
  * statement, one round trip, one transaction per request. The response comes
  * back as the JSON body of the proto message, exactly as stored, so every copy
  * of a request encodes to the same bytes.
  */
-export interface FiringResult {
-  fired: number;
-  failures: { trigger_id: string; sqlstate: string; message: string }[];
-}
-
 export class Executor {
   constructor(
     private readonly pool: Pool,
