@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
+import { DEDUP_STRATEGIES, type DedupStrategy } from '../common/dedup-strategy.js';
 import { reportReady, stopOnSignals, watchOwner } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { feedKeyPaths, resolveDataDir } from '../common/paths.js';
 import { runFileValue } from '../common/run-files.js';
-import { DEDUP_STRATEGIES, type DedupStrategy } from './executor.js';
 
 interface ReplicaCliOptions {
   id?: string;

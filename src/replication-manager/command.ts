@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
+import { DEDUP_STRATEGIES, type DedupStrategy } from '../common/dedup-strategy.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate, removeRunFile, runFileValue, writeRunFile } from '../common/run-files.js';
-import { DEDUP_STRATEGIES, type DedupStrategy } from '../replica/executor.js';
 
 interface ManagerCliOptions {
   dataDir?: string;
