@@ -5,10 +5,10 @@ import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-
 import { TradingSession } from '../src/client/trading-session.js';
 import { ADMIN_USERNAME, adminPasswordPath, ensureAdministrator } from '../src/common/admin.js';
 import { readSecret } from '../src/common/secret-file.js';
+import { verifyDatabase } from '../src/common/verify-database.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import { AuditReads } from '../src/replica/audit-reads.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
-import { verifyDatabase } from '../src/verify/verify-database.js';
 import { parseAuditLog, validateAuditLog } from './support/audit-log.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { expiredQuote, startTestFeed, type TestFeed } from './support/feed.js';

@@ -9,7 +9,7 @@ import { TradingSession } from '../client/trading-session.js';
 import { createPool } from '../common/database.js';
 import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
-import { verifyDatabase } from '../verify/verify-database.js';
+import { verifyDatabase } from '../common/verify-database.js';
 import { faultWindows, overlapsFault, type RunSummary, summarizeRun } from './analysis.js';
 import { startBenchManager } from './bench-manager.js';
 import { benchPlots, type PlottedRun } from './bench-plots.js';

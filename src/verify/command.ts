@@ -14,7 +14,7 @@ export function verifyCommand(): Command {
     .option('--json', 'print {"requests","effects","duplicate_effects","violations"} as JSON')
     .action(async (opts: { dataDir?: string; databaseUrl?: string; json?: boolean }) => {
       const { createPool } = await import('../common/database.js');
-      const { formatReport, verifyDatabase } = await import('./verify-database.js');
+      const { formatReport, verifyDatabase } = await import('../common/verify-database.js');
       const url = await locate(
         opts.databaseUrl || process.env.DATABASE_URL,
         resolveDataDir(opts.dataDir),
