@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
-import { textTable } from '../client/text-table.js';
 import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
+import { textTable } from '../ui/text-table.js';
 import type { ReplaySummary } from './replay.js';
 
 interface WorkloadCliOptions {

@@ -12,8 +12,8 @@ export function statusCommand(): Command {
     .option('--manager <address>', "the manager's address (default: the running system's)")
     .option('--json', 'print the status as JSON')
     .action(async (opts: { dataDir?: string; manager?: string; json?: boolean }) => {
-      const { fetchStatusFrom } = await import('./manager-client.js');
-      const { formatReplicaTable, formatSummary } = await import('./status-view.js');
+      const { fetchStatusFrom } = await import('../client/manager-client.js');
+      const { formatReplicaTable, formatSummary } = await import('../ui/status-view.js');
       const address = await locate(
         opts.manager,
         resolveDataDir(opts.dataDir),

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
+import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, defaulted, durationOption } from '../common/cli-options.js';
 import { resolveDataDir } from '../common/paths.js';
 import { locate } from '../common/run-files.js';
-import { REPLICATION_MODES, type ReplicationMode } from './replication-mode.js';
 
 interface TradeCliOptions {
   dataDir?: string;
@@ -41,10 +41,10 @@ export function tradeCommand(): Command {
     .option('--user <name>', 'log in as this user at start')
     .option('--password <password>', 'with --user (or set HEDGE_PASSWORD)')
     .action(async (opts: TradeCliOptions) => {
-      const { ReplicatedClient } = await import('./replicated-client.js');
-      const { TradingSession } = await import('./trading-session.js');
-      const { QuoteSource } = await import('./quote-source.js');
-      const { fetchStatusFrom } = await import('./manager-client.js');
+      const { ReplicatedClient } = await import('../client/replicated-client.js');
+      const { TradingSession } = await import('../client/trading-session.js');
+      const { QuoteSource } = await import('../client/quote-source.js');
+      const { fetchStatusFrom } = await import('../client/manager-client.js');
       const { runTerminal } = await import('./terminal.js');
       const dataDir = resolveDataDir(opts.dataDir);
       const manager = await locate(opts.manager, dataDir, 'manager', 'address', '--manager');
