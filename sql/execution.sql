@@ -16,7 +16,7 @@
 CREATE OR REPLACE FUNCTION derived_request_id(p_kind text, p_id bigint) RETURNS uuid
 LANGUAGE sql IMMUTABLE AS $$ SELECT md5(p_kind || ':' || p_id::text)::uuid $$;
 
--- The operation named by the replica (Operation in src/replica/executor.ts; a
+-- The operation named by the replica (Operation in src/replica/operation.ts; a
 -- test runs every one of them through here).
 CREATE OR REPLACE FUNCTION dispatch_op(p_op text, ctx request_context, p jsonb, e jsonb, p_token_hash bytea)
 RETURNS op_result
