@@ -1,4 +1,4 @@
--- The tables of the SEng 468 day-trading commands (../shared/seng468/SPEC.md):
+-- The tables of the SEng 468 day-trading commands (seng468/SPEC.md):
 -- pending orders and triggers. The commands themselves are in sql/day_trading.sql
 -- and sql/triggers.sql.
 

@@ -1,4 +1,4 @@
--- The SEng 468 day-trading command set (../shared/seng468/SPEC.md), on the same
+-- The SEng 468 day-trading command set (seng468/SPEC.md), on the same
 -- exactly-once execution as the trading operations: every command is a request
 -- run once through execute_request, writing its audit events in its transaction.
 

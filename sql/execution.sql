@@ -16,7 +16,7 @@
 CREATE OR REPLACE FUNCTION derived_request_id(p_kind text, p_id bigint) RETURNS uuid
 LANGUAGE sql IMMUTABLE AS $$ SELECT md5(p_kind || ':' || p_id::text)::uuid $$;
 
--- The operation named by the replica (Operation in src/replica/executor.ts; a
+-- The operation named by the replica (Operation in src/replica/operation.ts; a
 -- test runs every one of them through here).
 CREATE OR REPLACE FUNCTION dispatch_op(p_op text, ctx request_context, p jsonb, e jsonb, p_token_hash bytea)
 RETURNS op_result
@@ -92,8 +92,10 @@ BEGIN
 END $$;
 
 -- p_params: the request's parameters as the client sent them (fingerprinted).
--- p_extra: what the replica derived and must not be fingerprinted (a fresh salt,
---   a fresh session token): copies differ there, and the first copy's wins.
+-- p_extra: what the replica derived and must not be fingerprinted (Register's
+--   fresh salt and password hash, Login's user id, a session's lifetime; the
+--   session token's hash is a parameter): copies differ there, and the first
+--   copy's wins.
 -- p_strategy: 'cache' claims the id first, so later copies wait on the unique key
 --   and read the stored response; 'abort' (the seed's baseline without the
 --   response cache) has every copy do the work and undo it if it loses the key.

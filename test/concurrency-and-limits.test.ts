@@ -7,9 +7,9 @@ import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-
 import { TradingSession } from '../src/client/trading-session.js';
 import { createPool, type Pool } from '../src/common/database.js';
 import { hedgeProto } from '../src/common/proto.js';
-import type { FiringResult } from '../src/replica/executor.js';
+import { verifyDatabase } from '../src/common/verify-database.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
-import { verifyDatabase } from '../src/verify/verify-database.js';
+import type { FiringResult } from '../src/replica/trigger-firing.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestFeed, TEST_PRICES, type TestFeed } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';

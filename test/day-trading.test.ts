@@ -5,10 +5,10 @@ import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-
 import { TradingSession } from '../src/client/trading-session.js';
 import { ADMIN_USERNAME, adminPasswordPath, ensureAdministrator } from '../src/common/admin.js';
 import { readSecret } from '../src/common/secret-file.js';
+import { verifyDatabase } from '../src/common/verify-database.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
-import { Executor } from '../src/replica/executor.js';
+import { AuditReads } from '../src/replica/audit-reads.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
-import { verifyDatabase } from '../src/verify/verify-database.js';
 import { parseAuditLog, validateAuditLog } from './support/audit-log.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { expiredQuote, startTestFeed, type TestFeed } from './support/feed.js';
@@ -460,7 +460,7 @@ describe('the SEng 468 commands', () => {
       });
       await new Promise((resolve) => setTimeout(resolve, 300));
       // Past its wait, a reader is told the log is busy rather than given a dump with a hole.
-      expect(await new Executor(db.pool, 'probe', 'cache').awaitAuditWriters(50)).toBe(false);
+      expect(await new AuditReads(db.pool).awaitAuditWriters(50)).toBe(false);
       await writer.query('COMMIT');
       await dump;
       expect(await validateAuditLog(log)).toEqual([]);

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Operation } from '../src/replica/executor.js';
+import type { Operation } from '../src/replica/operation.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Client, credentials, type Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DedupStrategy } from '../src/common/dedup-strategy.js';
 import { reasonOf } from '../src/common/errors.js';
 import { exited } from '../src/common/hedge-process.js';
 import { uuidv7 } from '../src/common/ids.js';
@@ -10,7 +11,6 @@ import { newSessionToken } from '../src/common/session-token.js';
 import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js';
 import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
-import type { DedupStrategy } from '../src/replica/executor.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestFeed, type TestFeed } from './support/feed.js';
 import { type ReplicaProcess, spawnReplica } from './support/replicas.js';

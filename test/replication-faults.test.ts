@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAlive } from '../src/common/process-state.js';
-import { verifyDatabase } from '../src/verify/verify-database.js';
+import { verifyDatabase } from '../src/common/verify-database.js';
 import { type Cluster, serving, startCluster } from './support/cluster.js';
 import { tradeMany } from './support/load.js';
 

@@ -266,7 +266,7 @@ export function benchWorkloadCommand(): Command {
         opts: { configs: string[]; concurrency: number; out?: string; json?: boolean },
       ) => {
         const { runWorkloadBench } = await import('./workload-bench.js');
-        const { textTable } = await import('../client/text-table.js');
+        const { textTable } = await import('../ui/text-table.js');
         // The parser let only known names through.
         const configs = opts.configs.map(
           (name) => WORKLOAD_CONFIGS.find((c) => c.name === name) as WorkloadBenchConfig,

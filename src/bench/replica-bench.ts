@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type ClientUnaryCall, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { QuoteSource } from '../client/quote-source.js';
+import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { uuidv7 } from '../common/ids.js';
 import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
@@ -10,7 +11,6 @@ import { newSessionToken } from '../common/session-token.js';
 import { replicaArgs } from '../common/settings.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { TradingClient } from '../gen/hedge/v1/Trading.js';
-import type { DedupStrategy } from '../replica/executor.js';
 import { describeMachine } from './machine.js';
 import { type LatencySummary, round, roundSummary, summarize } from './stats.js';
 

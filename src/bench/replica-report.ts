@@ -1,4 +1,4 @@
-import { textTable } from '../client/text-table.js';
+import { textTable } from '../ui/text-table.js';
 import type { runReplicaBench } from './replica-bench.js';
 
 type Result = Awaited<ReturnType<typeof runReplicaBench>>;

@@ -1,4 +1,4 @@
-import { textTable } from '../client/text-table.js';
+import { textTable } from '../ui/text-table.js';
 import type { RunSummary } from './analysis.js';
 import { SEED_FIGURES } from './configurations.js';
 import type { describeMachine } from './machine.js';

@@ -4,7 +4,7 @@ import { ensureAdministrator } from '../common/admin.js';
 import { createPool, withDatabase } from '../common/database.js';
 import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
-import { verifyDatabase } from '../verify/verify-database.js';
+import { verifyDatabase } from '../common/verify-database.js';
 import { type ReplaySummary, replayWorkload } from '../workload/replay.js';
 import { parseWorkload } from '../workload/workload-file.js';
 import { startBenchManager } from './bench-manager.js';

@@ -41,9 +41,9 @@ export interface ReplicatedClientOptions {
  * The replicated client: one channel per replica in the view, every call run by
  * the call engine under the mode's policy (replication-policy.ts) with one
  * request id (carried in the request message), the first final answer kept and
- * the rest cancelled. Infrastructure failures are reported to the manager off
- * the critical path and retried on other replicas until the call's one deadline
- * runs out.
+ * the rest cancelled if still unanswered shortly after (call-engine.ts).
+ * Infrastructure failures are reported to the manager off the critical path and
+ * retried on other replicas until the call's one deadline runs out.
  */
 export class ReplicatedClient {
   private readonly replicas: ReplicaChannels;

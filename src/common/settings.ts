@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option } from 'commander';
-import { DEDUP_STRATEGIES, type DedupStrategy } from '../replica/executor.js';
 import { choiceOption, defaulted, durationOption, intOption, positiveDurationOption } from './cli-options.js';
+import { DEDUP_STRATEGIES, type DedupStrategy } from './dedup-strategy.js';
 import { formatDuration } from './duration.js';
 import { liveRunFileValue } from './run-files.js';
 

@@ -1,5 +1,5 @@
 import { formatCents } from '../common/money.js';
-import type { AuditRow } from './executor.js';
+import type { AuditRow } from './audit-reads.js';
 
 /** The SEng 468 audit log (logfile.xsd): a <log> of events, money to the cent, times in Unix ms. */
 export const LOG_HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n<log>\n';

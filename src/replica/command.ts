@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { intOption } from '../common/cli-options.js';
+import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { reportReady, stopOnSignals, watchOwner } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { feedKeyPaths } from '../common/paths.js';
@@ -19,7 +20,6 @@ import {
   SESSION_TTL,
   settingOption,
 } from '../common/settings.js';
-import type { DedupStrategy } from './executor.js';
 
 interface ReplicaCliOptions {
   id?: string;

@@ -21,7 +21,7 @@ import type { UserCommand__Output } from '../gen/hedge/v1/UserCommand.js';
 import { eventXml, LOG_FOOTER, LOG_HEADER } from './audit-xml.js';
 import { replicaHandler } from './call-handler.js';
 import { sessionTokenHash } from './credentials.js';
-import type { Operation, Params } from './executor.js';
+import type { Operation, Params } from './operation.js';
 import { quoteParams } from './quote-verifier.js';
 import type { TradingDeps } from './trading-service.js';
 import { parseRequestId } from './validation.js';
@@ -95,7 +95,7 @@ function parseFilename(text: string): string {
  * exactly once and changes nothing else, and the caller gets the same error.
  */
 export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
-  const { executor, quotes } = deps;
+  const { executor, accounts, audit, quotes } = deps;
   const handler = replicaHandler(deps.log, deps.beforeCall);
   const orderWindow = { order_ttl_ms: String(deps.orderTtlMs ?? defaultOf(ORDER_TTL)) };
 
@@ -254,7 +254,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
 
   /** The log as XML chunks of up to 2,000 events; the first with the header, the last with the footer. */
   async function streamLog(call: ServerWritableStream<StreamLogRequest__Output, LogChunk>): Promise<void> {
-    const user = await executor.sessionUser(sessionTokenHash(call.metadata));
+    const user = await accounts.sessionUser(sessionTokenHash(call.metadata));
     if (!user)
       throw unauthenticated('SESSION_INVALID', 'the session token is not valid or has expired; log in');
     const { whole_log: whole } = call.request;
@@ -266,7 +266,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
       );
     }
     const upto = BigInt(call.request.upto_event_id);
-    if (!(await executor.awaitAuditWriters(AUDIT_WRITERS_WAIT_MS))) {
+    if (!(await audit.awaitAuditWriters(AUDIT_WRITERS_WAIT_MS))) {
       throw new HedgeError(
         status.UNAVAILABLE,
         'AUDIT_LOG_BUSY',
@@ -277,7 +277,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
     let xml = after === 0n ? LOG_HEADER : '';
     for (;;) {
       if (call.cancelled) return;
-      const events = await executor.auditEvents(after, upto, whole ? null : user.userId, LOG_CHUNK_EVENTS);
+      const events = await audit.auditEvents(after, upto, whole ? null : user.userId, LOG_CHUNK_EVENTS);
       for (const e of events) xml += eventXml(e);
       if (events.length > 0) after = BigInt((events[events.length - 1] as { id: string }).id);
       const done = events.length < LOG_CHUNK_EVENTS;

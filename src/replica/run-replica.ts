@@ -1,17 +1,21 @@
 import { createPool } from '../common/database.js';
 import { DatabaseWatch } from '../common/database-watch.js';
+import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { readFeedPublicKey } from '../common/feed-key.js';
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { migrate } from '../common/migrate.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
+import { AccountReads } from './account-reads.js';
+import { AuditReads } from './audit-reads.js';
 import { dayTradingHandlers } from './day-trading-service.js';
-import { type DedupStrategy, Executor } from './executor.js';
+import { Executor } from './executor.js';
 import { startOrderSweeper } from './order-sweeper.js';
 import { QuoteVerifier } from './quote-verifier.js';
 import { startReaper } from './reaper.js';
 import { replicaAdminHandlers, Slowness } from './slowness.js';
 import { tradingHandlers } from './trading-service.js';
+import { TriggerFiring } from './trigger-firing.js';
 import { TriggerWatcher } from './trigger-watcher.js';
 
 export interface ReplicaOptions {
@@ -55,6 +59,8 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
   const quotes = new QuoteVerifier(feedKey);
   const deps = {
     executor,
+    accounts: new AccountReads(pool),
+    audit: new AuditReads(pool),
     quotes,
     log,
     sessionTtlSeconds: options.sessionTtlSeconds,
@@ -87,7 +93,7 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
   const reaper = startReaper(pool, options.requestRetentionMs, options.reapIntervalMs, log);
   const sweeper = startOrderSweeper(pool, options.id, options.orderSweepIntervalMs ?? 5_000, log);
   const triggers = options.feedAddress
-    ? new TriggerWatcher(executor, options.feedAddress, quotes, log)
+    ? new TriggerWatcher(new TriggerFiring(pool, options.id), options.feedAddress, quotes, log)
     : undefined;
   triggers?.start();
   if (!triggers) log.warn('no --feed: triggers will not fire on this replica');

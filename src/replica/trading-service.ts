@@ -13,6 +13,8 @@ import type { RegisterResponse } from '../gen/hedge/v1/RegisterResponse.js';
 import type { TradeRequest__Output } from '../gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse } from '../gen/hedge/v1/TradeResponse.js';
 import type { TradingHandlers } from '../gen/hedge/v1/Trading.js';
+import type { AccountReads } from './account-reads.js';
+import type { AuditReads } from './audit-reads.js';
 import { replicaHandler } from './call-handler.js';
 import { hashToken, parseNewSessionToken, sessionTokenHash } from './credentials.js';
 import type { Executor } from './executor.js';
@@ -21,6 +23,8 @@ import { parsePassword, parseRequestId, parseUsername } from './validation.js';
 
 export interface TradingDeps {
   executor: Executor;
+  accounts: AccountReads;
+  audit: AuditReads;
   quotes: QuoteVerifier;
   log: Logger;
   sessionTtlSeconds: number;
@@ -38,7 +42,7 @@ const MAX_LIST_LIMIT = 1000;
  * to the executor, which runs it exactly once however many copies arrive.
  */
 export function tradingHandlers(deps: TradingDeps): TradingHandlers {
-  const { executor, quotes } = deps;
+  const { executor, accounts, quotes } = deps;
 
   const handler = replicaHandler(deps.log, deps.beforeCall);
 
@@ -88,7 +92,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       token,
       params: { username, token_hash: hashToken(token).toString('base64') },
       isSameCaller: async (tx: PoolClient) =>
-        verifyPassword(password, await executor.credentials(username, tx)),
+        verifyPassword(password, await accounts.credentials(username, tx)),
     };
   }
 
@@ -101,7 +105,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
         params,
         async (tx) => {
           // A taken name is refused before the scrypt (the insert still decides a race).
-          if (await executor.credentials(username, tx)) {
+          if (await accounts.credentials(username, tx)) {
             throw new HedgeError(
               status.ALREADY_EXISTS,
               'USERNAME_TAKEN',
@@ -130,7 +134,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
         async (tx) => {
           // A refusal is stored as the id's answer like any other (decision 19): a
           // mistyped password is retried with a new request id.
-          const stored = await executor.credentials(username, tx);
+          const stored = await accounts.credentials(username, tx);
           // scrypt runs for unknown users too, so timing does not tell which usernames exist.
           const valid = await verifyPassword(password, stored);
           if (!valid || !stored)
@@ -158,7 +162,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
     Sell: handler('Sell', (call) => trade(call, 'sell')),
 
     GetPortfolio: handler('GetPortfolio', async (call) =>
-      executor.portfolio<Portfolio>(sessionTokenHash(call.metadata)),
+      accounts.portfolio<Portfolio>(sessionTokenHash(call.metadata)),
     ),
 
     ListTrades: handler('ListTrades', async (call) => {
@@ -168,7 +172,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
         throw invalidArgument('INVALID_LIMIT', `limit must be at most ${MAX_LIST_LIMIT}`, 'limit');
       const before = BigInt(call.request.before_id);
       if (before < 0n) throw invalidArgument('INVALID_CURSOR', 'before_id must not be negative', 'before_id');
-      return executor.trades<ListTradesResponse>(tokenHash, limit, before);
+      return accounts.trades<ListTradesResponse>(tokenHash, limit, before);
     }),
   };
 }

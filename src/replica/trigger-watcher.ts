@@ -6,8 +6,8 @@ import { PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { type Watch, watch } from '../common/watch-stream.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
-import type { Executor, Tick } from './executor.js';
 import type { QuoteVerifier } from './quote-verifier.js';
+import type { Tick, TriggerFiring } from './trigger-firing.js';
 
 /**
  * Every replica watches the feed's signed ticks for the symbols some armed
@@ -28,7 +28,7 @@ export class TriggerWatcher {
   private stopped = false;
 
   constructor(
-    private readonly executor: Executor,
+    private readonly firing: TriggerFiring,
     feedAddress: string,
     private readonly verifier: QuoteVerifier,
     private readonly log: Logger,
@@ -51,7 +51,7 @@ export class TriggerWatcher {
   }
 
   private async refresh(): Promise<void> {
-    const symbols = await this.executor.armedSymbols().catch(() => undefined);
+    const symbols = await this.firing.armedSymbols().catch(() => undefined);
     // A read that finishes after stop() must not open a stream on the closed channel.
     if (!symbols || this.stopped) return;
     const key = symbols.join(',');
@@ -97,7 +97,7 @@ export class TriggerWatcher {
     const batch = this.pending;
     this.pending = [];
     try {
-      const { fired, failures } = await this.executor.fireTriggers(batch);
+      const { fired, failures } = await this.firing.fireTriggers(batch);
       if (fired > 0) this.log.info({ fired, ticks: batch.length }, 'triggers fired');
       if (failures.length > 0) {
         this.log.error({ failures }, 'triggers could not fire; they stay armed for a later tick');

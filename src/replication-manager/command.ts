@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { intOption } from '../common/cli-options.js';
+import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { removeRunFile, writeRunFile } from '../common/run-files.js';
@@ -19,7 +20,6 @@ import {
   resolveSetting,
   settingOption,
 } from '../common/settings.js';
-import type { DedupStrategy } from '../replica/executor.js';
 
 interface ManagerCliOptions {
   dataDir?: string;

@@ -1,6 +1,6 @@
 import { fetchStatus, managerClient } from '../client/manager-client.js';
-import { formatReplicaTable, formatSummary } from '../client/status-view.js';
 import { createPool } from '../common/database.js';
+import { formatReplicaTable, formatSummary } from '../ui/status-view.js';
 import type { RunningSystem } from './run-up.js';
 
 /**

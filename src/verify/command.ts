@@ -13,7 +13,7 @@ export function verifyCommand(): Command {
     .option('--json', 'print {"requests","effects","duplicate_effects","violations"} as JSON')
     .action(async (opts: { dataDir?: string; databaseUrl?: string; json?: boolean }) => {
       const { createPool } = await import('../common/database.js');
-      const { formatReport, verifyDatabase } = await import('./verify-database.js');
+      const { formatReport, verifyDatabase } = await import('../common/verify-database.js');
       const url = await requireSetting(DATABASE_URL, opts.databaseUrl, {
         dataDir: resolveDataDir(opts.dataDir),
       });

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
-import { textTable } from '../client/text-table.js';
 import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
 import {
   DATA_DIR,
@@ -10,6 +9,7 @@ import {
   resolveDataDir,
   settingOption,
 } from '../common/settings.js';
+import { textTable } from '../ui/text-table.js';
 import type { ReplaySummary } from './replay.js';
 
 interface WorkloadCliOptions {

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import type { DedupStrategy } from '../../src/common/dedup-strategy.js';
 import { spawnHedge, stopChild } from '../../src/common/hedge-process.js';
 import { createLogger } from '../../src/common/logger.js';
-import type { DedupStrategy } from '../../src/replica/executor.js';
 import { type RunningReplica, runReplica } from '../../src/replica/run-replica.js';
 
 export interface ReplicaSetup {

@@ -1,14 +1,14 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { status } from '@grpc/grpc-js';
+import type { ManagerStatus } from '../client/manager-client.js';
+import type { QuoteSource } from '../client/quote-source.js';
+import { type CallResult, type CallTelemetry, ReplicatedCallError } from '../client/replicated-client.js';
+import type { TradingSession } from '../client/trading-session.js';
 import { isPositiveInteger, parseAmount, parseShares } from '../common/money.js';
 import { isSymbol } from '../common/symbols.js';
-import type { ManagerStatus } from './manager-client.js';
-import type { QuoteSource } from './quote-source.js';
-import { type CallResult, type CallTelemetry, ReplicatedCallError } from './replicated-client.js';
-import { formatReplicaTable, formatSummary } from './status-view.js';
-import { textTable } from './text-table.js';
-import type { TradingSession } from './trading-session.js';
+import { formatReplicaTable, formatSummary } from '../ui/status-view.js';
+import { textTable } from '../ui/text-table.js';
 
 export interface TerminalDeps {
   session: TradingSession;

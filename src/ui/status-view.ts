@@ -1,4 +1,4 @@
-import type { ManagerStatus } from './manager-client.js';
+import type { ManagerStatus__Output as ManagerStatus } from '../gen/hedge/v1/ManagerStatus.js';
 import { formatUptime, textTable } from './text-table.js';
 
 const STATE = {

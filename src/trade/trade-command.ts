@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, defaulted, durationOption } from '../common/cli-options.js';
 import {
   DATA_DIR,
@@ -10,7 +11,6 @@ import {
   resolveSetting,
   settingOption,
 } from '../common/settings.js';
-import { REPLICATION_MODES, type ReplicationMode } from './replication-mode.js';
 
 interface TradeCliOptions {
   dataDir?: string;
@@ -49,10 +49,10 @@ export function tradeCommand(): Command {
     .option('--user <name>', 'log in as this user at start')
     .addOption(settingOption(PASSWORD))
     .action(async (opts: TradeCliOptions) => {
-      const { ReplicatedClient } = await import('./replicated-client.js');
-      const { TradingSession } = await import('./trading-session.js');
-      const { QuoteSource } = await import('./quote-source.js');
-      const { fetchStatusFrom } = await import('./manager-client.js');
+      const { ReplicatedClient } = await import('../client/replicated-client.js');
+      const { TradingSession } = await import('../client/trading-session.js');
+      const { QuoteSource } = await import('../client/quote-source.js');
+      const { fetchStatusFrom } = await import('../client/manager-client.js');
       const { runTerminal } = await import('./terminal.js');
       const dataDir = resolveDataDir(opts.dataDir);
       const manager = await requireSetting(MANAGER_ADDRESS, opts.manager, { dataDir });

@@ -17,8 +17,8 @@ export function statusCommand(): Command {
     .addOption(settingOption(MANAGER_ADDRESS))
     .option('--json', 'print the status as JSON')
     .action(async (opts: { dataDir?: string; manager?: string; json?: boolean }) => {
-      const { fetchStatusFrom } = await import('./manager-client.js');
-      const { formatReplicaTable, formatSummary } = await import('./status-view.js');
+      const { fetchStatusFrom } = await import('../client/manager-client.js');
+      const { formatReplicaTable, formatSummary } = await import('../ui/status-view.js');
       const address = await requireSetting(MANAGER_ADDRESS, opts.manager, {
         dataDir: resolveDataDir(opts.dataDir),
       });

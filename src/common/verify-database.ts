@@ -1,4 +1,4 @@
-import type { Pool } from '../common/database.js';
+import type { Pool } from './database.js';
 
 export interface Violation {
   check: string;
