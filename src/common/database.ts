@@ -30,6 +30,14 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
   });
   // An idle client whose server connection dropped emits here; the pool replaces it.
   pool.on('error', () => {});
+  // A checked-out client (pool.connect()) whose connection drops emits 'error' on
+  // itself as well as failing its queries, and nothing listens to a checked-out
+  // client: unheard, that event killed a replica whenever PostgreSQL died while a
+  // transaction or a periodic job held a connection. The queries' failure is what
+  // callers handle; the event is only a second notice of it.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 
