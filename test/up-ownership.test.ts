@@ -97,8 +97,11 @@ describe('hedge up owns its data directory', () => {
     up = await startUp(dataDir);
   }, 120_000);
   afterAll(async () => {
-    await up?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    try {
+      await up?.stop();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('a second up and a db on the same directory refuse, naming the owner, and the first system still trades', async () => {
@@ -175,8 +178,11 @@ describe('hedge up after an up that was killed', () => {
   });
   afterAll(async () => {
     for (const pid of left) signalQuietly(pid, 'SIGKILL');
-    await waitUntilGone(left);
-    rmSync(dataDir, { recursive: true, force: true });
+    try {
+      await waitUntilGone(left);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('SIGKILL of up and its db (PostgreSQL left running): a new up on the directory takes over and trades', async () => {
