@@ -172,7 +172,7 @@ describe('the wire contract: session states and error details', () => {
   /** The test's own decoder: protobufjs over the vendored googleapis files, nothing of the replica's. */
   function decodeStatus(metadata: Metadata) {
     const root = new protobuf.Root().loadSync(
-      ['status.proto', 'error_details.proto'].map((f) => join(PROTO_DIR, 'google/rpc', f)),
+      ['status.proto', 'error_details.proto'].map((f) => join(PROTO_DIR, 'third_party/google/rpc', f)),
     );
     const [bytes] = metadata.get('grpc-status-details-bin');
     expect(Buffer.isBuffer(bytes)).toBe(true);

@@ -38,11 +38,11 @@ export function unauthenticated(reason: string, message: string): HedgeError {
 
 let rpcTypes: { Status: protobuf.Type; ErrorInfo: protobuf.Type } | undefined;
 
-/** google.rpc.Status and ErrorInfo from the vendored googleapis files (proto/google/rpc/). */
+/** google.rpc.Status and ErrorInfo from the vendored googleapis files (proto/third_party/google/rpc/). */
 function googleRpc() {
   if (!rpcTypes) {
     const root = new protobuf.Root().loadSync(
-      ['status.proto', 'error_details.proto'].map((f) => join(PROTO_DIR, 'google/rpc', f)),
+      ['status.proto', 'error_details.proto'].map((f) => join(PROTO_DIR, 'third_party/google/rpc', f)),
       { keepCase: true },
     );
     rpcTypes = {
