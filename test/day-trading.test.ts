@@ -269,48 +269,17 @@ describe('the SEng 468 commands', () => {
   it('trigger commands refuse what SPEC.md says they must, and SET_BUY_AMOUNT moves the reserve', async () => {
     const u = await user();
     await u.add('100.00', next());
-    await refused(
-      'SET_BUY_AMOUNT',
-      (n) => u.setBuyAmount('ABC', '100.01', n),
-      status.FAILED_PRECONDITION,
-      'INSUFFICIENT_FUNDS',
-    );
-    await refused(
-      'SET_BUY_TRIGGER',
-      (n) => u.setBuyTrigger('ABC', '5.00', n),
-      status.FAILED_PRECONDITION,
-      'NO_TRIGGER_AMOUNT',
-    );
-    await refused(
-      'CANCEL_SET_BUY',
-      (n) => u.cancelSetBuy('ABC', n),
-      status.FAILED_PRECONDITION,
-      'NO_TRIGGER',
-    );
-    await refused(
-      'SET_SELL_TRIGGER',
-      (n) => u.setSellTrigger('ABC', '50.00', n),
-      status.FAILED_PRECONDITION,
-      'NO_TRIGGER_AMOUNT',
-    );
-    await refused(
-      'CANCEL_SET_SELL',
-      (n) => u.cancelSetSell('ABC', n),
-      status.FAILED_PRECONDITION,
-      'NO_TRIGGER',
-    );
-    await refused(
-      'SET_BUY_TRIGGER',
-      (n) => u.setBuyTrigger('ABC', 'cheap', n),
-      status.INVALID_ARGUMENT,
-      'INVALID_AMOUNT',
-    );
-    await refused(
-      'CANCEL_SET_BUY',
-      (n) => u.cancelSetBuy('abc', n),
-      status.INVALID_ARGUMENT,
-      'INVALID_SYMBOL',
-    );
+    const { FAILED_PRECONDITION: PRECONDITION, INVALID_ARGUMENT: INVALID } = status;
+    const cases: [string, (n: number) => Promise<unknown>, status, string][] = [
+      ['SET_BUY_AMOUNT', (n) => u.setBuyAmount('ABC', '100.01', n), PRECONDITION, 'INSUFFICIENT_FUNDS'],
+      ['SET_BUY_TRIGGER', (n) => u.setBuyTrigger('ABC', '5.00', n), PRECONDITION, 'NO_TRIGGER_AMOUNT'],
+      ['CANCEL_SET_BUY', (n) => u.cancelSetBuy('ABC', n), PRECONDITION, 'NO_TRIGGER'],
+      ['SET_SELL_TRIGGER', (n) => u.setSellTrigger('ABC', '50.00', n), PRECONDITION, 'NO_TRIGGER_AMOUNT'],
+      ['CANCEL_SET_SELL', (n) => u.cancelSetSell('ABC', n), PRECONDITION, 'NO_TRIGGER'],
+      ['SET_BUY_TRIGGER', (n) => u.setBuyTrigger('ABC', 'cheap', n), INVALID, 'INVALID_AMOUNT'],
+      ['CANCEL_SET_BUY', (n) => u.cancelSetBuy('abc', n), INVALID, 'INVALID_SYMBOL'],
+    ];
+    for (const [command, run, code, reason] of cases) await refused(command, run, code, reason);
 
     expect((await u.setBuyAmount('ABC', '60.00', next())).response.account).toEqual({
       cash: '40.00',
