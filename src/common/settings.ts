@@ -38,12 +38,6 @@ export const DATA_DIR: Setting<string> = {
   default: '.hedge',
 };
 
-/** --data-dir of a command that talks to a system already running: its run files name the addresses. */
-export const RUNNING_DATA_DIR: Setting<string> = {
-  ...DATA_DIR,
-  description: 'data directory of the running system',
-};
-
 export const DATABASE_URL: Setting<string> = {
   flag: '--database-url <url>',
   description: 'PostgreSQL URL',

@@ -2,8 +2,8 @@ import { Command, Option } from 'commander';
 import { choiceListOption, defaulted, durationOption, intOption, listOption } from '../common/cli-options.js';
 import { stopOnSignals } from '../common/hedge-process.js';
 import {
+  DATA_DIR,
   MANAGER_ADDRESS,
-  RUNNING_DATA_DIR,
   requireSetting,
   resolveDataDir,
   settingOption,
@@ -32,7 +32,7 @@ export function injectCommand(): Command {
         'slow (added latency; replicas need --allow-fault-injection), at a seeded-random serving replica, never ' +
         'below the minimum of serving replicas. Prints one JSON line per injection. Runs on the replicas’ machine.',
     )
-    .addOption(settingOption(RUNNING_DATA_DIR))
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
     .addOption(settingOption(MANAGER_ADDRESS))
     .addOption(
       defaulted(

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import {
+  DATA_DIR,
   MANAGER_ADDRESS,
-  RUNNING_DATA_DIR,
   requireSetting,
   resolveDataDir,
   settingOption,
@@ -13,7 +13,7 @@ export function statusCommand(): Command {
       "Show whether the database is up (as the manager sees it) and the replication manager's replicas: " +
         'id, pid, address, state, uptime, restarts, last fault and its cause.',
     )
-    .addOption(settingOption(RUNNING_DATA_DIR))
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
     .addOption(settingOption(MANAGER_ADDRESS))
     .option('--json', 'print the status as JSON')
     .action(async (opts: { dataDir?: string; manager?: string; json?: boolean }) => {

@@ -2,10 +2,10 @@ import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, defaulted, durationOption } from '../common/cli-options.js';
 import {
+  DATA_DIR,
   FEED_ADDRESS,
   MANAGER_ADDRESS,
   PASSWORD,
-  RUNNING_DATA_DIR,
   requireSetting,
   resolveDataDir,
   resolveSetting,
@@ -29,7 +29,7 @@ export function tradeCommand(): Command {
         'sent to the replicas in the chosen mode, and answered with which replica answered, attempts and latency. ' +
         'Reads commands from the terminal, or a script from stdin (one command per line).',
     )
-    .addOption(settingOption(RUNNING_DATA_DIR))
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
     .addOption(settingOption(MANAGER_ADDRESS))
     .addOption(settingOption(FEED_ADDRESS))
     .option(

@@ -1,11 +1,5 @@
 import { Command } from 'commander';
-import {
-  DATABASE_URL,
-  RUNNING_DATA_DIR,
-  requireSetting,
-  resolveDataDir,
-  settingOption,
-} from '../common/settings.js';
+import { DATA_DIR, DATABASE_URL, requireSetting, resolveDataDir, settingOption } from '../common/settings.js';
 
 export function verifyCommand(): Command {
   return new Command('verify')
@@ -14,7 +8,7 @@ export function verifyCommand(): Command {
         'cash and share balance, nothing is negative, every acknowledged trade has its effect. ' +
         'Exits non-zero on any violation.',
     )
-    .addOption(settingOption(RUNNING_DATA_DIR))
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
     .addOption(settingOption(DATABASE_URL))
     .option('--json', 'print {"requests","effects","duplicate_effects","violations"} as JSON')
     .action(async (opts: { dataDir?: string; databaseUrl?: string; json?: boolean }) => {

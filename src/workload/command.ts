@@ -2,9 +2,9 @@ import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
 import {
+  DATA_DIR,
   FEED_ADDRESS,
   MANAGER_ADDRESS,
-  RUNNING_DATA_DIR,
   requireSetting,
   resolveDataDir,
   settingOption,
@@ -59,7 +59,7 @@ export function workloadCommand(): Command {
         'under --out. Workload users are registered (or log in) with passwords derived from <data-dir>/workload-secret; ' +
         'the final DUMPLOG runs as the administrator (<data-dir>/admin-password, made by hedge up).',
     )
-    .addOption(settingOption(RUNNING_DATA_DIR))
+    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
     .addOption(settingOption(MANAGER_ADDRESS))
     .addOption(settingOption(FEED_ADDRESS))
     .option('--mode <mode>', 'replication mode of the client', choiceOption(REPLICATION_MODES), 'active')
