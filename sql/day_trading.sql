@@ -149,9 +149,8 @@ DECLARE
   v_amount bigint := (p ->> 'amount_cents')::bigint;
   v_price bigint := (p -> 'quote' ->> 'price_cents')::bigint;
   v_events audit_event[] := ARRAY[
-    ev_command(upper(p_side), p ->> 'symbol', (p ->> 'amount_cents')::bigint),
-    ev_quote(p ->> 'symbol', (p -> 'quote' ->> 'price_cents')::bigint, (p -> 'quote' ->> 'issued_at_ms')::bigint,
-             p -> 'quote' ->> 'signature')];
+    ev_command(v_command, v_symbol, v_amount),
+    ev_quote(v_symbol, v_price, (p -> 'quote' ->> 'issued_at_ms')::bigint, p -> 'quote' ->> 'signature')];
   v_shares bigint;
   v_cost bigint;
   a accounts;
@@ -291,6 +290,17 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- A user's trigger on a symbol that is set or armed, locked; all NULL if there is none.
+CREATE OR REPLACE FUNCTION live_trigger(p_user bigint, p_side text, p_symbol text) RETURNS triggers
+LANGUAGE plpgsql AS $$
+DECLARE
+  t triggers;
+BEGIN
+  SELECT * INTO t FROM triggers WHERE user_id = p_user AND side = p_side AND symbol = p_symbol
+    AND state IN ('set', 'armed') FOR UPDATE;
+  RETURN t;
+END $$;
+
 -- SET_BUY_AMOUNT and SET_SELL_AMOUNT. A buy trigger's amount is reserved cash; a
 -- second call moves the reserve to the new amount. A sell trigger's amount reserves
 -- nothing until it is armed; if it is armed, its shares are reserved afresh.
@@ -300,8 +310,7 @@ DECLARE
   v_command text := 'SET_' || upper(p_side) || '_AMOUNT';
   v_symbol text := p ->> 'symbol';
   v_amount bigint := (p ->> 'amount_cents')::bigint;
-  v_events audit_event[] := ARRAY[ev_command('SET_' || upper(p_side) || '_AMOUNT', p ->> 'symbol',
-                                             (p ->> 'amount_cents')::bigint)];
+  v_events audit_event[] := ARRAY[ev_command(v_command, v_symbol, v_amount)];
   v_delta bigint;
   a accounts;
   t triggers;
@@ -311,8 +320,7 @@ BEGIN
   IF NOT FOUND THEN
     RETURN unknown_user(ctx, v_events, v_command, v_symbol, v_amount);
   END IF;
-  SELECT * INTO t FROM triggers WHERE user_id = ctx.user_id AND side = p_side AND symbol = v_symbol
-    AND state IN ('set', 'armed') FOR UPDATE;
+  t := live_trigger(ctx.user_id, p_side, v_symbol);
   IF p_side = 'buy' THEN
     v_delta := v_amount - coalesce(t.amount_cents, 0);
     IF a.cash < v_delta THEN
@@ -351,8 +359,7 @@ DECLARE
   v_command text := 'SET_' || upper(p_side) || '_TRIGGER';
   v_symbol text := p ->> 'symbol';
   v_price bigint := (p ->> 'price_cents')::bigint;
-  v_events audit_event[] := ARRAY[ev_command('SET_' || upper(p_side) || '_TRIGGER', p ->> 'symbol',
-                                             (p ->> 'price_cents')::bigint)];
+  v_events audit_event[] := ARRAY[ev_command(v_command, v_symbol, v_price)];
   t triggers;
   r op_result;
 BEGIN
@@ -360,9 +367,8 @@ BEGIN
   IF NOT FOUND THEN
     RETURN unknown_user(ctx, v_events, v_command, v_symbol, v_price);
   END IF;
-  SELECT * INTO t FROM triggers WHERE user_id = ctx.user_id AND side = p_side AND symbol = v_symbol
-    AND state IN ('set', 'armed') FOR UPDATE;
-  IF NOT FOUND THEN
+  t := live_trigger(ctx.user_id, p_side, v_symbol);
+  IF t.id IS NULL THEN
     RETURN refuse(ctx, v_events, v_command, v_symbol, v_price, grpc_failed_precondition(), 'NO_TRIGGER_AMOUNT',
       format('set an amount first: SET_%s_AMOUNT for %s', upper(p_side), v_symbol));
   END IF;
@@ -387,16 +393,15 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_command text := 'CANCEL_SET_' || upper(p_side);
   v_symbol text := p ->> 'symbol';
-  v_events audit_event[] := ARRAY[ev_command('CANCEL_SET_' || upper(p_side), p ->> 'symbol')];
+  v_events audit_event[] := ARRAY[ev_command(v_command, v_symbol)];
   t triggers;
 BEGIN
   PERFORM 1 FROM accounts WHERE user_id = ctx.user_id FOR UPDATE;
   IF NOT FOUND THEN
     RETURN unknown_user(ctx, v_events, v_command, v_symbol, NULL);
   END IF;
-  SELECT * INTO t FROM triggers WHERE user_id = ctx.user_id AND side = p_side AND symbol = v_symbol
-    AND state IN ('set', 'armed') FOR UPDATE;
-  IF NOT FOUND THEN
+  t := live_trigger(ctx.user_id, p_side, v_symbol);
+  IF t.id IS NULL THEN
     RETURN refuse(ctx, v_events, v_command, v_symbol, NULL, grpc_failed_precondition(), 'NO_TRIGGER',
       format('there is no %s trigger on %s to cancel', p_side, v_symbol));
   END IF;
@@ -451,7 +456,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_whole boolean := coalesce((p ->> 'whole_log')::boolean, false);
   v_filename text := p ->> 'filename';
-  v_events audit_event[] := ARRAY[ev_command('DUMPLOG', NULL, NULL, p ->> 'filename')];
+  v_events audit_event[] := ARRAY[ev_command('DUMPLOG', NULL, NULL, v_filename)];
 BEGIN
   IF v_whole AND NOT (SELECT is_admin FROM users WHERE id = ctx.user_id) THEN
     RETURN refuse(ctx, v_events, 'DUMPLOG', NULL, NULL, grpc_permission_denied(), 'NOT_ADMINISTRATOR',

@@ -4,7 +4,7 @@ import { type AddressInfo, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, makeTempDataDir, PACKAGE_ROOT } from '../src/common/paths.js';
-import { type Cluster, startCluster } from './support/cluster.js';
+import { useCluster } from './support/cluster.js';
 
 const hedge = (...args: string[]) =>
   execFileSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8' });
@@ -182,13 +182,7 @@ describe('hedge inject', () => {
   });
 
   describe('against replicas that refuse fault injection', () => {
-    let c: Cluster;
-    beforeAll(async () => {
-      c = await startCluster();
-    });
-    afterAll(async () => {
-      await c?.stop();
-    });
+    const c = useCluster();
 
     it('exits non-zero when its injections failed', async () => {
       const run = await hedgeRun([

@@ -11,12 +11,39 @@ import { AuditReads } from '../src/replica/audit-reads.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
 import { parseAuditLog, validateAuditLog } from './support/audit-log.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { expiredQuote, startTestFeed, type TestFeed } from './support/feed.js';
+import { expiredQuote, startTestFeed, type TestFeed, type TestFeedOptions } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';
 import { uniqueUsername } from './support/trader.js';
 import { waitFor } from './support/wait.js';
 
 const ORDER_TTL_MS = 1_500;
+
+/**
+ * For the enclosing describe block: a database, a feed of `feedOptions`, one
+ * in-process replica `id` that follows the feed, and an active client of it.
+ */
+function useOneReplica(id: string, feedOptions: TestFeedOptions) {
+  const s = {} as { db: TestDatabase; feed: TestFeed; replica: RunningReplica; client: ReplicatedClient };
+  beforeAll(async () => {
+    s.db = await createTestDatabase();
+    s.feed = await startTestFeed(feedOptions);
+    s.replica = await startInProcessReplica(
+      { databaseUrl: s.db.url, feedPublicKeyPath: s.feed.publicKeyPath, feedAddress: s.feed.address },
+      id,
+    );
+    s.client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: [{ id, address: s.replica.address }],
+    });
+  });
+  afterAll(async () => {
+    s.client?.close();
+    await s.replica?.stop();
+    await s.feed?.stop();
+    await s.db?.drop();
+  });
+  return s;
+}
 
 describe('the SEng 468 commands', () => {
   let db: TestDatabase;
@@ -269,48 +296,17 @@ describe('the SEng 468 commands', () => {
   it('trigger commands refuse what SPEC.md says they must, and SET_BUY_AMOUNT moves the reserve', async () => {
     const u = await user();
     await u.add('100.00', next());
-    await refused(
-      'SET_BUY_AMOUNT',
-      (n) => u.setBuyAmount('ABC', '100.01', n),
-      status.FAILED_PRECONDITION,
-      'INSUFFICIENT_FUNDS',
-    );
-    await refused(
-      'SET_BUY_TRIGGER',
-      (n) => u.setBuyTrigger('ABC', '5.00', n),
-      status.FAILED_PRECONDITION,
-      'NO_TRIGGER_AMOUNT',
-    );
-    await refused(
-      'CANCEL_SET_BUY',
-      (n) => u.cancelSetBuy('ABC', n),
-      status.FAILED_PRECONDITION,
-      'NO_TRIGGER',
-    );
-    await refused(
-      'SET_SELL_TRIGGER',
-      (n) => u.setSellTrigger('ABC', '50.00', n),
-      status.FAILED_PRECONDITION,
-      'NO_TRIGGER_AMOUNT',
-    );
-    await refused(
-      'CANCEL_SET_SELL',
-      (n) => u.cancelSetSell('ABC', n),
-      status.FAILED_PRECONDITION,
-      'NO_TRIGGER',
-    );
-    await refused(
-      'SET_BUY_TRIGGER',
-      (n) => u.setBuyTrigger('ABC', 'cheap', n),
-      status.INVALID_ARGUMENT,
-      'INVALID_AMOUNT',
-    );
-    await refused(
-      'CANCEL_SET_BUY',
-      (n) => u.cancelSetBuy('abc', n),
-      status.INVALID_ARGUMENT,
-      'INVALID_SYMBOL',
-    );
+    const { FAILED_PRECONDITION: PRECONDITION, INVALID_ARGUMENT: INVALID } = status;
+    const cases: [string, (n: number) => Promise<unknown>, status, string][] = [
+      ['SET_BUY_AMOUNT', (n) => u.setBuyAmount('ABC', '100.01', n), PRECONDITION, 'INSUFFICIENT_FUNDS'],
+      ['SET_BUY_TRIGGER', (n) => u.setBuyTrigger('ABC', '5.00', n), PRECONDITION, 'NO_TRIGGER_AMOUNT'],
+      ['CANCEL_SET_BUY', (n) => u.cancelSetBuy('ABC', n), PRECONDITION, 'NO_TRIGGER'],
+      ['SET_SELL_TRIGGER', (n) => u.setSellTrigger('ABC', '50.00', n), PRECONDITION, 'NO_TRIGGER_AMOUNT'],
+      ['CANCEL_SET_SELL', (n) => u.cancelSetSell('ABC', n), PRECONDITION, 'NO_TRIGGER'],
+      ['SET_BUY_TRIGGER', (n) => u.setBuyTrigger('ABC', 'cheap', n), INVALID, 'INVALID_AMOUNT'],
+      ['CANCEL_SET_BUY', (n) => u.cancelSetBuy('abc', n), INVALID, 'INVALID_SYMBOL'],
+    ];
+    for (const [command, run, code, reason] of cases) await refused(command, run, code, reason);
 
     expect((await u.setBuyAmount('ABC', '60.00', next())).response.account).toEqual({
       cash: '40.00',
@@ -475,41 +471,17 @@ describe('the SEng 468 commands', () => {
 });
 
 describe('triggers on more symbols than the feed stream buffers', () => {
-  let db: TestDatabase;
-  let feed: TestFeed;
-  let replica: RunningReplica;
-  let client: ReplicatedClient;
-
   // Sorted first, 20 symbols whose triggers the price never meets; after them, 40 that it meets.
   const unmet = Array.from({ length: 20 }, (_, i) => `A${String(i).padStart(2, '0')}`);
   const met = Array.from({ length: 40 }, (_, i) => `B${String(i).padStart(2, '0')}`);
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    // Every symbol at a fixed 1.00, ticking every 100 ms.
-    feed = await startTestFeed({
-      tickMs: 100,
-      prices: Object.fromEntries([...unmet, ...met].map((s) => [s, 100n])),
-    });
-    replica = await startInProcessReplica(
-      { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath, feedAddress: feed.address },
-      't1',
-    );
-    client = await ReplicatedClient.connect({
-      mode: 'active',
-      replicas: [{ id: 't1', address: replica.address }],
-    });
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await replica?.stop();
-    await feed?.stop();
-    await db?.drop();
+  // Every symbol at a fixed 1.00, ticking every 100 ms.
+  const system = useOneReplica('t1', {
+    tickMs: 100,
+    prices: Object.fromEntries([...unmet, ...met].map((s) => [s, 100n])),
   });
 
   it('fires every trigger whose price the feed meets, whatever the number of symbols armed', async () => {
-    const session = new TradingSession(client);
+    const session = new TradingSession(system.client);
     await session.register(uniqueUsername('wide'), 'day trader password');
     const u = new DayTradingSession(session);
     let txn = 0;
@@ -524,7 +496,7 @@ describe('triggers on more symbols than the feed stream buffers', () => {
     }
     const triggers = async () =>
       (
-        await db.pool.query<{
+        await system.db.pool.query<{
           symbol: string;
           state: string;
           fired_price_cents: string;
@@ -548,37 +520,16 @@ describe('triggers on more symbols than the feed stream buffers', () => {
 });
 
 describe('DayTrading input the SEng 468 log cannot hold, or over a limit', () => {
-  let db: TestDatabase;
-  let feed: TestFeed;
-  let replica: RunningReplica;
-  let client: ReplicatedClient;
   let txn = 0;
   const next = () => ++txn;
   const LONG = ['ABCD', 'ABCDEFG'];
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    // The feed quotes the long symbols too: only the DayTrading service refuses them.
-    feed = await startTestFeed({ prices: { ABC: 1_000n, ABCD: 1_000n, ABCDEFG: 1_000n, ABCDEFGH: 1_000n } });
-    replica = await startInProcessReplica(
-      { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath, feedAddress: feed.address },
-      'i1',
-    );
-    client = await ReplicatedClient.connect({
-      mode: 'active',
-      replicas: [{ id: 'i1', address: replica.address }],
-    });
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await replica?.stop();
-    await feed?.stop();
-    await db?.drop();
+  // The feed quotes the long symbols too: only the DayTrading service refuses them.
+  const system = useOneReplica('i1', {
+    prices: { ABC: 1_000n, ABCD: 1_000n, ABCDEFG: 1_000n, ABCDEFGH: 1_000n },
   });
 
   async function user(): Promise<DayTradingSession> {
-    const session = new TradingSession(client);
+    const session = new TradingSession(system.client);
     await session.register(uniqueUsername('dti'), 'day trader password');
     return new DayTradingSession(session);
   }
@@ -591,7 +542,7 @@ describe('DayTrading input the SEng 468 log cannot hold, or over a limit', () =>
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ReplicatedCallError);
-    const { rows } = await db.pool.query(
+    const { rows } = await system.db.pool.query(
       `SELECT event_type, command, symbol, error_message FROM audit_events
        WHERE transaction_num = $1 AND username = $2 ORDER BY id`,
       [n, u.session.username],
@@ -603,7 +554,7 @@ describe('DayTrading input the SEng 468 log cannot hold, or over a limit', () =>
     const u = await user();
     await u.add('1000.00', next());
     for (const symbol of LONG) {
-      const q = await feed.quote(symbol);
+      const q = await system.feed.quote(symbol);
       const cases: [string, (n: number) => Promise<unknown>][] = [
         ['QUOTE', (n) => u.quote(symbol, q, n)],
         ['BUY', (n) => u.buy(symbol, '100.00', q, n)],
@@ -629,7 +580,7 @@ describe('DayTrading input the SEng 468 log cannot hold, or over a limit', () =>
       }
     }
     // A 3-letter symbol is still taken, and logged.
-    await u.quote('ABC', await feed.quote('ABC'), next());
+    await u.quote('ABC', await system.feed.quote('ABC'), next());
     const summary = (await u.displaySummary(next())).response;
     expect(summary.account).toEqual({ cash: '1000.00', reserved_cash: '0.00' });
     expect(summary.triggers).toEqual([]);
@@ -646,10 +597,10 @@ describe('DayTrading input the SEng 468 log cannot hold, or over a limit', () =>
   });
 
   it('the Trading service still takes an 8-character symbol', async () => {
-    const session = new TradingSession(client);
+    const session = new TradingSession(system.client);
     await session.register(uniqueUsername('tri'), 'trader password');
     await session.deposit('100.00');
-    const { response } = await session.buy('ABCDEFGH', 2, await feed.quote('ABCDEFGH'));
+    const { response } = await session.buy('ABCDEFGH', 2, await system.feed.quote('ABCDEFGH'));
     expect(response).toMatchObject({ trade: { symbol: 'ABCDEFGH', shares: '2' } });
   });
 

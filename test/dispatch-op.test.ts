@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Operation } from '../src/replica/operation.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { useTestDatabase } from './support/database.js';
 
 /**
  * Every Operation of the replica's union, once: the type makes this list exactly
@@ -37,13 +37,7 @@ const OPERATIONS: Record<Operation, true> = {
 const UNDISPATCHED = { case_not_found: '20000', undefined_function: '42883' };
 
 describe('dispatch_op', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const db = useTestDatabase();
 
   /** The SQLSTATE dispatching `op` with empty parameters raised, or null; nothing it did is kept. */
   async function dispatch(op: string): Promise<string | null> {

@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../src/common/paths.js';
 import { isAlive } from '../src/common/process-state.js';
 import { hedgeProto } from '../src/common/proto.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import { FaultInjector, type Injection, type InjectorOptions } from '../src/fault-injector/injector.js';
-import { type Cluster, serving, startCluster } from './support/cluster.js';
+import { type Cluster, serving, useCluster } from './support/cluster.js';
 import { tradeMany } from './support/load.js';
 import { startInProcessReplica } from './support/replicas.js';
 import { waitFor } from './support/wait.js';
@@ -48,14 +48,8 @@ function processState(pid: number): string {
 }
 
 describe('operating a running system: inject, verify, status', () => {
-  let c: Cluster;
-  beforeAll(async () => {
-    // Rare heartbeats: the injected hang must outlast detection only if the manager looks.
-    c = await startCluster(['--allow-fault-injection', '--heartbeat-interval', '30s']);
-  });
-  afterAll(async () => {
-    await c?.stop();
-  });
+  // Rare heartbeats: the injected hang must outlast detection only if the manager looks.
+  const c = useCluster(['--allow-fault-injection', '--heartbeat-interval', '30s']);
 
   it('hedge status --json lists the replicas with pid, address, state, uptime and restarts', async () => {
     const { code, stdout } = await hedge('status', '--manager', c.managerAddress, '--json');

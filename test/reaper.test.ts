@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { uuidv7 } from '../src/common/ids.js';
 import { createLogger } from '../src/common/logger.js';
 import { startReaper } from '../src/replica/reaper.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { useTestDatabase } from './support/database.js';
 
 describe('the request-log reaper', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const db = useTestDatabase();
 
   it('deletes stored responses and sessions past the retention window, and nothing newer', async () => {
     const old = uuidv7();

@@ -90,26 +90,16 @@ describe('the replicated client against real gRPC servers', () => {
     expect(replicas.map((r) => r.calls)).toEqual([1, 1, 1]);
   });
 
-  it('DUMPLOG: a replica failing right after the chunk that ends the log is not asked to resume', async () => {
-    // Two replicas whose stream breaks after each chunk, as a SIGKILL between the last write and the status does.
-    const requests: StreamLogRequest__Output[] = [];
-    const events = ['<userCommand>1</userCommand>', '<userCommand>2</userCommand>'];
+  /** A day-trading session, in active mode, over two replicas that answer DumpLog and stream the log with `streamLog`. */
+  async function logStreamingReplicas(
+    streamLog: (call: ServerWritableStream<StreamLogRequest__Output, LogChunk>) => void,
+  ): Promise<DayTradingSession> {
     for (let i = 0; i < 2; i++) {
       const server = new Server();
       server.addService(hedgeProto().DayTrading.service, {
         DumpLog: (_call: unknown, callback: sendUnaryData<DumpLogResult>) =>
           callback(null, { upto_event_id: '2', whole_log: true, filename: 'log.xml' }),
-        StreamLog: (call: ServerWritableStream<StreamLogRequest__Output, LogChunk>) => {
-          requests.push(call.request);
-          const after = Number(call.request.after_event_id);
-          const last = after + 1 === events.length;
-          call.write({
-            xml: `${after === 0 ? '<log>' : ''}${events[after]}${last ? '</log>' : ''}`,
-            last_event_id: String(after + 1),
-            last,
-          });
-          setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'killed' }), 20);
-        },
+        StreamLog: streamLog,
       });
       replicas.push({ address: await listen(server), calls: 0, calledAt: [], server, pending: [] });
     }
@@ -118,8 +108,26 @@ describe('the replicated client against real gRPC servers', () => {
       replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
     });
     clients.push(client);
+    return new DayTradingSession(new TradingSession(client));
+  }
+
+  it('DUMPLOG: a replica failing right after the chunk that ends the log is not asked to resume', async () => {
+    // Two replicas whose stream breaks after each chunk, as a SIGKILL between the last write and the status does.
+    const requests: StreamLogRequest__Output[] = [];
+    const events = ['<userCommand>1</userCommand>', '<userCommand>2</userCommand>'];
+    const session = await logStreamingReplicas((call) => {
+      requests.push(call.request);
+      const after = Number(call.request.after_event_id);
+      const last = after + 1 === events.length;
+      call.write({
+        xml: `${after === 0 ? '<log>' : ''}${events[after]}${last ? '</log>' : ''}`,
+        last_event_id: String(after + 1),
+        last,
+      });
+      setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'killed' }), 20);
+    });
     let xml = '';
-    await new DayTradingSession(new TradingSession(client)).dumpLog('log.xml', true, 1, (chunk: string) => {
+    await session.dumpLog('log.xml', true, 1, (chunk: string) => {
       xml += chunk;
     });
     expect(xml).toBe(`<log>${events.join('')}</log>`);
@@ -128,26 +136,13 @@ describe('the replicated client against real gRPC servers', () => {
 
   it('DUMPLOG: a sink that fails ends the dump with its own error; no replica is asked to resume', async () => {
     const requests: StreamLogRequest__Output[] = [];
-    for (let i = 0; i < 2; i++) {
-      const server = new Server();
-      server.addService(hedgeProto().DayTrading.service, {
-        DumpLog: (_call: unknown, callback: sendUnaryData<DumpLogResult>) =>
-          callback(null, { upto_event_id: '2', whole_log: true, filename: 'log.xml' }),
-        StreamLog: (call: ServerWritableStream<StreamLogRequest__Output, LogChunk>) => {
-          requests.push(call.request);
-          call.write({ xml: '<log>', last_event_id: '1', last: false });
-          setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'killed' }), 20);
-        },
-      });
-      replicas.push({ address: await listen(server), calls: 0, calledAt: [], server, pending: [] });
-    }
-    const client = await ReplicatedClient.connect({
-      mode: 'active',
-      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+    const session = await logStreamingReplicas((call) => {
+      requests.push(call.request);
+      call.write({ xml: '<log>', last_event_id: '1', last: false });
+      setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'killed' }), 20);
     });
-    clients.push(client);
     const diskFull = new Error('no space left on device');
-    const err = await new DayTradingSession(new TradingSession(client))
+    const err = await session
       .dumpLog('log.xml', true, 1, () => Promise.reject(diskFull))
       .then(
         () => undefined,

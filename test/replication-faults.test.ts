@@ -19,18 +19,44 @@ describe('replication under faults (real manager, real replica processes, really
     expect(rows[0].n).toBe(trades);
   }
 
-  it('active: 1,000 trades while a replica is SIGKILLed mid-stream: none fails, each runs once, three serve again', async () => {
+  /**
+   * A fresh cluster and `trades` trades from `sessions` sessions in `mode`; after the
+   * first `after` of them, `signal` goes to the serving replica at `index`. Returns the
+   * cluster, the load's result, the replica signalled and when.
+   */
+  async function tradeThroughFault(fault: {
+    mode: 'active' | 'passive';
+    sessions: number;
+    trades: number;
+    after: number;
+    index: number;
+    signal: 'SIGKILL' | 'SIGSTOP';
+  }) {
     const c = await startCluster();
     cluster = c;
-    const sessions = await Promise.all(Array.from({ length: 8 }, () => c.session('active')));
+    const sessions = await Promise.all(Array.from({ length: fault.sessions }, () => c.session(fault.mode)));
     let victim = { id: '', pid: 0 };
-    const result = await tradeMany(sessions, c.quotes, 1_000, {
-      after: 250,
+    let signalledAt = 0;
+    const result = await tradeMany(sessions, c.quotes, fault.trades, {
+      after: fault.after,
       action: async () => {
-        const target = serving(await c.status())[1];
+        const target = serving(await c.status())[fault.index];
         victim = { id: target?.id ?? '', pid: target?.pid ?? 0 };
-        process.kill(victim.pid, 'SIGKILL');
+        process.kill(victim.pid, fault.signal);
+        signalledAt = Date.now();
       },
+    });
+    return { c, result, victim, signalledAt };
+  }
+
+  it('active: 1,000 trades while a replica is SIGKILLed mid-stream: none fails, each runs once, three serve again', async () => {
+    const { c, result, victim } = await tradeThroughFault({
+      mode: 'active',
+      sessions: 8,
+      trades: 1_000,
+      after: 250,
+      index: 1,
+      signal: 'SIGKILL',
     });
     expect(result.failed).toEqual([]);
     expect(result.ok).toBe(1_000);
@@ -45,23 +71,17 @@ describe('replication under faults (real manager, real replica processes, really
   });
 
   it('active: a SIGSTOPped replica: calls keep completing, the heartbeat catches it and it is replaced', async () => {
-    const c = await startCluster();
-    cluster = c;
-    const sessions = await Promise.all(Array.from({ length: 6 }, () => c.session('active')));
-    let victim = { id: '', pid: 0 };
-    let stoppedAt = 0;
-    const result = await tradeMany(sessions, c.quotes, 400, {
+    const { c, result, victim, signalledAt } = await tradeThroughFault({
+      mode: 'active',
+      sessions: 6,
+      trades: 400,
       after: 100,
-      action: async () => {
-        const target = serving(await c.status())[0];
-        victim = { id: target?.id ?? '', pid: target?.pid ?? 0 };
-        process.kill(victim.pid, 'SIGSTOP');
-        stoppedAt = Date.now();
-      },
+      index: 0,
+      signal: 'SIGSTOP',
     });
     expect(result.failed).toEqual([]);
     // Calls did run while it was stopped, and other replicas answered them.
-    const later = result.telemetry.filter((t) => t.startMs > stoppedAt);
+    const later = result.telemetry.filter((t) => t.startMs > signalledAt);
     expect(later.length).toBeGreaterThan(0);
     expect(later.every((t) => t.answeredBy !== victim.id)).toBe(true);
     const status = await c.waitFor(
@@ -75,17 +95,17 @@ describe('replication under faults (real manager, real replica processes, really
   });
 
   it('passive: the primary killed mid-stream; calls fail over with the same request id; nothing runs twice', async () => {
-    const c = await startCluster();
-    cluster = c;
-    const sessions = await Promise.all(Array.from({ length: 4 }, () => c.session('passive')));
-    let primary = { id: '', pid: 0 };
-    const result = await tradeMany(sessions, c.quotes, 400, {
+    const {
+      c,
+      result,
+      victim: primary,
+    } = await tradeThroughFault({
+      mode: 'passive',
+      sessions: 4,
+      trades: 400,
       after: 100,
-      action: async () => {
-        const target = serving(await c.status())[0];
-        primary = { id: target?.id ?? '', pid: target?.pid ?? 0 };
-        process.kill(primary.pid, 'SIGKILL');
-      },
+      index: 0,
+      signal: 'SIGKILL',
     });
     expect(result.failed).toEqual([]);
     // Before the kill every call went to the primary alone.

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../src/common/paths.js';
-import { type Cluster, startCluster } from './support/cluster.js';
+import { useCluster } from './support/cluster.js';
 import { spawnInPty } from './support/pty.js';
 import { uniqueUsername } from './support/trader.js';
 
@@ -12,13 +12,7 @@ interface Run {
 }
 
 describe('hedge trade, the terminal client', () => {
-  let c: Cluster;
-  beforeAll(async () => {
-    c = await startCluster();
-  });
-  afterAll(async () => {
-    await c?.stop();
-  });
+  const c = useCluster();
 
   const tradeArgs = () => [CLI_PATH, 'trade', '--manager', c.managerAddress, '--feed', c.feed.address];
 

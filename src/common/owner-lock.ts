@@ -1,5 +1,6 @@
-import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile } from './json-file.js';
 import { isAlive, processStartTime } from './process-state.js';
 
 /** Who holds a lock: a pid and its start time name one process even when pids are reused. */
@@ -72,12 +73,10 @@ export function acquireOwnerLock(
 
 /** The lock's owner, if the file holds one (a lock being written aside is never seen half-done). */
 export function readOwner(path: string): LockOwner | undefined {
-  try {
-    const owner = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
-    return Number.isInteger(owner.pid) && typeof owner.startTime === 'string' ? owner : undefined;
-  } catch {
-    return undefined;
-  }
+  const owner = readJsonFile(path) as Partial<LockOwner> | null | undefined;
+  return Number.isInteger(owner?.pid) && typeof owner?.startTime === 'string'
+    ? (owner as LockOwner)
+    : undefined;
 }
 
 function isRunning(owner: LockOwner): boolean {

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { readJsonFile } from './json-file.js';
 import { isAlive } from './process-state.js';
 
 /**
@@ -18,11 +19,7 @@ export function writeRunFile(dataDir: string, name: string, data: Record<string,
 }
 
 export function readRunFile<T extends Record<string, unknown>>(dataDir: string, name: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(join(dataDir, 'run', `${name}.json`), 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
+  return readJsonFile(join(dataDir, 'run', `${name}.json`)) as T | undefined;
 }
 
 /** Removes the file if it is still this process's. */

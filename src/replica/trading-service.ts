@@ -18,6 +18,7 @@ import type { AuditReads } from './audit-reads.js';
 import { replicaHandler } from './call-handler.js';
 import { hashToken, parseNewSessionToken, sessionTokenHash } from './credentials.js';
 import type { Executor } from './executor.js';
+import type { Params } from './operation.js';
 import { type QuoteVerifier, quoteParams } from './quote-verifier.js';
 import { parsePassword, parseRequestId, parseUsername } from './validation.js';
 
@@ -69,82 +70,64 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
   }
 
   /**
-   * What Register and Login both carry, checked in this order. The token's hash is
-   * a parameter: a copy with another token is another request. The password is not
-   * (nothing weaker than the scrypt credential may hold it): a copy that finds a
-   * successful answer stored is compared on it by that credential instead, and a
-   * wrong one makes it another request (IDEMPOTENCY_KEY_REUSED).
+   * Register and Login: what both carry, checked in this order, and the claimed-first
+   * run in which `prepare` decides, in the claim's transaction, what the SQL operation
+   * stores. The token's hash is a parameter: a copy with another token is another
+   * request. The password is not (nothing weaker than the scrypt credential may hold
+   * it): a copy that finds a successful answer stored is compared on it by that
+   * credential instead, and a wrong one makes it another request (IDEMPOTENCY_KEY_REUSED).
    */
-  function signInRequest(req: {
-    request_id: string;
-    username: string;
-    password: string;
-    session_token: string;
-  }) {
+  async function signIn<T>(
+    op: 'register' | 'login',
+    req: { request_id: string; username: string; password: string; session_token: string },
+    prepare: (tx: PoolClient, username: string, password: string) => Promise<Params>,
+  ): Promise<T & { session_token: string }> {
     const requestId = parseRequestId(req.request_id);
     const username = parseUsername(req.username);
     const password = parsePassword(req.password);
     const token = parseNewSessionToken(req.session_token);
-    return {
+    const response = await executor.executeClaimedFirst<T>(
+      op,
       requestId,
-      username,
-      password,
-      token,
-      params: { username, token_hash: hashToken(token).toString('base64') },
-      isSameCaller: async (tx: PoolClient) =>
-        verifyPassword(password, await accounts.credentials(username, tx)),
-    };
+      { username, token_hash: hashToken(token).toString('base64') },
+      (tx) => prepare(tx, username, password),
+      async (tx) => verifyPassword(password, await accounts.credentials(username, tx)),
+    );
+    return { ...response, session_token: token };
   }
 
   return {
-    Register: handler('Register', async (call) => {
-      const { requestId, username, password, token, params, isSameCaller } = signInRequest(call.request);
-      const response = await executor.executeClaimedFirst<RegisterResponse>(
-        'register',
-        requestId,
-        params,
-        async (tx) => {
-          // A taken name is refused before the scrypt (the insert still decides a race).
-          if (await accounts.credentials(username, tx)) {
-            throw new HedgeError(
-              status.ALREADY_EXISTS,
-              'USERNAME_TAKEN',
-              `the username ${username} is already registered`,
-            );
-          }
-          const hash = await hashPassword(password);
-          return {
-            password_params: hash.params,
-            password_salt: hash.salt.toString('base64'),
-            password_hash: hash.hash.toString('base64'),
-            ttl_seconds: deps.sessionTtlSeconds,
-          };
-        },
-        isSameCaller,
-      );
-      return { ...response, session_token: token };
-    }),
+    Register: handler('Register', (call) =>
+      signIn<RegisterResponse>('register', call.request, async (tx, username, password) => {
+        // A taken name is refused before the scrypt (the insert still decides a race).
+        if (await accounts.credentials(username, tx)) {
+          throw new HedgeError(
+            status.ALREADY_EXISTS,
+            'USERNAME_TAKEN',
+            `the username ${username} is already registered`,
+          );
+        }
+        const hash = await hashPassword(password);
+        return {
+          password_params: hash.params,
+          password_salt: hash.salt.toString('base64'),
+          password_hash: hash.hash.toString('base64'),
+          ttl_seconds: deps.sessionTtlSeconds,
+        };
+      }),
+    ),
 
-    Login: handler('Login', async (call) => {
-      const { requestId, username, password, token, params, isSameCaller } = signInRequest(call.request);
-      const response = await executor.executeClaimedFirst<LoginResponse>(
-        'login',
-        requestId,
-        params,
-        async (tx) => {
-          // A refusal is stored as the id's answer like any other (decision 19): a
-          // mistyped password is retried with a new request id.
-          const stored = await accounts.credentials(username, tx);
-          // scrypt runs for unknown users too, so timing does not tell which usernames exist.
-          const valid = await verifyPassword(password, stored);
-          if (!valid || !stored)
-            throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
-          return { user_id: stored.userId, ttl_seconds: deps.sessionTtlSeconds };
-        },
-        isSameCaller,
-      );
-      return { ...response, session_token: token };
-    }),
+    Login: handler('Login', (call) =>
+      signIn<LoginResponse>('login', call.request, async (tx, username, password) => {
+        // A refusal is stored as the id's answer like any other (decision 19): a
+        // mistyped password is retried with a new request id.
+        const stored = await accounts.credentials(username, tx);
+        // scrypt runs for unknown users too, so timing does not tell which usernames exist.
+        const valid = await verifyPassword(password, stored);
+        if (!valid || !stored) throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
+        return { user_id: stored.userId, ttl_seconds: deps.sessionTtlSeconds };
+      }),
+    ),
 
     Logout: handler('Logout', async (call) => {
       const requestId = parseRequestId(call.request.request_id);

@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { readJsonFile } from '../common/json-file.js';
 
 export interface RegistryEntry {
   id: string;
@@ -21,12 +22,10 @@ export function registryPath(dataDir: string): string {
 }
 
 export function readRegistry(path: string): Registry | undefined {
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Registry;
-    return Array.isArray(parsed.replicas) && typeof parsed.view === 'number' ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = readJsonFile(path) as Partial<Registry> | null | undefined;
+  return Array.isArray(parsed?.replicas) && typeof parsed?.view === 'number'
+    ? (parsed as Registry)
+    : undefined;
 }
 
 /** Write-then-rename, so a manager killed mid-write leaves the previous registry intact. */

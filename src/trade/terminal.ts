@@ -179,34 +179,30 @@ export async function runTerminal(
       output.muted = true;
     });
   };
-  /** Register or Login: the password from the line, or asked for with echo off. */
-  const credentialsFrom = async ([user = '', password]: string[]): Promise<[string, string]> => [
-    user,
-    password ?? (await askPassword()),
-  ];
+  /** Register or Login: the password from the line, or asked for with echo off (a script must give it). */
+  const signInCommand = <T>(
+    describe: string,
+    signIn: (user: string, password: string) => Promise<CallResult<T>>,
+    render: (r: T) => string,
+  ): CommandSpec => ({
+    args: [text('user'), text('password')],
+    required: interactive ? 1 : 2,
+    describe,
+    run: async ([user = '', password]) => show(await signIn(user, password ?? (await askPassword())), render),
+  });
 
   const commands: Record<string, CommandSpec> = {
     help: { args: [], describe: 'this list', run: async () => say(help()) },
-    register: {
-      args: [text('user'), text('password')],
-      required: interactive ? 1 : 2,
-      describe: 'create an account and log in (asks for the password if not given)',
-      run: async (args) =>
-        show(
-          await session.register(...(await credentialsFrom(args))),
-          (r) => `registered ${r.username} (user ${r.user_id}) and logged in`,
-        ),
-    },
-    login: {
-      args: [text('user'), text('password')],
-      required: interactive ? 1 : 2,
-      describe: 'start a session (asks for the password if not given)',
-      run: async (args) =>
-        show(
-          await session.login(...(await credentialsFrom(args))),
-          (r) => `logged in; session until ${new Date(Number(r.expires_at_ms)).toISOString()}`,
-        ),
-    },
+    register: signInCommand(
+      'create an account and log in (asks for the password if not given)',
+      (user, password) => session.register(user, password),
+      (r) => `registered ${r.username} (user ${r.user_id}) and logged in`,
+    ),
+    login: signInCommand(
+      'start a session (asks for the password if not given)',
+      (user, password) => session.login(user, password),
+      (r) => `logged in; session until ${new Date(Number(r.expires_at_ms)).toISOString()}`,
+    ),
     logout: {
       args: [],
       describe: 'end the session',

@@ -6,6 +6,7 @@ import type { ReplicationMode } from '../../src/client/replication-mode.js';
 import { TradingSession } from '../../src/client/trading-session.js';
 import { ensureAdministrator } from '../../src/common/admin.js';
 import { spawnHedge, stopChild } from '../../src/common/hedge-process.js';
+import { blockResource } from './block-resource.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { startTestFeed, type TestFeed, type TestFeedOptions } from './feed.js';
 import { uniqueUsername } from './trader.js';
@@ -109,5 +110,12 @@ export async function startCluster(
   };
   return cluster;
 }
+
+/** A cluster for the enclosing describe block, stopped after its tests. */
+export const useCluster = (...args: Parameters<typeof startCluster>): Cluster =>
+  blockResource(
+    () => startCluster(...args),
+    (c) => c.stop(),
+  );
 
 export const serving = (s: ManagerStatus) => s.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING');

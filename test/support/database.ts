@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { createPool, type Pool, withDatabase } from '../../src/common/database.js';
+import { blockResource } from './block-resource.js';
 
 export const TEMPLATE_DATABASE = 'hedge_template';
 
@@ -29,3 +30,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** A test database for the enclosing describe block, dropped after its tests. */
+export const useTestDatabase = (): TestDatabase => blockResource(createTestDatabase, (db) => db.drop());
