@@ -394,20 +394,20 @@ export class Supervisor {
     stateOf: () => ProcessState,
     everyMs: number,
   ): Promise<{ answer: HealthAnswer; process?: ProcessState }> {
-    let pending = true;
+    const done = new AbortController();
     const answered = this.probe(id, timeoutMs).then((answer) => ({ answer }));
     const watched = (async () => {
       for (;;) {
-        await delay(everyMs);
-        if (!pending) return undefined;
+        // Cancelled once the check is over, so that no timer outlives it.
+        await delay(everyMs, undefined, { signal: done.signal });
         const process = stateOf();
         if (process !== 'running') return { answer: undefined, process };
       }
-    })();
+    })().catch(() => answered);
     try {
-      return await Promise.race([answered, watched.then((w) => w ?? answered)]);
+      return await Promise.race([answered, watched]);
     } finally {
-      pending = false;
+      done.abort();
     }
   }
 
