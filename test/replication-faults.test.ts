@@ -1,3 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAlive } from '../src/common/process-state.js';
 import { verifyDatabase } from '../src/common/verify-database.js';
@@ -6,7 +9,9 @@ import { tradeMany } from './support/load.js';
 
 describe('replication under faults (real manager, real replica processes, really killed)', () => {
   let cluster: Cluster | undefined;
+  const busyLoops: ChildProcess[] = [];
   afterEach(async () => {
+    for (const loop of busyLoops.splice(0)) loop.kill('SIGKILL');
     await cluster?.stop();
     cluster = undefined;
   });
@@ -92,6 +97,27 @@ describe('replication under faults (real manager, real replica processes, really
     // The manager killed the stopped process (SIGKILL works on a stopped process).
     expect(isAlive(victim.pid)).toBe(false);
     await expectExactlyOnce(c, 400);
+  });
+
+  it('a replica starved of CPU (nice 19 beside two busy loops) but alive is not replaced, and the cluster keeps serving', async () => {
+    const c = await startCluster();
+    cluster = c;
+    const before = serving(await c.status());
+    const starved = before[0];
+    const sessions = await Promise.all(Array.from({ length: 4 }, () => c.session('active')));
+    setPriority(starved?.pid ?? 0, 19);
+    // One busy loop per core (2 here): the starved replica runs only in the gaps they leave it.
+    for (let i = 0; i < 2; i++)
+      busyLoops.push(spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
+    const [result] = await Promise.all([tradeMany(sessions, c.quotes, 200), delay(8_000)]);
+    for (const loop of busyLoops.splice(0)) loop.kill('SIGKILL');
+    expect(result.failed).toEqual([]);
+    const status = await c.waitFor('three serving replicas', (s) => serving(s).length === 3);
+    // The same three processes, none ever replaced.
+    expect(serving(status).map((r) => [r.id, r.pid, r.restarts])).toEqual(
+      before.map((r) => [r.id, r.pid, 0]),
+    );
+    await expectExactlyOnce(c, 200);
   });
 
   it('passive: the primary killed mid-stream; calls fail over with the same request id; nothing runs twice', async () => {

@@ -7,11 +7,32 @@ export function isAlive(pid: number): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  const state = statState(pid);
+  return state !== undefined && state !== 'Z';
+}
+
+/**
+ * What /proc says of the process: `stopped` for state T (a stop signal: SIGSTOP,
+ * SIGTSTP) or t (stopped by a tracer), the only states in which a live process
+ * cannot run at all; `gone` for a zombie, a dead task or no entry; else `running`
+ * (R, S, D, …: running, waiting or runnable but starved of CPU).
+ */
+export type ProcessState = 'running' | 'stopped' | 'gone';
+
+export function processState(pid: number): ProcessState {
+  const state = statState(pid);
+  if (state === undefined || state === 'Z' || state === 'X') return 'gone';
+  return state === 'T' || state === 't' ? 'stopped' : 'running';
+}
+
+/** Field 3 of /proc/<pid>/stat, the one-letter state; undefined if there is no such process. */
+function statState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    const end = stat.lastIndexOf(')');
+    return stat.slice(end + 2, end + 3);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

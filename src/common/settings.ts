@@ -121,14 +121,17 @@ export const HEARTBEAT_INTERVAL: Setting<number> = {
 
 export const HEARTBEAT_TIMEOUT: Setting<number> = {
   flag: '--heartbeat-timeout <duration>',
-  description: 'how long a health check may take',
+  description:
+    'how long a health check may take before it counts as missed (after a miss the next waits twice as long, up to 2s)',
   parse: positiveDurationOption,
   default: '250ms',
 };
 
 export const HEARTBEAT_MISSES: Setting<number> = {
   flag: '--heartbeat-misses <n>',
-  description: 'failed health checks in a row that make a replica faulty',
+  description:
+    'failed health checks in a row below which a running replica is never faulty; past it, the phi-accrual ' +
+    'suspicion must also reach 8 (a stopped process, state T, is faulty at once)',
   parse: intOption(1, 100),
   default: '1',
 };

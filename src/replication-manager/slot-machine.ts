@@ -1,4 +1,5 @@
 import { BACKOFF, backoffDelay } from '../common/backoff.js';
+import type { ProcessState } from '../common/process-state.js';
 import type { ReplicaState } from '../gen/hedge/v1/ReplicaState.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 import type { RegistryEntry } from './registry.js';
@@ -59,14 +60,25 @@ export type SlotEvent =
   | { type: 'ready'; incarnation: number; address: string }
   | { type: 'start-failed'; incarnation: number; message: string }
   | { type: 'exited'; incarnation: number; code: number | null; signal: string | null }
-  /** A heartbeat's outcome. `gone`: unanswered and the process no longer exists. */
-  | { type: 'health'; incarnation: number; answer: HealthAnswer; gone: boolean }
+  /** A heartbeat's outcome, with what the supervisor saw of the process besides. */
+  | { type: 'health'; incarnation: number; answer: HealthAnswer; signals: HealthSignals }
   /** A client's fault report that the supervisor's own probe confirmed. */
   | { type: 'fault-confirmed'; incarnation: number; what: string }
   /** The kill of a faulty process is done (or gave up waiting). */
   | { type: 'killed'; incarnation: number }
   | { type: 'backoff-elapsed'; incarnation: number }
   | { type: 'stop' };
+
+/**
+ * What else is known when a heartbeat ends: the process's state in /proc (read
+ * after an unanswered check, and while it was pending), the phi-accrual suspicion
+ * over its answer times, and how long since it last answered.
+ */
+export interface HealthSignals {
+  process: ProcessState;
+  phi: number;
+  silentMs: number;
+}
 
 /** Instructions for the supervisor. */
 export type Effect =
@@ -95,13 +107,24 @@ export interface Transition {
   effects: Effect[];
 }
 
-/** What the machine needs besides the state and the event: the clock and the heartbeat rules. */
+/** What the machine needs besides the state and the event: the clock and the heartbeat floor. */
 export interface MachineContext {
   nowMs: number;
-  /** Consecutive unanswered heartbeats that make a replica faulty. */
+  /** Consecutive unanswered heartbeats below which a running replica is never faulty (a floor). */
   heartbeatMisses: number;
-  heartbeatTimeoutMs: number;
 }
+
+/**
+ * The phi above which a running replica that does not answer is faulty: a chance
+ * of 1 in 10^8 that an answer is merely late, by its own recent answer times.
+ */
+export const PHI_THRESHOLD = 8;
+/**
+ * Unanswered this long while running (state R or S), a replica is faulty whatever
+ * phi says: a livelock, or a loop that blocks its event loop. Long enough that a
+ * replica starved of CPU on a loaded 2-core machine does not reach it.
+ */
+export const UNANSWERED_CAP_MS = 10_000;
 
 /** A replica that served for less than this before failing counts towards back-off. */
 const QUICK_FAILURE_MS = 1_000;
@@ -229,8 +252,12 @@ function ready(state: SlotState, pid: number | undefined, address: string, nowMs
 }
 
 /**
- * `heartbeatMisses` unanswered in a row make the replica faulty. NOT_SERVING is an
- * answer: the replica leaves the view until it reports SERVING again, and is not replaced.
+ * A missed heartbeat alone does not make a replica faulty: a busy one answers late.
+ * Unanswered, it is faulty at once if /proc says it is stopped (state T: it cannot
+ * run, so cannot answer) or gone; while it runs, only once phi reaches PHI_THRESHOLD
+ * after at least `heartbeatMisses` misses in a row, or once it has not answered for
+ * UNANSWERED_CAP_MS. NOT_SERVING is an answer: the replica leaves the view until it
+ * reports SERVING again, and is not replaced.
  */
 function health(
   state: SlotState,
@@ -260,12 +287,22 @@ function health(
   if (event.answer !== undefined) return unchanged({ ...state, phase: { ...phase, misses: 0 } });
   // Gone before or while being probed (its sockets close before its exit is reported; an
   // adopted replica is not our child, so its exit shows up only here): an exit, not a hang.
-  if (event.gone) return fault(gone(state), 'the process is gone', 'exit', context.nowMs);
+  const { signals } = event;
+  if (signals.process === 'gone') return fault(gone(state), 'the process is gone', 'exit', context.nowMs);
+  if (signals.process === 'stopped')
+    return fault(state, 'the process is stopped (state T in /proc)', 'heartbeat', context.nowMs);
   const misses = phase.misses + 1;
-  if (misses >= context.heartbeatMisses)
+  if (signals.silentMs >= UNANSWERED_CAP_MS)
     return fault(
       state,
-      `${misses} heartbeat(s) unanswered within ${context.heartbeatTimeoutMs} ms`,
+      `running but unanswered for ${signals.silentMs} ms (${misses} heartbeat(s))`,
+      'heartbeat',
+      context.nowMs,
+    );
+  if (misses >= context.heartbeatMisses && signals.phi >= PHI_THRESHOLD)
+    return fault(
+      state,
+      `${misses} heartbeat(s) unanswered, phi ${signals.phi.toFixed(1)} ≥ ${PHI_THRESHOLD} after ${signals.silentMs} ms silent`,
       'heartbeat',
       context.nowMs,
     );

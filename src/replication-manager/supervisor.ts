@@ -5,12 +5,19 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { checkHealth, healthClient } from '../common/health.js';
 import { spawnHedge } from '../common/hedge-process.js';
 import type { Logger } from '../common/logger.js';
-import { commandLine, isAlive, signalQuietly } from '../common/process-state.js';
+import {
+  commandLine,
+  isAlive,
+  type ProcessState,
+  processState,
+  signalQuietly,
+} from '../common/process-state.js';
 import { HEARTBEAT_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { type ReplicaSettings, replicaArgs } from '../common/settings.js';
 import type { Member } from '../gen/hedge/v1/Member.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 import type { MembershipPublisher } from './membership.js';
+import { PhiAccrual } from './phi-accrual.js';
 import { type Registry, type RegistryEntry, writeRegistry } from './registry.js';
 import {
   addressOf,
@@ -36,7 +43,7 @@ export interface SupervisorOptions {
   minimum: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
-  /** Consecutive failed heartbeats that make a replica faulty. */
+  /** Consecutive failed heartbeats below which a running replica is never faulty. */
   heartbeatMisses: number;
   /** What every replica is started with (dedup strategy, pool size, fault injection, …). */
   replica: Omit<ReplicaSettings, 'id' | 'dataDir' | 'ownerPid'>;
@@ -53,6 +60,12 @@ export interface SupervisorStats {
 }
 
 const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
+/**
+ * After a miss each check waits twice as long, up to this: a replica starved of CPU
+ * may need longer than the timeout to answer, and an answer cut off by the deadline
+ * would never be seen. A stop is still seen within a heartbeat interval meanwhile.
+ */
+const MAX_HEARTBEAT_TIMEOUT_MS = 2_000;
 
 /** A slot's running heartbeat; `stopped` ends its loop. */
 interface Heartbeat {
@@ -205,7 +218,6 @@ export class Supervisor {
         const result = transition(state, slotEvent, {
           nowMs: Date.now(),
           heartbeatMisses: this.options.heartbeatMisses,
-          heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
         });
         this.slots.set(slotId, result.state);
         for (const effect of result.effects) this.perform(slotId, effect);
@@ -333,7 +345,12 @@ export class Supervisor {
     }
   }
 
-  /** Health checks every interval, each outcome a `health` event, until `stop-heartbeat`. */
+  /**
+   * Health checks every interval, each outcome a `health` event with the signals the
+   * machine decides on, until `stop-heartbeat`. The process's /proc state is read
+   * before each check and every interval while one is pending, so that a stopped
+   * process is reported without waiting for the check's deadline.
+   */
   private startHeartbeat(id: string, incarnation: number, address: string, pid: number | undefined): void {
     this.perform(id, { kind: 'stop-heartbeat' });
     const beat: Heartbeat = {
@@ -342,20 +359,56 @@ export class Supervisor {
       stopped: false,
     };
     this.heartbeats.set(id, beat);
+    const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
+    const detector = new PhiAccrual(heartbeatIntervalMs, Date.now());
+    const stateOf = (): ProcessState => (pid === undefined ? 'gone' : processState(pid));
     void (async () => {
       // The first check also opens the channel: give it time, so a busy machine's slow
       // connect is not taken for a hang.
-      let timeoutMs = Math.max(this.options.heartbeatTimeoutMs, FIRST_HEARTBEAT_TIMEOUT_MS);
+      let timeoutMs = Math.max(heartbeatTimeoutMs, FIRST_HEARTBEAT_TIMEOUT_MS);
       while (!beat.stopped) {
         const began = Date.now();
-        const answer = await this.probe(id, timeoutMs);
-        timeoutMs = this.options.heartbeatTimeoutMs;
+        let process = stateOf();
+        let answer: HealthAnswer;
+        if (process === 'running') {
+          const checked = await this.probeUnlessStopped(id, timeoutMs, stateOf, heartbeatIntervalMs);
+          answer = checked.answer;
+          process = answer === undefined ? (checked.process ?? stateOf()) : 'running';
+        }
         if (beat.stopped) return;
-        const gone = answer === undefined && (pid === undefined || !isAlive(pid));
-        this.dispatch(id, { type: 'health', incarnation, answer, gone });
-        await delay(Math.max(0, this.options.heartbeatIntervalMs - (Date.now() - began)));
+        const nowMs = Date.now();
+        if (answer !== undefined) detector.answered(nowMs);
+        timeoutMs =
+          answer !== undefined ? heartbeatTimeoutMs : Math.min(timeoutMs * 2, MAX_HEARTBEAT_TIMEOUT_MS);
+        const signals = { process, phi: detector.phi(nowMs), silentMs: detector.silentMs(nowMs) };
+        this.dispatch(id, { type: 'health', incarnation, answer, signals });
+        await delay(Math.max(0, heartbeatIntervalMs - (Date.now() - began)));
       }
     })();
+  }
+
+  /** A health check, cut short if the process stops or goes meanwhile (`process` then says which). */
+  private async probeUnlessStopped(
+    id: string,
+    timeoutMs: number,
+    stateOf: () => ProcessState,
+    everyMs: number,
+  ): Promise<{ answer: HealthAnswer; process?: ProcessState }> {
+    const done = new AbortController();
+    const answered = this.probe(id, timeoutMs).then((answer) => ({ answer }));
+    const watched = (async () => {
+      for (;;) {
+        // Cancelled once the check is over, so that no timer outlives it.
+        await delay(everyMs, undefined, { signal: done.signal });
+        const process = stateOf();
+        if (process !== 'running') return { answer: undefined, process };
+      }
+    })().catch(() => answered);
+    try {
+      return await Promise.race([answered, watched]);
+    } finally {
+      done.abort();
+    }
   }
 
   /** The current process's health, through its heartbeat's channel; undefined if it does not answer. */

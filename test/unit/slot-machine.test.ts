@@ -3,8 +3,10 @@ import {
   adoptedSlot,
   backoffMs,
   type Effect,
+  type HealthSignals,
   type MachineContext,
   newSlot,
+  PHI_THRESHOLD,
   type Phase,
   type PhaseKind,
   registryEntry,
@@ -12,9 +14,10 @@ import {
   type SlotEvent,
   type SlotState,
   transition,
+  UNANSWERED_CAP_MS,
 } from '../../src/replication-manager/slot-machine.js';
 
-const context: MachineContext = { nowMs: 10_000, heartbeatMisses: 2, heartbeatTimeoutMs: 250 };
+const context: MachineContext = { nowMs: 10_000, heartbeatMisses: 2 };
 const ADDRESS = '127.0.0.1:7001';
 const INCARNATION = 3;
 
@@ -48,11 +51,19 @@ type EventName =
   | 'health SERVING'
   | 'health NOT_SERVING'
   | 'health unanswered'
+  | 'health unanswered, phi above threshold'
+  | 'health unanswered beyond the cap'
+  | 'health unanswered, process stopped'
   | 'health unanswered, process gone'
   | 'fault-confirmed'
   | 'killed'
   | 'backoff-elapsed'
   | 'stop';
+
+/** A running process that answers on time. */
+const RUNNING: HealthSignals = { process: 'running', phi: 0, silentMs: 0 };
+/** Running, and silent for far longer than its answer times make likely. */
+const SUSPECTED: HealthSignals = { process: 'running', phi: PHI_THRESHOLD + 1, silentMs: 3_500 };
 
 function event(name: EventName, incarnation = INCARNATION): SlotEvent {
   switch (name) {
@@ -65,13 +76,29 @@ function event(name: EventName, incarnation = INCARNATION): SlotEvent {
     case 'exited':
       return { type: 'exited', incarnation, code: 1, signal: null };
     case 'health SERVING':
-      return { type: 'health', incarnation, answer: 'SERVING', gone: false };
+      return { type: 'health', incarnation, answer: 'SERVING', signals: RUNNING };
     case 'health NOT_SERVING':
-      return { type: 'health', incarnation, answer: 'NOT_SERVING', gone: false };
+      return { type: 'health', incarnation, answer: 'NOT_SERVING', signals: RUNNING };
     case 'health unanswered':
-      return { type: 'health', incarnation, answer: undefined, gone: false };
+      return {
+        type: 'health',
+        incarnation,
+        answer: undefined,
+        signals: { ...RUNNING, phi: 2, silentMs: 400 },
+      };
+    case 'health unanswered, phi above threshold':
+      return { type: 'health', incarnation, answer: undefined, signals: SUSPECTED };
+    case 'health unanswered beyond the cap':
+      return {
+        type: 'health',
+        incarnation,
+        answer: undefined,
+        signals: { process: 'running', phi: 1, silentMs: UNANSWERED_CAP_MS },
+      };
+    case 'health unanswered, process stopped':
+      return { type: 'health', incarnation, answer: undefined, signals: { ...RUNNING, process: 'stopped' } };
     case 'health unanswered, process gone':
-      return { type: 'health', incarnation, answer: undefined, gone: true };
+      return { type: 'health', incarnation, answer: undefined, signals: { ...RUNNING, process: 'gone' } };
     case 'fault-confirmed':
       return { type: 'fault-confirmed', incarnation, what: 'client reported: status 14' };
     case 'killed':
@@ -91,6 +118,9 @@ const EVENTS: EventName[] = [
   'health SERVING',
   'health NOT_SERVING',
   'health unanswered',
+  'health unanswered, phi above threshold',
+  'health unanswered beyond the cap',
+  'health unanswered, process stopped',
   'health unanswered, process gone',
   'fault-confirmed',
   'killed',
@@ -118,6 +148,10 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     'health SERVING': ['serving', []],
     'health NOT_SERVING': ['not-serving', ['log', 'publish-view']],
     'health unanswered': ['serving', []],
+    // A first miss: below the floor of heartbeatMisses (2 here), however high phi is.
+    'health unanswered, phi above threshold': ['serving', []],
+    'health unanswered beyond the cap': faultOutOfView,
+    'health unanswered, process stopped': faultOutOfView,
     'health unanswered, process gone': faultOutOfView,
     'fault-confirmed': faultOutOfView,
     stop: ['stopped', ['stop-heartbeat', 'terminate']],
@@ -127,6 +161,9 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     'health SERVING': ['serving', ['log', 'publish-view']],
     'health NOT_SERVING': ['not-serving', []],
     'health unanswered': ['not-serving', []],
+    'health unanswered, phi above threshold': ['not-serving', []],
+    'health unanswered beyond the cap': faultNotInView,
+    'health unanswered, process stopped': faultNotInView,
     'health unanswered, process gone': faultNotInView,
     'fault-confirmed': faultNotInView,
     stop: ['stopped', ['stop-heartbeat', 'terminate']],
@@ -221,17 +258,53 @@ describe('the slot machine', () => {
     expect(effects).toContainEqual({ kind: 'kill', incarnation: INCARNATION, pid: 42 });
   });
 
-  it('heartbeatMisses unanswered heartbeats in a row make the replica faulty; an answer resets the count', () => {
-    const unanswered = event('health unanswered');
-    const reset = run(inPhase('serving'), [unanswered, event('health SERVING'), unanswered]);
+  it('a running replica is faulty only once phi reaches the threshold after heartbeatMisses misses; an answer resets the count', () => {
+    const suspected = event('health unanswered, phi above threshold');
+    const reset = run(inPhase('serving'), [suspected, event('health SERVING'), suspected]);
     expect(reset.state.phase).toMatchObject({ kind: 'serving', misses: 1 });
     expect(reset.effects).toEqual([]);
-    const { state, effects } = run(reset.state, [unanswered]);
+    const { state, effects } = run(reset.state, [suspected]);
     expect(state.lastFault).toMatchObject({
-      what: '2 heartbeat(s) unanswered within 250 ms',
+      what: `2 heartbeat(s) unanswered, phi ${(PHI_THRESHOLD + 1).toFixed(1)} ≥ 8 after 3500 ms silent`,
       cause: 'heartbeat',
     });
     expect(kinds(effects)).toEqual(faultOutOfView[1]);
+  });
+
+  it('a slow, busy replica is not faulty however many heartbeats it misses while phi stays below the threshold', () => {
+    const slow: SlotEvent = {
+      type: 'health',
+      incarnation: INCARNATION,
+      answer: undefined,
+      signals: { process: 'running', phi: PHI_THRESHOLD - 0.1, silentMs: UNANSWERED_CAP_MS - 1 },
+    };
+    const { state, effects } = run(
+      inPhase('serving'),
+      Array.from({ length: 50 }, () => slow),
+    );
+    expect(state.phase).toMatchObject({ kind: 'serving', misses: 50 });
+    expect(effects).toEqual([]);
+  });
+
+  it('a stopped process (state T) is faulty at the first unanswered heartbeat, below the floor of misses', () => {
+    const { state, effects } = transition(
+      inPhase('serving'),
+      event('health unanswered, process stopped'),
+      context,
+    );
+    expect(state.lastFault).toMatchObject({
+      what: 'the process is stopped (state T in /proc)',
+      cause: 'heartbeat',
+    });
+    expect(effects).toContainEqual({ kind: 'kill', incarnation: INCARNATION, pid: 42 });
+  });
+
+  it('a running replica unanswered for the cap is faulty whatever phi says (a livelock)', () => {
+    const { state } = transition(inPhase('serving'), event('health unanswered beyond the cap'), context);
+    expect(state.lastFault).toMatchObject({
+      what: `running but unanswered for ${UNANSWERED_CAP_MS} ms (1 heartbeat(s))`,
+      cause: 'heartbeat',
+    });
   });
 
   it('NOT_SERVING takes the replica out of the view and SERVING brings it back, the same process throughout', () => {
