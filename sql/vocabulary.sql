@@ -59,5 +59,5 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(status, reason, message, NULL)::op_resul
 -- caller's remedy is the same (decision 18).
 CREATE OR REPLACE FUNCTION session_invalid() RETURNS op_result
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT op_error(grpc_unauthenticated(), 'SESSION_INVALID', 'the session token is not valid or has expired; log in')
+  SELECT op_error(grpc_unauthenticated(), 'SESSION_INVALID', 'the session token is not valid or has expired; log in, then send the request again with a new request id')
 $$;

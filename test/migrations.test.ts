@@ -105,6 +105,18 @@ describe('migrations', () => {
     expect(await shape(old)).toEqual(await shape(fresh));
   });
 
+  it('refuse a database a newer hedge migrated, and leave its functions alone', async () => {
+    const [db] = (await newDatabase('newer')) as [Pool];
+    await migrate(db);
+    await db.query(
+      "INSERT INTO schema_migrations (version, name, checksum) VALUES (999, '999_future.sql', 'x')",
+    );
+    await db.query("UPDATE schema_functions SET checksum = 'a newer set'");
+    await expect(migrate(db)).rejects.toThrow(/does not know \(999_future\.sql\)/);
+    const { rows } = await db.query<{ checksum: string }>('SELECT checksum FROM schema_functions');
+    expect(rows[0]?.checksum).toBe('a newer set');
+  });
+
   it('drop a function whose arguments or return type changed when the function set is applied again', async () => {
     const [db] = (await newDatabase('signature')) as [Pool];
     const set = listFunctionFiles();

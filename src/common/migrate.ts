@@ -104,6 +104,16 @@ export async function migrate(
         )
       ).rows.map((r) => [r.version, r]),
     );
+    // A database a newer hedge migrated: this one's functions would replace that
+    // one's under its replicas (the set is applied whenever its checksum differs).
+    const known = new Set(migrations.map((m) => m.version));
+    const unknown = [...done.values()].filter((r) => !known.has(r.version)).map((r) => r.name);
+    if (unknown.length > 0) {
+      throw new Error(
+        `this database has migrations this hedge does not know (${unknown.join(', ')}): a newer hedge made it; ` +
+          'run that version, or use a new database',
+      );
+    }
     for (const m of migrations) {
       const previous = done.get(m.version);
       if (previous) {
@@ -122,8 +132,12 @@ export async function migrate(
     }
     functionsApplied = await applyFunctions(client, functions);
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migration]).catch(() => {});
-    client.release();
+    const unlocked = await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migration]).then(
+      () => true,
+      () => false,
+    );
+    // A session that may still hold the lock must not go back to the pool: every later migrate() would wait on it.
+    client.release(!unlocked);
   }
   return { applied, functionsApplied };
 }

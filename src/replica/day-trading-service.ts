@@ -256,7 +256,10 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
   async function streamLog(call: ServerWritableStream<StreamLogRequest__Output, LogChunk>): Promise<void> {
     const user = await accounts.sessionUser(sessionTokenHash(call.metadata));
     if (!user)
-      throw unauthenticated('SESSION_INVALID', 'the session token is not valid or has expired; log in');
+      throw unauthenticated(
+        'SESSION_INVALID',
+        'the session token is not valid or has expired; log in, then send the request again with a new request id',
+      );
     const { whole_log: whole } = call.request;
     if (whole && !user.isAdmin) {
       throw new HedgeError(
