@@ -66,13 +66,17 @@ describe('hedge --help', () => {
 });
 
 /** `hedge ...args`, its status and both outputs, whatever the status. */
-function hedgeRun(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+function hedgeRun(
+  args: string[],
+  input = '',
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // A hedge that misbehaves (waits forever) is ended rather than left behind.
     const child = execFile(
       process.execPath,
       [CLI_PATH, ...args],
-      { timeout: 30_000 },
+      { timeout: 30_000, env },
       (err, stdout, stderr) =>
         resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
     );
@@ -174,10 +178,53 @@ describe('a data directory whose system has stopped', () => {
   });
 });
 
+describe('options checked before anything is sent', () => {
+  const noPassword = { ...process.env };
+  delete noPassword.HEDGE_PASSWORD;
+
+  it.each([
+    ['trade', ['trade', '--deadline', '0']],
+    ['workload', ['workload', 'seng468/workloads/1userWorkLoad', '--deadline', '0']],
+  ])('hedge %s refuses --deadline 0', async (_name, args) => {
+    const run = await hedgeRun([...args, '--manager', '127.0.0.1:1', '--feed', '127.0.0.1:1']);
+    expect(run.stderr).toContain(
+      "option '--deadline <duration>' argument '0' is invalid. expected a duration above zero",
+    );
+    expect(run.code).not.toBe(0);
+  });
+
+  it.each([
+    ['--user without a password', ['--user', 'bob'], 'hedge: --user needs --password or HEDGE_PASSWORD'],
+    ['--password without --user', ['--password', 'secret'], 'hedge: --password needs --user'],
+  ])('hedge trade in a script refuses %s', async (_name, args, message) => {
+    // Nothing answers there: a refusal that came after connecting would say so instead.
+    const address = `127.0.0.1:${await closedPort()}`;
+    const run = await hedgeRun(
+      ['trade', '--manager', address, '--feed', address, ...args],
+      'quote ABC\n',
+      noPassword,
+    );
+    expect(run.stderr.trim()).toBe(message);
+    expect(run.stdout).toBe('');
+    expect(run.code).toBe(1);
+  });
+});
+
 describe('hedge inject', () => {
   it('refuses --every with --at', async () => {
     const run = await hedgeRun(['inject', '--manager', '127.0.0.1:1', '--every', '1s', '--at', '5s']);
     expect(run.stderr).toContain("option '--every <duration>' cannot be used with option '--at <list>'");
+    expect(run.code).not.toBe(0);
+  });
+
+  it.each([
+    [['--every', '0'], "option '--every <duration>' argument '0' is invalid. expected a duration above zero"],
+    [['--at', '5s,5s,5s'], 'offset 5s is given twice; each must differ'],
+    [['--at', '1s,2s,1000ms'], 'offset 1s is given twice; each must differ'],
+  ])('refuses %j: no injection is made', async (args, message) => {
+    const run = await hedgeRun(['inject', '--manager', '127.0.0.1:1', ...args]);
+    expect(run.stderr).toContain(message);
+    expect(run.stdout).toBe('');
     expect(run.code).not.toBe(0);
   });
 

@@ -5,8 +5,9 @@ import { formatDuration, parseDuration } from './duration.js';
 
 export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
+    // Number() alone takes '', ' ', '1e3' and '0x10' as numbers; only plain digits are one here.
+    const n = /^(0|[1-9][0-9]*)$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
       throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
     }
     return n;

@@ -1,5 +1,13 @@
-import { Command, Option } from 'commander';
-import { choiceListOption, defaulted, durationOption, intOption, listOption } from '../common/cli-options.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  choiceListOption,
+  defaulted,
+  durationOption,
+  intOption,
+  listOption,
+  positiveDurationOption,
+} from '../common/cli-options.js';
+import { formatDuration } from '../common/duration.js';
 import { stopOnSignals } from '../common/hedge-process.js';
 import {
   DATA_DIR,
@@ -25,6 +33,17 @@ interface InjectCliOptions {
   slowFor: number;
 }
 
+/** Distinct offsets: two injections at one moment are one too many, decided on the same count. */
+function atOffsets(value: string): number[] {
+  const offsets = listOption(value).map(durationOption);
+  if (offsets.length === 0) throw new InvalidArgumentError('expected at least one offset');
+  const repeated = offsets.find((t, i) => offsets.indexOf(t) !== i);
+  if (repeated !== undefined) {
+    throw new InvalidArgumentError(`offset ${formatDuration(repeated)} is given twice; each must differ`);
+  }
+  return offsets;
+}
+
 export function injectCommand(): Command {
   return new Command('inject')
     .description(
@@ -44,12 +63,10 @@ export function injectCommand(): Command {
     )
     .addOption(
       new Option('--every <duration>', 'inject every so often (default 15s unless --at is given)')
-        .argParser(durationOption)
+        .argParser(positiveDurationOption)
         .conflicts('at'),
     )
-    .option('--at <list>', 'inject at these offsets from the start, e.g. 5s,20s,40s', (value: string) =>
-      listOption(value).map(durationOption),
-    )
+    .option('--at <list>', 'inject at these offsets from the start, e.g. 5s,20s,40s', atOffsets)
     .option('--count <n>', 'stop after this many injections', intOption(1))
     .option('--duration <duration>', 'stop after this long', durationOption)
     .option('--seed <n>', 'seed of the target and kind choices', intOption(0, 2 ** 32 - 1), 1)

@@ -52,6 +52,10 @@ export class FaultInjector {
   private done: () => void = () => {};
   readonly finished: Promise<void>;
   private injected = 0;
+  /** The injection under way: the next waits for it, so that it decides on what this one left. */
+  private previous: Promise<unknown> = Promise.resolve();
+  /** Until when a replica's process (by pid) is out through an earlier crash or hang of this injector. */
+  private readonly downUntil = new Map<number, number>();
 
   constructor(
     private readonly options: InjectorOptions,
@@ -71,7 +75,7 @@ export class FaultInjector {
     for (const t of times) {
       this.timers.push(
         setTimeout(() => {
-          void this.injectOnce().finally(() => {
+          void this.injectInTurn().finally(() => {
             // A fixed list ends with its last injection, once that is complete.
             done += 1;
             if (done === times.length && everyMs === undefined && durationMs === undefined) this.stop();
@@ -79,7 +83,7 @@ export class FaultInjector {
         }, t),
       );
     }
-    if (everyMs !== undefined) this.timers.push(setInterval(() => void this.injectOnce(), everyMs));
+    if (everyMs !== undefined) this.timers.push(setInterval(() => void this.injectInTurn(), everyMs));
     if (durationMs !== undefined) this.timers.push(setTimeout(() => this.stop(), durationMs));
   }
 
@@ -89,6 +93,16 @@ export class FaultInjector {
     for (const t of this.timers) clearTimeout(t);
     this.manager.close();
     this.done();
+  }
+
+  /**
+   * One injection after those before it have acted: two at once would both
+   * read N serving, both decide N − 1 is enough, and leave N − 2.
+   */
+  injectInTurn(): Promise<Injection | undefined> {
+    const next = this.previous.then(() => this.injectOnce());
+    this.previous = next.catch(() => undefined);
+    return next;
   }
 
   /** Picks a target and injects one fault of a seeded-random kind. */
@@ -107,7 +121,11 @@ export class FaultInjector {
         serving_before: 0,
       });
     }
-    const serving = status.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING' && r.pid > 0);
+    // The manager may not have noticed an earlier crash or hang yet: that replica is not
+    // serving, whatever the status says. (A slowed one still serves.)
+    const serving = status.replicas.filter(
+      (r) => r.state === 'REPLICA_STATE_SERVING' && r.pid > 0 && (this.downUntil.get(r.pid) ?? 0) <= now,
+    );
     const minimum = this.options.minimum ?? status.minimum;
     if (serving.length - 1 < minimum) {
       return this.emit({
@@ -134,10 +152,12 @@ export class FaultInjector {
   /** Performs the fault; returns why it failed, if it did. */
   private async act(kind: FaultKind, target: ReplicaStatus__Output): Promise<string | undefined> {
     if (kind === 'crash') {
+      this.downUntil.set(target.pid, Number.POSITIVE_INFINITY);
       signalQuietly(target.pid, 'SIGKILL');
       return undefined;
     }
     if (kind === 'hang') {
+      this.downUntil.set(target.pid, Date.now() + this.options.hangMs);
       signalQuietly(target.pid, 'SIGSTOP');
       const timer = setTimeout(() => {
         if (isAlive(target.pid)) signalQuietly(target.pid, 'SIGCONT');

@@ -125,11 +125,13 @@ function telemetryLine(t: CallTelemetry): string {
  * The terminal trading client: one command per line (interactive, or a script
  * on stdin), each answered with the result and how the replicated call went.
  * Resolves to the number of lines that failed (refused, unknown or answered with an error).
+ * `loginAs` starts with a login as that user, its password asked for (a terminal only).
  */
 export async function runTerminal(
   deps: TerminalDeps,
   input: NodeJS.ReadableStream,
   interactive: boolean,
+  loginAs?: string,
 ): Promise<number> {
   const { session, quotes, out, err } = deps;
   const say = (line: string): void => {
@@ -335,9 +337,30 @@ export async function runTerminal(
     lines.setPrompt(`${session.username ?? 'hedge'}> `);
     lines.prompt();
   };
+  /** Runs one command; a failure is counted and said, never thrown. */
+  const execute = async (name: string, spec: CommandSpec, words: string[]): Promise<void> => {
+    try {
+      await spec.run(parseArgs(spec, words));
+    } catch (e) {
+      failed += 1;
+      if (e instanceof Cancelled) {
+        // The user knows.
+      } else if (e instanceof UsageError) {
+        complain(`error: ${e.message}\nusage: ${usageOf(name.toLowerCase(), spec)}`);
+      } else if (e instanceof ReplicatedCallError) {
+        complain(`error: ${status[e.code]}${e.reason ? ` ${e.reason}` : ''}: ${e.details}`);
+        complain(telemetryLine(e.telemetry));
+      } else {
+        complain(`error: ${(e as Error).message}`);
+      }
+    }
+  };
   if (interactive) say(`hedge trading client (${session.client.options.mode} mode). Type help for commands.`);
+  // Lines typed while the login is under way wait their turn here.
+  const incoming = lines[Symbol.asyncIterator]();
+  if (loginAs !== undefined) await execute('login', commands.login as CommandSpec, [loginAs]);
   prompt();
-  for await (const raw of lines) {
+  for await (const raw of { [Symbol.asyncIterator]: () => incoming }) {
     interrupted = false;
     const [name = '', ...words] = raw.trim().split(/\s+/);
     if (name === 'quit' || name === 'exit') break;
@@ -347,21 +370,7 @@ export async function runTerminal(
         complain(`unknown command ${JSON.stringify(name)}; type help`);
         failed += 1;
       } else {
-        try {
-          await spec.run(parseArgs(spec, words));
-        } catch (e) {
-          failed += 1;
-          if (e instanceof Cancelled) {
-            // The user knows.
-          } else if (e instanceof UsageError) {
-            complain(`error: ${e.message}\nusage: ${usageOf(name.toLowerCase(), spec)}`);
-          } else if (e instanceof ReplicatedCallError) {
-            complain(`error: ${status[e.code]}${e.reason ? ` ${e.reason}` : ''}: ${e.details}`);
-            complain(telemetryLine(e.telemetry));
-          } else {
-            complain(`error: ${(e as Error).message}`);
-          }
-        }
+        await execute(name, spec, words);
       }
     }
     prompt();

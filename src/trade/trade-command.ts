@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
-import { choiceOption, defaulted, durationOption } from '../common/cli-options.js';
+import { choiceOption, defaulted, positiveDurationOption } from '../common/cli-options.js';
 import {
   DATA_DIR,
   FEED_ADDRESS,
@@ -42,7 +42,7 @@ export function tradeCommand(): Command {
       defaulted(
         '--deadline <duration>',
         'one deadline per call, across all its attempts',
-        durationOption,
+        positiveDurationOption,
         '5s',
       ),
     )
@@ -54,6 +54,13 @@ export function tradeCommand(): Command {
       const { QuoteSource } = await import('../client/quote-source.js');
       const { fetchStatusFrom } = await import('../client/manager-client.js');
       const { runTerminal } = await import('./terminal.js');
+      // Checked before anything is sent: a login asked for and not done would go unnoticed.
+      if (opts.password !== undefined && !opts.user) throw new Error('--password needs --user');
+      const password = opts.user ? await resolveSetting(PASSWORD, opts.password) : undefined;
+      const interactive = process.stdin.isTTY === true;
+      // A terminal asks for it, echo off; a script has no one to ask.
+      if (opts.user && !password && !interactive)
+        throw new Error('--user needs --password or HEDGE_PASSWORD');
       const dataDir = resolveDataDir(opts.dataDir);
       const manager = await requireSetting(MANAGER_ADDRESS, opts.manager, { dataDir });
       const feed = await requireSetting(FEED_ADDRESS, opts.feed, { dataDir });
@@ -65,9 +72,7 @@ export function tradeCommand(): Command {
       const quotes = new QuoteSource(feed);
       const session = new TradingSession(client);
       try {
-        const password = await resolveSetting(PASSWORD, opts.password);
         if (opts.user && password) await session.login(opts.user, password);
-        const interactive = process.stdin.isTTY === true;
         const failed = await runTerminal(
           {
             session,
@@ -78,6 +83,7 @@ export function tradeCommand(): Command {
           },
           process.stdin,
           interactive,
+          opts.user && !password ? opts.user : undefined,
         );
         // A script that met a refusal or an error did not do what it says.
         if (!interactive && failed > 0) process.exitCode = 1;

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
-import { choiceOption, defaulted, durationOption, intOption } from '../common/cli-options.js';
+import { choiceOption, defaulted, intOption, positiveDurationOption } from '../common/cli-options.js';
 import {
   DATA_DIR,
   FEED_ADDRESS,
@@ -74,7 +74,7 @@ export function workloadCommand(): Command {
       defaulted(
         '--deadline <duration>',
         'one deadline per command, across its attempts',
-        durationOption,
+        positiveDurationOption,
         '10s',
       ),
     )
