@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { faultOffsets } from '../src/bench/run-bench.js';
-import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
+import { CLI_PATH, makeTempDataDir, PACKAGE_ROOT } from '../src/common/paths.js';
 import { textOutsideSvg } from './support/svg-text.js';
 
 const run = promisify(execFile);
+/** A file of three lines, none a workload command (like /etc/passwd). */
+const NOT_A_WORKLOAD = join(PACKAGE_ROOT, 'test/fixtures/not-a-workload');
 
 describe('hedge bench', () => {
   const root = makeTempDataDir('hedge-bench-test-');
@@ -77,6 +79,10 @@ describe('hedge bench', () => {
       /'--clients <list>' argument '1,0' is invalid\. expected a whole number from 1 to 1024/,
     ],
     [['bench-workload', 'no-such-workload-file'], /the workload file no-such-workload-file: ENOENT/],
+    [
+      ['bench-workload', NOT_A_WORKLOAD],
+      /the workload file .*not-a-workload has no workload command \(\[N\] COMMAND,args… per line\) in its 3 non-empty lines/,
+    ],
     [
       ['bench-workload', '--configs', 'single,hedged'],
       /unknown configuration hedged; expected single, passive, active/,

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureAdministrator } from '../common/admin.js';
 import { createPool, withDatabase } from '../common/database.js';
@@ -6,7 +5,7 @@ import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../common/verify-database.js';
 import { type ReplaySummary, replayWorkload } from '../workload/replay.js';
-import { parseWorkload } from '../workload/workload-file.js';
+import { readWorkload } from '../workload/workload-file.js';
 import { startBenchManager } from './bench-manager.js';
 import type { WorkloadBenchConfig } from './configurations.js';
 import { describeMachine } from './machine.js';
@@ -24,12 +23,8 @@ export interface WorkloadBenchRow extends ReplaySummary {
  * the database after each.
  */
 export function runWorkloadBench(options: WorkloadBenchOptions) {
-  // A file that is missing or not a workload stops the bench before anything starts.
-  try {
-    parseWorkload(readFileSync(options.file, 'utf8'));
-  } catch (err) {
-    throw new Error(`the workload file ${options.file}: ${(err as Error).message}`);
-  }
+  // A file that is missing or holds no workload command stops the bench before anything starts.
+  readWorkload(options.file);
   return inDataDir('hedge-bench-workload-', undefined, (dataDir) => workloadBench(options, dataDir));
 }
 
