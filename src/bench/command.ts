@@ -59,6 +59,12 @@ interface ReplicaBenchCliOptions {
   json?: boolean;
 }
 
+/** A failed database check is said on stderr and fails the command (its results are printed all the same). */
+function reportDatabaseChecks(outcome: { exitCode: 0 | 1; messages: string[] }): void {
+  for (const m of outcome.messages) process.stderr.write(`hedge: ${m}\n`);
+  process.exitCode = outcome.exitCode;
+}
+
 export function benchReplicaCommand(): Command {
   return new Command('bench-replica')
     .description(
@@ -205,6 +211,7 @@ export function benchCommand(): Command {
     .action(async (opts: BenchCliOptions) => {
       const { runBench } = await import('./run-bench.js');
       const { formatBenchSummary } = await import('./report.js');
+      const { databaseCheckOutcome } = await import('./database-check.js');
       const dataDir = resolveDataDir(opts.dataDir);
       const target = opts.target
         ? {
@@ -236,6 +243,15 @@ export function benchCommand(): Command {
       if (opts.json)
         process.stdout.write(`${JSON.stringify({ machine: summary.machine, runs: summary.runs })}\n`);
       else process.stdout.write(formatBenchSummary(summary, outDir));
+      reportDatabaseChecks(
+        databaseCheckOutcome(
+          [...summary.capacity.map((r) => ({ ...r, fault: 'capacity' })), ...summary.runs].map((r) => ({
+            run: `${r.config} · ${r.fault}`,
+            duplicates: r.duplicates,
+            violations: r.violations,
+          })),
+        ),
+      );
     });
 }
 
@@ -267,6 +283,7 @@ export function benchWorkloadCommand(): Command {
       ) => {
         const { runWorkloadBench } = await import('./workload-bench.js');
         const { textTable } = await import('../ui/text-table.js');
+        const { databaseCheckOutcome } = await import('./database-check.js');
         // The parser let only known names through.
         const configs = opts.configs.map(
           (name) => WORKLOAD_CONFIGS.find((c) => c.name === name) as WorkloadBenchConfig,
@@ -279,6 +296,15 @@ export function benchWorkloadCommand(): Command {
           outDir: opts.out ?? `bench-results/workload-${new Date().toISOString().replace(/[:.]/g, '-')}`,
           onProgress: (line) => process.stderr.write(`${line}\n`),
         });
+        reportDatabaseChecks(
+          databaseCheckOutcome(
+            result.rows.map((r) => ({
+              run: r.config,
+              duplicates: r.duplicate_effects,
+              violations: r.violations,
+            })),
+          ),
+        );
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
           return;

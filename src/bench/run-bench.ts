@@ -332,6 +332,7 @@ async function measure(
     records,
     faults,
     duplicates: report.duplicate_effects,
+    violations: report.violations.length,
     offeredRps: rate ?? null,
     spuriousFaults: spurious,
   });
