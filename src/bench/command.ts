@@ -125,6 +125,7 @@ interface BenchCliOptions {
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   pool: number;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -159,7 +160,7 @@ export function benchCommand(): Command {
     .addOption(
       defaulted(
         '--fault-interval <duration>',
-        'time between injected faults (the seed: 15 s)',
+        'time between injected faults; the seed system used 15 s',
         positiveDurationOption,
         '10s',
       ),
@@ -190,7 +191,11 @@ export function benchCommand(): Command {
     .addOption(settingOption({ ...HEARTBEAT_INTERVAL, description: "the managers' heartbeat interval" }))
     .addOption(settingOption({ ...HEARTBEAT_TIMEOUT, description: "the managers' heartbeat timeout" }))
     .addOption(settingOption({ ...POOL, description: "each replica's database connections" }))
-    .option('--out <dir>', 'results folder (default: bench-results/<timestamp>)')
+    .option(
+      '--out <dir>',
+      'results folder (default: bench-results/<timestamp>); one that holds files is refused before anything starts',
+    )
+    .option('--force', 'write into an --out that holds files (an earlier run’s are overwritten)')
     .addOption(
       settingOption({
         ...BENCH_DATA_DIR,
@@ -234,6 +239,7 @@ export function benchCommand(): Command {
         seed: opts.seed,
         hangMs: opts.hangFor,
         outDir,
+        force: opts.force ?? false,
         command: `npx hedge ${process.argv.slice(2).join(' ')}`,
         dataDir: opts.target ? undefined : opts.dataDir,
         databaseUrl: opts.target ? undefined : await resolveSetting(BENCH_DATABASE_URL, opts.databaseUrl),
@@ -274,12 +280,17 @@ export function benchWorkloadCommand(): Command {
       ),
     )
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
-    .option('--out <dir>', 'where the DUMPLOG files go (default: a new bench-results/workload-<time>)')
+    .option(
+      '--out <dir>',
+      'where the DUMPLOG files go (default: a new bench-results/workload-<time>); one that holds files is ' +
+        'refused before anything starts',
+    )
+    .option('--force', 'write into an --out that holds files (an earlier run’s logs are overwritten)')
     .option('--json', 'print the results as JSON')
     .action(
       async (
         file: string,
-        opts: { configs: string[]; concurrency: number; out?: string; json?: boolean },
+        opts: { configs: string[]; concurrency: number; out?: string; force?: boolean; json?: boolean },
       ) => {
         const { runWorkloadBench } = await import('./workload-bench.js');
         const { textTable } = await import('../ui/text-table.js');
@@ -294,6 +305,7 @@ export function benchWorkloadCommand(): Command {
           concurrency: opts.concurrency,
           // A new folder per run: the replay refuses to overwrite an earlier run's log.
           outDir: opts.out ?? `bench-results/workload-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+          force: opts.force ?? false,
           onProgress: (line) => process.stderr.write(`${line}\n`),
         });
         reportDatabaseChecks(

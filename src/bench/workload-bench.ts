@@ -9,6 +9,7 @@ import { readWorkload } from '../workload/workload-file.js';
 import { startBenchManager } from './bench-manager.js';
 import type { WorkloadBenchConfig } from './configurations.js';
 import { describeMachine } from './machine.js';
+import { checkResultsFolder } from './results-folder.js';
 
 export interface WorkloadBenchRow extends ReplaySummary {
   config: string;
@@ -25,6 +26,7 @@ export interface WorkloadBenchRow extends ReplaySummary {
 export function runWorkloadBench(options: WorkloadBenchOptions) {
   // A file that is missing or holds no workload command stops the bench before anything starts.
   readWorkload(options.file);
+  checkResultsFolder(options.outDir, options.force ?? false);
   return inDataDir('hedge-bench-workload-', undefined, (dataDir) => workloadBench(options, dataDir));
 }
 
@@ -33,6 +35,8 @@ interface WorkloadBenchOptions {
   configs: WorkloadBenchConfig[];
   concurrency: number;
   outDir: string;
+  /** Replace files in outDir (an earlier run's logs); without it the bench refuses to start. */
+  force?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -72,6 +76,7 @@ async function workloadBench(options: WorkloadBenchOptions, dataDir: string) {
             mode: config.mode,
             concurrency: options.concurrency,
             outDir: join(options.outDir, config.name),
+            overwrite: options.force ?? false,
           });
           const report = await verifyDatabase(pool);
           rows.push({
