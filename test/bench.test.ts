@@ -1,13 +1,23 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { faultOffsets } from '../src/bench/run-bench.js';
-import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
+import { CLI_PATH, makeTempDataDir, PACKAGE_ROOT } from '../src/common/paths.js';
 import { textOutsideSvg } from './support/svg-text.js';
 
 const run = promisify(execFile);
+/** A file of three lines, none a workload command (like /etc/passwd). */
+const NOT_A_WORKLOAD = join(PACKAGE_ROOT, 'test/fixtures/not-a-workload');
 
 describe('hedge bench', () => {
   const root = makeTempDataDir('hedge-bench-test-');
@@ -78,6 +88,10 @@ describe('hedge bench', () => {
     ],
     [['bench-workload', 'no-such-workload-file'], /the workload file no-such-workload-file: ENOENT/],
     [
+      ['bench-workload', NOT_A_WORKLOAD],
+      /the workload file .*not-a-workload has no workload command \(\[N\] COMMAND,args… per line\) in its 3 non-empty lines/,
+    ],
+    [
       ['bench-workload', '--configs', 'single,hedged'],
       /unknown configuration hedged; expected single, passive, active/,
     ],
@@ -88,6 +102,33 @@ describe('hedge bench', () => {
     expect(stderr).toMatch(message as RegExp);
     // No results folder, no data directory: nothing was started.
     expect(left).toEqual([]);
+  });
+
+  it.concurrent.each([['bench'], ['bench-workload', join(PACKAGE_ROOT, 'seng468/workloads/1userWorkLoad')]])(
+    '%s refuses an --out that holds files, before starting anything, and leaves them',
+    async (...command) => {
+      const earlier = mkdtempSync(join(root, 'earlier-'));
+      writeFileSync(join(earlier, 'summary.json'), 'an earlier run\n');
+      const { code, stderr, left } = await attempt([...command, '--out', earlier]);
+      expect(code).toBe(1);
+      expect(stderr).toContain(
+        `--out ${earlier} is not empty (an earlier run's results?); choose another --out, or pass --force to overwrite`,
+      );
+      expect(left).toEqual([]);
+      expect(readdirSync(earlier)).toEqual(['summary.json']);
+      expect(readFileSync(join(earlier, 'summary.json'), 'utf8')).toBe('an earlier run\n');
+    },
+  );
+
+  it('help: --fault-interval names one default, and --force is offered by bench and bench-workload', async () => {
+    const bench = (await run(process.execPath, [CLI_PATH, 'bench', '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(bench).toContain(
+      '--fault-interval <duration> time between injected faults; the seed system used 15 s (default: 10s)',
+    );
+    expect(bench).not.toContain('(the seed');
+    expect(bench).toContain('--force write into an --out that holds files');
+    const workload = (await run(process.execPath, [CLI_PATH, 'bench-workload', '--help'])).stdout;
+    expect(workload.replace(/\s+/g, ' ')).toContain('--force write into an --out that holds files');
   });
 
   it('a very short run writes raw data, summary.json, report.md and plots that parse', async () => {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,44 @@ function workloadCli(cluster: Cluster, file: string, outDir: string, ...extra: s
 describe('hedge workload', () => {
   const out = makeTempDataDir('hedge-workload-');
   afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('a file with no workload command (like /etc/passwd) is refused before the system is looked for', async () => {
+    const dataDir = mkdtempSync(join(out, 'not-a-workload-'));
+    const outcome = await run(
+      process.execPath,
+      [
+        CLI_PATH,
+        'workload',
+        join(PACKAGE_ROOT, 'test/fixtures/not-a-workload'),
+        // Nothing listens here: the refusal must come before any connection.
+        '--manager',
+        '127.0.0.1:1',
+        '--feed',
+        '127.0.0.1:1',
+        '--data-dir',
+        dataDir,
+        '--out',
+        join(dataDir, 'out'),
+      ],
+      { timeout: 40_000 },
+    ).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+      (err: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: err.code,
+        stdout: err.stdout ?? '',
+        stderr: err.stderr ?? '',
+      }),
+    );
+    expect(outcome).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringMatching(
+        /^hedge: the workload file .*not-a-workload has no workload command \(\[N\] COMMAND,args… per line\) in its 3 non-empty lines\n$/,
+      ),
+    });
+    // No workload secret, no output folder: nothing ran.
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
 
   it('replays the 1-user file; every line leaves exactly what SPEC.md says, and the log validates', async () => {
     const price = 12_345n;

@@ -13,6 +13,8 @@ export interface RunSummary {
   failed: number;
   /** Requests with more than one effect, from `hedge verify` after the run. */
   duplicates: number;
+  /** Checks of `hedge verify` that failed after the run. */
+  violations: number;
   throughput_rps: number;
   latency_ms: LatencySummary;
   fault_free_mean_ms: number | null;
@@ -72,6 +74,7 @@ export function summarizeRun(args: {
   records: RequestRecord[];
   faults: FaultRecord[];
   duplicates: number;
+  violations: number;
   offeredRps: number | null;
   spuriousFaults: number;
 }): RunSummary {
@@ -90,6 +93,7 @@ export function summarizeRun(args: {
     requests: records.length,
     failed: records.length - answered.length,
     duplicates: args.duplicates,
+    violations: args.violations,
     throughput_rps: round(answered.length / (args.durationMs / 1000), 1),
     latency_ms: roundSummary(summarize(answered.map((r) => r.latency_ms))),
     fault_free_mean_ms: mean(clean.map((r) => r.latency_ms)),

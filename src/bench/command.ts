@@ -59,6 +59,12 @@ interface ReplicaBenchCliOptions {
   json?: boolean;
 }
 
+/** A failed database check is said on stderr and fails the command (its results are printed all the same). */
+function reportDatabaseChecks(outcome: { exitCode: 0 | 1; messages: string[] }): void {
+  for (const m of outcome.messages) process.stderr.write(`hedge: ${m}\n`);
+  process.exitCode = outcome.exitCode;
+}
+
 export function benchReplicaCommand(): Command {
   return new Command('bench-replica')
     .description(
@@ -119,6 +125,7 @@ interface BenchCliOptions {
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   pool: number;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -153,7 +160,7 @@ export function benchCommand(): Command {
     .addOption(
       defaulted(
         '--fault-interval <duration>',
-        'time between injected faults (the seed: 15 s)',
+        'time between injected faults; the seed system used 15 s',
         positiveDurationOption,
         '10s',
       ),
@@ -184,7 +191,11 @@ export function benchCommand(): Command {
     .addOption(settingOption({ ...HEARTBEAT_INTERVAL, description: "the managers' heartbeat interval" }))
     .addOption(settingOption({ ...HEARTBEAT_TIMEOUT, description: "the managers' heartbeat timeout" }))
     .addOption(settingOption({ ...POOL, description: "each replica's database connections" }))
-    .option('--out <dir>', 'results folder (default: bench-results/<timestamp>)')
+    .option(
+      '--out <dir>',
+      'results folder (default: bench-results/<timestamp>); one that holds files is refused before anything starts',
+    )
+    .option('--force', 'write into an --out that holds files (an earlier run’s are overwritten)')
     .addOption(
       settingOption({
         ...BENCH_DATA_DIR,
@@ -205,6 +216,7 @@ export function benchCommand(): Command {
     .action(async (opts: BenchCliOptions) => {
       const { runBench } = await import('./run-bench.js');
       const { formatBenchSummary } = await import('./report.js');
+      const { databaseCheckOutcome } = await import('./database-check.js');
       const dataDir = resolveDataDir(opts.dataDir);
       const target = opts.target
         ? {
@@ -227,6 +239,7 @@ export function benchCommand(): Command {
         seed: opts.seed,
         hangMs: opts.hangFor,
         outDir,
+        force: opts.force ?? false,
         command: `npx hedge ${process.argv.slice(2).join(' ')}`,
         dataDir: opts.target ? undefined : opts.dataDir,
         databaseUrl: opts.target ? undefined : await resolveSetting(BENCH_DATABASE_URL, opts.databaseUrl),
@@ -236,6 +249,15 @@ export function benchCommand(): Command {
       if (opts.json)
         process.stdout.write(`${JSON.stringify({ machine: summary.machine, runs: summary.runs })}\n`);
       else process.stdout.write(formatBenchSummary(summary, outDir));
+      reportDatabaseChecks(
+        databaseCheckOutcome(
+          [...summary.capacity.map((r) => ({ ...r, fault: 'capacity' })), ...summary.runs].map((r) => ({
+            run: `${r.config} · ${r.fault}`,
+            duplicates: r.duplicates,
+            violations: r.violations,
+          })),
+        ),
+      );
     });
 }
 
@@ -258,15 +280,21 @@ export function benchWorkloadCommand(): Command {
       ),
     )
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
-    .option('--out <dir>', 'where the DUMPLOG files go (default: a new bench-results/workload-<time>)')
+    .option(
+      '--out <dir>',
+      'where the DUMPLOG files go (default: a new bench-results/workload-<time>); one that holds files is ' +
+        'refused before anything starts',
+    )
+    .option('--force', 'write into an --out that holds files (an earlier run’s logs are overwritten)')
     .option('--json', 'print the results as JSON')
     .action(
       async (
         file: string,
-        opts: { configs: string[]; concurrency: number; out?: string; json?: boolean },
+        opts: { configs: string[]; concurrency: number; out?: string; force?: boolean; json?: boolean },
       ) => {
         const { runWorkloadBench } = await import('./workload-bench.js');
         const { textTable } = await import('../ui/text-table.js');
+        const { databaseCheckOutcome } = await import('./database-check.js');
         // The parser let only known names through.
         const configs = opts.configs.map(
           (name) => WORKLOAD_CONFIGS.find((c) => c.name === name) as WorkloadBenchConfig,
@@ -277,8 +305,18 @@ export function benchWorkloadCommand(): Command {
           concurrency: opts.concurrency,
           // A new folder per run: the replay refuses to overwrite an earlier run's log.
           outDir: opts.out ?? `bench-results/workload-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+          force: opts.force ?? false,
           onProgress: (line) => process.stderr.write(`${line}\n`),
         });
+        reportDatabaseChecks(
+          databaseCheckOutcome(
+            result.rows.map((r) => ({
+              run: r.config,
+              duplicates: r.duplicate_effects,
+              violations: r.violations,
+            })),
+          ),
+        );
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
           return;

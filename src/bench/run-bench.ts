@@ -19,6 +19,7 @@ import { generateLoad, type RequestRecord } from './load-generator.js';
 import { describeMachine } from './machine.js';
 import { Progress } from './progress.js';
 import { type BenchSummary, renderReport } from './report.js';
+import { checkResultsFolder } from './results-folder.js';
 
 export interface BenchOptions {
   configs: ConfigName[];
@@ -34,6 +35,8 @@ export interface BenchOptions {
   seed: number;
   hangMs: number;
   outDir: string;
+  /** Write into an outDir that already holds files (an earlier run's); without it the bench refuses to start. */
+  force?: boolean;
   /** The command line, for the report. */
   command: string;
   /** Where a self-started system keeps its database and logs (default: a new temporary directory). */
@@ -97,7 +100,8 @@ export function checkBenchOptions(options: BenchOptions): void {
  */
 export async function runBench(options: BenchOptions): Promise<BenchSummary> {
   checkBenchOptions(options);
-  // Before any process starts: an --out that cannot be made stops the bench here.
+  // Before any process starts: an --out that holds an earlier run, or cannot be made, stops the bench here.
+  checkResultsFolder(options.outDir, options.force ?? false);
   mkdirSync(options.outDir, { recursive: true });
   if (options.target) return bench(options, undefined);
   return inDataDir('hedge-bench-', options.dataDir, (dataDir) => bench(options, dataDir));
@@ -332,6 +336,7 @@ async function measure(
     records,
     faults,
     duplicates: report.duplicate_effects,
+    violations: report.violations.length,
     offeredRps: rate ?? null,
     spuriousFaults: spurious,
   });

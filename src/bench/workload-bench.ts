@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureAdministrator } from '../common/admin.js';
 import { createPool, withDatabase } from '../common/database.js';
@@ -6,10 +5,11 @@ import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../common/verify-database.js';
 import { type ReplaySummary, replayWorkload } from '../workload/replay.js';
-import { parseWorkload } from '../workload/workload-file.js';
+import { readWorkload } from '../workload/workload-file.js';
 import { startBenchManager } from './bench-manager.js';
 import type { WorkloadBenchConfig } from './configurations.js';
 import { describeMachine } from './machine.js';
+import { checkResultsFolder } from './results-folder.js';
 
 export interface WorkloadBenchRow extends ReplaySummary {
   config: string;
@@ -24,12 +24,9 @@ export interface WorkloadBenchRow extends ReplaySummary {
  * the database after each.
  */
 export function runWorkloadBench(options: WorkloadBenchOptions) {
-  // A file that is missing or not a workload stops the bench before anything starts.
-  try {
-    parseWorkload(readFileSync(options.file, 'utf8'));
-  } catch (err) {
-    throw new Error(`the workload file ${options.file}: ${(err as Error).message}`);
-  }
+  // A file that is missing or holds no workload command stops the bench before anything starts.
+  readWorkload(options.file);
+  checkResultsFolder(options.outDir, options.force ?? false);
   return inDataDir('hedge-bench-workload-', undefined, (dataDir) => workloadBench(options, dataDir));
 }
 
@@ -38,6 +35,8 @@ interface WorkloadBenchOptions {
   configs: WorkloadBenchConfig[];
   concurrency: number;
   outDir: string;
+  /** Replace files in outDir (an earlier run's logs); without it the bench refuses to start. */
+  force?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -77,6 +76,7 @@ async function workloadBench(options: WorkloadBenchOptions, dataDir: string) {
             mode: config.mode,
             concurrency: options.concurrency,
             outDir: join(options.outDir, config.name),
+            overwrite: options.force ?? false,
           });
           const report = await verifyDatabase(pool);
           rows.push({

@@ -85,6 +85,9 @@ export function workloadCommand(): Command {
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, opts: WorkloadCliOptions) => {
       const { replayWorkload } = await import('./replay.js');
+      const { readWorkload } = await import('./workload-file.js');
+      // A file that is missing or not a workload is refused before the running system is even looked for.
+      readWorkload(file);
       const dataDir = resolveDataDir(opts.dataDir);
       const tty = process.stderr.isTTY;
       let lastLine = 0;

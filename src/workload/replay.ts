@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, type WriteStream } from 'node:fs';
+import { existsSync, type WriteStream } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -15,7 +15,7 @@ import {
   byUser,
   dumpFilename,
   isWholeLogDump,
-  parseWorkload,
+  readWorkload,
   type SkippedLine,
   type WorkloadCommand,
   type WorkloadLine,
@@ -153,7 +153,7 @@ async function writeLog(
  * everything else and writes the whole log where it says.
  */
 export async function replayWorkload(options: ReplayOptions): Promise<ReplaySummary> {
-  const { lines, skipped } = parseWorkload(readFileSync(options.file, 'utf8'));
+  const { lines, skipped } = readWorkload(options.file);
   const overwrite = options.overwrite ?? false;
   dumpTargets(lines, options.outDir, overwrite);
   const written = new Set<string>();

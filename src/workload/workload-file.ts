@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** One line of a SEng 468 workload file: `[N] COMMAND,arg,arg…`. */
 export interface WorkloadLine {
   /** The line's [N]: its transactionNum in the audit log. */
@@ -65,6 +67,27 @@ export function parseWorkload(text: string): Workload {
     });
   });
   return { lines, skipped };
+}
+
+/**
+ * Reads and parses a workload file, refusing one with no workload command at
+ * all: it is not a workload, and replaying it would do nothing and look like
+ * success.
+ */
+export function readWorkload(file: string): Workload {
+  let workload: Workload;
+  try {
+    workload = parseWorkload(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`the workload file ${file}: ${(err as Error).message}`);
+  }
+  if (workload.lines.length === 0) {
+    throw new Error(
+      `the workload file ${file} has no workload command ([N] COMMAND,args… per line) in its ` +
+        `${workload.skipped.length} non-empty line${workload.skipped.length === 1 ? '' : 's'}`,
+    );
+  }
+  return workload;
 }
 
 /**
