@@ -71,6 +71,8 @@ const MAX_HEARTBEAT_TIMEOUT_MS = 2_000;
 interface Heartbeat {
   health: ReturnType<typeof healthClient>;
   pid?: number;
+  /** The suspicion over this process's answer times, which a client's report is judged by too. */
+  detector: PhiAccrual;
   stopped: boolean;
 }
 
@@ -156,8 +158,9 @@ export class Supervisor {
   }
 
   /**
-   * A client saw an infrastructure failure from a replica. Acts only if the
-   * manager's own probe fails too, so a client cannot get a healthy replica killed.
+   * A client saw an infrastructure failure from a replica. If the manager's own probe
+   * goes unanswered too, the machine judges the report by the heartbeat's signals, so
+   * that neither a client nor one slow answer gets a busy, healthy replica killed.
    */
   async report(idOrAddress: { id?: string; address?: string }, what: string): Promise<boolean> {
     const slot = [...this.slots.values()].find(
@@ -183,8 +186,17 @@ export class Supervisor {
       );
       return false;
     }
-    this.dispatch(id, { type: 'fault-confirmed', incarnation, what: `client reported: ${what}` });
-    return true;
+    const beat = this.heartbeats.get(id);
+    if (!beat || this.slots.get(id)?.incarnation !== incarnation) return false;
+    const nowMs = Date.now();
+    const signals = {
+      process: beat.pid === undefined ? ('gone' as const) : processState(beat.pid),
+      phi: beat.detector.phi(nowMs),
+      silentMs: beat.detector.silentMs(nowMs),
+    };
+    this.dispatch(id, { type: 'client-report', incarnation, what: `client reported: ${what}`, signals });
+    const after = this.slots.get(id);
+    return after?.incarnation === incarnation && after.phase.kind === 'faulty';
   }
 
   /** Stops every replica: SIGTERM, then SIGKILL after `graceMs`. */
@@ -353,14 +365,15 @@ export class Supervisor {
    */
   private startHeartbeat(id: string, incarnation: number, address: string, pid: number | undefined): void {
     this.perform(id, { kind: 'stop-heartbeat' });
+    const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
+    const detector = new PhiAccrual(heartbeatIntervalMs, Date.now());
     const beat: Heartbeat = {
       pid,
       health: healthClient(address, HEARTBEAT_CHANNEL_OPTIONS),
+      detector,
       stopped: false,
     };
     this.heartbeats.set(id, beat);
-    const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
-    const detector = new PhiAccrual(heartbeatIntervalMs, Date.now());
     const stateOf = (): ProcessState => (pid === undefined ? 'gone' : processState(pid));
     void (async () => {
       // The first check also opens the channel: give it time, so a busy machine's slow
