@@ -304,10 +304,31 @@ export class Supervisor {
   }
 
   private spawn(id: string, incarnation: number): void {
-    const output = openSync(join(this.options.logDir, `replica-${id}.log`), 'a');
     let spawned: ReturnType<typeof spawnHedge>;
     try {
-      spawned = spawnHedge(
+      spawned = this.spawnReplica(id);
+    } catch (err) {
+      // No descriptor or process to be had (EMFILE, EAGAIN, …): a failed start like any other,
+      // so that back-off applies instead of the slot starting forever.
+      const message = err instanceof Error ? err.message : String(err);
+      this.dispatch(id, { type: 'start-failed', incarnation, message });
+      return;
+    }
+    const { child, ready } = spawned;
+    this.children.set(id, { incarnation, child });
+    this.dispatch(id, { type: 'spawned', incarnation, pid: child.pid });
+    child.once('exit', (code, signal) => this.dispatch(id, { type: 'exited', incarnation, code, signal }));
+    const handled = ready.then(
+      (message) => this.dispatch(id, { type: 'ready', incarnation, address: String(message.address) }),
+      (err: Error) => this.dispatch(id, { type: 'start-failed', incarnation, message: err.message }),
+    );
+    this.firstSpawns?.push(handled);
+  }
+
+  private spawnReplica(id: string): ReturnType<typeof spawnHedge> {
+    const output = openSync(join(this.options.logDir, `replica-${id}.log`), 'a');
+    try {
+      return spawnHedge(
         replicaArgs({
           ...this.options.replica,
           id,
@@ -321,15 +342,6 @@ export class Supervisor {
       // The child has its own copy of the descriptor.
       closeSync(output);
     }
-    const { child, ready } = spawned;
-    this.children.set(id, { incarnation, child });
-    this.dispatch(id, { type: 'spawned', incarnation, pid: child.pid });
-    child.once('exit', (code, signal) => this.dispatch(id, { type: 'exited', incarnation, code, signal }));
-    const handled = ready.then(
-      (message) => this.dispatch(id, { type: 'ready', incarnation, address: String(message.address) }),
-      (err: Error) => this.dispatch(id, { type: 'start-failed', incarnation, message: err.message }),
-    );
-    this.firstSpawns?.push(handled);
   }
 
   /** SIGKILL, unless gone or (for an adopted pid) no longer a hedge replica; then `killed`. */
