@@ -79,8 +79,8 @@ interface Heartbeat {
 /**
  * Owns the replica processes: spawns them (detached, so that they outlive a
  * manager that dies), watches them three ways (their exit, heartbeat health
- * checks that also catch a hung process, and client reports confirmed by a probe
- * of its own), kills faulty ones with SIGKILL and replaces them, with back-off
+ * checks that also catch a hung process, and client reports that its own probe
+ * misses too, judged by the heartbeat's signals), kills faulty ones with SIGKILL and replaces them, with back-off
  * when replacements fail in a loop. Every change of the serving set is published
  * as a new view and written to the registry.
  *
