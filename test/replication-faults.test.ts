@@ -103,21 +103,31 @@ describe('replication under faults (real manager, real replica processes, really
     const c = await startCluster();
     cluster = c;
     const before = serving(await c.status());
+    // The first serving replica is the passive sessions' primary: their calls to it miss the
+    // attempt deadline (short here, so that they surely do), fail over and report it to the
+    // manager, whose probe it misses too.
     const starved = before[0];
-    const sessions = await Promise.all(Array.from({ length: 4 }, () => c.session('active')));
+    const sessions = await Promise.all([
+      ...Array.from({ length: 4 }, () => c.session('active')),
+      ...Array.from({ length: 2 }, () => c.session('passive', { attemptTimeoutMs: 100 })),
+    ]);
     setPriority(starved?.pid ?? 0, 19);
     // One busy loop per core (2 here): the starved replica runs only in the gaps they leave it.
     for (let i = 0; i < 2; i++)
       busyLoops.push(spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
-    const [result] = await Promise.all([tradeMany(sessions, c.quotes, 200), delay(8_000)]);
+    // Trading only once the loops spin, so that the starved replica is loaded while starved.
+    await delay(1_000);
+    const [result] = await Promise.all([tradeMany(sessions, c.quotes, 400), delay(8_000)]);
     for (const loop of busyLoops.splice(0)) loop.kill('SIGKILL');
     expect(result.failed).toEqual([]);
+    // Reports were made: passive calls failed on the starved primary and were answered by a backup.
+    expect(result.telemetry.some((t) => t.failures.some((f) => f.replica === starved?.id))).toBe(true);
     const status = await c.waitFor('three serving replicas', (s) => serving(s).length === 3);
     // The same three processes, none ever replaced.
     expect(serving(status).map((r) => [r.id, r.pid, r.restarts])).toEqual(
       before.map((r) => [r.id, r.pid, 0]),
     );
-    await expectExactlyOnce(c, 200);
+    await expectExactlyOnce(c, 400);
   });
 
   it('passive: the primary killed mid-stream; calls fail over with the same request id; nothing runs twice', async () => {

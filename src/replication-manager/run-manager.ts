@@ -32,17 +32,28 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
     () => {},
     log,
   ).start();
-  const started = await startGrpcServer(
-    options.host,
-    options.port,
-    (server) =>
-      server.addService(
-        hedgeProto().ReplicationManager.service,
-        managerHandlers(supervisor, membership, database, options, startedAtMs, log),
-      ),
-    { services: ['hedge.v1.ReplicationManager'], protoFiles: [PROTO_FILES.manager] },
-  );
-  await supervisor.start(previous);
+  let started: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
+  try {
+    started = await startGrpcServer(
+      options.host,
+      options.port,
+      (server) =>
+        server.addService(
+          hedgeProto().ReplicationManager.service,
+          managerHandlers(supervisor, membership, database, options, startedAtMs, log),
+        ),
+      { services: ['hedge.v1.ReplicationManager'], protoFiles: [PROTO_FILES.manager] },
+    );
+    await supervisor.start(previous);
+  } catch (err) {
+    // Nothing may outlive a manager that failed to start: not the replicas spawned so far,
+    // nor the database pool and the server that would keep the process alive.
+    await supervisor.stop();
+    await database.stop();
+    membership.endWatches();
+    await started?.shutdown(2_000);
+    throw err;
+  }
   log.info(
     { address: started.address, view: membership.viewNumber, serving: supervisor.serving().length },
     'replication manager serving',

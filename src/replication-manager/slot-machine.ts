@@ -62,8 +62,11 @@ export type SlotEvent =
   | { type: 'exited'; incarnation: number; code: number | null; signal: string | null }
   /** A heartbeat's outcome, with what the supervisor saw of the process besides. */
   | { type: 'health'; incarnation: number; answer: HealthAnswer; signals: HealthSignals }
-  /** A client's fault report that the supervisor's own probe confirmed. */
-  | { type: 'fault-confirmed'; incarnation: number; what: string }
+  /**
+   * A client's fault report that the supervisor's own probe did not answer, with the
+   * heartbeat's signals at that moment: a fault only if they already make one.
+   */
+  | { type: 'client-report'; incarnation: number; what: string; signals: HealthSignals }
   /** The kill of a faulty process is done (or gave up waiting). */
   | { type: 'killed'; incarnation: number }
   | { type: 'backoff-elapsed'; incarnation: number }
@@ -198,6 +201,8 @@ export function transition(state: SlotState, event: SlotEvent, context: MachineC
       switch (event.type) {
         case 'health':
           return health(state, phase, event, context);
+        case 'client-report':
+          return clientReport(state, phase, event, context);
         default:
           return lost(state, event, context.nowMs);
       }
@@ -309,6 +314,41 @@ function health(
   return unchanged({ ...state, phase: { ...phase, misses } });
 }
 
+/**
+ * A client's report plus an unanswered probe is no more than one missed heartbeat: a
+ * replica starved of CPU misses a client's attempt deadline and a probe alike. It is
+ * a fault only if the heartbeat's own rule would make it one now: stopped or gone, or
+ * already suspected (phi over the floor of misses) or silent for the cap. Otherwise
+ * the heartbeat goes on watching; the report does not count as a miss.
+ */
+function clientReport(
+  state: SlotState,
+  phase: Extract<Phase, { kind: 'serving' | 'not-serving' }>,
+  event: Extract<SlotEvent, { type: 'client-report' }>,
+  context: MachineContext,
+): Transition {
+  const { signals, what } = event;
+  if (signals.process === 'gone')
+    return fault(gone(state), `${what}; the process is gone`, 'exit', context.nowMs);
+  const confirmed =
+    signals.process === 'stopped' ||
+    signals.silentMs >= UNANSWERED_CAP_MS ||
+    (phase.misses >= context.heartbeatMisses && signals.phi >= PHI_THRESHOLD);
+  if (confirmed) return fault(state, what, 'client report', context.nowMs);
+  return {
+    state,
+    effects: [
+      log('info', 'a client reported a fault the heartbeat does not confirm; still watching', {
+        replica: state.id,
+        report: what,
+        phi: Number(signals.phi.toFixed(1)),
+        silentMs: signals.silentMs,
+        misses: phase.misses,
+      }),
+    ],
+  };
+}
+
 /** Out of the view, killed; `killed` then brings the replacement. */
 function fault(state: SlotState, what: string, cause: FaultCause, nowMs: number): Transition {
   const { phase } = state;
@@ -368,13 +408,11 @@ function gone(state: SlotState): SlotState {
   return 'pid' in phase ? { ...state, phase: { ...phase, pid: undefined } } : state;
 }
 
-/** The rows every live phase shares: its process exits, or a client's report of it is confirmed. */
+/** The row every live phase shares: its process exits. */
 function lost(state: SlotState, event: SlotEvent, nowMs: number): Transition {
   switch (event.type) {
     case 'exited':
       return fault(gone(state), `exited (code ${event.code}, signal ${event.signal})`, 'exit', nowMs);
-    case 'fault-confirmed':
-      return fault(state, event.what, 'client report', nowMs);
     default:
       return unchanged(state);
   }

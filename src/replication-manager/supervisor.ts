@@ -71,14 +71,16 @@ const MAX_HEARTBEAT_TIMEOUT_MS = 2_000;
 interface Heartbeat {
   health: ReturnType<typeof healthClient>;
   pid?: number;
+  /** The suspicion over this process's answer times, which a client's report is judged by too. */
+  detector: PhiAccrual;
   stopped: boolean;
 }
 
 /**
  * Owns the replica processes: spawns them (detached, so that they outlive a
  * manager that dies), watches them three ways (their exit, heartbeat health
- * checks that also catch a hung process, and client reports confirmed by a probe
- * of its own), kills faulty ones with SIGKILL and replaces them, with back-off
+ * checks that also catch a hung process, and client reports that its own probe
+ * misses too, judged by the heartbeat's signals), kills faulty ones with SIGKILL and replaces them, with back-off
  * when replacements fail in a loop. Every change of the serving set is published
  * as a new view and written to the registry.
  *
@@ -156,8 +158,9 @@ export class Supervisor {
   }
 
   /**
-   * A client saw an infrastructure failure from a replica. Acts only if the
-   * manager's own probe fails too, so a client cannot get a healthy replica killed.
+   * A client saw an infrastructure failure from a replica. If the manager's own probe
+   * goes unanswered too, the machine judges the report by the heartbeat's signals, so
+   * that neither a client nor one slow answer gets a busy, healthy replica killed.
    */
   async report(idOrAddress: { id?: string; address?: string }, what: string): Promise<boolean> {
     const slot = [...this.slots.values()].find(
@@ -183,8 +186,17 @@ export class Supervisor {
       );
       return false;
     }
-    this.dispatch(id, { type: 'fault-confirmed', incarnation, what: `client reported: ${what}` });
-    return true;
+    const beat = this.heartbeats.get(id);
+    if (!beat || this.slots.get(id)?.incarnation !== incarnation) return false;
+    const nowMs = Date.now();
+    const signals = {
+      process: beat.pid === undefined ? ('gone' as const) : processState(beat.pid),
+      phi: beat.detector.phi(nowMs),
+      silentMs: beat.detector.silentMs(nowMs),
+    };
+    this.dispatch(id, { type: 'client-report', incarnation, what: `client reported: ${what}`, signals });
+    const after = this.slots.get(id);
+    return after?.incarnation === incarnation && after.phase.kind === 'faulty';
   }
 
   /** Stops every replica: SIGTERM, then SIGKILL after `graceMs`. */
@@ -292,10 +304,31 @@ export class Supervisor {
   }
 
   private spawn(id: string, incarnation: number): void {
-    const output = openSync(join(this.options.logDir, `replica-${id}.log`), 'a');
     let spawned: ReturnType<typeof spawnHedge>;
     try {
-      spawned = spawnHedge(
+      spawned = this.spawnReplica(id);
+    } catch (err) {
+      // No descriptor or process to be had (EMFILE, EAGAIN, …): a failed start like any other,
+      // so that back-off applies instead of the slot starting forever.
+      const message = err instanceof Error ? err.message : String(err);
+      this.dispatch(id, { type: 'start-failed', incarnation, message });
+      return;
+    }
+    const { child, ready } = spawned;
+    this.children.set(id, { incarnation, child });
+    this.dispatch(id, { type: 'spawned', incarnation, pid: child.pid });
+    child.once('exit', (code, signal) => this.dispatch(id, { type: 'exited', incarnation, code, signal }));
+    const handled = ready.then(
+      (message) => this.dispatch(id, { type: 'ready', incarnation, address: String(message.address) }),
+      (err: Error) => this.dispatch(id, { type: 'start-failed', incarnation, message: err.message }),
+    );
+    this.firstSpawns?.push(handled);
+  }
+
+  private spawnReplica(id: string): ReturnType<typeof spawnHedge> {
+    const output = openSync(join(this.options.logDir, `replica-${id}.log`), 'a');
+    try {
+      return spawnHedge(
         replicaArgs({
           ...this.options.replica,
           id,
@@ -309,15 +342,6 @@ export class Supervisor {
       // The child has its own copy of the descriptor.
       closeSync(output);
     }
-    const { child, ready } = spawned;
-    this.children.set(id, { incarnation, child });
-    this.dispatch(id, { type: 'spawned', incarnation, pid: child.pid });
-    child.once('exit', (code, signal) => this.dispatch(id, { type: 'exited', incarnation, code, signal }));
-    const handled = ready.then(
-      (message) => this.dispatch(id, { type: 'ready', incarnation, address: String(message.address) }),
-      (err: Error) => this.dispatch(id, { type: 'start-failed', incarnation, message: err.message }),
-    );
-    this.firstSpawns?.push(handled);
   }
 
   /** SIGKILL, unless gone or (for an adopted pid) no longer a hedge replica; then `killed`. */
@@ -353,14 +377,15 @@ export class Supervisor {
    */
   private startHeartbeat(id: string, incarnation: number, address: string, pid: number | undefined): void {
     this.perform(id, { kind: 'stop-heartbeat' });
+    const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
+    const detector = new PhiAccrual(heartbeatIntervalMs, Date.now());
     const beat: Heartbeat = {
       pid,
       health: healthClient(address, HEARTBEAT_CHANNEL_OPTIONS),
+      detector,
       stopped: false,
     };
     this.heartbeats.set(id, beat);
-    const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
-    const detector = new PhiAccrual(heartbeatIntervalMs, Date.now());
     const stateOf = (): ProcessState => (pid === undefined ? 'gone' : processState(pid));
     void (async () => {
       // The first check also opens the channel: give it time, so a busy machine's slow

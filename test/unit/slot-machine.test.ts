@@ -55,7 +55,11 @@ type EventName =
   | 'health unanswered beyond the cap'
   | 'health unanswered, process stopped'
   | 'health unanswered, process gone'
-  | 'fault-confirmed'
+  | 'client report, running'
+  | 'client report, phi above threshold'
+  | 'client report beyond the cap'
+  | 'client report, process stopped'
+  | 'client report, process gone'
   | 'killed'
   | 'backoff-elapsed'
   | 'stop';
@@ -99,8 +103,16 @@ function event(name: EventName, incarnation = INCARNATION): SlotEvent {
       return { type: 'health', incarnation, answer: undefined, signals: { ...RUNNING, process: 'stopped' } };
     case 'health unanswered, process gone':
       return { type: 'health', incarnation, answer: undefined, signals: { ...RUNNING, process: 'gone' } };
-    case 'fault-confirmed':
-      return { type: 'fault-confirmed', incarnation, what: 'client reported: status 14' };
+    case 'client report, running':
+      return clientReport(incarnation, { ...RUNNING, phi: 2, silentMs: 1_200 });
+    case 'client report, phi above threshold':
+      return clientReport(incarnation, SUSPECTED);
+    case 'client report beyond the cap':
+      return clientReport(incarnation, { process: 'running', phi: 1, silentMs: UNANSWERED_CAP_MS });
+    case 'client report, process stopped':
+      return clientReport(incarnation, { ...RUNNING, process: 'stopped' });
+    case 'client report, process gone':
+      return clientReport(incarnation, { ...RUNNING, process: 'gone' });
     case 'killed':
       return { type: 'killed', incarnation };
     case 'backoff-elapsed':
@@ -108,6 +120,11 @@ function event(name: EventName, incarnation = INCARNATION): SlotEvent {
     case 'stop':
       return { type: 'stop' };
   }
+}
+
+/** A client's report whose probe went unanswered, with the heartbeat's signals then. */
+function clientReport(incarnation: number, signals: HealthSignals): SlotEvent {
+  return { type: 'client-report', incarnation, what: 'client reported: status 14', signals };
 }
 
 const EVENTS: EventName[] = [
@@ -122,7 +139,11 @@ const EVENTS: EventName[] = [
   'health unanswered beyond the cap',
   'health unanswered, process stopped',
   'health unanswered, process gone',
-  'fault-confirmed',
+  'client report, running',
+  'client report, phi above threshold',
+  'client report beyond the cap',
+  'client report, process stopped',
+  'client report, process gone',
   'killed',
   'backoff-elapsed',
   'stop',
@@ -140,7 +161,6 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     ready: ['serving', ['detach', 'publish-view', 'start-heartbeat']],
     'start-failed': faultWhileStarting,
     exited: faultWhileStarting,
-    'fault-confirmed': faultWhileStarting,
     stop: ['stopped', ['terminate']],
   },
   serving: {
@@ -153,7 +173,12 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     'health unanswered beyond the cap': faultOutOfView,
     'health unanswered, process stopped': faultOutOfView,
     'health unanswered, process gone': faultOutOfView,
-    'fault-confirmed': faultOutOfView,
+    // A report plus one unanswered probe is a single miss: not a fault while running (below the floor here).
+    'client report, running': ['serving', ['log']],
+    'client report, phi above threshold': ['serving', ['log']],
+    'client report beyond the cap': faultOutOfView,
+    'client report, process stopped': faultOutOfView,
+    'client report, process gone': faultOutOfView,
     stop: ['stopped', ['stop-heartbeat', 'terminate']],
   },
   'not-serving': {
@@ -165,7 +190,12 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     'health unanswered beyond the cap': faultNotInView,
     'health unanswered, process stopped': faultNotInView,
     'health unanswered, process gone': faultNotInView,
-    'fault-confirmed': faultNotInView,
+    // A report plus one unanswered probe is a single miss: not a fault while running (below the floor here).
+    'client report, running': ['not-serving', ['log']],
+    'client report, phi above threshold': ['not-serving', ['log']],
+    'client report beyond the cap': faultNotInView,
+    'client report, process stopped': faultNotInView,
+    'client report, process gone': faultNotInView,
     stop: ['stopped', ['stop-heartbeat', 'terminate']],
   },
   faulty: {
@@ -252,10 +282,28 @@ describe('the slot machine', () => {
     expect(transition(state, event('start-failed'), context).effects).toEqual([]);
   });
 
-  it('a confirmed client report kills the process it names and records the report', () => {
-    const { state, effects } = transition(inPhase('serving'), event('fault-confirmed'), context);
+  it('a client report on a stopped process kills the process it names and records the report', () => {
+    const { state, effects } = transition(
+      inPhase('serving'),
+      event('client report, process stopped'),
+      context,
+    );
     expect(state.lastFault).toMatchObject({ what: 'client reported: status 14', cause: 'client report' });
     expect(effects).toContainEqual({ kind: 'kill', incarnation: INCARNATION, pid: 42 });
+  });
+
+  it('a client report on a running replica is judged like a heartbeat: not a fault until phi passes the threshold over the floor of misses', () => {
+    const report = event('client report, phi above threshold');
+    const alone = transition(inPhase('serving'), report, context);
+    expect(alone.state.phase).toEqual(phases.serving);
+    expect(alone.state.lastFault).toBeUndefined();
+    const { state, effects } = run(inPhase('serving'), [
+      event('health unanswered, phi above threshold'),
+      event('health unanswered'),
+      report,
+    ]);
+    expect(state.lastFault).toMatchObject({ what: 'client reported: status 14', cause: 'client report' });
+    expect(kinds(effects)).toEqual(faultOutOfView[1]);
   });
 
   it('a running replica is faulty only once phi reaches the threshold after heartbeatMisses misses; an answer resets the count', () => {
@@ -321,7 +369,11 @@ describe('the slot machine', () => {
   it('a fault while backing off, or a second fault while faulty, changes nothing', () => {
     for (const kind of ['backing-off', 'faulty'] as const) {
       const before = inPhase(kind);
-      for (const name of ['exited', 'fault-confirmed', 'health unanswered, process gone'] as const) {
+      for (const name of [
+        'exited',
+        'client report, process stopped',
+        'health unanswered, process gone',
+      ] as const) {
         expect(transition(before, event(name), context).effects).toEqual([]);
       }
     }
