@@ -42,7 +42,10 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   });
   const dataDirArgs = ['--data-dir', options.dataDir];
   /** How to start a process again, on the port it first took (clients know that address). */
-  const restartable = new Map<string, { args: string[]; env: NodeJS.ProcessEnv; restarts: Backoff }>();
+  const restartable = new Map<
+    string,
+    { args: string[]; env: NodeJS.ProcessEnv; restarts: Backoff; readyAt?: number }
+  >();
   let stopped = false;
 
   const start = async (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
@@ -57,14 +60,15 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       fail(description);
       return;
     }
-    const delay = spec.restarts.next();
+    const delay = restartDelay(spec.restarts, spec.readyAt === undefined ? 0 : Date.now() - spec.readyAt);
+    spec.readyAt = undefined;
     const attempt = spec.restarts.attempts;
     log.warn({ process: name, attempt, delayMs: delay }, `${description}; restarting it`);
     setTimeout(() => {
       if (stopped) return;
       start(name, spec.args, spec.env).then(
         () => {
-          spec.restarts.reset();
+          spec.readyAt = Date.now();
         },
         (err: Error) => log.error({ process: name, err: err.message }, 'restart failed'),
       );
@@ -78,6 +82,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       args: ['db', ...dataDirArgs, '--port', new URL(url).port],
       env: {},
       restarts: new Backoff(BACKOFF.upRestart),
+      readyAt: Date.now(),
     });
     return url;
   };
@@ -91,6 +96,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       args: feedArgs(portOf(String(feed.address))),
       env: {},
       restarts: new Backoff(BACKOFF.upRestart),
+      readyAt: Date.now(),
     });
 
     // The database URL carries a password: it goes through the environment, not argv.
@@ -111,6 +117,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       args: managerArgs(portOf(String(manager.address))),
       env: managerEnv,
       restarts: new Backoff(BACKOFF.upRestart),
+      readyAt: Date.now(),
     });
     return {
       databaseUrl,
@@ -127,6 +134,20 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     await group.stop();
     throw err;
   }
+}
+
+/** How long a restarted process serves before its next failure counts as a fresh one. */
+export const STEADY_MS = 10_000;
+
+/**
+ * The wait before restarting a process that served `servedMs` since it was
+ * last ready: the back-off grows while it keeps failing soon after ready (a
+ * process that crashes on its first request is not restarted every 100 ms
+ * forever), and starts over once it served STEADY_MS.
+ */
+export function restartDelay(restarts: Backoff, servedMs: number): number {
+  if (servedMs >= STEADY_MS) restarts.reset();
+  return restarts.next();
 }
 
 /** The schema, before any replica runs, and the administrator (see common/admin.ts). */
