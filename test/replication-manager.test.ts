@@ -1,33 +1,16 @@
 import { type AddressInfo, createServer, type Socket } from 'node:net';
-import { status as grpcStatus } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { managerClient } from '../src/client/manager-client.js';
 import { exited, spawnHedge, stopChild } from '../src/common/hedge-process.js';
 import { isAlive, signalQuietly } from '../src/common/process-state.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
-import type { FaultReportResponse__Output } from '../src/gen/hedge/v1/FaultReportResponse.js';
 import type { Membership__Output } from '../src/gen/hedge/v1/Membership.js';
 import { readRegistry, registryPath } from '../src/replication-manager/registry.js';
 import { backoffMs } from '../src/replication-manager/slot-machine.js';
-import { type Cluster, serving, startCluster } from './support/cluster.js';
+import { type Cluster, report, serving, startCluster } from './support/cluster.js';
 import { createTestDatabase } from './support/database.js';
 import { startTestFeed } from './support/feed.js';
 import { tradeMany } from './support/load.js';
-
-async function report(c: Cluster, replicaId: string, address = ''): Promise<FaultReportResponse__Output> {
-  const client = managerClient(c.managerAddress);
-  try {
-    return await invoke((cb) =>
-      client.ReportFault(
-        { replica_id: replicaId, address, code: grpcStatus.UNAVAILABLE, message: 'a client says so' },
-        { deadline: deadlineAfter(5_000) },
-        cb,
-      ),
-    );
-  } finally {
-    client.close();
-  }
-}
 
 describe('the replication manager', () => {
   let cluster: Cluster | undefined;

@@ -1,11 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
-import { fetchStatusFrom, type ManagerStatus } from '../../src/client/manager-client.js';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { fetchStatusFrom, type ManagerStatus, managerClient } from '../../src/client/manager-client.js';
 import { QuoteSource } from '../../src/client/quote-source.js';
 import { ReplicatedClient } from '../../src/client/replicated-client.js';
 import type { ReplicationMode } from '../../src/client/replication-mode.js';
 import { TradingSession } from '../../src/client/trading-session.js';
 import { ensureAdministrator } from '../../src/common/admin.js';
 import { spawnHedge, stopChild } from '../../src/common/hedge-process.js';
+import { deadlineAfter, invoke } from '../../src/common/rpc.js';
+import type { FaultReportResponse__Output } from '../../src/gen/hedge/v1/FaultReportResponse.js';
 import { blockResource } from './block-resource.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { startTestFeed, type TestFeed, type TestFeedOptions } from './feed.js';
@@ -119,3 +122,23 @@ export const useCluster = (...args: Parameters<typeof startCluster>): Cluster =>
   );
 
 export const serving = (s: ManagerStatus) => s.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING');
+
+/** A client's fault report about a replica, as the replicated client sends it. */
+export async function report(
+  c: Cluster,
+  replicaId: string,
+  address = '',
+): Promise<FaultReportResponse__Output> {
+  const client = managerClient(c.managerAddress);
+  try {
+    return await invoke((cb) =>
+      client.ReportFault(
+        { replica_id: replicaId, address, code: grpcStatus.UNAVAILABLE, message: 'a client says so' },
+        { deadline: deadlineAfter(5_000) },
+        cb,
+      ),
+    );
+  } finally {
+    client.close();
+  }
+}
