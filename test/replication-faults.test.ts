@@ -85,10 +85,10 @@ describe('replication under faults (real manager, real replica processes, really
       signal: 'SIGSTOP',
     });
     expect(result.failed).toEqual([]);
-    // Calls did run while it was stopped, and other replicas answered them.
+    // Calls did run while it was stopped, and other replicas answered them. (Not "none by its
+    // id": its replacement keeps the slot's id and now joins within a few tens of ms.)
     const later = result.telemetry.filter((t) => t.startMs > signalledAt);
-    expect(later.length).toBeGreaterThan(0);
-    expect(later.every((t) => t.answeredBy !== victim.id)).toBe(true);
+    expect(later.some((t) => t.answeredBy !== undefined && t.answeredBy !== victim.id)).toBe(true);
     const status = await c.waitFor(
       'the hung replica replaced',
       (s) => serving(s).length === 3 && s.replicas.some((r) => r.id === victim.id && r.pid !== victim.pid),
