@@ -294,24 +294,24 @@ function health(
   // adopted replica is not our child, so its exit shows up only here): an exit, not a hang.
   const { signals } = event;
   if (signals.process === 'gone') return fault(gone(state), 'the process is gone', 'exit', context.nowMs);
-  if (signals.process === 'stopped')
-    return fault(state, 'the process is stopped (state T in /proc)', 'heartbeat', context.nowMs);
   const misses = phase.misses + 1;
-  if (signals.silentMs >= UNANSWERED_CAP_MS)
-    return fault(
-      state,
-      `running but unanswered for ${signals.silentMs} ms (${misses} heartbeat(s))`,
-      'heartbeat',
-      context.nowMs,
-    );
-  if (misses >= context.heartbeatMisses && signals.phi >= PHI_THRESHOLD)
-    return fault(
-      state,
-      `${misses} heartbeat(s) unanswered, phi ${signals.phi.toFixed(1)} ≥ ${PHI_THRESHOLD} after ${signals.silentMs} ms silent`,
-      'heartbeat',
-      context.nowMs,
-    );
+  const hang = hangOf(signals, misses, context);
+  if (hang) return fault(state, hang, 'heartbeat', context.nowMs);
   return unchanged({ ...state, phase: { ...phase, misses } });
+}
+
+/**
+ * The detector's one rule for a live process that did not answer (`misses` in a
+ * row): why it is hung, or undefined while it may only be busy. Heartbeats and
+ * client reports are judged by it alike.
+ */
+function hangOf(signals: HealthSignals, misses: number, context: MachineContext): string | undefined {
+  if (signals.process === 'stopped') return 'the process is stopped (state T in /proc)';
+  if (signals.silentMs >= UNANSWERED_CAP_MS)
+    return `running but unanswered for ${signals.silentMs} ms (${misses} heartbeat(s))`;
+  if (misses >= context.heartbeatMisses && signals.phi >= PHI_THRESHOLD)
+    return `${misses} heartbeat(s) unanswered, phi ${signals.phi.toFixed(1)} ≥ ${PHI_THRESHOLD} after ${signals.silentMs} ms silent`;
+  return undefined;
 }
 
 /**
@@ -330,11 +330,8 @@ function clientReport(
   const { signals, what } = event;
   if (signals.process === 'gone')
     return fault(gone(state), `${what}; the process is gone`, 'exit', context.nowMs);
-  const confirmed =
-    signals.process === 'stopped' ||
-    signals.silentMs >= UNANSWERED_CAP_MS ||
-    (phase.misses >= context.heartbeatMisses && signals.phi >= PHI_THRESHOLD);
-  if (confirmed) return fault(state, what, 'client report', context.nowMs);
+  // The report itself is no miss: judged on the misses the heartbeat counted.
+  if (hangOf(signals, phase.misses, context)) return fault(state, what, 'client report', context.nowMs);
   return {
     state,
     effects: [
