@@ -52,7 +52,7 @@ export class Executor {
    * HedgeError with an application status) is stored as the id's answer, like
    * every refusal; any other throw rolls the claim back: nothing is stored, and
    * a later copy may try again. A copy that finds a successful answer stored is
-   * given it only if `isSameCaller` says so (the password is no parameter:
+   * given it only if the check `sameCaller` reads says so (the password is no parameter:
    * copies are compared on it by the stored credential, decision 15).
    */
   async executeClaimedFirst<T>(
@@ -60,7 +60,7 @@ export class Executor {
     requestId: string,
     params: Params,
     prepare: (transaction: PoolClient) => Promise<Params>,
-    isSameCaller: (transaction: PoolClient) => Promise<boolean>,
+    sameCaller: (transaction: PoolClient) => Promise<() => Promise<boolean>>,
   ): Promise<T> {
     const client = await this.pool.connect();
     let finished = false;
@@ -73,10 +73,12 @@ export class Executor {
       });
       const stored = claim.rows[0];
       if (stored && stored.status !== null) {
-        const same = stored.status !== 0 || (await isSameCaller(client));
+        // What the check needs is read in the transaction; the scrypt runs after it
+        // ends, so a losing copy does not hold a connection open for it.
+        const check = stored.status === 0 ? await sameCaller(client) : undefined;
         await client.query('COMMIT');
         finished = true;
-        if (!same) throw idempotencyKeyReused(requestId);
+        if (check && !(await check())) throw idempotencyKeyReused(requestId);
         return unwrap<T>(stored);
       }
       // Whatever `prepare` reads, it reads on this connection: taking a second one

@@ -91,7 +91,10 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       requestId,
       { username, token_hash: hashToken(token).toString('base64') },
       (tx) => prepare(tx, username, password),
-      async (tx) => verifyPassword(password, await accounts.credentials(username, tx)),
+      async (tx) => {
+        const stored = await accounts.credentials(username, tx);
+        return () => verifyPassword(password, stored);
+      },
     );
     return { ...response, session_token: token };
   }
