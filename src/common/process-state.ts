@@ -7,7 +7,7 @@ export function isAlive(pid: number): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const state = statState(pid);
+  const state = statFields(pid)?.[0];
   return state !== undefined && state !== 'Z';
 }
 
@@ -20,17 +20,20 @@ export function isAlive(pid: number): boolean {
 export type ProcessState = 'running' | 'stopped' | 'gone';
 
 export function processState(pid: number): ProcessState {
-  const state = statState(pid);
+  const state = statFields(pid)?.[0];
   if (state === undefined || state === 'Z' || state === 'X') return 'gone';
   return state === 'T' || state === 't' ? 'stopped' : 'running';
 }
 
-/** Field 3 of /proc/<pid>/stat, the one-letter state; undefined if there is no such process. */
-function statState(pid: number): string | undefined {
+/**
+ * The fields of /proc/<pid>/stat from field 3 (the one-letter state) on, or
+ * undefined if there is no such process. They follow the last ")": the command
+ * name before it may hold spaces and parentheses.
+ */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const end = stat.lastIndexOf(')');
-    return stat.slice(end + 2, end + 3);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
@@ -60,11 +63,6 @@ export function signalQuietly(pid: number, signal: NodeJS.Signals): void {
  * or undefined if it is gone. With the pid it names one process: a pid can be reused.
  */
 export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)" start at field 3 (state); the start time is field 22.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  // The start time is field 22.
+  return statFields(pid)?.[19];
 }
