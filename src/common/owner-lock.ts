@@ -1,16 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fstatSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile } from './json-file.js';
 import { isAlive, processStartTime } from './process-state.js';
@@ -64,35 +52,23 @@ export function acquireOwnerLock(
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
       }
-      // Gone between the link and the read: a taker has it moved aside (below); it owns.
+      // Gone between the link and the read (released, or removed by a taker): link again.
       const seen = readLock(path);
-      if (!seen) throw new InUseError(what, TAKER, options.hint);
+      if (!seen) continue;
       const holder = seen.owner;
       if (holder && isRunning(holder)) {
         if (options.parentMayHold && holder.pid === process.ppid) return { release: () => {} };
         throw new InUseError(what, holder, options.hint);
       }
-      // The owner is dead: its lock is left over. Others may be taking it over
-      // too, so never unlink by path after judging it (one taker's fresh lock
-      // would go). Rename moves one inode, and only one taker can move it; the
-      // taker checks that what it moved is the file judged dead, else it moved a
-      // live lock just linked by a faster taker and puts it back. A taker that
-      // finds the lock gone refuses rather than link into that gap. Left open: a
-      // process arriving fresh in the gap of a put-back (microseconds, and only
-      // after a crash) still links; without flock(2) in Node no rename design closes it.
-      const moved = `${path}.stale.${pid}.${randomBytes(6).toString('hex')}`;
-      try {
-        renameSync(path, moved);
-      } catch (err) {
-        // Another taker moved it first: that one owns it. Linking now would race
-        // a taker putting back a live lock it moved by mistake.
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InUseError(what, TAKER, options.hint);
-        throw err;
-      }
-      if (statSync(moved).ino !== seen.ino) {
-        restore(moved, path, what, options.hint);
-      }
-      rmSync(moved, { force: true });
+      // The owner is dead: its lock is left over. Several processes may see that
+      // at once, and a lock judged dead must only be replaced by one of them, or
+      // one taker's fresh lock could be removed by another. So a taker first takes
+      // a takeover lock (linked exclusively); only its holder removes the dead
+      // lock, and only after judging it again while holding it. A fresh process
+      // that links into the gap owns the lock: the holder's link then fails and
+      // it finds that owner alive. Left open: a taker killed while holding the
+      // takeover lock leaves it; the next start removes it and refuses once.
+      takeOver(path, aside, holder, what, options.hint);
     }
   } finally {
     rmSync(aside, { force: true });
@@ -116,8 +92,8 @@ export function readOwner(path: string): LockOwner | undefined {
 /** Whom a refusal names when another process is part-way through taking the lock over. */
 const TAKER: LockOwner = { pid: 0, startTime: '', command: 'another process taking it over' };
 
-/** The lock's inode and owner, read through one descriptor so that both are of the same file. */
-function readLock(path: string): { ino: number; owner: LockOwner | undefined } | undefined {
+/** The lock's owner (undefined inside when the file holds none), or undefined when there is no lock. */
+function readLock(path: string): { owner: LockOwner | undefined } | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -126,7 +102,6 @@ function readLock(path: string): { ino: number; owner: LockOwner | undefined } |
     throw err;
   }
   try {
-    const { ino } = fstatSync(fd);
     let owner: LockOwner | undefined;
     try {
       const parsed = JSON.parse(readFileSync(fd, 'utf8')) as Partial<LockOwner>;
@@ -134,27 +109,43 @@ function readLock(path: string): { ino: number; owner: LockOwner | undefined } |
     } catch {
       // Not JSON: a writer that died part-way (locks are linked complete, so never a live one).
     }
-    return { ino, owner };
+    return { owner };
   } finally {
     closeSync(fd);
   }
 }
 
 /**
- * Puts back a live lock a taker moved aside by mistake, and refuses: its owner
- * took the lock over first. If the path is taken meanwhile, that one owns it.
- * Either way the taker refuses, naming the owner it moved.
+ * Replaces the dead lock at `path` if this process gets the takeover lock and
+ * the owner there is still the dead one; otherwise refuses (another process is
+ * taking it over). Returns with the dead lock removed; the caller links its own.
  */
-function restore(moved: string, path: string, what: string, hint: string | undefined): never {
-  const owner = readOwner(moved);
+function takeOver(
+  path: string,
+  aside: string,
+  dead: LockOwner | undefined,
+  what: string,
+  hint?: string,
+): void {
+  const takeover = `${path}.takeover`;
   try {
-    linkSync(moved, path);
+    linkSync(aside, takeover);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    rmSync(moved, { force: true });
+    const taker = readOwner(takeover);
+    if (!taker || !isRunning(taker)) rmSync(takeover, { force: true });
+    throw new InUseError(what, TAKER, hint);
   }
-  throw new InUseError(what, owner ?? TAKER, hint);
+  try {
+    const now = readLock(path);
+    // Gone: another taker replaced it and has not linked yet, or it was released; the caller links again.
+    if (!now) return;
+    const same = now.owner?.pid === dead?.pid && now.owner?.startTime === dead?.startTime;
+    if (!same) throw new InUseError(what, now.owner && isRunning(now.owner) ? now.owner : TAKER, hint);
+    rmSync(path, { force: true });
+  } finally {
+    rmSync(takeover, { force: true });
+  }
 }
 
 function isRunning(owner: LockOwner): boolean {
