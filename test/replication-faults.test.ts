@@ -112,7 +112,9 @@ describe('replication under faults (real manager, real replica processes, really
       // Passive attempts give the starved primary 1 s, then fail over; the calls' budget is
       // long because everything on a machine whose cores two loops keep busy is slow, and
       // the point here is that no call fails, not how fast it is.
-      ...Array.from({ length: 2 }, () => c.session('passive', { attemptTimeoutMs: 1_000, deadlineMs: 30_000 })),
+      ...Array.from({ length: 2 }, () =>
+        c.session('passive', { attemptTimeoutMs: 1_000, deadlineMs: 30_000 }),
+      ),
     ]);
     setPriority(starved?.pid ?? 0, 19);
     // One busy loop per core (2 here): the starved replica runs only in the gaps they leave it.

@@ -23,7 +23,10 @@ export interface Cluster {
   restartManager(): Promise<void>;
   status(): Promise<ManagerStatus>;
   waitFor(what: string, condition: (s: ManagerStatus) => boolean, timeoutMs?: number): Promise<ManagerStatus>;
-  session(mode: ReplicationMode, options?: { attemptTimeoutMs?: number; deadlineMs?: number }): Promise<TradingSession>;
+  session(
+    mode: ReplicationMode,
+    options?: { attemptTimeoutMs?: number; deadlineMs?: number },
+  ): Promise<TradingSession>;
   quotes: QuoteSource;
   stop(): Promise<void>;
 }
