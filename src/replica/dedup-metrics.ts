@@ -16,6 +16,8 @@ const bound: Record<string, Counter.Internal> = {
   waited: outcomes.labels('waited'),
   replayed: outcomes.labels('replayed'),
 };
+// Every outcome present from the start, at 0, so that rate() over it is defined before the first request.
+for (const child of Object.values(bound)) child.inc(0);
 
 /** Counts one copy's outcome; NULL (a session that does not exist claims nothing) is not counted. */
 export function countDedup(outcome: string | null | undefined): void {
