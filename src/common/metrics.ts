@@ -15,6 +15,9 @@ import { metricsTargetsDir } from './metrics-targets.js';
  */
 export const metricsRegistry = new Registry();
 
+/** The process figures are registered once, however many endpoints a process opens. */
+let collectingDefaults = false;
+
 export interface MetricsEndpoint {
   /** host:port */
   address: string;
@@ -43,7 +46,10 @@ export async function serveMetrics(
   log: Logger | undefined,
   target?: MetricsTarget,
 ): Promise<MetricsEndpoint> {
-  collectDefaultMetrics({ register: metricsRegistry });
+  if (!collectingDefaults) {
+    collectDefaultMetrics({ register: metricsRegistry });
+    collectingDefaults = true;
+  }
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at /metrics\n');
