@@ -1,3 +1,4 @@
+import { connect } from 'node:http2';
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RETRY_PUSHBACK_KEY, reasonOf } from '../src/common/errors.js';
@@ -5,6 +6,7 @@ import { uuidv7 } from '../src/common/ids.js';
 import { createLogger } from '../src/common/logger.js';
 import { metricsRegistry } from '../src/common/metrics.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
+import { SERVER_LIMITS } from '../src/common/server-limits.js';
 import { newSessionToken } from '../src/common/session-token.js';
 import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js';
 import type { TradingClient } from '../src/gen/hedge/v1/Trading.js';
@@ -240,6 +242,19 @@ describe('limits per session and per message', () => {
     // Once the hint has passed, the flooder is served again.
     await new Promise((r) => setTimeout(r, Math.max(...refused.map((o) => o.retryAfterMs ?? 0)) + 100));
     expect((await outcomeOf(flooder.portfolio())).code).toBe(status.OK);
+  });
+
+  it('the server tells every connection its limit of concurrent streams (HTTP/2 SETTINGS)', async () => {
+    const session = connect(`http://127.0.0.1:${portOf(replica.address)}`);
+    try {
+      const settings = await new Promise<{ maxConcurrentStreams?: number }>((resolve, reject) => {
+        session.once('remoteSettings', resolve);
+        session.once('error', reject);
+      });
+      expect(settings.maxConcurrentStreams).toBe(SERVER_LIMITS.maxConcurrentStreams);
+    } finally {
+      session.destroy();
+    }
   });
 
   it('a message over the size limit is refused with RESOURCE_EXHAUSTED before any handler sees it', async () => {
