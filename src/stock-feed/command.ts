@@ -9,6 +9,7 @@ import {
 } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
+import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
 import { parseAmount } from '../common/money.js';
 import { removeRunFile, writeRunFile } from '../common/run-files.js';
 import { DATA_DIR, resolveDataDir, settingOption } from '../common/settings.js';
@@ -16,6 +17,8 @@ import { parseSymbol } from '../common/symbols.js';
 import { DEFAULT_SYMBOLS } from './default-symbols.js';
 
 interface FeedCliOptions {
+  metricsPort?: number;
+  metricsHost?: string;
   dataDir?: string;
   host: string;
   port: number;
@@ -29,7 +32,7 @@ interface FeedCliOptions {
 }
 
 export function feedCommand(): Command {
-  return new Command('feed')
+  return withMetricsOptions(new Command('feed'))
     .description(
       'Run the stock feed: a seeded random walk of prices in integer cents, every quote signed (RSA-2048, SHA-256) ' +
         'and valid for 10 s. The key pair is made on first start under <data-dir>/feed/.',
@@ -88,11 +91,13 @@ export function feedCommand(): Command {
         log,
       );
       const dataDir = resolveDataDir(opts.dataDir);
+      const metrics = await serveMetricsIfAsked(opts, log, { dataDir, component: 'feed', id: 'feed' });
       writeRunFile(dataDir, 'feed', { address: feed.address });
       stopOnSignals(async () => {
         await feed.stop();
+        await metrics?.close();
         removeRunFile(dataDir, 'feed');
       });
-      reportReady({ address: feed.address, keyId: feed.keyId });
+      reportReady({ address: feed.address, keyId: feed.keyId, ...(metrics ? { metrics: metrics.url } : {}) });
     });
 }

@@ -1,6 +1,7 @@
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
+import { countTick } from './feed-metrics.js';
 import { FeedService } from './feed-service.js';
 import { PriceModel, type PriceModelOptions } from './price-model.js';
 import { QuoteBook } from './quote-book.js';
@@ -30,7 +31,11 @@ export async function runFeed(options: FeedOptions, log: Logger): Promise<Runnin
     (server) => server.addService(hedgeProto().StockFeed.service, service.handlers()),
     { services: ['hedge.v1.StockFeed'], protoFiles: [PROTO_FILES.feed] },
   );
-  const ticker = setInterval(() => service.tick(), options.tickMs);
+  countTick();
+  const ticker = setInterval(() => {
+    service.tick();
+    countTick();
+  }, options.tickMs);
   log.info(
     {
       address: started.address,

@@ -16,6 +16,7 @@ import {
   settingOption,
 } from '../common/settings.js';
 import { assertPortFree } from './free-port.js';
+import { metricsLine } from './metrics-line.js';
 
 /**
  * Below Linux's ephemeral range (32768–60999), where an outgoing connection may
@@ -50,6 +51,7 @@ interface UpCliOptions {
   allowFaultInjection?: boolean;
   seed?: string;
   fixedPrices?: boolean;
+  metrics: boolean;
 }
 
 export function upCommand(): Command {
@@ -84,6 +86,10 @@ export function upCommand(): Command {
     )
     .option('--seed <n>', 'price random-walk seed')
     .option('--fixed-prices', 'never move prices (reproducible runs)')
+    .option(
+      '--no-metrics',
+      'serve no Prometheus metrics (by default every process serves them on a loopback port)',
+    )
     .action(async (opts: UpCliOptions) => {
       const { runUp } = await import('./run-up.js');
       const dataDir = resolveDataDir(opts.dataDir);
@@ -99,6 +105,7 @@ export function upCommand(): Command {
           databaseUrl: await resolveSetting(UP_DATABASE_URL, opts.databaseUrl),
           feedPort: opts.feedPort,
           managerPort: opts.managerPort,
+          metrics: opts.metrics,
           // Any well-formed symbol is quoted, as the SEng 468 quote server did: workloads name hundreds.
           feedArgs: [
             '--any-symbol',
@@ -125,12 +132,17 @@ export function upCommand(): Command {
         process.stdout.write(
           `hedge is up: manager ${system.managerAddress}, feed ${system.feedAddress}, logs ${system.logDir}\n`,
         );
+        if (system.metrics) process.stdout.write(`${metricsLine(system.metrics)}\n`);
       }
       stopOnSignals(async () => {
         view?.stop();
         await system.stop();
       });
-      reportReady({ managerAddress: system.managerAddress, feedAddress: system.feedAddress });
+      reportReady({
+        managerAddress: system.managerAddress,
+        feedAddress: system.feedAddress,
+        ...(system.metrics ? { metrics: system.metrics } : {}),
+      });
       const failure = await system.failed;
       view?.stop();
       log.error({ failure }, 'a process the system cannot do without died; stopping everything');

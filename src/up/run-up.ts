@@ -3,6 +3,7 @@ import { ensureAdministrator } from '../common/admin.js';
 import { BACKOFF, Backoff } from '../common/backoff.js';
 import { createPool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
+import { metricsTargetsDir } from '../common/metrics-targets.js';
 import { migrate } from '../common/migrate.js';
 import { ProcessGroup } from '../common/process-group.js';
 
@@ -14,6 +15,8 @@ export interface UpOptions {
   managerPort: number;
   feedArgs: string[];
   managerArgs: string[];
+  /** Every process serves Prometheus metrics on a free loopback port (listed in <data-dir>/metrics/). */
+  metrics?: boolean;
 }
 
 export interface RunningSystem {
@@ -21,6 +24,8 @@ export interface RunningSystem {
   feedAddress: string;
   managerAddress: string;
   logDir: string;
+  /** With metrics on: the manager's and the feed's endpoints, and the file_sd directory listing every process's. */
+  metrics?: { manager: string; feed: string; targetsDir: string };
   /** Resolves with a description when a process the system cannot do without dies. */
   failed: Promise<string>;
   stop(): Promise<void>;
@@ -91,16 +96,18 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     const databaseUrl = options.databaseUrl ?? (await startDatabase());
     await prepareDatabase(databaseUrl, options.dataDir);
     const feedArgs = (port: number) => ['feed', ...dataDirArgs, '--port', String(port), ...options.feedArgs];
-    const feed = await start('feed', feedArgs(options.feedPort));
+    // The manager's replicas inherit the manager's environment, so this reaches them too.
+    const metricsEnv = options.metrics ? { HEDGE_METRICS_PORT: '0', HEDGE_METRICS_HOST: '127.0.0.1' } : {};
+    const feed = await start('feed', feedArgs(options.feedPort), metricsEnv);
     restartable.set('feed', {
       args: feedArgs(portOf(String(feed.address))),
-      env: {},
+      env: metricsEnv,
       restarts: new Backoff(BACKOFF.upRestart),
       readyAt: Date.now(),
     });
 
     // The database URL carries a password: it goes through the environment, not argv.
-    const managerEnv = { DATABASE_URL: databaseUrl };
+    const managerEnv = { DATABASE_URL: databaseUrl, ...metricsEnv };
     const managerArgs = (port: number) => [
       'manager',
       ...dataDirArgs,
@@ -124,6 +131,15 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       feedAddress: String(feed.address),
       managerAddress: String(manager.address),
       logDir: group.logDir,
+      ...(options.metrics
+        ? {
+            metrics: {
+              manager: String(manager.metrics),
+              feed: String(feed.metrics),
+              targetsDir: metricsTargetsDir(options.dataDir),
+            },
+          }
+        : {}),
       failed,
       stop: () => {
         stopped = true;
