@@ -1,6 +1,8 @@
-import { Server as GrpcServer, type Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server as GrpcServer, type Server } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { authorizeByRole } from '../tls/roles.js';
+import { serverCredentials } from '../tls/transport.js';
 import { healthPackageDefinition } from './health.js';
 import { loadProtoFiles } from './proto.js';
 
@@ -37,6 +39,8 @@ export async function startGrpcServer(
   const server = new GrpcServer({
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
+    // Who may call what, from the caller's certificate (roles.ts).
+    interceptors: [authorizeByRole],
   });
   register(server);
   const health = new HealthImplementation(
@@ -47,9 +51,7 @@ export async function startGrpcServer(
     server,
   );
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
+    server.bindAsync(`${host}:${port}`, serverCredentials(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   const address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
   const setServing = (serving: boolean) => {

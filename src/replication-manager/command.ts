@@ -20,6 +20,7 @@ import {
   resolveSetting,
   settingOption,
 } from '../common/settings.js';
+import { isInsecure } from '../tls/transport.js';
 
 interface ManagerCliOptions {
   dataDir?: string;
@@ -98,7 +99,10 @@ export function managerCommand(): Command {
         },
         log,
       );
-      writeRunFile(dataDir, 'manager', { address: manager.address });
+      writeRunFile(dataDir, 'manager', {
+        address: manager.address,
+        ...(isInsecure() ? { insecure: 'true' } : {}),
+      });
       stopOnSignals(async () => {
         await manager.stop();
         removeRunFile(dataDir, 'manager');
