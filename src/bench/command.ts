@@ -127,6 +127,7 @@ interface BenchCliOptions {
   pool: number;
   force?: boolean;
   json?: boolean;
+  tlsCost?: boolean;
 }
 
 export function benchCommand(): Command {
@@ -213,6 +214,11 @@ export function benchCommand(): Command {
     )
     .option('--target', 'run against the system `hedge up` is running (passive, active, hedged-2 only)')
     .option('--json', 'print the summary as JSON on stdout')
+    .option(
+      '--tls-cost',
+      'run everything twice in one run, with mutual TLS and then --insecure, and compare p50 and capacity ' +
+        '(results in <out>/tls, <out>/insecure and <out>/tls-cost.md)',
+    )
     .action(async (opts: BenchCliOptions) => {
       const { runBench } = await import('./run-bench.js');
       const { formatBenchSummary } = await import('./report.js');
@@ -227,7 +233,7 @@ export function benchCommand(): Command {
           }
         : undefined;
       const outDir = opts.out ?? `bench-results/${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      const summary = await runBench({
+      const benchOptions = {
         configs: opts.configs as ConfigName[],
         faults: opts.faults as FaultMode[],
         clients: opts.clients,
@@ -245,17 +251,26 @@ export function benchCommand(): Command {
         databaseUrl: opts.target ? undefined : await resolveSetting(BENCH_DATABASE_URL, opts.databaseUrl),
         target,
         managerArgs: [...heartbeatArgs(opts), '--pool', String(opts.pool)],
-      });
+      };
+      const { runTlsCost, formatTlsCost } = await import('./tls-cost.js');
+      const cost = opts.tlsCost ? await runTlsCost(benchOptions) : undefined;
+      const summary = cost?.tls ?? (await runBench(benchOptions));
+      const checked = cost ? [cost.tls, cost.insecure] : [summary];
       if (opts.json)
-        process.stdout.write(`${JSON.stringify({ machine: summary.machine, runs: summary.runs })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ machine: summary.machine, runs: summary.runs, ...(cost ? { insecure: cost.insecure.runs } : {}) })}\n`,
+        );
       else process.stdout.write(formatBenchSummary(summary, outDir));
+      if (cost && !opts.json) process.stdout.write(`\n${formatTlsCost(cost)}`);
       reportDatabaseChecks(
         databaseCheckOutcome(
-          [...summary.capacity.map((r) => ({ ...r, fault: 'capacity' })), ...summary.runs].map((r) => ({
-            run: `${r.config} · ${r.fault}`,
-            duplicates: r.duplicates,
-            violations: r.violations,
-          })),
+          checked
+            .flatMap((s) => [...s.capacity.map((r) => ({ ...r, fault: 'capacity' })), ...s.runs])
+            .map((r) => ({
+              run: `${r.config} · ${r.fault}`,
+              duplicates: r.duplicates,
+              violations: r.violations,
+            })),
         ),
       );
     });
