@@ -216,8 +216,8 @@ export function benchCommand(): Command {
     .option('--json', 'print the summary as JSON on stdout')
     .option(
       '--tls-cost',
-      'run everything twice in one run, with mutual TLS and then --insecure, and compare p50 and capacity ' +
-        '(results in <out>/tls, <out>/insecure and <out>/tls-cost.md)',
+      'run everything four times in one run, TLS, --insecure, --insecure, TLS, and compare p50 and capacity ' +
+        '(results in <out>/tls-1, insecure-1, insecure-2, tls-2 and <out>/tls-cost.md)',
     )
     .action(async (opts: BenchCliOptions) => {
       const { runBench } = await import('./run-bench.js');
@@ -254,11 +254,11 @@ export function benchCommand(): Command {
       };
       const { runTlsCost, formatTlsCost } = await import('./tls-cost.js');
       const cost = opts.tlsCost ? await runTlsCost(benchOptions) : undefined;
-      const summary = cost?.tls ?? (await runBench(benchOptions));
-      const checked = cost ? [cost.tls, cost.insecure] : [summary];
+      const summary = cost?.tls[0] ?? (await runBench(benchOptions));
+      const checked = cost ? [...cost.tls, ...cost.insecure] : [summary];
       if (opts.json)
         process.stdout.write(
-          `${JSON.stringify({ machine: summary.machine, runs: summary.runs, ...(cost ? { insecure: cost.insecure.runs } : {}) })}\n`,
+          `${JSON.stringify({ machine: summary.machine, runs: summary.runs, ...(cost ? { tls: cost.tls.map((t) => t.runs), insecure: cost.insecure.map((t) => t.runs) } : {}) })}\n`,
         );
       else process.stdout.write(formatBenchSummary(summary, outDir));
       if (cost && !opts.json) process.stdout.write(`\n${formatTlsCost(cost)}`);

@@ -77,6 +77,8 @@ interface TransportCliOptions {
   cert?: string;
   key?: string;
   dataDir?: string;
+  /** `hedge bench --target`: the running system's certificates, not a CA of the benchmark's own. */
+  target?: boolean;
 }
 
 /** Adds --insecure, --tls-dir, --ca, --cert and --key to a command that opens channels or serves. */
@@ -110,7 +112,13 @@ export async function configureTransportFor(
   // A process that opens no channel (hedge db) still says, on its log lines, that its system runs without TLS.
   if (!wanted) return INSECURE.parse(process.env.HEDGE_INSECURE ?? '') ? use({ insecure: true }) : undefined;
   const dataDir = resolveDataDir(opts.dataDir);
-  const insecure = await resolveSetting(INSECURE, opts.insecure ? true : undefined, { dataDir });
+  // A benchmark's own system follows no running system's run file.
+  const ownSystem = wanted.ownTlsDir === true && !opts.target;
+  const insecure = await resolveSetting(
+    INSECURE,
+    opts.insecure ? true : undefined,
+    ownSystem ? {} : { dataDir },
+  );
   if (insecure) {
     process.env.HEDGE_INSECURE = '1';
     return use({ insecure: true });
@@ -126,7 +134,7 @@ export async function configureTransportFor(
     });
   }
   let tlsDir = await resolveSetting(TLS_DIR, opts.tlsDir);
-  if (tlsDir === undefined && wanted.ownTlsDir && opts.dataDir === undefined) {
+  if (tlsDir === undefined && ownSystem && opts.dataDir === undefined) {
     // A benchmark's own system, in a data directory of its own making: a CA for this run only,
     // shared with its processes through the environment.
     tlsDir = join(makeTempDataDir('hedge-bench-tls-'), 'tls');
