@@ -131,6 +131,28 @@ describe('hedge up makes a CA and a certificate per role; the commands present t
   });
 });
 
+describe('hedge bench --tls-cost', () => {
+  it('refuses --insecure (it compares the two itself) before starting anything', async () => {
+    const out = makeTempDataDir('hedge-tls-cost-');
+    try {
+      const run = await hedge([
+        'bench',
+        '--tls-cost',
+        '--insecure',
+        '--configs',
+        'single',
+        '--out',
+        join(out, 'r'),
+      ]);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain('--tls-cost compares TLS with --insecure: leave --insecure off');
+      expect(existsSync(join(out, 'r'))).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('hedge up --insecure', () => {
   let dataDir: string;
   beforeAll(() => {
