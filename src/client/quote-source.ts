@@ -1,10 +1,10 @@
-import { credentials } from '@grpc/grpc-js';
 import { BACKOFF } from '../common/backoff.js';
 import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { type Watch, watch } from '../common/watch-stream.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
+import { channelCredentials } from '../tls/transport.js';
 
 /** A quote is used only while at least this much of its life is left. */
 const MIN_VALIDITY_MS = 2_000;
@@ -23,7 +23,7 @@ export class QuoteSource {
   private closed = false;
 
   constructor(address: string) {
-    this.feed = new (hedgeProto().StockFeed)(address, credentials.createInsecure(), PEER_CHANNEL_OPTIONS);
+    this.feed = new (hedgeProto().StockFeed)(address, channelCredentials('feed'), PEER_CHANNEL_OPTIONS);
   }
 
   /** Keeps the quotes of these symbols current from the feed's stream; resolves with the first of each. */

@@ -1,10 +1,10 @@
-import { credentials } from '@grpc/grpc-js';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
 import { isAlive, signalQuietly } from '../common/process-state.js';
 import { hedgeProto } from '../common/proto.js';
 import { mulberry32 } from '../common/random.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
+import { channelCredentials } from '../tls/transport.js';
 
 export type FaultKind = 'crash' | 'hang' | 'slow';
 export const FAULT_KINDS: readonly FaultKind[] = ['crash', 'hang', 'slow'];
@@ -165,7 +165,7 @@ export class FaultInjector {
       this.timers.push(timer);
       return undefined;
     }
-    const admin = new (hedgeProto().ReplicaAdmin)(target.address, credentials.createInsecure());
+    const admin = new (hedgeProto().ReplicaAdmin)(target.address, channelCredentials('replica'));
     try {
       await invoke((cb) =>
         admin.SetSlowness(

@@ -1,4 +1,3 @@
-import { credentials } from '@grpc/grpc-js';
 import { BACKOFF } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
 import { hedgeProto } from '../common/proto.js';
@@ -6,6 +5,7 @@ import { PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { type Watch, watch } from '../common/watch-stream.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
+import { channelCredentials } from '../tls/transport.js';
 import type { QuoteVerifier } from './quote-verifier.js';
 import type { Tick, TriggerFiring } from './trigger-firing.js';
 
@@ -34,7 +34,7 @@ export class TriggerWatcher {
     private readonly log: Logger,
     private readonly pollMs = 1_000,
   ) {
-    this.feed = new (hedgeProto().StockFeed)(feedAddress, credentials.createInsecure(), PEER_CHANNEL_OPTIONS);
+    this.feed = new (hedgeProto().StockFeed)(feedAddress, channelCredentials('feed'), PEER_CHANNEL_OPTIONS);
   }
 
   start(): void {
