@@ -1,0 +1,237 @@
+import { type Key, render, useInput, useStdout } from 'ink';
+import { createElement as h, useEffect, useReducer } from 'react';
+import { DayTradingSession } from '../client/day-trading-session.js';
+import type { ManagerStatus } from '../client/manager-client.js';
+import type { QuoteSource } from '../client/quote-source.js';
+import type { TradingSession } from '../client/trading-session.js';
+import { TradingScreen } from '../ui/trading-screen.js';
+import { Cancelled, type DeskCommand, deskCommands, type Prompter, runDeskLine } from './desk-commands.js';
+import type { HistoryFile } from './history-file.js';
+import { OrderLine } from './order-line.js';
+import { TradingDesk } from './trading-desk.js';
+
+export interface FullScreenDeps {
+  session: TradingSession;
+  quotes: QuoteSource;
+  feedAddress: string;
+  status: () => Promise<ManagerStatus>;
+  history: HistoryFile;
+  /** Symbols on the ticker at start (default: the feed's first few). */
+  watch: string[];
+  confirm: boolean;
+  colour: boolean;
+  /** Log in as this user at start, the password asked for. */
+  loginAs?: string;
+}
+
+/** A question the order line is asking for a command. */
+interface Question {
+  prompt: string;
+  secret: boolean;
+  answer(text: string): void;
+  cancel(): void;
+}
+
+/**
+ * The order line's keys: typing, editing, history, completion, Enter to run
+ * a command or answer a question, Ctrl-C to cancel the line, the question or
+ * (twice on an empty line) the client.
+ */
+class Keyboard implements Prompter {
+  readonly line: OrderLine;
+  question: Question | undefined;
+  /** A command is running: Enter waits for it. */
+  busy = false;
+  /** A Ctrl-C on an empty line: another one quits. */
+  private armed = false;
+  commands: Record<string, DeskCommand> = {};
+  /** Leaves the client (set once the screen is up). */
+  quit: () => void = () => {};
+
+  constructor(
+    private readonly desk: TradingDesk,
+    private readonly history: HistoryFile,
+  ) {
+    this.line = new OrderLine(history.load());
+  }
+
+  ask(prompt: string, secret = false): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.line.clear();
+      this.question = {
+        prompt,
+        secret,
+        answer: resolve,
+        cancel: () => reject(new Cancelled()),
+      };
+      this.desk.changed();
+    });
+  }
+
+  async confirm(question: string): Promise<boolean> {
+    this.desk.say(question);
+    try {
+      const answer = await this.ask('send? [y/N] ');
+      return /^y(es)?$/i.test(answer.trim());
+    } catch (err) {
+      if (err instanceof Cancelled) return false;
+      throw err;
+    }
+  }
+
+  /** One key, as ink parsed it; a chunk of several (typed fast or pasted) goes one character at a time. */
+  press(input: string, key: Key): void {
+    if (input.length > 1 && !key.ctrl && !key.meta && !input.startsWith('\x1b')) {
+      for (const ch of input) this.character(ch);
+    } else if (key.return) this.enter();
+    else if (key.tab) this.complete();
+    else if (key.upArrow) this.line.recall(-1);
+    else if (key.downArrow) this.line.recall(1);
+    else if (key.leftArrow) this.line.move(-1);
+    else if (key.rightArrow) this.line.move(1);
+    else if (key.backspace || key.delete) this.line.backspace();
+    else if (key.ctrl) this.control(input);
+    else if (input && !key.meta && !key.escape) this.line.insert(input);
+    if (!(key.ctrl && input === 'c')) this.armed = false;
+    this.desk.changed();
+  }
+
+  private character(ch: string): void {
+    if (ch === '\r' || ch === '\n') this.enter();
+    else if (ch === '\t') this.complete();
+    else if (ch === '\x7f' || ch === '\b') this.line.backspace();
+    else if (ch < ' ') this.control(String.fromCharCode(ch.charCodeAt(0) + 96));
+    else this.line.insert(ch);
+  }
+
+  private control(letter: string): void {
+    if (letter === 'c') this.interrupt();
+    else if (letter === 'd' && this.line.text === '' && !this.question) this.quit();
+    else if (letter === 'u') this.line.clear();
+    else if (letter === 'a') this.line.home();
+    else if (letter === 'e') this.line.end();
+  }
+
+  private interrupt(): void {
+    const q = this.question;
+    if (q) {
+      this.question = undefined;
+      this.line.clear();
+      q.cancel();
+    } else if (this.line.text !== '') {
+      this.line.clear();
+    } else if (this.armed) {
+      this.quit();
+    } else {
+      this.armed = true;
+      this.desk.say('Ctrl-C again (or quit) to leave');
+      return;
+    }
+  }
+
+  private enter(): void {
+    const q = this.question;
+    if (q) {
+      this.question = undefined;
+      q.answer(this.line.take());
+      return;
+    }
+    if (this.busy) {
+      this.desk.say('wait: the last command is still running (Ctrl-C cancels a question)');
+      return;
+    }
+    const typed = this.line.take();
+    if (typed.trim() === '') return;
+    const kept = this.history.add(typed);
+    this.line.remember(kept);
+    this.desk.say(`> ${kept}`);
+    this.busy = true;
+    void runDeskLine(typed, this.commands, this.desk).then((more) => {
+      this.busy = false;
+      if (!more) this.quit();
+      this.desk.changed();
+    });
+  }
+
+  private complete(): void {
+    if (this.question) return;
+    const names = [...Object.keys(this.commands), 'quit'];
+    const matches = this.line.complete((index, before) => {
+      if (index === 0) return names;
+      const arg = this.commands[(before[0] ?? '').toLowerCase()]?.args[index - 1];
+      if (arg?.name === 'SYMBOL') return [...new Set([...this.desk.watched, ...this.desk.symbols])];
+      if (arg?.name === 'command') return names;
+      if (arg?.name === 'on|off') return ['on', 'off'];
+      return [];
+    });
+    if (matches.length > 1) this.desk.say(matches.join('  '));
+  }
+}
+
+function App({
+  desk,
+  keyboard,
+  colour,
+  options,
+}: {
+  desk: TradingDesk;
+  keyboard: Keyboard;
+  colour: boolean;
+  options: { confirm: boolean };
+}) {
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
+  const { stdout } = useStdout();
+  useEffect(() => desk.onChange(redraw), [desk]);
+  // Ages and countdowns move without any event.
+  useEffect(() => {
+    const timer = setInterval(redraw, 1_000);
+    return () => clearInterval(timer);
+  }, []);
+  useInput((input, key) => keyboard.press(input, key));
+  const q = keyboard.question;
+  return h(TradingScreen, {
+    desk,
+    colour,
+    confirm: options.confirm,
+    rows: stdout.rows || 24,
+    now: Date.now(),
+    line: {
+      prompt: q ? q.prompt : `${desk.session.username ?? 'hedge'}> `,
+      text: keyboard.line.text,
+      cursor: keyboard.line.cursor,
+      secret: q?.secret ?? false,
+    },
+  });
+}
+
+/** The full-screen client until the person quits. */
+export async function runFullScreen(deps: FullScreenDeps): Promise<void> {
+  const desk = new TradingDesk(deps.session, deps.quotes, deps.feedAddress);
+  const keyboard = new Keyboard(desk, deps.history);
+  const options = { confirm: deps.confirm, status: deps.status };
+  keyboard.commands = deskCommands(desk, new DayTradingSession(deps.session), keyboard, options);
+  // Raw mode before the first frame: a key typed as the screen appears is not echoed by the terminal.
+  process.stdin.setRawMode?.(true);
+  const app = render(h(App, { desk, keyboard, colour: deps.colour, options }), {
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
+  keyboard.quit = () => app.unmount();
+  try {
+    desk.say(
+      `hedge trading client (${deps.session.client.options.mode} mode). Type help for commands; Tab completes.`,
+    );
+    await desk.start(deps.watch);
+    if (deps.session.username) {
+      await runDeskLine('refresh', keyboard.commands, desk);
+    } else if (deps.loginAs !== undefined) {
+      keyboard.busy = true;
+      await runDeskLine(`login ${deps.loginAs}`, keyboard.commands, desk);
+      keyboard.busy = false;
+    }
+    await app.waitUntilExit();
+  } finally {
+    desk.stop();
+    app.unmount();
+  }
+}
