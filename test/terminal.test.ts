@@ -123,7 +123,7 @@ describe('hedge trade, the terminal client', () => {
   });
 
   describe('in a terminal', () => {
-    const interactive = () => spawnInPty(process.execPath, tradeArgs());
+    const interactive = () => spawnInPty(process.execPath, [...tradeArgs(), '--plain']);
 
     it('asks for a password with echo off and keeps no password in its history', async () => {
       const user = uniqueUsername('tty');

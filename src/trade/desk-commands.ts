@@ -46,8 +46,6 @@ export interface DeskOptions {
 /** A quote is traded only with at least this much of its life left; an older one is fetched again. */
 const QUOTE_MARGIN_MS = 1_500;
 
-const SIDE_OF = (name: string) => (name.includes('sell') ? 'SELL' : 'BUY');
-
 /**
  * The full-screen client's commands: the line mode's, the SEng 468
  * day-trading commands, and the ticker's. Every call's telemetry goes to the
@@ -127,9 +125,14 @@ export function deskCommands(
     loggedIn();
     const r = await send(what, call, (r) => r.message || 'done');
     const [name = ''] = what.split(' ');
-    if (r.order) desk.pending = [...desk.pending.filter((o) => o.side !== r.order?.side), r.order];
-    if (/^(commit|cancel)_(buy|sell)$/.test(name))
-      desk.pending = desk.pending.filter((o) => o.side.toUpperCase() !== SIDE_OF(name));
+    const settled = /^(commit|cancel)_(buy|sell)$/.exec(name);
+    if (settled) {
+      // COMMIT and CANCEL take the newest pending order of their side.
+      const newest = desk.pending.findLastIndex((o) => o.side === settled[2]);
+      if (newest >= 0) desk.pending = desk.pending.filter((_, i) => i !== newest);
+    } else if (r.order) {
+      desk.pending = [...desk.pending, r.order];
+    }
     if (r.trigger) {
       const t = r.trigger;
       desk.triggers = [

@@ -4,11 +4,12 @@ import { DayTradingSession } from '../client/day-trading-session.js';
 import type { ManagerStatus } from '../client/manager-client.js';
 import type { QuoteSource } from '../client/quote-source.js';
 import type { TradingSession } from '../client/trading-session.js';
-import { TradingScreen } from '../ui/trading-screen.js';
+import { withoutPassword } from './command-args.js';
 import { Cancelled, type DeskCommand, deskCommands, type Prompter, runDeskLine } from './desk-commands.js';
 import type { HistoryFile } from './history-file.js';
 import { OrderLine } from './order-line.js';
 import { TradingDesk } from './trading-desk.js';
+import { TradingScreen } from './trading-screen.js';
 
 export interface FullScreenDeps {
   session: TradingSession;
@@ -40,8 +41,10 @@ interface Question {
 class Keyboard implements Prompter {
   readonly line: OrderLine;
   question: Question | undefined;
-  /** A command is running: Enter waits for it. */
-  busy = false;
+  /** The lines run one after another, each after the last has finished. */
+  private running: Promise<void> = Promise.resolve();
+  /** quit was run: the lines still queued are dropped. */
+  private left = false;
   /** A Ctrl-C on an empty line: another one quits. */
   private armed = false;
   commands: Record<string, DeskCommand> = {};
@@ -106,7 +109,7 @@ class Keyboard implements Prompter {
 
   private control(letter: string): void {
     if (letter === 'c') this.interrupt();
-    else if (letter === 'd' && this.line.text === '' && !this.question) this.quit();
+    else if (letter === 'd' && this.line.text === '' && !this.question) this.leave();
     else if (letter === 'u') this.line.clear();
     else if (letter === 'a') this.line.home();
     else if (letter === 'e') this.line.end();
@@ -121,7 +124,7 @@ class Keyboard implements Prompter {
     } else if (this.line.text !== '') {
       this.line.clear();
     } else if (this.armed) {
-      this.quit();
+      this.leave();
     } else {
       this.armed = true;
       this.desk.say('Ctrl-C again (or quit) to leave');
@@ -136,21 +139,41 @@ class Keyboard implements Prompter {
       q.answer(this.line.take());
       return;
     }
-    if (this.busy) {
-      this.desk.say('wait: the last command is still running (Ctrl-C cancels a question)');
-      return;
-    }
     const typed = this.line.take();
     if (typed.trim() === '') return;
-    const kept = this.history.add(typed);
+    // quit is not worth recalling: Up and Enter in the next session would leave it.
+    const kept = /^\s*(quit|exit)\s*$/.test(typed) ? typed.trim() : this.history.add(typed);
     this.line.remember(kept);
-    this.desk.say(`> ${kept}`);
-    this.busy = true;
-    void runDeskLine(typed, this.commands, this.desk).then((more) => {
-      this.busy = false;
-      if (!more) this.quit();
+    this.desk.say(`> ${withoutPassword(kept)}`);
+    this.run(typed);
+  }
+
+  /**
+   * Runs a line after the ones before it: what is typed while a command runs
+   * waits its turn (type-ahead), and a question asked meanwhile is answered first.
+   */
+  run(line: string): Promise<void> {
+    this.running = this.running.then(async () => {
+      if (this.left) return;
+      if (!(await runDeskLine(line, this.commands, this.desk))) this.leave();
       this.desk.changed();
     });
+    return this.running;
+  }
+
+  /** Waits for `work` before any line runs (the start: quotes, view, login). */
+  first(work: Promise<unknown>): void {
+    this.running = this.running
+      .then(() => work)
+      .then(
+        () => {},
+        (err) => this.desk.say(`error: ${(err as Error).message}`, 'bad'),
+      );
+  }
+
+  private leave(): void {
+    this.left = true;
+    this.quit();
   }
 
   private complete(): void {
@@ -221,14 +244,9 @@ export async function runFullScreen(deps: FullScreenDeps): Promise<void> {
     desk.say(
       `hedge trading client (${deps.session.client.options.mode} mode). Type help for commands; Tab completes.`,
     );
-    await desk.start(deps.watch);
-    if (deps.session.username) {
-      await runDeskLine('refresh', keyboard.commands, desk);
-    } else if (deps.loginAs !== undefined) {
-      keyboard.busy = true;
-      await runDeskLine(`login ${deps.loginAs}`, keyboard.commands, desk);
-      keyboard.busy = false;
-    }
+    keyboard.first(desk.start(deps.watch));
+    if (deps.session.username) void keyboard.run('refresh');
+    else if (deps.loginAs !== undefined) void keyboard.run(`login ${deps.loginAs}`);
     await app.waitUntilExit();
   } finally {
     desk.stop();

@@ -101,8 +101,11 @@ export function tradeCommand(): Command {
       try {
         if (opts.user && password) await session.login(opts.user, password);
         if (fullScreen) {
-          // ink renders only its last frame when it thinks it is in CI; a terminal is a person.
-          process.env.CI = 'false';
+          // ink draws only its last frame, and chalk no colour, when they think they run in CI: a
+          // terminal is a person. Their test is the environment, read as they load (below).
+          for (const name of Object.keys(process.env))
+            if (name === 'CI' || name === 'CONTINUOUS_INTEGRATION' || name.startsWith('CI_'))
+              delete process.env[name];
           // React's development build warns on the terminal the screen is drawn on.
           process.env.NODE_ENV ??= 'production';
           const { runFullScreen } = await import('./full-screen.js');

@@ -1,8 +1,8 @@
 import { Box, Text } from 'ink';
 import { createElement as h, type ReactNode } from 'react';
 import { formatCents } from '../common/money.js';
-import { cents, valuationOf } from '../trade/positions.js';
-import type { Tone, TradingDesk } from '../trade/trading-desk.js';
+import { cents, valuationOf } from './positions.js';
+import type { Tone, TradingDesk } from './trading-desk.js';
 
 /** What the order line shows: the prompt, the text (hidden for a password) and the cursor. */
 export interface LineState {
@@ -115,13 +115,16 @@ export function TradingScreen({ desk, line, colour, confirm, rows, now }: Screen
     ),
   );
   const waiting = [
-    ...desk.pending.map((o) => {
-      const left = Math.max(0, Math.ceil((Number(o.expires_at_ms) - now) / 1000));
-      return paint(
-        `${o.side} ${o.symbol} $${o.amount} → ${o.shares} @${o.price} ${left}s left`,
-        left <= 10 ? 'yellow' : undefined,
-      );
-    }),
+    // The server lets an uncommitted order go after its window; so does the screen.
+    ...desk.pending
+      .filter((o) => Number(o.expires_at_ms) > now)
+      .map((o) => {
+        const left = Math.max(0, Math.ceil((Number(o.expires_at_ms) - now) / 1000));
+        return paint(
+          `${o.side} ${o.symbol} $${o.amount} → ${o.shares} @${o.price} ${left}s left`,
+          left <= 10 ? 'yellow' : undefined,
+        );
+      }),
     ...desk.triggers.map((t) =>
       paint(
         `trigger ${t.side} ${t.symbol} $${t.amount}${t.trigger_price ? ` at ${t.trigger_price}` : ''} (${t.state})`,
