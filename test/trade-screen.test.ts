@@ -221,6 +221,19 @@ describe('hedge trade, full screen in a terminal', () => {
     const dump = join(home, `${user}.xml`);
     try {
       await signUp(pty, screen, user, 'day-password');
+      typeLine(pty, 'help');
+      await screen.expect(/day trading: +dbuy commit_buy cancel_buy dsell commit_sell cancel_sell/);
+      // The whole list is longer than the screen: PgUp scrolls back to its start.
+      typeLine(pty, 'help all');
+      await screen.expect(/confirm <on\|off> +ask before each buy/);
+      const start = /register <user> \[password\] +sign up and log in/;
+      for (let page = 0; !start.test(await screen.text()); page += 1) {
+        if (page > 10) throw new Error(`PgUp never reached the start of help:\n${await screen.text()}`);
+        const above = group(await screen.expect(/messages \((\d+) above/), 1);
+        pty.type('\x1b[5~');
+        await screen.expect(new RegExp(`messages \\((?!${above} above)\\d+ above`));
+      }
+      pty.type('\x1b[6~');
       typeLine(pty, 'help dbuy');
       await screen.expect(/dbuy <SYMBOL> <dollars>: day-trading BUY/);
       typeLine(pty, 'dbuy ABC 100');

@@ -43,6 +43,18 @@ export interface DeskOptions {
   status: () => Promise<ManagerStatus>;
 }
 
+/** `help`'s list: every command by what it is for. */
+const GROUPS: [string, string[]][] = [
+  ['account', ['register', 'login', 'logout', 'deposit', 'refresh']],
+  ['trade', ['quote', 'buy', 'sell', 'watch', 'unwatch', 'confirm']],
+  ['day trading', ['dbuy', 'commit_buy', 'cancel_buy', 'dsell', 'commit_sell', 'cancel_sell']],
+  ['triggers', ['set_buy_amount', 'set_buy_trigger', 'cancel_set_buy']],
+  ['', ['set_sell_amount', 'set_sell_trigger', 'cancel_set_sell']],
+  ['reports', ['summary', 'dumplog', 'view', 'status', 'help', 'quit']],
+];
+const KEYS =
+  'keys: Tab completes, Up/Down recall, Ctrl-C cancels the line or the question, twice quits; PgUp/PgDn scroll';
+
 /** A quote is traded only with at least this much of its life left; an older one is fetched again. */
 const QUOTE_MARGIN_MS = 1_500;
 
@@ -382,17 +394,29 @@ export function deskCommands(
     },
   };
   const help = (name?: string): string => {
-    if (name !== undefined) {
+    const line = (n: string, spec: DeskCommand, width: number) =>
+      `${usageOf(n, spec).padEnd(width)}${spec.describe}`;
+    if (name !== undefined && name.toLowerCase() !== 'all') {
       const spec = commands[name.toLowerCase()];
       if (!spec) throw new UsageError(`no command ${JSON.stringify(name)}; help lists them`);
       return `${usageOf(name.toLowerCase(), spec)}: ${spec.describe}`;
     }
-    const usages = Object.entries(commands).map(([n, spec]) => [usageOf(n, spec), spec.describe]);
-    const width = Math.max(...usages.map(([u = '']) => u.length)) + 2;
+    if (name === undefined) {
+      const grouped = new Set(GROUPS.flatMap(([, names]) => names));
+      const others = Object.keys(commands).filter((n) => !grouped.has(n));
+      return [
+        ...[...GROUPS, ...(others.length ? [['other', others] as const] : [])].map(
+          ([heading, names]) => `${(heading ? `${heading}:` : '').padEnd(14)}${names.join(' ')}`,
+        ),
+        'help <command> explains one; help all lists them all (PgUp/PgDn scroll)',
+        KEYS,
+      ].join('\n');
+    }
+    const width = Math.max(...Object.entries(commands).map(([n, spec]) => usageOf(n, spec).length)) + 2;
     return [
-      ...usages.map(([u = '', d]) => `${u.padEnd(width)}${d}`),
+      ...Object.entries(commands).map(([n, spec]) => line(n, spec, width)),
       `${'quit'.padEnd(width)}leave (or Ctrl-C twice)`,
-      'keys: Tab completes, Up/Down recall, Ctrl-C cancels the line or the order, PgUp/PgDn scroll messages',
+      KEYS,
     ].join('\n');
   };
   return commands;

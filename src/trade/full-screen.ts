@@ -1,4 +1,5 @@
-import { type Key, render, useInput, useStdout } from 'ink';
+import { emitKeypressEvents, type Key as Keypress } from 'node:readline';
+import { render, useStdout } from 'ink';
 import { createElement as h, useEffect, useReducer } from 'react';
 import { DayTradingSession } from '../client/day-trading-session.js';
 import type { ManagerStatus } from '../client/manager-client.js';
@@ -82,29 +83,28 @@ class Keyboard implements Prompter {
     }
   }
 
-  /** One key, as ink parsed it; a chunk of several (typed fast or pasted) goes one character at a time. */
-  press(input: string, key: Key): void {
-    if (input.length > 1 && !key.ctrl && !key.meta && !input.startsWith('\x1b')) {
-      for (const ch of input) this.character(ch);
-    } else if (key.return) this.enter();
-    else if (key.tab) this.complete();
-    else if (key.upArrow) this.line.recall(-1);
-    else if (key.downArrow) this.line.recall(1);
-    else if (key.leftArrow) this.line.move(-1);
-    else if (key.rightArrow) this.line.move(1);
-    else if (key.backspace || key.delete) this.line.backspace();
-    else if (key.ctrl) this.control(input);
-    else if (input && !key.meta && !key.escape) this.line.insert(input);
-    if (!(key.ctrl && input === 'c')) this.armed = false;
+  /**
+   * One key, as node's readline parsed it from the terminal's bytes: it splits
+   * a chunk of several keys (typed fast, or pasted) into one event each.
+   */
+  press(text: string | undefined, key: Keypress): void {
+    const name = key.name ?? '';
+    if (key.ctrl && name.length === 1) this.control(name);
+    else if (name === 'return' || name === 'enter') this.enter();
+    else if (name === 'tab') this.complete();
+    else if (name === 'pageup') this.desk.scroll(1, this.desk.messageRows);
+    else if (name === 'pagedown') this.desk.scroll(-1, this.desk.messageRows);
+    else if (name === 'up') this.line.recall(-1);
+    else if (name === 'down') this.line.recall(1);
+    else if (name === 'left') this.line.move(-1);
+    else if (name === 'right') this.line.move(1);
+    else if (name === 'home') this.line.home();
+    else if (name === 'end') this.line.end();
+    else if (name === 'backspace') this.line.backspace();
+    else if (name === 'delete') this.line.deleteForward();
+    else if (text && !key.meta && text >= ' ' && !text.startsWith('\x1b')) this.line.insert(text);
+    if (!(key.ctrl && name === 'c')) this.armed = false;
     this.desk.changed();
-  }
-
-  private character(ch: string): void {
-    if (ch === '\r' || ch === '\n') this.enter();
-    else if (ch === '\t') this.complete();
-    else if (ch === '\x7f' || ch === '\b') this.line.backspace();
-    else if (ch < ' ') this.control(String.fromCharCode(ch.charCodeAt(0) + 96));
-    else this.line.insert(ch);
   }
 
   private control(letter: string): void {
@@ -210,7 +210,6 @@ function App({
     const timer = setInterval(redraw, 1_000);
     return () => clearInterval(timer);
   }, []);
-  useInput((input, key) => keyboard.press(input, key));
   const q = keyboard.question;
   return h(TradingScreen, {
     desk,
@@ -233,8 +232,12 @@ export async function runFullScreen(deps: FullScreenDeps): Promise<void> {
   const keyboard = new Keyboard(desk, deps.history);
   const options = { confirm: deps.confirm, status: deps.status };
   keyboard.commands = deskCommands(desk, new DayTradingSession(deps.session), keyboard, options);
+  // The keys are read here, not by ink (whose useInput takes a chunk of keys for the first one alone).
   // Raw mode before the first frame: a key typed as the screen appears is not echoed by the terminal.
+  emitKeypressEvents(process.stdin);
   process.stdin.setRawMode?.(true);
+  const onKey = (text: string | undefined, key: Keypress) => keyboard.press(text, key);
+  process.stdin.on('keypress', onKey);
   const app = render(h(App, { desk, keyboard, colour: deps.colour, options }), {
     exitOnCtrlC: false,
     patchConsole: false,
@@ -249,6 +252,9 @@ export async function runFullScreen(deps: FullScreenDeps): Promise<void> {
     else if (deps.loginAs !== undefined) void keyboard.run(`login ${deps.loginAs}`);
     await app.waitUntilExit();
   } finally {
+    process.stdin.off('keypress', onKey);
+    process.stdin.setRawMode?.(false);
+    process.stdin.pause();
     desk.stop();
     app.unmount();
   }

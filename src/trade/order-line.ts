@@ -24,6 +24,10 @@ export class OrderLine {
     this.cursor -= 1;
   }
 
+  deleteForward(): void {
+    this.text = this.text.slice(0, this.cursor) + this.text.slice(this.cursor + 1);
+  }
+
   move(by: number): void {
     this.cursor = Math.min(this.text.length, Math.max(0, this.cursor + by));
   }

@@ -40,7 +40,23 @@ export interface Message {
 
 /** ListTrades' page size at its largest (the server's maximum). */
 const PAGE = 1000;
-const KEPT_MESSAGES = 50;
+const KEPT_MESSAGES = 500;
+/** Narrower than an 80-column terminal: a full-width line would wrap on some. */
+const MESSAGE_WIDTH = 79;
+
+/** A line cut into pieces of at most `width`, at a space where there is one, the later ones indented. */
+function wrap(line: string, width: number): string[] {
+  const pieces: string[] = [];
+  let rest = line;
+  while (rest.length > width) {
+    const space = rest.lastIndexOf(' ', width);
+    const cut = space > width / 2 ? space : width;
+    pieces.push(rest.slice(0, cut));
+    rest = `    ${rest.slice(cut).trimStart()}`;
+  }
+  pieces.push(rest);
+  return pieces;
+}
 const KEPT_ORDERS = 20;
 
 /**
@@ -58,10 +74,16 @@ export class TradingDesk {
   positions: Position[] = [];
   /** Newest first. */
   recentTrades: Trade__Output[] = [];
+  /** The user's whole trade history, newest first. */
+  private allTrades: Trade__Output[] = [];
   pending: PendingOrder__Output[] = [];
   triggers: TriggerInfo__Output[] = [];
   orders: OrderRecord[] = [];
   messages: Message[] = [];
+  /** How many message lines the screen is scrolled up from the newest. */
+  scrollBack = 0;
+  /** The message rows the screen showed last (a page for PgUp and PgDn). */
+  messageRows = 8;
   view: View;
   private readonly listeners = new Set<() => void>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -86,8 +108,17 @@ export class TradingDesk {
   }
 
   say(text: string, tone: Tone = 'info'): void {
-    this.messages = [...this.messages, ...text.split('\n').map((t) => ({ text: t, tone }))].slice(
-      -KEPT_MESSAGES,
+    const lines = text.split('\n').flatMap((line) => wrap(line, MESSAGE_WIDTH));
+    this.messages = [...this.messages, ...lines.map((t) => ({ text: t, tone }))].slice(-KEPT_MESSAGES);
+    this.scrollBack = 0;
+    this.changed();
+  }
+
+  /** PgUp (+1) and PgDn (-1) through the messages, a page of `rows` at a time. */
+  scroll(pages: 1 | -1, rows: number): void {
+    this.scrollBack = Math.min(
+      Math.max(0, this.messages.length - rows),
+      Math.max(0, this.scrollBack + pages * rows),
     );
     this.changed();
   }
@@ -117,7 +148,8 @@ export class TradingDesk {
     this.timers.push(setInterval(() => this.pollQuotes(), quotePollMs));
     this.timers.push(
       setInterval(() => {
-        if (this.session.username) void this.refresh().catch(() => {});
+        // The periodic read is skipped while one is under way (a slow system is not piled on).
+        if (this.session.username && !this.refreshing) void this.refresh().catch(() => {});
       }, accountPollMs),
     );
   }
@@ -142,12 +174,16 @@ export class TradingDesk {
     this.changed();
   }
 
-  /** The account, positions and recent trades, read again from the replicas (one refresh at a time). */
+  /** The account, positions and recent trades, read again from the replicas (after any read under way). */
   refresh(): Promise<void> {
-    this.refreshing ??= this.readAccount().finally(() => {
-      this.refreshing = undefined;
-    });
-    return this.refreshing;
+    const next = (this.refreshing ?? Promise.resolve()).catch(() => {}).then(() => this.readAccount());
+    this.refreshing = next;
+    void next
+      .finally(() => {
+        if (this.refreshing === next) this.refreshing = undefined;
+      })
+      .catch(() => {});
+    return next;
   }
 
   /** What DISPLAY_SUMMARY answered: the pending orders and triggers, and the account. */
@@ -163,14 +199,18 @@ export class TradingDesk {
     this.account = undefined;
     this.positions = [];
     this.recentTrades = [];
+    this.allTrades = [];
     this.pending = [];
     this.triggers = [];
     this.changed();
   }
 
   private async readAccount(): Promise<void> {
+    const user = this.session.username;
     const portfolio = (await this.session.portfolio()).response;
-    const trades: Trade__Output[] = [];
+    // Trades never change once made: only those newer than the newest known are read.
+    const known = this.allTrades[0] ? BigInt(this.allTrades[0].id) : 0n;
+    const fresh: Trade__Output[] = [];
     for (let before = '0'; ; ) {
       const page = (
         await this.session.client.call<{ trades: Trade__Output[] }>(
@@ -179,13 +219,17 @@ export class TradingDesk {
           this.session.metadata,
         )
       ).response.trades;
-      trades.push(...page);
-      if (page.length < PAGE) break;
+      const newer = page.filter((t) => BigInt(t.id) > known);
+      fresh.push(...newer);
+      if (page.length < PAGE || newer.length < page.length) break;
       before = String(page[page.length - 1]?.id);
     }
+    // A login or logout meanwhile made this someone else's (or no one's) account.
+    if (this.session.username !== user) return;
+    this.allTrades = [...fresh, ...this.allTrades];
     this.account = portfolio.account ?? undefined;
-    this.recentTrades = trades.slice(0, 10);
-    this.positions = positionsFrom([...trades].reverse(), portfolio.holdings);
+    this.recentTrades = this.allTrades.slice(0, 10);
+    this.positions = positionsFrom([...this.allTrades].reverse(), portfolio.holdings);
     // Held symbols are watched: their value needs a live price.
     void this.watch(this.positions.filter((p) => p.shares > 0n).map((p) => p.symbol)).catch(() => {});
     this.changed();

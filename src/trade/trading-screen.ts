@@ -179,7 +179,12 @@ export function TradingScreen({ desk, line, colour, confirm, rows, now }: Screen
     Math.max(1, trades.length, waiting.length) +
     Math.max(1, orders.length);
   // One row short of the screen: ink redraws in place only while the frame fits.
-  const messages = desk.messages.slice(-Math.max(1, rows - used - 1));
+  const area = Math.max(1, rows - used - 1);
+  desk.messageRows = area;
+  const end = desk.messages.length - desk.scrollBack;
+  const messages = desk.messages.slice(Math.max(0, end - area), end);
+  const above = Math.max(0, end - area);
+  const rule = `── messages ${above || desk.scrollBack ? `(${above} above, ${desk.scrollBack} below: PgUp/PgDn) ` : ''}`;
   const shown = line.secret ? '' : line.text;
   const cursorAt = line.secret ? 0 : line.cursor;
 
@@ -213,14 +218,8 @@ export function TradingScreen({ desk, line, colour, confirm, rows, now }: Screen
       ]),
     ),
     ...(orders.length ? orders : [h(Text, { key: 'no-orders' }, 'none yet')]),
-    h(Text, null, '─'.repeat(78)),
-    ...messages.map((m, i) =>
-      h(
-        Box,
-        { key: `m${desk.messages.length - messages.length + i}` },
-        paint(m.text.slice(0, 79), TONE[m.tone]),
-      ),
-    ),
+    paint(rule.padEnd(78, '─'), 'gray'),
+    ...messages.map((m, i) => h(Box, { key: `m${end - messages.length + i}` }, paint(m.text, TONE[m.tone]))),
     h(
       Box,
       null,
