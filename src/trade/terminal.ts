@@ -19,6 +19,7 @@ import {
   usageOf,
   withoutPassword,
 } from './command-args.js';
+import type { HistoryFile } from './history-file.js';
 
 export interface TerminalDeps {
   session: TradingSession;
@@ -27,6 +28,8 @@ export interface TerminalDeps {
   out: NodeJS.WritableStream;
   /** Where refusals and failures go: stderr, so that a script's output holds only answers. */
   err: NodeJS.WritableStream;
+  /** The lines typed on a terminal, across sessions (a script's are not kept). */
+  history?: HistoryFile;
 }
 
 /** A password prompt abandoned with Ctrl-C or Ctrl-D: nothing to say. */
@@ -100,7 +103,14 @@ export async function runTerminal(
   };
 
   const output = interactive ? new MutableOutput(out as NodeJS.WriteStream) : undefined;
-  const lines = createInterface({ input, output, terminal: interactive });
+  // A person's earlier sessions come back with Up (readline wants the newest first).
+  const saved = interactive ? deps.history : undefined;
+  const lines = createInterface({
+    input,
+    output,
+    terminal: interactive,
+    ...(saved ? { history: saved.load().reverse() } : {}),
+  });
   /** Set while a password is being typed: Ctrl-C or Ctrl-D cancels it. */
   let cancelSecret: (() => void) | undefined;
   /** A password typed at the prompt, echo off; only a terminal can hide one. */
@@ -255,6 +265,7 @@ export async function runTerminal(
       return;
     }
     history[0] = withoutPassword(history[0] ?? '');
+    if (saved && !/^\s*(quit|exit)\s*$/.test(history[0])) saved.add(history[0]);
   });
   // Ctrl-C abandons the line being typed; a second one on an empty line quits, as Ctrl-D does.
   let interrupted = false;

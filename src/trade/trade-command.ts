@@ -80,6 +80,7 @@ export function tradeCommand(): Command {
       const { QuoteSource } = await import('../client/quote-source.js');
       const { fetchStatusFrom } = await import('../client/manager-client.js');
       const { runTerminal } = await import('./terminal.js');
+      const { HistoryFile } = await import('./history-file.js');
       // Checked before anything is sent: a login asked for and not done would go unnoticed.
       if (opts.password !== undefined && !opts.user) throw new Error('--password needs --user');
       const password = opts.user ? await resolveSetting(PASSWORD, opts.password) : undefined;
@@ -109,7 +110,6 @@ export function tradeCommand(): Command {
           // React's development build warns on the terminal the screen is drawn on.
           process.env.NODE_ENV ??= 'production';
           const { runFullScreen } = await import('./full-screen.js');
-          const { HistoryFile } = await import('./history-file.js');
           await runFullScreen({
             session,
             quotes,
@@ -130,6 +130,7 @@ export function tradeCommand(): Command {
             status: () => fetchStatusFrom(manager),
             out: process.stdout,
             err: process.stderr,
+            history: new HistoryFile(dataDir),
           },
           process.stdin,
           interactive,
