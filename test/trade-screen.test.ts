@@ -8,8 +8,11 @@ import { type Pty, spawnInPty } from './support/pty.js';
 import { Screen } from './support/screen.js';
 import { uniqueUsername } from './support/trader.js';
 
-/** Where the README's captured screen comes from: HEDGE_SCREEN_OUT=<file> writes it there. */
+/** Where the README's captured screens come from: HEDGE_SCREEN_OUT=<dir> writes them there. */
 const CAPTURE = process.env.HEDGE_SCREEN_OUT;
+const capture = async (screen: Screen, name: string) => {
+  if (CAPTURE) writeFileSync(join(CAPTURE, `${name}.txt`), `${await screen.text()}\n`);
+};
 
 const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const group = (match: RegExpExecArray, i: number): string => {
@@ -111,7 +114,7 @@ describe('hedge trade, full screen in a terminal', () => {
         60_000,
       );
       expect(centsOf(group(moved, 2))).toBe(centsOf(group(moved, 1)) - centsOf(group(asked, 2)));
-      if (CAPTURE) writeFileSync(CAPTURE, `${await screen.text()}\n`);
+      await capture(screen, 'trading');
       await quit(pty);
       // Typed once, at a hidden prompt: never shown.
       expect(pty.output).not.toContain('Hidden-Pass-93');
@@ -166,6 +169,9 @@ describe('hedge trade, full screen in a terminal', () => {
       typeLine(pty, 'buy ABC 1');
       await screen.expect(/bought 1 ABC at/);
       await screen.expect(/buy 1 ABC\s+ok\s+r\d/);
+      // The manager's table, followed beside the view: the killed replica was replaced, and why.
+      await screen.expect(new RegExp(`replica ${victim.id} replaced \\(restart \\d+\\): \\S`));
+      await capture(screen, 'failover');
       await quit(pty);
       expect(await requestsOf(user)).toEqual(['deposit', 'buy']);
     } finally {
@@ -201,6 +207,8 @@ describe('hedge trade, full screen in a terminal', () => {
       for (const ch of 'dep\t') second.pty.type(ch);
       await second.screen.expect(/hedge> deposit\s*$/m);
       second.pty.type('\x15');
+      // The symbols to complete are the feed's, listed before the ticker's first quotes show.
+      await second.screen.expect(/ABC \d+\.\d\d /);
       for (const ch of 'quote G\t') second.pty.type(ch);
       await second.screen.expect(/hedge> quote GHI\s*$/m);
       // Ctrl-C clears the line; twice on an empty one leaves.

@@ -248,6 +248,7 @@ export async function runFullScreen(deps: FullScreenDeps): Promise<void> {
       `hedge trading client (${deps.session.client.options.mode} mode). Type help for commands; Tab completes.`,
     );
     keyboard.first(desk.start(deps.watch));
+    desk.followReplicas(deps.status);
     if (deps.session.username) void keyboard.run('refresh');
     else if (deps.loginAs !== undefined) void keyboard.run(`login ${deps.loginAs}`);
     await app.waitUntilExit();

@@ -1,4 +1,5 @@
 import { credentials } from '@grpc/grpc-js';
+import type { ManagerStatus } from '../client/manager-client.js';
 import type { View } from '../client/membership-watcher.js';
 import type { QuoteSource } from '../client/quote-source.js';
 import type { CallTelemetry } from '../client/replicated-client.js';
@@ -11,6 +12,7 @@ import type { PendingOrder__Output } from '../gen/hedge/v1/PendingOrder.js';
 import type { Summary__Output } from '../gen/hedge/v1/Summary.js';
 import type { Trade__Output } from '../gen/hedge/v1/Trade.js';
 import type { TriggerInfo__Output } from '../gen/hedge/v1/TriggerInfo.js';
+import { stateName } from '../ui/status-view.js';
 import { cents, type Position, positionsFrom } from './positions.js';
 
 /** One watched symbol's latest quote, and the first price this session saw. */
@@ -85,6 +87,9 @@ export class TradingDesk {
   /** The message rows the screen showed last (a page for PgUp and PgDn). */
   messageRows = 8;
   view: View;
+  /** Each replica's state in the manager's table, by id. */
+  replicaStates = new Map<string, string>();
+  private readonly restarts = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private refreshing: Promise<void> | undefined;
@@ -126,6 +131,39 @@ export class TradingDesk {
   record(order: OrderRecord): void {
     this.orders = [order, ...this.orders].slice(0, KEPT_ORDERS);
     this.changed();
+  }
+
+  /**
+   * Follows the manager's replica table: a replica's state changing (serving,
+   * faulty, starting, backing off) is said, with the fault's cause.
+   */
+  followReplicas(status: () => Promise<ManagerStatus>, everyMs = 2_000): void {
+    const poll = async () => {
+      const s = await status();
+      for (const r of s.replicas) {
+        const state = stateName(r.state);
+        const before = this.replicaStates.get(r.id);
+        const restartsBefore = this.restarts.get(r.id);
+        this.replicaStates.set(r.id, state);
+        this.restarts.set(r.id, r.restarts);
+        // A restart between two polls may leave the state as it was: the count tells.
+        if (restartsBefore !== undefined && r.restarts > restartsBefore) {
+          this.say(
+            `replica ${r.id} replaced (restart ${r.restarts}): ${r.last_fault || 'no cause given'}`,
+            'bad',
+          );
+        } else if (before !== undefined && before !== state) {
+          const cause = r.state === 'REPLICA_STATE_SERVING' || !r.last_fault ? '' : `: ${r.last_fault}`;
+          this.say(
+            `replica ${r.id} ${before} → ${state}${cause}`,
+            r.state === 'REPLICA_STATE_SERVING' ? 'good' : 'bad',
+          );
+        }
+      }
+      this.changed();
+    };
+    this.timers.push(setInterval(() => void poll().catch(() => {}), everyMs));
+    void poll().catch(() => {});
   }
 
   /** Starts following the view, the watched symbols' quotes and (once logged in) the account. */

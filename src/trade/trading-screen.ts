@@ -44,13 +44,19 @@ export function TradingScreen({ desk, line, colour, confirm, rows, now }: Screen
   const heading = (text: string) => paint(text, 'cyan', true);
   const { session, view } = desk;
 
+  const unwell = [...desk.replicaStates].filter(([, state]) => state !== 'serving');
+  const who = ` hedge · ${session.username ?? 'not logged in'} `;
+  const replication = ` ${session.client.options.mode} · view ${view.number}: ${view.members.map((m) => m.id).join(' ') || 'none'} (${view.members.length} serving) · confirm ${confirm ? 'on' : 'off'}`;
+  // The manager's replicas that are not serving, and how they stand, while they are not.
+  const trouble = unwell.map(([id, state]) => ` · ${id} ${state}`).join('');
+  const headerLength = who.length + replication.length + trouble.length;
+  // One text, nested: it wraps as a line of words, not as columns.
   const header = h(
-    Box,
+    Text,
     null,
-    h(Text, { inverse: true, bold: true }, ` hedge · ${session.username ?? 'not logged in'} `),
-    paint(
-      ` ${session.client.options.mode} · view ${view.number}: ${view.members.map((m) => m.id).join(' ') || 'none'} (${view.members.length} serving) · confirm ${confirm ? 'on' : 'off'}`,
-    ),
+    h(Text, { inverse: true, bold: true }, who),
+    replication,
+    trouble ? h(Text, colour ? { color: 'yellow' } : {}, trouble) : '',
   );
 
   const ticks = desk.watched.map((symbol) => {
@@ -173,7 +179,8 @@ export function TradingScreen({ desk, line, colour, confirm, rows, now }: Screen
 
   // What is left of the screen goes to the messages, newest at the bottom.
   const used =
-    8 +
+    7 +
+    Math.ceil(headerLength / 80) +
     Math.ceil(ticks.length / 4) +
     Math.max(1, positionRows.length) +
     Math.max(1, trades.length, waiting.length) +
