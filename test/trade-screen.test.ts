@@ -267,6 +267,15 @@ describe('hedge trade, full screen in a terminal', () => {
     } finally {
       pty.kill();
     }
+    // Logged in from the command line, a new session shows the trigger left from this one.
+    const again = open({ args: ['--user', user, '--password', 'day-password'] });
+    try {
+      await again.screen.expect(new RegExp(`hedge · ${user}`));
+      await again.screen.expect(/trigger buy DEF \$50\.00 at 1\.00 \(armed\)/);
+      await quit(again.pty);
+    } finally {
+      again.pty.kill();
+    }
   });
 
   it('colour on a terminal unless NO_COLOR is set', async () => {

@@ -249,8 +249,11 @@ export async function runFullScreen(deps: FullScreenDeps): Promise<void> {
     );
     keyboard.first(desk.start(deps.watch));
     desk.followReplicas(deps.status);
-    if (deps.session.username) void keyboard.run('refresh');
-    else if (deps.loginAs !== undefined) void keyboard.run(`login ${deps.loginAs}`);
+    // Logged in by --user and --password: the account, and the orders and triggers left from before.
+    if (deps.session.username) {
+      void keyboard.run('refresh');
+      void keyboard.run('summary');
+    } else if (deps.loginAs !== undefined) void keyboard.run(`login ${deps.loginAs}`);
     await app.waitUntilExit();
   } finally {
     process.stdin.off('keypress', onKey);

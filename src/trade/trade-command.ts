@@ -39,7 +39,7 @@ function watchList(text: string): string[] {
 }
 
 /** Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org). */
-export function colourWanted(out: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+function colourWanted(out: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
   return out.isTTY === true && !env.NO_COLOR;
 }
 
