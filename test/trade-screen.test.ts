@@ -24,7 +24,8 @@ const group = (match: RegExpExecArray, i: number): string => {
 const SGR_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[3[0-9]m`);
 const centsOf = (dollars: string) => BigInt(dollars.replace('.', ''));
 
-describe('hedge trade, full screen in a terminal', () => {
+// Generous: each test drives a real client through several replicated calls on a shared, loaded machine.
+describe('hedge trade, full screen in a terminal', { timeout: 180_000 }, () => {
   // A feed whose prices move on every tick (once a second), as a live ticker needs.
   const c = useCluster([], { mode: 'walk', tickMs: 1_000 });
   const home = mkdtempSync(join(tmpdir(), 'hedge-trade-screen-'));
@@ -152,7 +153,7 @@ describe('hedge trade, full screen in a terminal', () => {
     } finally {
       pty.kill();
     }
-  }, 120_000);
+  });
 
   it('a killed replica changes the view on screen, and the next order still succeeds', async () => {
     const user = uniqueUsername('failover');
