@@ -279,7 +279,7 @@ describe('hedge trade, full screen in a terminal', { timeout: 180_000 }, () => {
     }
   });
 
-  it('colour on a terminal unless NO_COLOR is set', async () => {
+  it('colour on a terminal unless NO_COLOR is set; a symbol the feed does not quote is not watched', async () => {
     const coloured = open({ colour: true });
     try {
       await coloured.screen.expect(/hedge>/);
@@ -292,7 +292,11 @@ describe('hedge trade, full screen in a terminal', { timeout: 180_000 }, () => {
     const plain = open();
     try {
       await plain.screen.expect(/hedge>/);
-      await plain.screen.expect(/ABC \d+\.\d\d /);
+      const price = group(await plain.screen.expect(/ABC (\d+\.\d\d) /), 1);
+      // A symbol the feed does not quote is refused, and the ticker goes on.
+      typeLine(plain.pty, 'watch ZZZ');
+      await plain.screen.expect(/not watching ZZZ: /);
+      await plain.screen.expect(new RegExp(`ABC (?!${literal(price)} )\\d+\\.\\d\\d `), 60_000);
       await quit(plain.pty);
       expect(plain.pty.raw).not.toMatch(SGR_COLOUR);
     } finally {

@@ -1,4 +1,4 @@
-import { credentials } from '@grpc/grpc-js';
+import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import type { ManagerStatus } from '../client/manager-client.js';
 import type { View } from '../client/membership-watcher.js';
 import type { QuoteSource } from '../client/quote-source.js';
@@ -181,8 +181,7 @@ export class TradingDesk {
       );
     });
     this.stopView = stop;
-    this.symbols = await this.listSymbols().catch(() => []);
-    await this.watch(watch.length ? watch : this.symbols.slice(0, 4));
+    // Polling first: a feed that is away at the start still fills the ticker when it comes back.
     this.timers.push(setInterval(() => this.pollQuotes(), quotePollMs));
     this.timers.push(
       setInterval(() => {
@@ -190,6 +189,8 @@ export class TradingDesk {
         if (this.session.username && !this.refreshing) void this.refresh().catch(() => {});
       }, accountPollMs),
     );
+    this.symbols = await this.listSymbols().catch(() => []);
+    await this.watch(watch.length ? watch : this.symbols.slice(0, 4));
   }
 
   stop(): void {
@@ -201,9 +202,25 @@ export class TradingDesk {
   async watch(symbols: string[]): Promise<void> {
     const added = symbols.filter((s) => !this.watched.includes(s));
     if (added.length === 0) return;
-    this.watched = [...this.watched, ...added];
+    // The feed refuses a whole stream that names one symbol it does not quote: each is asked for first.
+    const quoted = await Promise.all(
+      added.map((s) =>
+        this.quotes.get(s).then(
+          () => s,
+          (err: Partial<ServiceError> & Error) => {
+            // A feed that is away now is waited for; a symbol it does not quote is not watched.
+            if (err.code !== status.NOT_FOUND && err.code !== status.INVALID_ARGUMENT) return s;
+            this.say(`not watching ${s}: ${err.details ?? err.message}`, 'bad');
+            return undefined;
+          },
+        ),
+      ),
+    );
+    const known = quoted.filter((s): s is string => s !== undefined && !this.watched.includes(s));
+    if (known.length === 0) return;
+    this.watched = [...this.watched, ...known];
     this.changed();
-    await this.quotes.follow(added);
+    await this.quotes.follow(known);
     this.pollQuotes();
   }
 
