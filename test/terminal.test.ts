@@ -1,6 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { CLI_PATH } from '../src/common/paths.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
 import { useCluster } from './support/cluster.js';
 import { spawnInPty } from './support/pty.js';
 import { uniqueUsername } from './support/trader.js';
@@ -123,7 +125,10 @@ describe('hedge trade, the terminal client', () => {
   });
 
   describe('in a terminal', () => {
-    const interactive = () => spawnInPty(process.execPath, tradeArgs());
+    // Its own data directory: the history file a terminal session keeps goes there.
+    const home = makeTempDataDir('hedge-terminal-');
+    afterAll(() => rmSync(home, { recursive: true, force: true }));
+    const interactive = () => spawnInPty(process.execPath, [...tradeArgs(), '--plain', '--data-dir', home]);
 
     it('asks for a password with echo off and keeps no password in its history', async () => {
       const user = uniqueUsername('tty');
@@ -155,6 +160,32 @@ describe('hedge trade, the terminal client', () => {
       } finally {
         pty.kill();
       }
+    });
+
+    it('a new session recalls the lines of the last one with Up, without their passwords', async () => {
+      const user = uniqueUsername('recall');
+      const first = interactive();
+      try {
+        await first.expect(/hedge> /);
+        first.type(`register ${user} Recall-Secret-8\r`);
+        await first.expect(/registered/);
+        first.type('quit\r');
+        expect(await first.exited).toBe(0);
+      } finally {
+        first.kill();
+      }
+      const second = interactive();
+      try {
+        let at = await second.expect(/hedge> /);
+        second.type('\x1b[A');
+        at = await second.expect(new RegExp(`register ${user}`), at);
+        second.type('\x15quit\r');
+        expect(await second.exited).toBe(0);
+        expect(second.output).not.toContain('Recall-Secret-8');
+      } finally {
+        second.kill();
+      }
+      expect(readFileSync(join(home, 'trade-history'), 'utf8')).not.toContain('Recall-Secret-8');
     });
 
     it('Ctrl-C clears the line; two on an empty line quit, and so does Ctrl-D', async () => {

@@ -5,10 +5,21 @@ import type { ManagerStatus } from '../client/manager-client.js';
 import type { QuoteSource } from '../client/quote-source.js';
 import { type CallResult, type CallTelemetry, ReplicatedCallError } from '../client/replicated-client.js';
 import type { TradingSession } from '../client/trading-session.js';
-import { isPositiveInteger, parseAmount, parseShares } from '../common/money.js';
-import { isSymbol } from '../common/symbols.js';
 import { formatReplicaTable, formatSummary } from '../ui/status-view.js';
 import { textTable } from '../ui/text-table.js';
+import {
+  type ArgSpec,
+  COUNT,
+  DOLLARS,
+  parseArgs,
+  SHARES,
+  SYMBOL,
+  text,
+  UsageError,
+  usageOf,
+  withoutPassword,
+} from './command-args.js';
+import type { HistoryFile } from './history-file.js';
 
 export interface TerminalDeps {
   session: TradingSession;
@@ -17,79 +28,16 @@ export interface TerminalDeps {
   out: NodeJS.WritableStream;
   /** Where refusals and failures go: stderr, so that a script's output holds only answers. */
   err: NodeJS.WritableStream;
+  /** The lines typed on a terminal, across sessions (a script's are not kept). */
+  history?: HistoryFile;
 }
 
-/** A line the client refuses before sending anything: the message, then the command's usage. */
-class UsageError extends Error {}
 /** A password prompt abandoned with Ctrl-C or Ctrl-D: nothing to say. */
 class Cancelled extends Error {}
 
-/** One argument of a command: its name in the usage line, and its check (on the wire's grammar). */
-interface Arg {
-  name: string;
-  /** The argument as it is sent; throws on anything the wire would not take. */
-  parse(text: string): string;
-}
-
-const text = (name: string): Arg => ({ name, parse: (t) => t });
-const SYMBOL: Arg = {
-  name: 'SYMBOL',
-  parse: (t) => {
-    const upper = t.toUpperCase();
-    if (!isSymbol(upper)) {
-      throw new UsageError(
-        `symbol must be 1 to 8 letters or digits starting with a letter; got ${JSON.stringify(t)}`,
-      );
-    }
-    return upper;
-  },
-};
-const SHARES: Arg = { name: 'shares', parse: (t) => String(parseShares(t)) };
-const DOLLARS: Arg = {
-  name: 'dollars',
-  parse: (t) => {
-    parseAmount(t);
-    return t;
-  },
-};
-/** ListTrades' limit is an int32 on the wire; the server sets its own maximum. */
-const COUNT: Arg = {
-  name: 'n',
-  parse: (t) => {
-    if (!isPositiveInteger(t) || Number(t) > 2 ** 31 - 1) {
-      throw new UsageError(`n must be a whole number of at least 1; got ${JSON.stringify(t)}`);
-    }
-    return t;
-  },
-};
-
-interface CommandSpec {
-  args: Arg[];
-  /** How many of `args` must be given (default: all). */
-  required?: number;
+interface CommandSpec extends ArgSpec {
   describe: string;
   run(args: string[]): Promise<void>;
-}
-
-function usageOf(name: string, spec: CommandSpec): string {
-  const required = spec.required ?? spec.args.length;
-  return [name, ...spec.args.map((a, i) => (i < required ? `<${a.name}>` : `[${a.name}]`))].join(' ');
-}
-
-/** Checks a line's arguments against the command's declaration; nothing is sent unless they all pass. */
-function parseArgs(spec: CommandSpec, words: string[]): string[] {
-  if (words.length < (spec.required ?? spec.args.length) || words.length > spec.args.length) {
-    throw new UsageError(
-      `expected ${spec.required === undefined || spec.required === spec.args.length ? spec.args.length : `${spec.required} to ${spec.args.length}`} argument(s), got ${words.length}`,
-    );
-  }
-  return words.map((word, i) => {
-    try {
-      return (spec.args[i] as Arg).parse(word);
-    } catch (err) {
-      throw err instanceof UsageError ? err : new UsageError((err as Error).message);
-    }
-  });
 }
 
 /**
@@ -155,7 +103,14 @@ export async function runTerminal(
   };
 
   const output = interactive ? new MutableOutput(out as NodeJS.WriteStream) : undefined;
-  const lines = createInterface({ input, output, terminal: interactive });
+  // A person's earlier sessions come back with Up (readline wants the newest first).
+  const saved = interactive ? deps.history : undefined;
+  const lines = createInterface({
+    input,
+    output,
+    terminal: interactive,
+    ...(saved ? { history: saved.load().reverse() } : {}),
+  });
   /** Set while a password is being typed: Ctrl-C or Ctrl-D cancels it. */
   let cancelSecret: (() => void) | undefined;
   /** A password typed at the prompt, echo off; only a terminal can hide one. */
@@ -309,8 +264,8 @@ export async function runTerminal(
       history.shift();
       return;
     }
-    const [name = '', user, password] = (history[0] ?? '').trim().split(/\s+/);
-    if (password !== undefined && (name === 'login' || name === 'register')) history[0] = `${name} ${user}`;
+    history[0] = withoutPassword(history[0] ?? '');
+    if (saved && !/^\s*(quit|exit)\s*$/.test(history[0])) saved.add(history[0]);
   });
   // Ctrl-C abandons the line being typed; a second one on an empty line quits, as Ctrl-D does.
   let interrupted = false;

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, defaulted, positiveDurationOption } from '../common/cli-options.js';
 import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
@@ -12,6 +12,7 @@ import {
   resolveSetting,
   settingOption,
 } from '../common/settings.js';
+import { isSymbol } from '../common/symbols.js';
 
 interface TradeCliOptions {
   dataDir?: string;
@@ -23,6 +24,26 @@ interface TradeCliOptions {
   password?: string;
   metricsPort?: number;
   metricsHost?: string;
+  plain?: boolean;
+  yes?: boolean;
+  watch?: string[];
+}
+
+/** --watch's symbols, checked as the ticker's `watch` command checks one. */
+function watchList(text: string): string[] {
+  return text
+    .split(',')
+    .filter(Boolean)
+    .map((s) => {
+      const upper = s.trim().toUpperCase();
+      if (!isSymbol(upper)) throw new InvalidArgumentError(`not a symbol: ${JSON.stringify(s)}`);
+      return upper;
+    });
+}
+
+/** Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org). */
+function colourWanted(out: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  return out.isTTY === true && !env.NO_COLOR;
 }
 
 export function tradeCommand(): Command {
@@ -30,7 +51,9 @@ export function tradeCommand(): Command {
     .description(
       'The terminal trading client: register, log in, deposit, quote, buy, sell, portfolio, trades — each call ' +
         'sent to the replicas in the chosen mode, and answered with which replica answered, attempts and latency. ' +
-        'Reads commands from the terminal, or a script from stdin (one command per line).',
+        'On a terminal it is full screen: a live ticker, positions with P&L, day-trading orders, and the ' +
+        'replication as it happens; with --plain, or when stdin is not a terminal, it reads one command per line ' +
+        '(a script from stdin).',
     )
     .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
     .addOption(settingOption(MANAGER_ADDRESS))
@@ -51,16 +74,21 @@ export function tradeCommand(): Command {
     )
     .option('--user <name>', 'log in as this user at start')
     .addOption(settingOption(PASSWORD))
+    .option('--plain', 'one command per line, even on a terminal')
+    .option('--yes', 'full screen: send buys and sells without asking first')
+    .option('--watch <symbols>', 'full screen: symbols on the ticker, comma-separated', watchList)
     .action(async (opts: TradeCliOptions) => {
       const { ReplicatedClient } = await import('../client/replicated-client.js');
       const { TradingSession } = await import('../client/trading-session.js');
       const { QuoteSource } = await import('../client/quote-source.js');
       const { fetchStatusFrom } = await import('../client/manager-client.js');
       const { runTerminal } = await import('./terminal.js');
+      const { HistoryFile } = await import('./history-file.js');
       // Checked before anything is sent: a login asked for and not done would go unnoticed.
       if (opts.password !== undefined && !opts.user) throw new Error('--password needs --user');
       const password = opts.user ? await resolveSetting(PASSWORD, opts.password) : undefined;
       const interactive = process.stdin.isTTY === true;
+      const fullScreen = interactive && process.stdout.isTTY === true && !opts.plain;
       // A terminal asks for it, echo off; a script has no one to ask.
       if (opts.user && !password && !interactive)
         throw new Error('--user needs --password or HEDGE_PASSWORD');
@@ -79,6 +107,28 @@ export function tradeCommand(): Command {
       if (metrics) process.stderr.write(`client metrics: ${metrics.url}\n`);
       try {
         if (opts.user && password) await session.login(opts.user, password);
+        if (fullScreen) {
+          // ink draws only its last frame, and chalk no colour, when they think they run in CI: a
+          // terminal is a person. Their test is the environment, read as they load (below).
+          for (const name of Object.keys(process.env))
+            if (name === 'CI' || name === 'CONTINUOUS_INTEGRATION' || name.startsWith('CI_'))
+              delete process.env[name];
+          // React's development build warns on the terminal the screen is drawn on.
+          process.env.NODE_ENV ??= 'production';
+          const { runFullScreen } = await import('./full-screen.js');
+          await runFullScreen({
+            session,
+            quotes,
+            feedAddress: feed,
+            status: () => fetchStatusFrom(manager),
+            history: new HistoryFile(dataDir),
+            watch: opts.watch ?? [],
+            confirm: !opts.yes,
+            colour: colourWanted(process.stdout, process.env),
+            ...(opts.user && !password ? { loginAs: opts.user } : {}),
+          });
+          return;
+        }
         const failed = await runTerminal(
           {
             session,
@@ -86,6 +136,7 @@ export function tradeCommand(): Command {
             status: () => fetchStatusFrom(manager),
             out: process.stdout,
             err: process.stderr,
+            history: new HistoryFile(dataDir),
           },
           process.stdin,
           interactive,

@@ -52,6 +52,8 @@ export interface TestFeedOptions {
   dataDir?: string;
   /** Listen on this port (a restart on the address clients have) instead of a free one. */
   port?: number;
+  /** 'walk' moves prices on every tick (a live ticker); 'fixed' (the default) never does. */
+  mode?: 'walk' | 'fixed';
 }
 
 export async function startTestFeed(options: TestFeedOptions = {}): Promise<TestFeed> {
@@ -70,7 +72,7 @@ export async function startTestFeed(options: TestFeedOptions = {}): Promise<Test
         initialPrices: new Map(Object.entries(options.prices ?? TEST_PRICES)),
         anySymbol: options.anySymbol ?? false,
         seed: 7,
-        mode: 'fixed',
+        mode: options.mode ?? 'fixed',
         tickMs: options.tickMs ?? 1_000,
         quoteTtlMs: options.quoteTtlMs ?? 10_000,
       },

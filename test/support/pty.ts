@@ -8,6 +8,8 @@ const RELAY = fileURLToPath(new URL('./pty-relay.py', import.meta.url));
 export interface Pty {
   /** Everything the terminal has shown so far, without cursor movements and carriage returns. */
   readonly output: string;
+  /** Everything the terminal was sent, escape sequences and all (for a screen emulator). */
+  readonly raw: string;
   type(keys: string): void;
   /** Waits until the output after `from` matches; returns the offset just past the match. */
   expect(pattern: RegExp, from?: number): Promise<number>;
@@ -16,9 +18,15 @@ export interface Pty {
 }
 
 /** Runs `command` in a pseudo-terminal made by python3's pty module (no native module needed). */
-export function spawnInPty(command: string, args: string[], timeoutMs = 30_000): Pty {
+export function spawnInPty(
+  command: string,
+  args: string[],
+  timeoutMs = 30_000,
+  env: NodeJS.ProcessEnv = process.env,
+): Pty {
   const child: ChildProcess = spawn('python3', [RELAY, command, ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
+    env,
   });
   let raw = '';
   // The text as it reads: readline's cursor and erase sequences and the tty's CRs removed.
@@ -37,6 +45,9 @@ export function spawnInPty(command: string, args: string[], timeoutMs = 30_000):
   return {
     get output() {
       return plain();
+    },
+    get raw() {
+      return raw;
     },
     type: (keys) => {
       child.stdin?.write(keys);
