@@ -1,4 +1,4 @@
-import { credentials, type ServiceError, status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import type { ManagerStatus } from '../client/manager-client.js';
 import type { View } from '../client/membership-watcher.js';
 import type { QuoteSource } from '../client/quote-source.js';
@@ -12,6 +12,7 @@ import type { PendingOrder__Output } from '../gen/hedge/v1/PendingOrder.js';
 import type { Summary__Output } from '../gen/hedge/v1/Summary.js';
 import type { Trade__Output } from '../gen/hedge/v1/Trade.js';
 import type { TriggerInfo__Output } from '../gen/hedge/v1/TriggerInfo.js';
+import { channelCredentials } from '../tls/transport.js';
 import { stateName } from '../ui/status-view.js';
 import { cents, type Position, positionsFrom } from './positions.js';
 
@@ -314,7 +315,7 @@ export class TradingDesk {
   }
 
   private async listSymbols(): Promise<string[]> {
-    const feed = new (hedgeProto().StockFeed)(this.feedAddress, credentials.createInsecure());
+    const feed = new (hedgeProto().StockFeed)(this.feedAddress, channelCredentials('feed'));
     try {
       return (
         await invoke<ListSymbolsResponse__Output>((cb) =>
