@@ -132,7 +132,7 @@ interface BenchCliOptions {
 export function benchCommand(): Command {
   return new Command('bench')
     .description(
-      'Fault-injection benchmark: for each configuration (single, passive, active-nocache, active, hedged-2) and fault ' +
+      'Fault-injection benchmark: for each configuration (single, passive, active-nocache, active, hedged-2, deferred) and fault ' +
         '(none, crash, hang), C clients trade for D seconds after a warm-up while a replica is crashed or hung every ' +
         'interval; records every request and fault, checks the database for duplicates after each run, and writes ' +
         'requests.ndjson, faults.ndjson, summary.json, report.md and SVG plots to a results folder. Starts its own ' +
@@ -211,7 +211,10 @@ export function benchCommand(): Command {
         otherwise: "an embedded one, or the --target system's",
       }),
     )
-    .option('--target', 'run against the system `hedge up` is running (passive, active, hedged-2 only)')
+    .option(
+      '--target',
+      'run against the system `hedge up` is running (passive, active, hedged-2, deferred only)',
+    )
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (opts: BenchCliOptions) => {
       const { runBench } = await import('./run-bench.js');

@@ -1,6 +1,6 @@
 import type { ReplicationMode } from '../client/replication-mode.js';
 
-export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2';
+export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2' | 'deferred';
 export type FaultMode = 'none' | 'crash' | 'hang';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
@@ -9,6 +9,7 @@ export const CONFIG_NAMES: readonly ConfigName[] = [
   'active-nocache',
   'active',
   'hedged-2',
+  'deferred',
 ];
 export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
 
@@ -63,6 +64,15 @@ export const CONFIGS: Record<ConfigName, BenchConfig> = {
     dedup: 'cache',
     mode: 'hedged',
     hedgeSize: 2,
+    clientSideOnly: true,
+  },
+  deferred: {
+    name: 'deferred',
+    description:
+      'three replicas, each call to one in turn and to a second only if no answer came within the p95 of recent calls',
+    replicas: 3,
+    dedup: 'cache',
+    mode: 'deferred',
     clientSideOnly: true,
   },
 };
