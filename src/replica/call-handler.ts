@@ -3,6 +3,9 @@ import { HedgeError } from '../common/errors.js';
 import { unary } from '../common/grpc-handlers.js';
 import type { Logger } from '../common/logger.js';
 
+/** What a replica answers a call its caller cancelled (it no longer reads the answer). */
+export const cancelledCall = () => new HedgeError(status.CANCELLED, 'CANCELLED', 'the call was cancelled');
+
 /**
  * The unary handlers of a replica's services: the fault injector's slowness
  * first, then no work at all for a copy whose caller already has its answer.
@@ -11,7 +14,7 @@ export function replicaHandler(log: Logger, beforeCall?: () => Promise<void>) {
   return <Req, Res>(method: string, fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
     unary<Req, Res>(log, method, async (call) => {
       if (beforeCall) await beforeCall();
-      if (call.cancelled) throw new HedgeError(status.CANCELLED, 'CANCELLED', 'the call was cancelled');
+      if (call.cancelled) throw cancelledCall();
       return fn(call);
     });
 }

@@ -15,7 +15,7 @@ import type { TradeResponse } from '../gen/hedge/v1/TradeResponse.js';
 import type { TradingHandlers } from '../gen/hedge/v1/Trading.js';
 import type { AccountReads } from './account-reads.js';
 import type { AuditReads } from './audit-reads.js';
-import { replicaHandler } from './call-handler.js';
+import { cancelledCall, replicaHandler } from './call-handler.js';
 import { hashToken, parseNewSessionToken, sessionTokenHash } from './credentials.js';
 import type { Executor } from './executor.js';
 import type { Params } from './operation.js';
@@ -36,6 +36,30 @@ export interface TradingDeps {
 }
 
 const MAX_LIST_LIMIT = 1000;
+
+/**
+ * How long a losing copy of a sign-in waits to be cancelled before it pays for the
+ * scrypt that checks its password: longer than the client's grace before it cancels
+ * the copies it no longer needs (LOSER_GRACE_MS in src/client/call-engine.ts, 100 ms).
+ * Without it, in active mode each sign-in cost three scrypts, one per copy.
+ */
+const LOSER_CANCEL_WAIT_MS = 250;
+
+/** Whether the call is cancelled within `ms` (at once if it already is). */
+function cancelledWithin(call: ServerUnaryCall<unknown, unknown>, ms: number): Promise<boolean> {
+  if (call.cancelled) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onCancel = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      call.off('cancelled', onCancel);
+      resolve(false);
+    }, ms);
+    call.once('cancelled', onCancel);
+  });
+}
 
 /**
  * The Trading service. Handlers check the input completely before the database is
@@ -79,9 +103,13 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
    */
   async function signIn<T>(
     op: 'register' | 'login',
-    req: { request_id: string; username: string; password: string; session_token: string },
+    call: ServerUnaryCall<
+      { request_id: string; username: string; password: string; session_token: string },
+      unknown
+    >,
     prepare: (tx: PoolClient, username: string, password: string) => Promise<Params>,
   ): Promise<T & { session_token: string }> {
+    const req = call.request;
     const requestId = parseRequestId(req.request_id);
     const username = parseUsername(req.username);
     const password = parsePassword(req.password);
@@ -93,7 +121,12 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       (tx) => prepare(tx, username, password),
       async (tx) => {
         const stored = await accounts.credentials(username, tx);
-        return () => verifyPassword(password, stored);
+        return async () => {
+          // A copy that found the answer stored lost to another copy, whose answer the
+          // client normally has already and then cancels this one: it skips its scrypt.
+          if (await cancelledWithin(call, LOSER_CANCEL_WAIT_MS)) throw cancelledCall();
+          return verifyPassword(password, stored);
+        };
       },
     );
     return { ...response, session_token: token };
@@ -101,7 +134,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
 
   return {
     Register: handler('Register', (call) =>
-      signIn<RegisterResponse>('register', call.request, async (tx, username, password) => {
+      signIn<RegisterResponse>('register', call, async (tx, username, password) => {
         // A taken name is refused before the scrypt (the insert still decides a race).
         if (await accounts.credentials(username, tx)) {
           throw new HedgeError(
@@ -121,7 +154,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
     ),
 
     Login: handler('Login', (call) =>
-      signIn<LoginResponse>('login', call.request, async (tx, username, password) => {
+      signIn<LoginResponse>('login', call, async (tx, username, password) => {
         // A refusal is stored as the id's answer like any other (decision 19): a
         // mistyped password is retried with a new request id.
         const stored = await accounts.credentials(username, tx);
