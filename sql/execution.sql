@@ -138,14 +138,17 @@ BEGIN
     END IF;
     RETURN store_response(p_request_id, session_invalid());
   END IF;
-  ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
 
   IF p_strategy = 'cache' THEN
+    -- The claim first: a losing copy waits here for the winner and reads its answer,
+    -- and takes nothing else (not even a transaction number).
     IF NOT claim(p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica) THEN
       RETURN stored_response(p_request_id, v_fingerprint);
     END IF;
+    ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
     RETURN store_response(p_request_id, dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash));
   ELSIF p_strategy = 'abort' THEN
+    ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
     BEGIN
       r := dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash);
       INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id, status, reason, message, body)
