@@ -69,7 +69,7 @@ export const CONFIGS: Record<ConfigName, BenchConfig> = {
   deferred: {
     name: 'deferred',
     description:
-      'three replicas, each call to one in turn and to a second only if no answer came within the p95 of recent calls',
+      'three replicas, each call to the first and to a second only if no answer came within the p95 of recent calls',
     replicas: 3,
     dedup: 'cache',
     mode: 'deferred',

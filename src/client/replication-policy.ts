@@ -61,14 +61,16 @@ export function replicationPolicies(tuning: PolicyTuning = {}): Record<Replicati
       replaceFailed: true,
       retryability,
     },
-    // One replica, from a rotating start; a second only if no answer came within the
-    // 95th percentile of this method's recent calls (each client its own), so about
-    // one call in twenty costs a second copy. A failed attempt is replaced at once.
+    // The first replica of the view; a second only if no answer came within the 95th
+    // percentile of this method's recent calls (each client its own), so about one
+    // call in twenty costs a second copy. A failed attempt is replaced at once. Not
+    // rotating: one busy replica batches its work (measured: 754–815 µs of CPU per
+    // trade in all processes against 921–1,034 spread over three; single 639–797).
     deferred: {
       fanOut: 1,
       adaptiveHedge: deferredHedge(),
       attemptTimeoutMs,
-      rotate: true,
+      rotate: false,
       replaceFailed: true,
       retryability,
     },
