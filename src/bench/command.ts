@@ -274,7 +274,7 @@ export function benchWorkloadCommand(): Command {
     .addOption(
       defaulted(
         '--configs <list>',
-        'single, passive, active',
+        'single, passive, active, deferred',
         choiceListOption(
           WORKLOAD_CONFIGS.map((c) => c.name),
           'configuration',
@@ -333,6 +333,7 @@ export function benchWorkloadCommand(): Command {
               'commands',
               'seconds',
               'commands/s',
+              'sign-in s',
               'refused',
               'infra failures',
               'duplicates',
@@ -344,6 +345,7 @@ export function benchWorkloadCommand(): Command {
               r.commands,
               r.seconds,
               r.commands_per_s,
+              r.setup_seconds,
               r.errors,
               r.infra_failures,
               r.duplicate_effects,

@@ -89,7 +89,7 @@ export const SEED_FIGURES: Partial<
   active: { fault_free_mean_ms: 168, faulted_mean_ms: 278 },
 };
 
-/** `hedge bench-workload`: a single replica, then three with the passive and the active client. */
+/** `hedge bench-workload`: a single replica, then three with the passive and the active client (and, asked for, the deferred). */
 export interface WorkloadBenchConfig {
   name: string;
   replicas: number;
@@ -100,4 +100,5 @@ export const WORKLOAD_CONFIGS: WorkloadBenchConfig[] = [
   { name: 'single', replicas: 1, mode: 'passive' },
   { name: 'passive', replicas: 3, mode: 'passive' },
   { name: 'active', replicas: 3, mode: 'active' },
+  { name: 'deferred', replicas: 3, mode: 'deferred' },
 ];
