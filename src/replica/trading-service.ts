@@ -20,6 +20,7 @@ import { hashToken, parseNewSessionToken, sessionTokenHash } from './credentials
 import type { Executor } from './executor.js';
 import type { Params } from './operation.js';
 import { type QuoteVerifier, quoteParams } from './quote-verifier.js';
+import { RecentSignIns } from './recent-sign-ins.js';
 import { parsePassword, parseRequestId, parseUsername } from './validation.js';
 
 export interface TradingDeps {
@@ -70,6 +71,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
   const { executor, accounts, quotes } = deps;
 
   const handler = replicaHandler(deps.log, deps.beforeCall);
+  const recent = new RecentSignIns();
 
   async function trade(call: ServerUnaryCall<TradeRequest__Output, TradeResponse>, side: 'buy' | 'sell') {
     const req = call.request;
@@ -122,6 +124,8 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       async (tx) => {
         const stored = await accounts.credentials(username, tx);
         return async () => {
+          // A retry of a request this replica answered, with the password it checked.
+          if (recent.answered(requestId, password)) return true;
           // A copy that found the answer stored lost to another copy, whose answer the
           // client normally has already and then cancels this one: it skips its scrypt.
           if (await cancelledWithin(call, LOSER_CANCEL_WAIT_MS)) throw cancelledCall();
@@ -129,6 +133,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
         };
       },
     );
+    recent.remember(requestId, password);
     return { ...response, session_token: token };
   }
 
