@@ -156,16 +156,19 @@ BEGIN
     END IF;
     RETURN with_dedup(store_response(p_request_id, session_invalid()), v_claim);
   END IF;
-  ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
 
   IF p_strategy = 'cache' THEN
+    -- The claim first: a losing copy waits here for the winner and reads its answer,
+    -- and takes nothing else (not even a transaction number).
     v_claim := claim(p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica, p_trace_id);
     IF v_claim <> 'claimed' THEN
       RETURN with_dedup(stored_response(p_request_id, v_fingerprint), v_claim);
     END IF;
+    ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
     RETURN with_dedup(store_response(p_request_id, dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash)), v_claim);
   ELSIF p_strategy = 'abort' THEN
     v_stored := EXISTS (SELECT 1 FROM request_log WHERE request_id = p_request_id);
+    ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
     BEGIN
       r := dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash);
       INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id, status, reason, message, body,

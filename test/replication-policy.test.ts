@@ -41,7 +41,17 @@ describe('the replication policies as values', () => {
         rotate: true,
         replaceFailed: false,
       },
+      deferred: {
+        fanOut: 1,
+        hedgeDelayMs: undefined,
+        attemptTimeoutMs: undefined,
+        rotate: false,
+        replaceFailed: true,
+      },
     });
+    // The deferred mode's second copy waits for the p95 of the method's recent calls (20 ms before any).
+    expect(POLICIES.deferred.adaptiveHedge).toMatchObject({ count: 1 });
+    expect(POLICIES.deferred.adaptiveHedge?.delayMs('/any')).toBe(20);
     // A stream that writes to a sink goes to one replica at a time and may take as long as the log does.
     expect(RESUMABLE_STREAM).toMatchObject({ fanOut: 1, attemptTimeoutMs: undefined, replaceFailed: true });
   });
@@ -157,6 +167,29 @@ describe('which replicas each policy asks, against real gRPC servers', () => {
       [1, 2, 1],
       [2, 2, 2],
     ]);
+  });
+
+  it('deferred: one replica, the first of the view, while answers come quickly', async () => {
+    const client = await setUp(['ok', 'ok', 'ok'], { mode: 'deferred' });
+    for (let i = 1; i <= 3; i++) {
+      const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+      expect(result.telemetry.attempts).toBe(1);
+    }
+    expect(replicas.map((r) => r.calls)).toEqual([3, 0, 0]);
+  });
+
+  it('deferred: a silent replica gets one second copy sent to the next after the delay, not two', async () => {
+    const client = await setUp(['silent', 'ok', 'ok'], { mode: 'deferred' });
+    const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+    expect(result.telemetry).toMatchObject({ answeredBy: 'r2', attempts: 2, failures: [] });
+    expect(replicas.map((r) => r.calls)).toEqual([1, 1, 0]);
+  });
+
+  it('deferred: a failed first copy is replaced at once by the next replica', async () => {
+    const client = await setUp(['unavailable', 'ok', 'ok'], { mode: 'deferred' });
+    const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+    expect(result.telemetry.answeredBy).toBe('r2');
+    expect(result.telemetry.failures.map((f) => [f.replica, f.code])).toEqual([['r1', status.UNAVAILABLE]]);
   });
 
   it('hedged: when both first replicas fail, the one held back is asked in the next round', async () => {

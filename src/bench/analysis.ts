@@ -30,6 +30,11 @@ export interface RunSummary {
   offered_rps: number | null;
   /** Faults the manager detected that nobody injected (false positives, or real trouble). */
   spurious_faults: number;
+  /**
+   * Microseconds of CPU per answered request in the measured time, by process role
+   * (bench (client), replica <id>, postgres, ...; process-cpu.ts), and their total.
+   */
+  cpu_us_per_request?: Record<string, number>;
 }
 
 /** A request overlaps a fault from its injection until its replacement serves (or, failing that, its detection). */
@@ -77,6 +82,7 @@ export function summarizeRun(args: {
   violations: number;
   offeredRps: number | null;
   spuriousFaults: number;
+  cpuMs?: Record<string, number>;
 }): RunSummary {
   const { records, faults } = args;
   const answered = records.filter((r) => r.outcome !== 'failed');
@@ -106,5 +112,20 @@ export function summarizeRun(args: {
     refused: answered.filter((r) => r.outcome === 'refused').length,
     offered_rps: args.offeredRps,
     spurious_faults: args.spuriousFaults,
+    cpu_us_per_request: args.cpuMs && perRequest(args.cpuMs, answered.length),
   };
+}
+
+/** CPU milliseconds by role as microseconds per answered request, with their total. */
+function perRequest(cpuMs: Record<string, number>, answered: number): Record<string, number> | undefined {
+  if (answered === 0) return undefined;
+  const out: Record<string, number> = {};
+  let total = 0;
+  for (const [role, ms] of Object.entries(cpuMs).sort(([a], [b]) => a.localeCompare(b))) {
+    if (ms === 0) continue;
+    out[role] = Math.round((1000 * ms) / answered);
+    total += ms;
+  }
+  out.total = Math.round((1000 * total) / answered);
+  return out;
 }

@@ -136,7 +136,7 @@ interface BenchCliOptions {
 export function benchCommand(): Command {
   return withMetricsOptions(new Command('bench'))
     .description(
-      'Fault-injection benchmark: for each configuration (single, passive, active-nocache, active, hedged-2) and fault ' +
+      'Fault-injection benchmark: for each configuration (single, passive, active-nocache, active, hedged-2, deferred) and fault ' +
         '(none, crash, hang), C clients trade for D seconds after a warm-up while a replica is crashed or hung every ' +
         'interval; records every request and fault, checks the database for duplicates after each run, and writes ' +
         'requests.ndjson, faults.ndjson, summary.json, report.md and SVG plots to a results folder. Starts its own ' +
@@ -215,7 +215,10 @@ export function benchCommand(): Command {
         otherwise: "an embedded one, or the --target system's",
       }),
     )
-    .option('--target', 'run against the system `hedge up` is running (passive, active, hedged-2 only)')
+    .option(
+      '--target',
+      'run against the system `hedge up` is running (passive, active, hedged-2, deferred only)',
+    )
     .option('--json', 'print the summary as JSON on stdout')
     .option(
       '--tls-cost',
@@ -293,7 +296,7 @@ export function benchWorkloadCommand(): Command {
     .addOption(
       defaulted(
         '--configs <list>',
-        'single, passive, active',
+        'single, passive, active, deferred',
         choiceListOption(
           WORKLOAD_CONFIGS.map((c) => c.name),
           'configuration',
@@ -352,6 +355,7 @@ export function benchWorkloadCommand(): Command {
               'commands',
               'seconds',
               'commands/s',
+              'sign-in s',
               'refused',
               'infra failures',
               'duplicates',
@@ -363,6 +367,7 @@ export function benchWorkloadCommand(): Command {
               r.commands,
               r.seconds,
               r.commands_per_s,
+              r.setup_seconds,
               r.errors,
               r.infra_failures,
               r.duplicate_effects,

@@ -1,6 +1,6 @@
 import type { ReplicationMode } from '../client/replication-mode.js';
 
-export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2';
+export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2' | 'deferred';
 export type FaultMode = 'none' | 'crash' | 'hang';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
@@ -9,6 +9,7 @@ export const CONFIG_NAMES: readonly ConfigName[] = [
   'active-nocache',
   'active',
   'hedged-2',
+  'deferred',
 ];
 export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
 
@@ -65,6 +66,15 @@ export const CONFIGS: Record<ConfigName, BenchConfig> = {
     hedgeSize: 2,
     clientSideOnly: true,
   },
+  deferred: {
+    name: 'deferred',
+    description:
+      'three replicas, each call to the first and to a second only if no answer came within the p95 of recent calls',
+    replicas: 3,
+    dedup: 'cache',
+    mode: 'deferred',
+    clientSideOnly: true,
+  },
 };
 
 /**
@@ -79,7 +89,7 @@ export const SEED_FIGURES: Partial<
   active: { fault_free_mean_ms: 168, faulted_mean_ms: 278 },
 };
 
-/** `hedge bench-workload`: a single replica, then three with the passive and the active client. */
+/** `hedge bench-workload`: a single replica, then three with the passive and the active client (and, asked for, the deferred). */
 export interface WorkloadBenchConfig {
   name: string;
   replicas: number;
@@ -90,4 +100,5 @@ export const WORKLOAD_CONFIGS: WorkloadBenchConfig[] = [
   { name: 'single', replicas: 1, mode: 'passive' },
   { name: 'passive', replicas: 3, mode: 'passive' },
   { name: 'active', replicas: 3, mode: 'active' },
+  { name: 'deferred', replicas: 3, mode: 'deferred' },
 ];

@@ -96,8 +96,13 @@ export async function generateLoad(sessions: TradingSession[], quotes: QuoteSour
           };
         }
         const finished = now();
-        if (start >= measureFrom)
-          options.onRecord({ ...record, end_ms: finished, latency_ms: finished - start });
+        if (start >= measureFrom) {
+          // Completed in place, not copied: one object per request.
+          const done = record as RequestRecord;
+          done.end_ms = finished;
+          done.latency_ms = finished - start;
+          options.onRecord(done);
+        }
       }
     }),
   );

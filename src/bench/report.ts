@@ -180,6 +180,7 @@ export function renderReport(summary: BenchSummary): string {
       );
     }
   }
+  lines.push(...cpuCostSection(summary));
   lines.push('', '## Latency and throughput', '', ...markdownTable(latencyTable(summary)));
   const single = summary.runs.find((r) => r.config === 'single' && r.fault === 'none');
   if (single) {
@@ -243,4 +244,56 @@ export function renderReport(summary: BenchSummary): string {
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * µs of CPU per answered request by process, from /proc (process-cpu.ts), for the
+ * capacity runs and the fault-free runs: where a replicated request's cost goes.
+ */
+function cpuCostSection(summary: BenchSummary): string[] {
+  const runs = [
+    ...summary.capacity.map((r) => ({ r, load: 'closed loop' })),
+    ...summary.runs.filter((r) => r.fault === 'none').map((r) => ({ r, load: 'open loop' })),
+  ].filter(({ r }) => r.cpu_us_per_request);
+  if (runs.length === 0) return [];
+  // Replicas by position (their ids differ between configurations), then the rest.
+  const columnsOf = (c: Record<string, number>) => {
+    const replicas = Object.keys(c).filter((k) => k.startsWith('replica'));
+    return { replicas, others: Object.keys(c).filter((k) => !k.startsWith('replica') && k !== 'total') };
+  };
+  const others = [...new Set(runs.flatMap(({ r }) => columnsOf(r.cpu_us_per_request ?? {}).others))].sort();
+  const width = Math.max(...runs.map(({ r }) => columnsOf(r.cpu_us_per_request ?? {}).replicas.length));
+  const header = [
+    'configuration',
+    'load',
+    ...others,
+    ...Array.from({ length: width }, (_, i) => `replica ${i + 1}`),
+    'total',
+  ];
+  const lines = [
+    '',
+    '## CPU per request',
+    '',
+    'µs of CPU per answered request in the measured time, per process (utime + stime from /proc; the bench process holds the client and the load generator; postgres sums every backend). Other work on a shared machine is not counted, but slows what is.',
+    '',
+    row(header),
+    row(header.map((_, i) => (i < 2 ? '---' : '---:'))),
+  ];
+  for (const { r, load } of runs) {
+    const c = r.cpu_us_per_request ?? {};
+    const { replicas } = columnsOf(c);
+    lines.push(
+      row([
+        r.config,
+        load,
+        ...others.map((o) => c[o] ?? ''),
+        ...Array.from({ length: width }, (_, i) => {
+          const key = replicas[i];
+          return key === undefined ? '' : (c[key] ?? '');
+        }),
+        c.total ?? '',
+      ]),
+    );
+  }
+  return lines;
 }

@@ -17,6 +17,7 @@ import { type BenchConfig, CONFIGS, type ConfigName, type FaultMode } from './co
 import { FaultTracker } from './fault-tracker.js';
 import { generateLoad, type RequestRecord } from './load-generator.js';
 import { describeMachine } from './machine.js';
+import { type CpuByRole, startCpuCount } from './process-cpu.js';
 import { Progress } from './progress.js';
 import { type BenchSummary, renderReport } from './report.js';
 import { checkResultsFolder } from './results-folder.js';
@@ -211,16 +212,26 @@ async function openSessions(
   count: number,
 ): Promise<TradingSession[]> {
   const stamp = Date.now().toString(36);
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const session = new TradingSession(client);
-      const username = `bench_${config.replace('-', '')}_${stamp}_${i}`.slice(0, 32);
-      await session.register(username, 'benchmark password');
-      await session.deposit('1000000000.00');
-      return session;
-    }),
-  );
+  const open = async (i: number) => {
+    const session = new TradingSession(client);
+    const username = `bench_${config.replace('-', '')}_${stamp}_${i}`.slice(0, 32);
+    await session.register(username, 'benchmark password');
+    await session.deposit('1000000000.00');
+    return session;
+  };
+  // A few at a time: each registration is a scrypt, and a replica runs two at once
+  // (passwords.ts); sixteen at once on a busy machine outlast a passive attempt's timeout.
+  const sessions: TradingSession[] = [];
+  for (let i = 0; i < count; i += SIGN_UP_BATCH)
+    sessions.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(SIGN_UP_BATCH, count - i) }, (_, k) => open(i + k)),
+      )),
+    );
+  return sessions;
 }
+
+const SIGN_UP_BATCH = 4;
 
 interface Prepared {
   config: BenchConfig;
@@ -298,7 +309,11 @@ async function measure(
           seed: options.seed,
           hangMs: options.hangMs,
         });
-  const startTimer = setTimeout(() => tracker?.start(), options.warmupMs);
+  let cpuCount: (() => CpuByRole) | undefined;
+  const startTimer = setTimeout(() => {
+    tracker?.start();
+    cpuCount = startCpuCount();
+  }, options.warmupMs);
   const records: RequestRecord[] = [];
   progress.start(
     `[${config.name} · ${fault}${rate ? ` · ${rate}/s` : ' · closed loop'}]`,
@@ -315,6 +330,7 @@ async function measure(
       progress.record(r.latency_ms);
     },
   });
+  const cpuMs = cpuCount?.();
   progress.stop();
   clearTimeout(startTimer);
   const faults = (await tracker?.finish()) ?? [];
@@ -339,6 +355,7 @@ async function measure(
     violations: report.violations.length,
     offeredRps: rate ?? null,
     spuriousFaults: spurious,
+    cpuMs,
   });
   const answered = records.filter((r) => r.outcome !== 'failed');
   return {

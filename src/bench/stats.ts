@@ -27,7 +27,7 @@ export function minOf(values: number[], ceiling = Number.POSITIVE_INFINITY): num
 }
 
 /** Nearest-rank percentile of an ascending array. */
-export function percentile(sorted: number[], q: number): number {
+export function percentile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil(q * sorted.length) - 1;
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))] as number;

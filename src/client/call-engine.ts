@@ -194,12 +194,16 @@ class CallExecution<T> {
       if (this.inFlight.size === 0) this.retryLater();
       return;
     }
-    const { fanOut, hedgeDelayMs } = this.policy;
+    const { fanOut, adaptiveHedge } = this.policy;
+    const hedgeDelayMs = adaptiveHedge ? adaptiveHedge.delayMs(this.spec.method) : this.policy.hedgeDelayMs;
     const first = fanOut === 'all' ? candidates : candidates.slice(0, fanOut);
     for (const member of first) this.launch(member);
     clearTimeout(this.hedgeTimer);
     if (hedgeDelayMs !== undefined && candidates.length > first.length) {
-      const rest = candidates.slice(first.length);
+      const rest = candidates.slice(
+        first.length,
+        adaptiveHedge ? first.length + adaptiveHedge.count : undefined,
+      );
       this.hedgeTimer = setTimeout(() => {
         for (const member of rest) {
           if (this.settled) return;
@@ -234,6 +238,7 @@ class CallExecution<T> {
     if (this.settled) return;
     if (!err) {
       this.finish(attempt.member, status.OK);
+      this.policy.adaptiveHedge?.observe(this.spec.method, this.telemetry.latencyMs);
       this.resolve({ response: value as T, telemetry: this.telemetry });
       return;
     }

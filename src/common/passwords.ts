@@ -19,10 +19,29 @@ export interface PasswordHash {
   hash: Buffer;
 }
 
-function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, KEY_LENGTH, options, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+/**
+ * scrypts running at once in this process. libuv's pool (4 threads) also runs the
+ * database driver's SCRAM sign-in (pbkdf2) and file reads: with every thread in a
+ * scrypt, a burst of sign-ins held a new database connection past its timeout. Two
+ * keep a 2-core machine busy.
+ */
+const SCRYPT_CONCURRENCY = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+  // A finished scrypt hands its slot to the next waiting one.
+  if (running < SCRYPT_CONCURRENCY) running += 1;
+  else await new Promise<void>((go) => waiting.push(go));
+  try {
+    return await new Promise((resolve, reject) =>
+      scrypt(password, salt, KEY_LENGTH, options, (err, key) => (err ? reject(err) : resolve(key))),
+    );
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running -= 1;
+  }
 }
 
 export async function hashPassword(password: string): Promise<PasswordHash> {

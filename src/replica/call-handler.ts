@@ -4,6 +4,9 @@ import { unary } from '../common/grpc-handlers.js';
 import type { Logger } from '../common/logger.js';
 import type { SessionRateLimiter } from './session-rate-limit.js';
 
+/** What a replica answers a call its caller cancelled (it no longer reads the answer). */
+export const cancelledCall = () => new HedgeError(status.CANCELLED, 'CANCELLED', 'the call was cancelled');
+
 /**
  * The unary handlers of a replica's services: a session over its rate is
  * refused first, then the fault injector's slowness, then no work at all for a
@@ -18,7 +21,7 @@ export function replicaHandler(
     unary<Req, Res>(log, method, async (call) => {
       sessionRate?.admit(call.metadata);
       if (beforeCall) await beforeCall();
-      if (call.cancelled) throw new HedgeError(status.CANCELLED, 'CANCELLED', 'the call was cancelled');
+      if (call.cancelled) throw cancelledCall();
       return fn(call);
     });
 }

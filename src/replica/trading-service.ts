@@ -16,11 +16,12 @@ import type { TradeResponse } from '../gen/hedge/v1/TradeResponse.js';
 import type { TradingHandlers } from '../gen/hedge/v1/Trading.js';
 import type { AccountReads } from './account-reads.js';
 import type { AuditReads } from './audit-reads.js';
-import { replicaHandler } from './call-handler.js';
+import { cancelledCall, replicaHandler } from './call-handler.js';
 import { hashToken, parseNewSessionToken, sessionTokenHash } from './credentials.js';
 import type { Executor } from './executor.js';
 import type { Params } from './operation.js';
 import { type QuoteVerifier, quoteParams } from './quote-verifier.js';
+import { RecentSignIns } from './recent-sign-ins.js';
 import type { SessionRateLimiter } from './session-rate-limit.js';
 import { loginKeys, peerHost, registerKeys, type SignInLimits, SignInThrottle } from './sign-in-throttle.js';
 import { parsePassword, parseRequestId, parseUsername } from './validation.js';
@@ -45,6 +46,30 @@ export interface TradingDeps {
 const MAX_LIST_LIMIT = 1000;
 
 /**
+ * How long a losing copy of a sign-in waits to be cancelled before it pays for the
+ * scrypt that checks its password: longer than the client's grace before it cancels
+ * the copies it no longer needs (LOSER_GRACE_MS in src/client/call-engine.ts, 100 ms).
+ * Without it, in active mode each sign-in cost three scrypts, one per copy.
+ */
+const LOSER_CANCEL_WAIT_MS = 250;
+
+/** Whether the call is cancelled within `ms` (at once if it already is). */
+function cancelledWithin(call: ServerUnaryCall<unknown, unknown>, ms: number): Promise<boolean> {
+  if (call.cancelled) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onCancel = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      call.off('cancelled', onCancel);
+      resolve(false);
+    }, ms);
+    call.once('cancelled', onCancel);
+  });
+}
+
+/**
  * The Trading service. Handlers check the input completely before the database is
  * touched (bad input: a precise status, nothing changed), then hand the request
  * to the executor, which runs it exactly once however many copies arrive.
@@ -54,6 +79,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
 
   const handler = replicaHandler(deps.log, deps.beforeCall, deps.sessionRate);
   const throttle = new SignInThrottle(deps.signInLimits);
+  const recent = new RecentSignIns();
 
   async function trade(call: ServerUnaryCall<TradeRequest__Output, TradeResponse>, side: 'buy' | 'sell') {
     const req = call.request;
@@ -109,10 +135,18 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       (tx) => prepare(tx, username, password, peer),
       async (tx) => {
         const stored = await accounts.credentials(username, tx);
-        return () => verifyPassword(password, stored);
+        return async () => {
+          // A retry of a request this replica answered, with the password it checked.
+          if (recent.answered(requestId, password)) return true;
+          // A copy that found the answer stored lost to another copy, whose answer the
+          // client normally has already and then cancels this one: it skips its scrypt.
+          if (await cancelledWithin(call, LOSER_CANCEL_WAIT_MS)) throw cancelledCall();
+          return verifyPassword(password, stored);
+        };
       },
       traceIdOf(call.metadata),
     );
+    recent.remember(requestId, password);
     return { ...response, session_token: token };
   }
 
