@@ -50,6 +50,7 @@ interface UpCliOptions {
   allowFaultInjection?: boolean;
   seed?: string;
   fixedPrices?: boolean;
+  ha?: boolean;
 }
 
 export function upCommand(): Command {
@@ -84,6 +85,11 @@ export function upCommand(): Command {
     )
     .option('--seed <n>', 'price random-walk seed')
     .option('--fixed-prices', 'never move prices (reproducible runs)')
+    .option(
+      '--ha',
+      'instead of the embedded PostgreSQL, a Patroni cluster of three PostgreSQL 15 nodes (strict synchronous ' +
+        'replication) over three etcd members, under <data-dir>/ha (needs `npm run setup:ha`)',
+    )
     .action(async (opts: UpCliOptions) => {
       const { runUp } = await import('./run-up.js');
       const dataDir = resolveDataDir(opts.dataDir);
@@ -93,10 +99,14 @@ export function upCommand(): Command {
       await assertPortFree(LISTEN_HOST, opts.managerPort, '--manager-port');
       // With the live view on the terminal, up's own log lines go to a file beside the others'.
       const log = createLogger('up', {}, process.stdout.isTTY ? join(dataDir, 'logs', 'up.log') : undefined);
+      const databaseUrl = await resolveSetting(UP_DATABASE_URL, opts.databaseUrl);
+      if (opts.ha && databaseUrl)
+        throw new Error('--ha starts its own database: drop --database-url/$DATABASE_URL');
       const system = await runUp(
         {
           dataDir,
-          databaseUrl: await resolveSetting(UP_DATABASE_URL, opts.databaseUrl),
+          databaseUrl,
+          ha: opts.ha,
           feedPort: opts.feedPort,
           managerPort: opts.managerPort,
           // Any well-formed symbol is quoted, as the SEng 468 quote server did: workloads name hundreds.
