@@ -15,7 +15,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(patroni etcd-server etcd-client postgresql-15 postgresql-client-15)
+# python3-etcd (and python3-dnspython, which it needs): Patroni's etcd v2 backend (see src/ha/ha-layout.ts for why not etcd3).
+packages=(patroni etcd-server etcd-client postgresql-15 postgresql-client-15 python3-etcd python3-dnspython)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -58,6 +59,7 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
   done < <(pg_lsclusters --no-header 2>/dev/null || true)
 fi
 
+/usr/bin/python3 -c 'import etcd, dns' || { echo "setup-ha: python3-etcd does not import" >&2; exit 1; }
 for bin in /usr/bin/patroni /usr/bin/etcd /usr/lib/postgresql/15/bin/postgres /usr/lib/postgresql/15/bin/pg_rewind; do
   [[ -x $bin ]] || { echo "setup-ha: $bin missing after install" >&2; exit 1; }
 done

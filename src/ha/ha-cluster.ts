@@ -250,6 +250,8 @@ async function stopGroup(child: ChildProcess, graceMs: number): Promise<void> {
   const pid = child.pid;
   if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const gone = exited(child);
+  // A stopped (SIGSTOPped) member would never act on SIGTERM.
+  signalQuietly(-pid, 'SIGCONT');
   signalQuietly(-pid, 'SIGTERM');
   const timer = setTimeout(() => signalQuietly(-pid, 'SIGKILL'), graceMs);
   await gone;

@@ -147,6 +147,8 @@ export async function prepareLayout(dataDir: string): Promise<HaLayout> {
         'new',
         '--initial-cluster-token',
         `hedge-${p.etcd[0]?.peer}`,
+        // Patroni talks to etcd over its v2 API (see patroniConfig).
+        '--enable-v2=true',
         '--logger',
         'zap',
         '--log-level',
@@ -186,7 +188,11 @@ function patroniConfig(
     scope: SCOPE,
     name: `pg${i + 1}`,
     restapi: { listen: `${HOST}:${node.rest}`, connect_address: `${HOST}:${node.rest}` },
-    etcd3: { hosts: ports.etcd.map((e) => `${HOST}:${e.client}`) },
+    // etcd's v2 API, not etcd3: Debian 12's Patroni 3.0.2 renews an expired etcd3 lease by writing the leader
+    // key unconditionally, so a primary that was paused past its ttl took the key back from the standby already
+    // promoted in its place (seen in test-ha; fixed upstream in Patroni 3.0.3, patroni/patroni#2689). Its v2
+    // backend renews the key by compare-and-swap on its own name, and a stale primary that lost it demotes.
+    etcd: { hosts: ports.etcd.map((e) => `${HOST}:${e.client}`) },
     bootstrap: {
       dcs: {
         ...PATRONI_TIMING,
