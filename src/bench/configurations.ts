@@ -1,7 +1,8 @@
 import type { ReplicationMode } from '../client/replication-mode.js';
 
 export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2';
-export type FaultMode = 'none' | 'crash' | 'hang';
+/** db-primary: SIGKILL the database primary's postmaster (a system of several database nodes, `hedge up --ha`). */
+export type FaultMode = 'none' | 'crash' | 'hang' | 'db-primary';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
   'single',
@@ -10,7 +11,7 @@ export const CONFIG_NAMES: readonly ConfigName[] = [
   'active',
   'hedged-2',
 ];
-export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
+export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang', 'db-primary'];
 
 export interface BenchConfig {
   name: ConfigName;
