@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
-import { primaryPostmaster } from '../fault-injector/db-primary.js';
+import { primaryPostmaster } from '../common/primary-postmaster.js';
 import { FaultInjector, type FaultKind, type Injection } from '../fault-injector/injector.js';
 
 /** One injected fault, followed through the manager's status to its end. */

@@ -1,11 +1,11 @@
 import { credentials } from '@grpc/grpc-js';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
+import { primaryPostmaster } from '../common/primary-postmaster.js';
 import { isAlive, signalQuietly } from '../common/process-state.js';
 import { hedgeProto } from '../common/proto.js';
 import { mulberry32 } from '../common/random.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
-import { primaryPostmaster } from './db-primary.js';
 
 /** `db-primary`: SIGKILL the postmaster of the database's primary (needs `databaseUrl`). */
 export type FaultKind = 'crash' | 'hang' | 'slow' | 'db-primary';

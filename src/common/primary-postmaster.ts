@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { databaseNodes, nodeName } from '../common/database-nodes.js';
-import { nodeRoles } from '../common/primary-pool.js';
-import { parentPid } from '../common/process-state.js';
+import { databaseNodes, nodeName } from './database-nodes.js';
+import { nodeRoles } from './primary-pool.js';
+import { parentPid } from './process-state.js';
 
 export interface PrimaryPostmaster {
   /** host:port of the node. */
