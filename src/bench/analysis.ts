@@ -11,6 +11,8 @@ export interface RunSummary {
   requests: number;
   /** Requests no replica answered within the client's deadline. */
   failed: number;
+  /** Requests answered OK whose request-log entry is not in the database after the run (must be 0). */
+  lost_acknowledged: number;
   /** Requests with more than one effect, from `hedge verify` after the run. */
   duplicates: number;
   /** Checks of `hedge verify` that failed after the run. */
@@ -79,6 +81,7 @@ export function summarizeRun(args: {
   records: RequestRecord[];
   faults: FaultRecord[];
   duplicates: number;
+  lostAcknowledged: number;
   violations: number;
   offeredRps: number | null;
   spuriousFaults: number;
@@ -98,6 +101,7 @@ export function summarizeRun(args: {
     duration_s: args.durationMs / 1000,
     requests: records.length,
     failed: records.length - answered.length,
+    lost_acknowledged: args.lostAcknowledged,
     duplicates: args.duplicates,
     violations: args.violations,
     throughput_rps: round(answered.length / (args.durationMs / 1000), 1),

@@ -117,6 +117,7 @@ interface BenchCliOptions {
   duration: number;
   warmup: number;
   faultInterval: number;
+  deadline?: number;
   rate: number;
   capacityDuration: number;
   seed: number;
@@ -137,8 +138,8 @@ export function benchCommand(): Command {
   return withMetricsOptions(new Command('bench'))
     .description(
       'Fault-injection benchmark: for each configuration (single, passive, active-nocache, active, hedged-2, deferred) and fault ' +
-        '(none, crash, hang), C clients trade for D seconds after a warm-up while a replica is crashed or hung every ' +
-        'interval; records every request and fault, checks the database for duplicates after each run, and writes ' +
+        '(none, crash, hang; or db-primary, the database primary SIGKILLed, with --target on `hedge up --ha`), C clients ' +
+        'trade for D seconds after a warm-up while a replica (or the primary) is crashed or hung every interval; records every request and fault, checks the database for duplicates after each run, and writes ' +
         'requests.ndjson, faults.ndjson, summary.json, report.md and SVG plots to a results folder. Starts its own ' +
         'system unless --target.',
     )
@@ -155,7 +156,7 @@ export function benchCommand(): Command {
         '--faults <list>',
         'fault modes to run each configuration under',
         choiceListOption(FAULT_MODES, 'fault'),
-        FAULT_MODES.join(','),
+        FAULT_MODES.filter((f) => f !== 'db-primary').join(','),
       ),
     )
     .option('--clients <n>', 'concurrent clients, each with one call in flight', intOption(1, 1024), 16)
@@ -184,6 +185,11 @@ export function benchCommand(): Command {
       ),
     )
     .option('--seed <n>', 'seed of the fault targets and the price walk', intOption(0, 2 ** 32 - 1), 1)
+    .option(
+      '--deadline <duration>',
+      "each call's deadline (default: the client's, 5s; a database fail-over needs longer)",
+      positiveDurationOption,
+    )
     .addOption(
       defaulted(
         '--hang-for <duration>',
@@ -249,6 +255,7 @@ export function benchCommand(): Command {
         durationMs: opts.duration,
         warmupMs: opts.warmup,
         faultIntervalMs: opts.faultInterval,
+        deadlineMs: opts.deadline,
         ratePerSecond: opts.rate > 0 ? opts.rate : undefined,
         capacityDurationMs: opts.capacityDuration,
         seed: opts.seed,

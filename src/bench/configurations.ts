@@ -1,7 +1,8 @@
 import type { ReplicationMode } from '../client/replication-mode.js';
 
 export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2' | 'deferred';
-export type FaultMode = 'none' | 'crash' | 'hang';
+/** db-primary: SIGKILL the database primary's postmaster (a system of several database nodes, `hedge up --ha`). */
+export type FaultMode = 'none' | 'crash' | 'hang' | 'db-primary';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
   'single',
@@ -11,7 +12,7 @@ export const CONFIG_NAMES: readonly ConfigName[] = [
   'hedged-2',
   'deferred',
 ];
-export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
+export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang', 'db-primary'];
 
 export interface BenchConfig {
   name: ConfigName;

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
+import { primaryPostmaster } from '../common/primary-postmaster.js';
 import { FaultInjector, type FaultKind, type Injection } from '../fault-injector/injector.js';
 
 /** One injected fault, followed through the manager's status to its end. */
@@ -23,6 +24,8 @@ export interface FaultTrackerOptions {
   atMs: number[];
   seed: number;
   hangMs: number;
+  /** The database, for db-primary faults. */
+  databaseUrl?: string;
 }
 
 const POLL_MS = 10;
@@ -52,6 +55,7 @@ export class FaultTracker {
         hangMs: options.hangMs,
         slowDelayMs: 0,
         slowDurationMs: 0,
+        databaseUrl: options.databaseUrl,
       },
       (injection) => this.onInjection(injection),
     );
@@ -82,7 +86,29 @@ export class FaultTracker {
       recovery_ms: null,
     };
     this.faults.push(record);
-    this.following.push(this.follow(record));
+    this.following.push(record.kind === 'db-primary' ? this.followPromotion(record) : this.follow(record));
+  }
+
+  /**
+   * A killed database primary, followed until a primary answers again with
+   * another postmaster (a standby promoted, or the node restarted). Seen from
+   * outside, Patroni's detection and the promotion are one interval: both
+   * figures are that interval.
+   */
+  private async followPromotion(record: FaultRecord): Promise<void> {
+    const giveUpAt = Date.now() + FOLLOW_MS;
+    while (Date.now() < giveUpAt && this.options.databaseUrl) {
+      const primary = await primaryPostmaster(this.options.databaseUrl).catch(() => undefined);
+      if (primary && primary.pid !== record.pid) {
+        const at = Date.now();
+        record.detected_at_ms = at;
+        record.recovered_at_ms = at;
+        record.detection_ms = at - record.injected_at_ms;
+        record.recovery_ms = at - record.injected_at_ms;
+        return;
+      }
+      await delay(100);
+    }
   }
 
   private async follow(record: FaultRecord): Promise<void> {

@@ -29,6 +29,8 @@ export interface BenchOptions {
   durationMs: number;
   warmupMs: number;
   faultIntervalMs: number;
+  /** Each call's deadline (default: the replicated client's, 5 s). */
+  deadlineMs?: number;
   /** Offered load of the measured runs, all clients together (open loop); undefined: closed loop. */
   ratePerSecond?: number;
   /** Length of each configuration's closed-loop capacity run, fault-free (0: none). */
@@ -152,7 +154,7 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
         const faults = name === 'single' ? (['none'] as FaultMode[]) : options.faults;
         const bench = await prepare(config, manager, feedAddress, options);
         try {
-          const context = { bench, pool, options, progress, requestsOut, faultsOut };
+          const context = { bench, pool, databaseUrl, options, progress, requestsOut, faultsOut };
           if (options.capacityDurationMs > 0)
             capacity.push((await measure(context, 'none', undefined, options.capacityDurationMs)).summary);
           for (const fault of faults)
@@ -250,7 +252,12 @@ async function prepare(
   options: BenchOptions,
 ): Promise<Prepared> {
   await waitForFullStrength(manager, config.replicas);
-  const client = await ReplicatedClient.connect({ manager, mode: config.mode, hedgeSize: config.hedgeSize });
+  const client = await ReplicatedClient.connect({
+    manager,
+    mode: config.mode,
+    hedgeSize: config.hedgeSize,
+    ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
+  });
   const quotes = new QuoteSource(feed);
   const close = () => {
     quotes.close();
@@ -275,6 +282,7 @@ async function prepare(
 interface MeasureContext {
   bench: Prepared;
   pool: ReturnType<typeof createPool>;
+  databaseUrl: string;
   options: BenchOptions;
   progress: Progress;
   requestsOut: NodeJS.WritableStream;
@@ -308,6 +316,7 @@ async function measure(
           atMs: faultOffsets(durationMs, options.faultIntervalMs),
           seed: options.seed,
           hangMs: options.hangMs,
+          databaseUrl: context.databaseUrl,
         });
   let cpuCount: (() => CpuByRole) | undefined;
   const startTimer = setTimeout(() => {
@@ -335,7 +344,13 @@ async function measure(
   clearTimeout(startTimer);
   const faults = (await tracker?.finish()) ?? [];
   const report = await verifyDatabase(context.pool);
-  const spurious = (await managerFaults(manager)) - faultsBefore - faults.length;
+  const lostAcknowledged = await lostAcknowledgedCount(
+    context.pool,
+    records.filter((r) => r.outcome === 'ok').map((r) => r.request_id),
+  );
+  // A database fault is no replica fault: the manager counts only the latter.
+  const replicaFaults = faults.filter((f) => f.kind !== 'db-primary').length;
+  const spurious = (await managerFaults(manager)) - faultsBefore - replicaFaults;
   const windows = faultWindows(faults);
   const load = rate ? `open@${rate}` : 'closed';
   for (const r of records) {
@@ -352,6 +367,7 @@ async function measure(
     records,
     faults,
     duplicates: report.duplicate_effects,
+    lostAcknowledged,
     violations: report.violations.length,
     offeredRps: rate ?? null,
     spuriousFaults: spurious,
@@ -369,4 +385,21 @@ async function measure(
     },
     latencies: answered.map((r) => r.latency_ms),
   };
+}
+
+/**
+ * Requests a client saw answered OK whose request-log entry is missing: an
+ * acknowledgement the database lost (a primary that died with a commit no
+ * standby had). Must be 0.
+ */
+async function lostAcknowledgedCount(
+  pool: ReturnType<typeof createPool>,
+  requestIds: string[],
+): Promise<number> {
+  if (requestIds.length === 0) return 0;
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM request_log WHERE request_id = ANY($1::uuid[])',
+    [requestIds],
+  );
+  return requestIds.length - (rows[0]?.n ?? 0);
 }

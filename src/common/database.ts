@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { databaseNodes, isMultiHost, multiHostUrl } from './database-nodes.js';
+import { createPrimaryPool } from './primary-pool.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -19,15 +21,18 @@ export interface PoolOptions {
  * once instead of holding its request-id claim until the lock comes free.
  */
 export function createPool(url: string, options: PoolOptions = {}): Pool {
-  const pool = new pg.Pool({
-    connectionString: url,
+  const config: pg.PoolConfig = {
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'hedge',
     options: '-c client_connection_check_interval=250',
     keepAlive: true,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
-  });
+  };
+  // Several nodes (libpq's multi-host URL): the pool follows whichever is the primary.
+  const pool = isMultiHost(url)
+    ? createPrimaryPool(url, config)
+    : new pg.Pool({ ...config, connectionString: url });
   // An idle client whose server connection dropped emits here; the pool replaces it.
   pool.on('error', () => {});
   // A checked-out client (pool.connect()) whose connection drops emits 'error' on
@@ -43,13 +48,18 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
 
 /** Replaces the database name in a connection URL. */
 export function withDatabase(url: string, database: string): string {
+  if (isMultiHost(url))
+    return multiHostUrl(databaseNodes(url).map((n) => ({ url: withDatabase(n.url, database) })));
   const parsed = new URL(url);
   parsed.pathname = `/${encodeURIComponent(database)}`;
   return parsed.toString();
 }
 
-/** SQLSTATEs after which the same statement can succeed: the server going away or coming back, contention. */
-const TRANSIENT_SQLSTATE = /^(08...|57P0[1-3]|53300|40001|40P01)$/;
+/**
+ * SQLSTATEs after which the same statement can succeed: the server going away or coming back, contention,
+ * and a write reaching a node that was demoted to standby (25006) while a new primary takes over.
+ */
+const TRANSIENT_SQLSTATE = /^(08...|57P0[1-3]|53300|40001|40P01|25006)$/;
 const TRANSIENT_SOCKET = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

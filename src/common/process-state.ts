@@ -39,6 +39,12 @@ function statFields(pid: number): string[] | undefined {
   }
 }
 
+/** The process's parent (field 4 of /proc/<pid>/stat), or undefined if it is gone. */
+export function parentPid(pid: number): number | undefined {
+  const ppid = Number(statFields(pid)?.[1]);
+  return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
+}
+
 /** The process's command line, or [] if it is gone. */
 export function commandLine(pid: number): string[] {
   try {

@@ -11,6 +11,7 @@ import { formatDuration } from '../common/duration.js';
 import { stopOnSignals } from '../common/hedge-process.js';
 import {
   DATA_DIR,
+  DATABASE_URL,
   MANAGER_ADDRESS,
   requireSetting,
   resolveDataDir,
@@ -21,6 +22,7 @@ import { FAULT_KINDS, type FaultKind } from './injector.js';
 interface InjectCliOptions {
   dataDir?: string;
   manager?: string;
+  databaseUrl?: string;
   kinds: FaultKind[];
   every?: number;
   at?: number[];
@@ -49,10 +51,12 @@ export function injectCommand(): Command {
     .description(
       'Inject faults into the running replicas on a schedule: crash (SIGKILL), hang (SIGSTOP, then SIGCONT) or ' +
         'slow (added latency; replicas need --allow-fault-injection), at a seeded-random serving replica, never ' +
-        'below the minimum of serving replicas. Prints one JSON line per injection. Runs on the replicas’ machine.',
+        "below the minimum of serving replicas; or db-primary (SIGKILL the database primary's postmaster, for " +
+        '`hedge up --ha`). Prints one JSON line per injection. Runs on the replicas’ machine.',
     )
     .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
     .addOption(settingOption(MANAGER_ADDRESS))
+    .addOption(settingOption({ ...DATABASE_URL, description: 'the database, for --kinds db-primary' }))
     .addOption(
       defaulted(
         '--kinds <list>',
@@ -86,11 +90,13 @@ export function injectCommand(): Command {
     .action(async (opts: InjectCliOptions) => {
       const { FaultInjector } = await import('./injector.js');
       let failed = 0;
+      const dataDir = resolveDataDir(opts.dataDir);
       const injector = new FaultInjector(
         {
-          manager: await requireSetting(MANAGER_ADDRESS, opts.manager, {
-            dataDir: resolveDataDir(opts.dataDir),
-          }),
+          manager: await requireSetting(MANAGER_ADDRESS, opts.manager, { dataDir }),
+          databaseUrl: opts.kinds.includes('db-primary')
+            ? await requireSetting(DATABASE_URL, opts.databaseUrl, { dataDir })
+            : undefined,
           kinds: opts.kinds,
           everyMs: opts.every ?? (opts.at ? undefined : 15_000),
           atMs: opts.at,

@@ -1,4 +1,5 @@
 import { fetchStatus, managerClient } from '../client/manager-client.js';
+import { primaryPostmaster } from '../common/primary-postmaster.js';
 import { isAlive, signalQuietly } from '../common/process-state.js';
 import { hedgeProto } from '../common/proto.js';
 import { mulberry32 } from '../common/random.js';
@@ -6,8 +7,9 @@ import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
 import { channelCredentials } from '../tls/transport.js';
 
-export type FaultKind = 'crash' | 'hang' | 'slow';
-export const FAULT_KINDS: readonly FaultKind[] = ['crash', 'hang', 'slow'];
+/** `db-primary`: SIGKILL the postmaster of the database's primary (needs `databaseUrl`). */
+export type FaultKind = 'crash' | 'hang' | 'slow' | 'db-primary';
+export const FAULT_KINDS: readonly FaultKind[] = ['crash', 'hang', 'slow', 'db-primary'];
 
 export interface InjectorOptions {
   manager: string;
@@ -25,6 +27,8 @@ export interface InjectorOptions {
   hangMs: number;
   slowDelayMs: number;
   slowDurationMs: number;
+  /** The database, for `db-primary` (a multi-host URL names every node). */
+  databaseUrl?: string;
 }
 
 /** One line per injection (or skipped injection), with its wall-clock time. */
@@ -126,6 +130,7 @@ export class FaultInjector {
     const serving = status.replicas.filter(
       (r) => r.state === 'REPLICA_STATE_SERVING' && r.pid > 0 && (this.downUntil.get(r.pid) ?? 0) <= now,
     );
+    if (kind === 'db-primary') return this.killDatabasePrimary(base, serving.length);
     const minimum = this.options.minimum ?? status.minimum;
     if (serving.length - 1 < minimum) {
       return this.emit({
@@ -179,6 +184,36 @@ export class FaultInjector {
       return (err as Error).message;
     } finally {
       admin.close();
+    }
+  }
+
+  /** The database's primary postmaster, SIGKILLed: its target is the node, not a replica. */
+  private async killDatabasePrimary(
+    base: Pick<Injection, 'time_ms' | 'time' | 'kind'>,
+    servingBefore: number,
+  ): Promise<Injection> {
+    const { databaseUrl } = this.options;
+    try {
+      if (!databaseUrl) throw new Error('db-primary needs the database URL');
+      const primary = await primaryPostmaster(databaseUrl);
+      signalQuietly(primary.pid, 'SIGKILL');
+      this.injected += 1;
+      const injection = this.emit({
+        ...base,
+        time_ms: Date.now(),
+        target: { id: primary.node, pid: primary.pid, address: primary.node },
+        outcome: 'injected',
+        serving_before: servingBefore,
+      });
+      if (this.options.count !== undefined && this.injected >= this.options.count) this.stop();
+      return injection;
+    } catch (err) {
+      return this.emit({
+        ...base,
+        outcome: 'failed',
+        detail: (err as Error).message,
+        serving_before: servingBefore,
+      });
     }
   }
 

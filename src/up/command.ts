@@ -52,6 +52,7 @@ interface UpCliOptions {
   seed?: string;
   fixedPrices?: boolean;
   metrics: boolean;
+  ha?: boolean;
 }
 
 export function upCommand(): Command {
@@ -90,6 +91,11 @@ export function upCommand(): Command {
       '--no-metrics',
       'serve no Prometheus metrics (by default every process serves them on a loopback port)',
     )
+    .option(
+      '--ha',
+      'instead of the embedded PostgreSQL, a Patroni cluster of three PostgreSQL 15 nodes (strict synchronous ' +
+        'replication) over three etcd members, under <data-dir>/ha (needs `npm run setup:ha`)',
+    )
     .action(async (opts: UpCliOptions) => {
       const { runUp } = await import('./run-up.js');
       const dataDir = resolveDataDir(opts.dataDir);
@@ -99,10 +105,14 @@ export function upCommand(): Command {
       await assertPortFree(LISTEN_HOST, opts.managerPort, '--manager-port');
       // With the live view on the terminal, up's own log lines go to a file beside the others'.
       const log = createLogger('up', {}, process.stdout.isTTY ? join(dataDir, 'logs', 'up.log') : undefined);
+      const databaseUrl = await resolveSetting(UP_DATABASE_URL, opts.databaseUrl);
+      if (opts.ha && databaseUrl)
+        throw new Error('--ha starts its own database: drop --database-url/$DATABASE_URL');
       const system = await runUp(
         {
           dataDir,
-          databaseUrl: await resolveSetting(UP_DATABASE_URL, opts.databaseUrl),
+          databaseUrl,
+          ha: opts.ha,
           feedPort: opts.feedPort,
           managerPort: opts.managerPort,
           metrics: opts.metrics,

@@ -6,11 +6,15 @@ import type { Logger } from '../common/logger.js';
 import { metricsTargetsDir } from '../common/metrics-targets.js';
 import { migrate } from '../common/migrate.js';
 import { ProcessGroup } from '../common/process-group.js';
+import { removeRunFile, writeRunFile } from '../common/run-files.js';
+import type { HaCluster } from '../ha/ha-cluster.js';
 
 export interface UpOptions {
   dataDir: string;
   /** Use this PostgreSQL server instead of starting the embedded one. */
   databaseUrl?: string;
+  /** Start the three-node Patroni cluster (src/ha) instead of the embedded server. */
+  ha?: boolean;
   feedPort: number;
   managerPort: number;
   feedArgs: string[];
@@ -92,8 +96,24 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     return url;
   };
 
+  let ha: HaCluster | undefined;
+  const stopAll = async () => {
+    await group.stop();
+    if (ha) {
+      removeRunFile(options.dataDir, 'db');
+      await ha.stop();
+    }
+  };
+  /** The HA cluster: its members are Patroni's to restart; up only starts and stops them. */
+  const startHa = async (): Promise<string> => {
+    const { startHaCluster } = await import('../ha/ha-cluster.js');
+    ha = await startHaCluster(options.dataDir, log);
+    writeRunFile(options.dataDir, 'db', { databaseUrl: ha.databaseUrl });
+    return ha.databaseUrl;
+  };
+
   try {
-    const databaseUrl = options.databaseUrl ?? (await startDatabase());
+    const databaseUrl = options.databaseUrl ?? (options.ha ? await startHa() : await startDatabase());
     await prepareDatabase(databaseUrl, options.dataDir);
     const feedArgs = (port: number) => ['feed', ...dataDirArgs, '--port', String(port), ...options.feedArgs];
     // The manager's replicas inherit the manager's environment, so this reaches them too.
@@ -143,11 +163,11 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       failed,
       stop: () => {
         stopped = true;
-        return group.stop();
+        return stopAll();
       },
     };
   } catch (err) {
-    await group.stop();
+    await stopAll();
     throw err;
   }
 }

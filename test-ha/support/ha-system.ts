@@ -1,0 +1,126 @@
+import { cpSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { ManagerStatus } from '../../src/client/manager-client.js';
+import { fetchStatusFrom } from '../../src/client/manager-client.js';
+import { QuoteSource } from '../../src/client/quote-source.js';
+import { ReplicatedClient } from '../../src/client/replicated-client.js';
+import type { ReplicationMode } from '../../src/client/replication-mode.js';
+import { TradingSession } from '../../src/client/trading-session.js';
+import { ensureAdministrator } from '../../src/common/admin.js';
+import { createPool, type Pool } from '../../src/common/database.js';
+import { type SpawnedHedgeProcess, spawnHedge, stopChild } from '../../src/common/hedge-process.js';
+import { makeTempDataDir } from '../../src/common/paths.js';
+import { signalQuietly } from '../../src/common/process-state.js';
+import { type HaCluster, type HaMember, startHaCluster } from '../../src/ha/ha-cluster.js';
+import { startTestFeed, type TestFeed } from '../../test/support/feed.js';
+import { uniqueUsername } from '../../test/support/trader.js';
+
+export interface HaSystem {
+  dataDir: string;
+  cluster: HaCluster;
+  /** A pool over all three nodes: it follows the primary, as the replicas' do. */
+  pool: Pool;
+  feed: TestFeed;
+  quotes: QuoteSource;
+  managerAddress: string;
+  status(): Promise<ManagerStatus>;
+  /** A registered, funded user's session; calls may take a minute (a fail-over is a pause). */
+  session(mode: ReplicationMode): Promise<TradingSession>;
+  /** The member Patroni lists with `role`, waiting for one. */
+  member(role: string, timeoutMs?: number, not?: string): Promise<HaMember>;
+  /** Processes the test stopped (SIGSTOP): continued before anything is stopped. */
+  stopped: number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The system `hedge up --ha` runs, with a test feed in this process: the
+ * Patroni cluster (three etcd members, three PostgreSQL 15 nodes) under a
+ * temporary data directory, and a real manager process with three real replica
+ * processes over its multi-host URL. `stop` kills and removes all of it.
+ */
+export async function startHaSystem(): Promise<HaSystem> {
+  const dataDir = makeTempDataDir('hedge-test-ha-');
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopped: number[] = [];
+  const sessions: TradingSession[] = [];
+  const stop = async () => {
+    for (const pid of stopped.splice(0)) signalQuietly(pid, 'SIGCONT');
+    for (const s of sessions) s.client.close();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+    // For a person chasing a failure: the members' logs, kept where they say.
+    const keep = process.env.HEDGE_TEST_KEEP_LOGS;
+    if (keep) cpSync(join(dataDir, 'logs'), join(keep, basename(dataDir)), { recursive: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const cluster = await startHaCluster(dataDir);
+    cleanups.push(() => cluster.stop());
+    const pool = createPool(cluster.databaseUrl, { max: 2, applicationName: 'hedge-test-ha' });
+    cleanups.push(() => pool.end());
+    // Quotes outlive a fail-over's pause: a retried buy is not refused for its quote's age.
+    const feed = await startTestFeed({ dataDir, quoteTtlMs: 120_000 });
+    cleanups.push(() => feed.stop());
+    await ensureAdministrator(pool, dataDir);
+    const manager: SpawnedHedgeProcess = spawnHedge(
+      [
+        'manager',
+        '--data-dir',
+        dataDir,
+        '--port',
+        '0',
+        '--replicas',
+        '3',
+        '--min',
+        '2',
+        '--owner-pid',
+        String(process.pid),
+        '--feed',
+        feed.address,
+      ],
+      { lifeline: true, env: { DATABASE_URL: cluster.databaseUrl } },
+    );
+    cleanups.push(() => stopChild(manager.child));
+    const managerAddress = String((await manager.ready).address);
+    const quotes = new QuoteSource(feed.address);
+    cleanups.push(async () => quotes.close());
+    const member = async (role: string, timeoutMs = 120_000, not?: string) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const members = await cluster.members();
+        const found = members.find((m) => m.role === role && m.name !== not && m.postgresPid !== undefined);
+        if (found) return found;
+        if (Date.now() > deadline)
+          throw new Error(`no ${role} within ${timeoutMs} ms: ${JSON.stringify(members)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    return {
+      dataDir,
+      cluster,
+      pool,
+      feed,
+      quotes,
+      managerAddress,
+      status: () => fetchStatusFrom(managerAddress),
+      session: async (mode) => {
+        const replicated = await ReplicatedClient.connect({
+          manager: managerAddress,
+          mode,
+          deadlineMs: 90_000,
+        });
+        const session = new TradingSession(replicated);
+        sessions.push(session);
+        await session.register(uniqueUsername(mode), 'test password');
+        await session.deposit('1000000.00');
+        return session;
+      },
+      member,
+      stopped,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
