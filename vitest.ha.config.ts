@@ -10,6 +10,8 @@ export default defineConfig({
   test: {
     include: ['test-ha/**/*.test.ts'],
     globalSetup: ['test-ha/support/ha-global-setup.ts'],
+    // mTLS on, as by default and as in the main suite.
+    setupFiles: ['test/support/tls-setup.ts'],
     environment: 'node',
     env: { HEDGE_LOG_LEVEL: 'warn' },
     pool: 'forks',

@@ -12,6 +12,7 @@ import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js
 import type { TradingClient } from '../src/gen/hedge/v1/Trading.js';
 import { type RunningReplica, runReplica } from '../src/replica/run-replica.js';
 import { FREE_FAILURES } from '../src/replica/sign-in-throttle.js';
+import { currentTransport } from '../src/tls/transport.js';
 import { useTestDatabase } from './support/database.js';
 import { startTestFeed, type TestFeed } from './support/feed.js';
 import { Trader, tradingClient, uniqueUsername } from './support/trader.js';
@@ -245,7 +246,15 @@ describe('limits per session and per message', () => {
   });
 
   it('the server tells every connection its limit of concurrent streams (HTTP/2 SETTINGS)', async () => {
-    const session = connect(`http://127.0.0.1:${portOf(replica.address)}`);
+    // Over mutual TLS, as every connection is: the process's own certificate, h2 by ALPN.
+    const transport = currentTransport();
+    const identity = transport.insecure ? undefined : transport.identity;
+    const session = connect(`https://127.0.0.1:${portOf(replica.address)}`, {
+      ca: identity?.ca,
+      cert: identity?.cert,
+      key: identity?.key,
+      ALPNProtocols: ['h2'],
+    });
     try {
       const settings = await new Promise<{ maxConcurrentStreams?: number }>((resolve, reject) => {
         session.once('remoteSettings', resolve);
