@@ -6,6 +6,7 @@ import {
   durationOption,
   intOption,
   listOption,
+  positiveDurationOption,
 } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
@@ -31,7 +32,8 @@ interface FeedCliOptions {
 export function feedCommand(): Command {
   return new Command('feed')
     .description(
-      'Run the stock feed: a seeded random walk of prices in integer cents, every quote signed (RSA-2048, SHA-256) ' +
+      'Run the stock feed: prices in integer cents, a pure function of (seed, symbol, tick), so that feeds with ' +
+        'the same seed quote the same price for the same tick; every quote signed (RSA-2048, SHA-256) ' +
         'and valid for 10 s. The key pair is made on first start under <data-dir>/feed/.',
     )
     .addOption(settingOption(DATA_DIR))
@@ -61,7 +63,14 @@ export function feedCommand(): Command {
         .argParser(collect)
         .default([], 'none'),
     )
-    .addOption(defaulted('--tick <duration>', 'tick interval', durationOption, '1s'))
+    .addOption(
+      defaulted(
+        '--tick <duration>',
+        'tick interval; tick n starts n intervals after the Unix epoch, and quotes carry n as their sequence',
+        positiveDurationOption,
+        '1s',
+      ),
+    )
     .addOption(defaulted('--quote-ttl <duration>', 'how long a quote stays valid', durationOption, '10s'))
     .action(async (opts: FeedCliOptions) => {
       const { runFeed } = await import('./run-feed.js');

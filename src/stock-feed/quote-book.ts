@@ -21,8 +21,10 @@ export function signQuote(fields: QuoteFields, privateKey: KeyObject): SignedQuo
 /**
  * Signed quotes for the current tick. A symbol's quote is signed the first time
  * it is asked for in a tick and shared by every request and stream after that,
- * so the signing cost follows the symbols in use, not the symbols quoted. In a
- * long tick (a fixed-price feed) it is signed afresh when half its life is gone.
+ * so the signing cost follows the symbols in use, not the symbols quoted. It is
+ * issued at the tick's start, so every feed with the same seed signs the same
+ * fields for a tick (only the key differs). In a long tick (a fixed-price feed)
+ * it is signed afresh, issued now, when half its life is gone.
  */
 export class QuoteBook {
   private signed = new Map<string, SignedQuote__Output>();
@@ -37,24 +39,27 @@ export class QuoteBook {
   }
 
   quote(symbol: string): SignedQuote__Output | undefined {
-    if (this.signedAtSequence !== this.model.sequence) {
+    const sequence = this.model.sequence;
+    if (this.signedAtSequence !== sequence) {
       this.signed = new Map();
-      this.signedAtSequence = this.model.sequence;
+      this.signedAtSequence = sequence;
     }
     const cached = this.signed.get(symbol);
     // A quote outlives its tick only while it is fresh: however long a tick, a
     // client never gets one with less than half its validity left.
     if (cached && Number(cached.expires_at_ms) - Date.now() > this.ttlMs / 2) return cached;
-    const priceCents = this.model.price(symbol);
+    const priceCents = this.model.priceAt(symbol, this.signedAtSequence);
     if (priceCents === undefined) return undefined;
-    const issuedAtMs = BigInt(Date.now());
+    const now = BigInt(Date.now());
+    const tickStart = this.model.tickStartMs(this.signedAtSequence);
+    const issuedAtMs = now - tickStart < BigInt(Math.floor(this.ttlMs / 2)) ? tickStart : now;
     const quote = signQuote(
       {
         symbol,
         priceCents,
         issuedAtMs,
         expiresAtMs: issuedAtMs + BigInt(this.ttlMs),
-        sequence: this.model.sequence,
+        sequence: this.signedAtSequence,
         keyId: this.key.publicKey.keyId,
       },
       this.key.privateKey,

@@ -10,7 +10,6 @@ export interface FeedOptions extends PriceModelOptions {
   dataDir: string;
   host: string;
   port: number;
-  tickMs: number;
   quoteTtlMs: number;
 }
 
@@ -30,7 +29,24 @@ export async function runFeed(options: FeedOptions, log: Logger): Promise<Runnin
     (server) => server.addService(hedgeProto().StockFeed.service, service.handlers()),
     { services: ['hedge.v1.StockFeed'], protoFiles: [PROTO_FILES.feed] },
   );
-  const ticker = setInterval(() => service.tick(), options.tickMs);
+  // Ticks start on multiples of tickMs since the epoch (the model's tick
+  // index), so feeds on one clock push each tick together.
+  let ticker: NodeJS.Timeout | undefined;
+  let ticking = true;
+  const scheduleTick = () => {
+    if (!ticking) return;
+    const now = Date.now();
+    const next = Number(model.tickStartMs(model.tickIndexAt(now) + 1n));
+    // A timer can fire a millisecond early: aim just past the boundary.
+    ticker = setTimeout(
+      () => {
+        service.tick();
+        scheduleTick();
+      },
+      Math.min(next - now + 1, 2 ** 31 - 1),
+    );
+  };
+  scheduleTick();
   log.info(
     {
       address: started.address,
@@ -44,7 +60,8 @@ export async function runFeed(options: FeedOptions, log: Logger): Promise<Runnin
     address: started.address,
     keyId: key.publicKey.keyId,
     stop: async () => {
-      clearInterval(ticker);
+      ticking = false;
+      clearTimeout(ticker);
       service.endStreams();
       await started.shutdown(2_000);
     },
