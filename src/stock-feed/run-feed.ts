@@ -8,6 +8,8 @@ import { loadOrCreateSigningKey } from './signing-key.js';
 
 export interface FeedOptions extends PriceModelOptions {
   dataDir: string;
+  /** Its key pair's directory under dataDir (default 'feed'). */
+  name?: string;
   host: string;
   port: number;
   quoteTtlMs: number;
@@ -20,7 +22,7 @@ export interface RunningFeed {
 }
 
 export async function runFeed(options: FeedOptions, log: Logger): Promise<RunningFeed> {
-  const key = loadOrCreateSigningKey(options.dataDir);
+  const key = loadOrCreateSigningKey(options.dataDir, options.name);
   const model = new PriceModel(options);
   const service = new FeedService(model, new QuoteBook(model, key, options.quoteTtlMs), key, log);
   const started = await startGrpcServer(

@@ -10,7 +10,8 @@ export interface UpOptions {
   dataDir: string;
   /** Use this PostgreSQL server instead of starting the embedded one. */
   databaseUrl?: string;
-  feedPort: number;
+  /** One port per feed (0 picks a free one): every feed quotes the same price for a tick. */
+  feedPorts: number[];
   managerPort: number;
   feedArgs: string[];
   managerArgs: string[];
@@ -18,6 +19,7 @@ export interface UpOptions {
 
 export interface RunningSystem {
   databaseUrl: string;
+  /** Every feed's address, comma-separated (the --feed list). */
   feedAddress: string;
   managerAddress: string;
   logDir: string;
@@ -28,9 +30,9 @@ export interface RunningSystem {
 
 /**
  * Starts the system as child processes of this one (see ProcessGroup: none of
- * them outlives it): the embedded database, the feed, and the replication
+ * them outlives it): the embedded database, the feeds, and the replication
  * manager, which starts the replicas and ties them to this process too. The
- * database, the feed or the manager dying is restarted on its port (a restarted
+ * database, a feed or the manager dying is restarted on its port (a restarted
  * manager adopts the replicas still serving; replicas wait, not serving, while
  * the database is away). Logs go to <data-dir>/logs/.
  */
@@ -90,14 +92,29 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   try {
     const databaseUrl = options.databaseUrl ?? (await startDatabase());
     await prepareDatabase(databaseUrl, options.dataDir);
-    const feedArgs = (port: number) => ['feed', ...dataDirArgs, '--port', String(port), ...options.feedArgs];
-    const feed = await start('feed', feedArgs(options.feedPort));
-    restartable.set('feed', {
-      args: feedArgs(portOf(String(feed.address))),
-      env: {},
-      restarts: new Backoff(BACKOFF.upRestart),
-      readyAt: Date.now(),
-    });
+    // Every feed has its own key pair (decision: issue 11, feeds) and the same seed and tick.
+    const feedAddresses: string[] = [];
+    for (const [i, port] of options.feedPorts.entries()) {
+      const name = i === 0 ? 'feed' : `feed-${i + 1}`;
+      const feedArgs = (p: number) => [
+        'feed',
+        ...dataDirArgs,
+        '--name',
+        name,
+        '--port',
+        String(p),
+        ...options.feedArgs,
+      ];
+      const feed = await start(name, feedArgs(port));
+      feedAddresses.push(String(feed.address));
+      restartable.set(name, {
+        args: feedArgs(portOf(String(feed.address))),
+        env: {},
+        restarts: new Backoff(BACKOFF.upRestart),
+        readyAt: Date.now(),
+      });
+    }
+    const feedList = feedAddresses.join(',');
 
     // The database URL carries a password: it goes through the environment, not argv.
     const managerEnv = { DATABASE_URL: databaseUrl };
@@ -109,7 +126,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       '--owner-pid',
       String(process.pid),
       '--feed',
-      String(feed.address),
+      feedList,
       ...options.managerArgs,
     ];
     const manager = await start('manager', managerArgs(options.managerPort), managerEnv);
@@ -121,7 +138,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     });
     return {
       databaseUrl,
-      feedAddress: String(feed.address),
+      feedAddress: feedList,
       managerAddress: String(manager.address),
       logDir: group.logDir,
       failed,
