@@ -25,6 +25,7 @@ import {
 import {
   CONFIG_NAMES,
   type ConfigName,
+  DEFAULT_FAULT_MODES,
   FAULT_MODES,
   type FaultMode,
   WORKLOAD_CONFIGS,
@@ -151,7 +152,7 @@ export function benchCommand(): Command {
         '--faults <list>',
         'fault modes to run each configuration under',
         choiceListOption(FAULT_MODES, 'fault'),
-        FAULT_MODES.join(','),
+        DEFAULT_FAULT_MODES.join(','),
       ),
     )
     .option('--clients <n>', 'concurrent clients, each with one call in flight', intOption(1, 1024), 16)

@@ -1,7 +1,8 @@
 import type { ReplicationMode } from '../client/replication-mode.js';
 
 export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2';
-export type FaultMode = 'none' | 'crash' | 'hang';
+/** `feed`: SIGKILL one of the two feeds (the bench restarts it on its port). */
+export type FaultMode = 'none' | 'crash' | 'hang' | 'feed';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
   'single',
@@ -10,7 +11,9 @@ export const CONFIG_NAMES: readonly ConfigName[] = [
   'active',
   'hedged-2',
 ];
-export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
+export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang', 'feed'];
+/** What `hedge bench` runs unless told otherwise: the replica faults the seed measured. */
+export const DEFAULT_FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
 
 export interface BenchConfig {
   name: ConfigName;

@@ -49,7 +49,8 @@ export function injectCommand(): Command {
     .description(
       'Inject faults into the running replicas on a schedule: crash (SIGKILL), hang (SIGSTOP, then SIGCONT) or ' +
         'slow (added latency; replicas need --allow-fault-injection), at a seeded-random serving replica, never ' +
-        'below the minimum of serving replicas. Prints one JSON line per injection. Runs on the replicas’ machine.',
+        'below the minimum of serving replicas; or feed (SIGKILL a seeded-random stock feed of the data ' +
+        'directory, never the last one running). Prints one JSON line per injection. Runs on the replicas’ machine.',
     )
     .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
     .addOption(settingOption(MANAGER_ADDRESS))
@@ -86,11 +87,11 @@ export function injectCommand(): Command {
     .action(async (opts: InjectCliOptions) => {
       const { FaultInjector } = await import('./injector.js');
       let failed = 0;
+      const dataDir = resolveDataDir(opts.dataDir);
       const injector = new FaultInjector(
         {
-          manager: await requireSetting(MANAGER_ADDRESS, opts.manager, {
-            dataDir: resolveDataDir(opts.dataDir),
-          }),
+          manager: await requireSetting(MANAGER_ADDRESS, opts.manager, { dataDir }),
+          dataDir,
           kinds: opts.kinds,
           everyMs: opts.every ?? (opts.at ? undefined : 15_000),
           atMs: opts.at,

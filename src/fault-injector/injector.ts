@@ -5,9 +5,11 @@ import { hedgeProto } from '../common/proto.js';
 import { mulberry32 } from '../common/random.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
+import { liveFeeds } from './feed-targets.js';
 
-export type FaultKind = 'crash' | 'hang' | 'slow';
-export const FAULT_KINDS: readonly FaultKind[] = ['crash', 'hang', 'slow'];
+/** `feed`: SIGKILL one of the stock feeds (found through the data directory's run files), never the last one. */
+export type FaultKind = 'crash' | 'hang' | 'slow' | 'feed';
+export const FAULT_KINDS: readonly FaultKind[] = ['crash', 'hang', 'slow', 'feed'];
 
 export interface InjectorOptions {
   manager: string;
@@ -25,6 +27,8 @@ export interface InjectorOptions {
   hangMs: number;
   slowDelayMs: number;
   slowDurationMs: number;
+  /** The running system's data directory, where the feeds' run files are (kind `feed`). */
+  dataDir?: string;
 }
 
 /** One line per injection (or skipped injection), with its wall-clock time. */
@@ -109,6 +113,7 @@ export class FaultInjector {
   async injectOnce(): Promise<Injection | undefined> {
     if (this.stopped) return undefined;
     const kind = this.pick(this.options.kinds);
+    if (kind === 'feed') return this.killFeed();
     const status = await fetchStatus(this.manager, 2_000).catch(() => undefined);
     if (this.stopped) return undefined;
     const now = Date.now();
@@ -180,6 +185,39 @@ export class FaultInjector {
     } finally {
       admin.close();
     }
+  }
+
+  /**
+   * SIGKILLs a seeded-random running feed, if another one is left running: any
+   * feed quotes the same prices, so clients and replicas go on with the rest
+   * (`hedge up` restarts the killed one). `serving_before` counts feeds here.
+   */
+  private killFeed(): Injection {
+    const now = Date.now();
+    const base = { time_ms: now, time: new Date(now).toISOString(), kind: 'feed' as const };
+    const feeds = liveFeeds(this.options.dataDir ?? '').filter(
+      (f) => (this.downUntil.get(f.pid) ?? 0) <= now,
+    );
+    if (feeds.length < 2) {
+      return this.emit({
+        ...base,
+        outcome: 'skipped',
+        detail: `only ${feeds.length} feed(s) running; one must be left`,
+        serving_before: feeds.length,
+      });
+    }
+    const target = this.pick(feeds);
+    this.downUntil.set(target.pid, Number.POSITIVE_INFINITY);
+    signalQuietly(target.pid, 'SIGKILL');
+    this.injected += 1;
+    const injection = this.emit({
+      ...base,
+      target: { id: target.name, pid: target.pid, address: target.address },
+      outcome: 'injected',
+      serving_before: feeds.length,
+    });
+    if (this.options.count !== undefined && this.injected >= this.options.count) this.stop();
+    return injection;
   }
 
   private pick<T>(items: readonly T[]): T {
