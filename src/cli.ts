@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { benchCommand, benchReplicaCommand, benchWorkloadCommand } from './bench/command.js';
-import { benchManagerRestartCommand } from './bench/manager-restart.js';
+import { benchManagerRestartCommand } from './bench/manager-restart-command.js';
 import { examples } from './common/cli-options.js';
 import { dbCommand } from './common/db-command.js';
 import { PACKAGE_ROOT } from './common/paths.js';
