@@ -75,6 +75,21 @@ describe('settings: flag > environment > run file > default', () => {
     }
   });
 
+  it("a list of feeds is the running system's while one of them takes connections, not once none does", async () => {
+    const refusing = makeTempDataDir('hedge-settings-refusing-');
+    try {
+      // Port 1 and port 2 refuse: the process that wrote the file lives, but none of its feeds does.
+      writeRun(refusing, 'feeds', { addresses: '127.0.0.1:1,127.0.0.1:2', pid: process.pid });
+      expect(await resolveSetting(FEED_ADDRESS, undefined, { dataDir: refusing, env: {} })).toBeUndefined();
+      writeRun(refusing, 'feeds', { addresses: `127.0.0.1:1,${listening}`, pid: process.pid });
+      expect(await resolveSetting(FEED_ADDRESS, undefined, { dataDir: refusing, env: {} })).toBe(
+        `127.0.0.1:1,${listening}`,
+      );
+    } finally {
+      rmSync(refusing, { recursive: true, force: true });
+    }
+  });
+
   it("a run file whose process is dead is no running system's", async () => {
     const stale = makeTempDataDir('hedge-settings-stale-');
     try {
