@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
-import { liveFeeds } from '../fault-injector/feed-targets.js';
+import { liveFeeds } from '../common/live-feeds.js';
 import { FaultInjector, type FaultKind, type Injection } from '../fault-injector/injector.js';
 
 /** One injected fault, followed through the manager's status to its end. */

@@ -1,11 +1,11 @@
 import { credentials } from '@grpc/grpc-js';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
+import { liveFeeds } from '../common/live-feeds.js';
 import { isAlive, signalQuietly } from '../common/process-state.js';
 import { hedgeProto } from '../common/proto.js';
 import { mulberry32 } from '../common/random.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
-import { liveFeeds } from './feed-targets.js';
 
 /** `feed`: SIGKILL one of the stock feeds (found through the data directory's run files), never the last one. */
 export type FaultKind = 'crash' | 'hang' | 'slow' | 'feed';

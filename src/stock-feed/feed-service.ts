@@ -94,7 +94,7 @@ export class FeedService {
     if (s.sequence === sequence) return;
     s.sequence = sequence;
     for (const symbol of s.symbols.length > 0 ? s.symbols : this.model.symbols()) {
-      const quote = this.book.quote(symbol);
+      const quote = this.book.quote(symbol, sequence);
       if (quote) s.unsent.set(symbol, quote);
     }
     this.flush(s);

@@ -38,9 +38,16 @@ export class QuoteBook {
     this.signedAtSequence = model.sequence;
   }
 
-  quote(symbol: string): SignedQuote__Output | undefined {
-    const sequence = this.model.sequence;
-    if (this.signedAtSequence !== sequence) {
+  /**
+   * The signed quote of `symbol` for tick `at` (default: the clock's). A stream's
+   * push names the tick it read once, so that every symbol of one push is of one
+   * tick even if the clock passes a boundary meanwhile; a tick older than the
+   * newest signed one is signed without being kept.
+   */
+  quote(symbol: string, at?: bigint): SignedQuote__Output | undefined {
+    const sequence = at ?? this.model.sequence;
+    if (sequence < this.signedAtSequence) return this.sign(symbol, sequence);
+    if (sequence > this.signedAtSequence) {
       this.signed = new Map();
       this.signedAtSequence = sequence;
     }
@@ -48,23 +55,27 @@ export class QuoteBook {
     // A quote outlives its tick only while it is fresh: however long a tick, a
     // client never gets one with less than half its validity left.
     if (cached && Number(cached.expires_at_ms) - Date.now() > this.ttlMs / 2) return cached;
-    const priceCents = this.model.priceAt(symbol, this.signedAtSequence);
+    const quote = this.sign(symbol, sequence);
+    if (quote) this.signed.set(symbol, quote);
+    return quote;
+  }
+
+  private sign(symbol: string, sequence: bigint): SignedQuote__Output | undefined {
+    const priceCents = this.model.priceAt(symbol, sequence);
     if (priceCents === undefined) return undefined;
     const now = BigInt(Date.now());
-    const tickStart = this.model.tickStartMs(this.signedAtSequence);
+    const tickStart = this.model.tickStartMs(sequence);
     const issuedAtMs = now - tickStart < BigInt(Math.floor(this.ttlMs / 2)) ? tickStart : now;
-    const quote = signQuote(
+    return signQuote(
       {
         symbol,
         priceCents,
         issuedAtMs,
         expiresAtMs: issuedAtMs + BigInt(this.ttlMs),
-        sequence: this.signedAtSequence,
+        sequence,
         keyId: this.key.publicKey.keyId,
       },
       this.key.privateKey,
     );
-    this.signed.set(symbol, quote);
-    return quote;
   }
 }

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { commandLine, isAlive } from '../common/process-state.js';
-import { readRunFile } from '../common/run-files.js';
+import { commandLine, isAlive } from './process-state.js';
+import { readRunFile } from './run-files.js';
 
 export interface FeedTarget {
   name: string;
