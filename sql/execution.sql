@@ -71,17 +71,28 @@ LANGUAGE sql STABLE AS $$
   SELECT sha256(convert_to(p_op || E'\n' || coalesce(p_user_id::text, '-') || E'\n' || p_params::text, 'UTF8'))
 $$;
 
--- Claims the request id. A concurrent copy's insert waits here until the holder
--- commits (then: not claimed) or rolls back (then: claimed).
-CREATE OR REPLACE FUNCTION claim(p_request_id uuid, p_fingerprint bytea, p_op text, p_user_id bigint, p_replica text)
-RETURNS boolean
+-- Claims the request id: 'claimed' when this copy inserted it. A concurrent
+-- copy's insert waits here until the holder commits (then: 'waited', and the
+-- holder's answer is read) or rolls back (then: 'claimed'). 'replayed' when the
+-- answer was already stored as this copy arrived (one index probe more, in the
+-- same statement: it is what tells a waiting copy from a late one).
+CREATE OR REPLACE FUNCTION claim(p_request_id uuid, p_fingerprint bytea, p_op text, p_user_id bigint, p_replica text,
+  p_trace_id text)
+RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id)
-  VALUES (p_request_id, p_fingerprint, p_op, p_user_id, p_replica)
+  IF EXISTS (SELECT 1 FROM request_log WHERE request_id = p_request_id) THEN
+    RETURN 'replayed';
+  END IF;
+  INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id, trace_id)
+  VALUES (p_request_id, p_fingerprint, p_op, p_user_id, p_replica, p_trace_id)
   ON CONFLICT (request_id) DO NOTHING;
-  RETURN FOUND;
+  RETURN CASE WHEN FOUND THEN 'claimed' ELSE 'waited' END;
 END $$;
+
+-- An operation's result with how its request id was found (executed_request, migrations/005).
+CREATE OR REPLACE FUNCTION with_dedup(r op_result, p_dedup text) RETURNS executed_request
+LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(r.status, r.reason, r.message, r.body, p_dedup)::executed_request $$;
 
 CREATE OR REPLACE FUNCTION store_response(p_request_id uuid, r op_result) RETURNS op_result
 LANGUAGE plpgsql AS $$
@@ -99,6 +110,9 @@ END $$;
 -- p_strategy: 'cache' claims the id first, so later copies wait on the unique key
 --   and read the stored response; 'abort' (the seed's baseline without the
 --   response cache) has every copy do the work and undo it if it loses the key.
+-- p_trace_id: the client's trace id, kept with the request by the copy that claims it.
+-- The answer says how the id was found (dedup: claimed, waited, replayed; NULL
+-- for a session that does not exist, which claims nothing).
 CREATE OR REPLACE FUNCTION execute_request(
   p_request_id uuid,
   p_op text,
@@ -106,14 +120,17 @@ CREATE OR REPLACE FUNCTION execute_request(
   p_params jsonb,
   p_extra jsonb,
   p_strategy text,
-  p_replica text
-) RETURNS op_result
+  p_replica text,
+  p_trace_id text DEFAULT NULL
+) RETURNS executed_request
 LANGUAGE plpgsql AS $$
 DECLARE
   ctx request_context;
   v_session_valid boolean := true;
   v_fingerprint bytea;
   v_constraint text;
+  v_claim text;
+  v_stored boolean;
   r op_result;
 BEGIN
   ctx.request_id := p_request_id;
@@ -124,7 +141,7 @@ BEGIN
     FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.token_hash = p_token_hash;
     IF NOT FOUND THEN
-      RETURN session_invalid();
+      RETURN with_dedup(session_invalid(), NULL);
     END IF;
   END IF;
   v_fingerprint := request_fingerprint(p_op, ctx.user_id, p_params);
@@ -133,24 +150,29 @@ BEGIN
     -- Refused, but through the claim like any answer: a copy that started while the
     -- session was still valid (or a logout that ended it) may hold the claim, and
     -- every copy must get the answer that copy stored.
-    IF NOT claim(p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica) THEN
-      RETURN stored_response(p_request_id, v_fingerprint);
+    v_claim := claim(p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica, p_trace_id);
+    IF v_claim <> 'claimed' THEN
+      RETURN with_dedup(stored_response(p_request_id, v_fingerprint), v_claim);
     END IF;
-    RETURN store_response(p_request_id, session_invalid());
+    RETURN with_dedup(store_response(p_request_id, session_invalid()), v_claim);
   END IF;
   ctx.transaction_num := coalesce((p_params ->> 'transaction_num')::bigint, nextval('transaction_num_seq'));
 
   IF p_strategy = 'cache' THEN
-    IF NOT claim(p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica) THEN
-      RETURN stored_response(p_request_id, v_fingerprint);
+    v_claim := claim(p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica, p_trace_id);
+    IF v_claim <> 'claimed' THEN
+      RETURN with_dedup(stored_response(p_request_id, v_fingerprint), v_claim);
     END IF;
-    RETURN store_response(p_request_id, dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash));
+    RETURN with_dedup(store_response(p_request_id, dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash)), v_claim);
   ELSIF p_strategy = 'abort' THEN
+    v_stored := EXISTS (SELECT 1 FROM request_log WHERE request_id = p_request_id);
     BEGIN
       r := dispatch_op(p_op, ctx, p_params, p_extra, p_token_hash);
-      INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id, status, reason, message, body)
-      VALUES (p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica, r.status, r.reason, r.message, r.body);
-      RETURN r;
+      INSERT INTO request_log (request_id, fingerprint, op, user_id, replica_id, status, reason, message, body,
+        trace_id)
+      VALUES (p_request_id, v_fingerprint, p_op, ctx.user_id, p_replica, r.status, r.reason, r.message, r.body,
+        p_trace_id);
+      RETURN with_dedup(r, 'claimed');
     EXCEPTION WHEN OTHERS THEN
       -- Lost the key, or failed while doing work another copy has finished: this
       -- copy's work was rolled back with the block above, and the stored answer is
@@ -161,7 +183,7 @@ BEGIN
         RAISE;
       END IF;
     END;
-    RETURN stored_response(p_request_id, v_fingerprint);
+    RETURN with_dedup(stored_response(p_request_id, v_fingerprint), CASE WHEN v_stored THEN 'replayed' ELSE 'waited' END);
   END IF;
   RAISE EXCEPTION 'unknown deduplication strategy %', p_strategy;
 END $$;
@@ -174,16 +196,18 @@ END $$;
 -- that dies in between drops its connection, which rolls the claim back.
 -- (The 'abort' strategy does not apply to them.)
 
--- NULL when this copy holds the claim; otherwise the stored response.
-CREATE OR REPLACE FUNCTION claim_request(p_request_id uuid, p_op text, p_params jsonb, p_replica text) RETURNS op_result
+-- A NULL status when this copy holds the claim (dedup 'claimed'); otherwise the stored response.
+CREATE OR REPLACE FUNCTION claim_request(p_request_id uuid, p_op text, p_params jsonb, p_replica text,
+  p_trace_id text DEFAULT NULL) RETURNS executed_request
 LANGUAGE plpgsql AS $$
 DECLARE
   v_fingerprint bytea := request_fingerprint(p_op, NULL, p_params);
+  v_claim text := claim(p_request_id, v_fingerprint, p_op, NULL, p_replica, p_trace_id);
 BEGIN
-  IF claim(p_request_id, v_fingerprint, p_op, NULL, p_replica) THEN
-    RETURN NULL;
+  IF v_claim = 'claimed' THEN
+    RETURN ROW(NULL, NULL, NULL, NULL, v_claim)::executed_request;
   END IF;
-  RETURN stored_response(p_request_id, v_fingerprint);
+  RETURN with_dedup(stored_response(p_request_id, v_fingerprint), v_claim);
 END $$;
 
 CREATE OR REPLACE FUNCTION complete_request(p_request_id uuid, p_op text, p_params jsonb, p_extra jsonb, p_replica text)

@@ -8,6 +8,7 @@ import {
   intOption,
   positiveDurationOption,
 } from '../common/cli-options.js';
+import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
 import {
   DATA_DIR,
   DATABASE_URL,
@@ -109,6 +110,8 @@ export function benchReplicaCommand(): Command {
 }
 
 interface BenchCliOptions {
+  metricsPort?: number;
+  metricsHost?: string;
   configs: string[];
   faults: string[];
   clients: number;
@@ -131,7 +134,7 @@ interface BenchCliOptions {
 }
 
 export function benchCommand(): Command {
-  return new Command('bench')
+  return withMetricsOptions(new Command('bench'))
     .description(
       'Fault-injection benchmark: for each configuration (single, passive, active-nocache, active, hedged-2) and fault ' +
         '(none, crash, hang), C clients trade for D seconds after a warm-up while a replica is crashed or hung every ' +
@@ -228,6 +231,9 @@ export function benchCommand(): Command {
           }
         : undefined;
       const outDir = opts.out ?? `bench-results/${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      // The client library's figures (wins, losses, failures, fail-overs per replica), while this runs.
+      const metrics = await serveMetricsIfAsked(opts, undefined);
+      if (metrics) process.stderr.write(`client metrics: ${metrics.url}\n`);
       const summary = await runBench({
         configs: opts.configs as ConfigName[],
         faults: opts.faults as FaultMode[],
@@ -250,6 +256,7 @@ export function benchCommand(): Command {
       if (opts.json)
         process.stdout.write(`${JSON.stringify({ machine: summary.machine, runs: summary.runs })}\n`);
       else process.stdout.write(formatBenchSummary(summary, outDir));
+      await metrics?.close();
       reportDatabaseChecks(
         databaseCheckOutcome(
           [...summary.capacity.map((r) => ({ ...r, fault: 'capacity' })), ...summary.runs].map((r) => ({

@@ -1,6 +1,7 @@
 import { type Client, type Metadata, status } from '@grpc/grpc-js';
 import { BACKOFF, backoffDelay } from '../common/backoff.js';
 import { reasonOf } from '../common/errors.js';
+import { clientMetrics } from './client-metrics.js';
 import type { ReplicaMember, View } from './membership-watcher.js';
 import type { ReplicationMode } from './replication-mode.js';
 import type { ReplicationPolicy } from './replication-policy.js';
@@ -253,6 +254,7 @@ class CallExecution<T> {
     this.lastError = err;
     this.failed.add(member.address);
     this.telemetry.failures.push({ replica: member.id, code: err.code, atMs: Date.now() });
+    clientMetrics.failure(member.id, err.code);
     this.replicas.reportFault(member, err.code, err.details);
     if (this.policy.retryability(err.code) === 'retry-repeats') {
       this.deterministic.add(member.address);
@@ -270,6 +272,7 @@ class CallExecution<T> {
         .candidates(false)
         .find((m) => !this.failed.has(m.address) && !this.isInFlight(m));
       if (next) {
+        clientMetrics.failover(member.id);
         this.launch(next);
         return;
       }
@@ -333,8 +336,10 @@ class CallExecution<T> {
     clearTimeout(this.retryTimer);
     clearTimeout(this.hedgeTimer);
     this.stopWatching();
+    if (member) clientMetrics.win(member.id);
     if (this.inFlight.size > 0) {
       const late = [...this.inFlight];
+      for (const a of late) clientMetrics.loss(a.member.id);
       setTimeout(() => {
         for (const a of late) if (this.inFlight.has(a)) a.call.cancel();
       }, LOSER_GRACE_MS).unref();
@@ -343,6 +348,7 @@ class CallExecution<T> {
     this.telemetry.code = code;
     this.telemetry.endMs = Date.now();
     this.telemetry.latencyMs = performance.now() - this.started;
+    clientMetrics.call(this.spec.method, code, this.telemetry.latencyMs / 1000);
   }
 
   private isInFlight(member: ReplicaMember): boolean {

@@ -1,5 +1,6 @@
 import { Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
 import { isRetryable } from '../common/errors.js';
+import { newTraceparent, TRACEPARENT_KEY } from '../common/trace-context.js';
 import { type CallResult, ReplicatedCallError, runCall } from './call-engine.js';
 import { MembershipWatcher, type ReplicaMember, type View } from './membership-watcher.js';
 import { ReplicaChannels } from './replica-channels.js';
@@ -99,12 +100,21 @@ export class ReplicatedClient {
     return this.replicas.onClose(listener);
   }
 
-  /** Sends `request` (which carries its request id, if the method mutates) as one logical call. */
+  /**
+   * Sends `request` (which carries its request id, if the method mutates) as one
+   * logical call. Every attempt carries one W3C `traceparent`: the caller's, if
+   * `metadata` has one, else a new one, so the replicas log and store one trace id.
+   */
   call<Res>(
     method: UnaryMethod<Res>,
     request: object,
-    metadata: Metadata = new Metadata(),
+    given: Metadata = new Metadata(),
   ): Promise<CallResult<Res>> {
+    let metadata = given;
+    if (given.get(TRACEPARENT_KEY).length === 0) {
+      metadata = given.clone();
+      metadata.set(TRACEPARENT_KEY, newTraceparent());
+    }
     return runCall<Res>(this.replicas, {
       policy: this.policy,
       method: method.path,

@@ -9,6 +9,14 @@ const REASON_KEY = 'hedge-reason';
 const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 const ERROR_DOMAIN = 'hedge';
 const ERROR_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.ErrorInfo';
+const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
+/** gRPC's own trailer for "retry after this many ms" (its retry policy honours it). */
+export const RETRY_PUSHBACK_KEY = 'grpc-retry-pushback-ms';
+
+function retryInfo(type: protobuf.Type, ms: number): Uint8Array {
+  const seconds = Math.floor(ms / 1000);
+  return type.encode({ retry_delay: { seconds, nanos: (ms - seconds * 1000) * 1_000_000 } }).finish();
+}
 
 /**
  * An error meant to cross the wire: a precise gRPC status, a stable reason and a
@@ -22,6 +30,8 @@ export class HedgeError extends Error {
     message: string,
     /** The request field at fault, when one is. */
     readonly field?: string,
+    /** For a limit: when the caller may try again (RetryInfo, and grpc-retry-pushback-ms). */
+    readonly retryDelayMs?: number,
   ) {
     super(message);
     this.name = 'HedgeError';
@@ -36,7 +46,7 @@ export function unauthenticated(reason: string, message: string): HedgeError {
   return new HedgeError(status.UNAUTHENTICATED, reason, message);
 }
 
-let rpcTypes: { Status: protobuf.Type; ErrorInfo: protobuf.Type } | undefined;
+let rpcTypes: { Status: protobuf.Type; ErrorInfo: protobuf.Type; RetryInfo: protobuf.Type } | undefined;
 
 /** google.rpc.Status and ErrorInfo from the vendored googleapis files (proto/third_party/google/rpc/). */
 function googleRpc() {
@@ -48,6 +58,7 @@ function googleRpc() {
     rpcTypes = {
       Status: root.lookupType('google.rpc.Status'),
       ErrorInfo: root.lookupType('google.rpc.ErrorInfo'),
+      RetryInfo: root.lookupType('google.rpc.RetryInfo'),
     };
   }
   return rpcTypes;
@@ -55,7 +66,7 @@ function googleRpc() {
 
 /** The error as a google.rpc.Status whose one detail is an ErrorInfo (reason, domain, field). */
 function statusDetails(err: HedgeError): Buffer {
-  const { Status, ErrorInfo } = googleRpc();
+  const { Status, ErrorInfo, RetryInfo } = googleRpc();
   const info = ErrorInfo.encode({
     reason: err.reason,
     domain: ERROR_DOMAIN,
@@ -65,7 +76,12 @@ function statusDetails(err: HedgeError): Buffer {
     Status.encode({
       code: err.code,
       message: err.message,
-      details: [{ type_url: ERROR_INFO_TYPE_URL, value: info }],
+      details: [
+        { type_url: ERROR_INFO_TYPE_URL, value: info },
+        ...(err.retryDelayMs === undefined
+          ? []
+          : [{ type_url: RETRY_INFO_TYPE_URL, value: retryInfo(RetryInfo, err.retryDelayMs) }]),
+      ],
     }).finish(),
   );
 }
@@ -75,6 +91,7 @@ export function toServiceError(err: HedgeError): Partial<ServiceError> {
   const metadata = new Metadata();
   metadata.set(REASON_KEY, err.reason);
   metadata.set(STATUS_DETAILS_KEY, statusDetails(err));
+  if (err.retryDelayMs !== undefined) metadata.set(RETRY_PUSHBACK_KEY, String(Math.ceil(err.retryDelayMs)));
   return { code: err.code, details: err.message, metadata };
 }
 

@@ -3,6 +3,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { healthPackageDefinition } from './health.js';
 import { loadProtoFiles } from './proto.js';
+import { SERVER_LIMITS } from './server-limits.js';
 
 export interface ServedServices {
   /** Full names of the services this server registers, e.g. hedge.v1.Trading; health reports each. */
@@ -35,7 +36,9 @@ export async function startGrpcServer(
 ): Promise<StartedServer> {
   const servingServices = served.services;
   const server = new GrpcServer({
-    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    'grpc.max_receive_message_length': SERVER_LIMITS.maxMessageBytes,
+    'grpc.max_send_message_length': SERVER_LIMITS.maxMessageBytes,
+    'grpc.max_concurrent_streams': SERVER_LIMITS.maxConcurrentStreams,
     'grpc.keepalive_permit_without_calls': 1,
   });
   register(server);
@@ -46,12 +49,14 @@ export async function startGrpcServer(
   new ReflectionService({ ...loadProtoFiles(served.protoFiles), ...healthPackageDefinition() }).addToServer(
     server,
   );
+  // An IPv6 host ('::', '::1') is bracketed, in the bind target as in the address.
+  const hostPart = host.includes(':') ? `[${host}]` : host;
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(`${hostPart}:${port}`, ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
   );
-  const address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  const address = `${hostPart}:${bound}`;
   const setServing = (serving: boolean) => {
     for (const s of ['', ...servingServices]) health.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
   };

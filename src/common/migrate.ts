@@ -35,6 +35,7 @@ export const SQL_FILES = [
   'trading.sql',
   'day_trading.sql',
   'triggers.sql',
+  'sign_in_throttle.sql',
   'execution.sql',
 ] as const;
 

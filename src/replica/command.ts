@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
-import { intOption } from '../common/cli-options.js';
+import { defaulted, intOption, positiveDurationOption } from '../common/cli-options.js';
 import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { reportReady, stopOnSignals, watchOwner } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
+import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
 import { trustedFeedKeysDir } from '../common/paths.js';
 import {
   DATA_DIR,
@@ -20,6 +21,8 @@ import {
   SESSION_TTL,
   settingOption,
 } from '../common/settings.js';
+import { DEFAULT_SESSION_RATE } from './session-rate-limit.js';
+import { DEFAULT_SIGN_IN_LIMITS } from './sign-in-throttle.js';
 
 interface ReplicaCliOptions {
   id?: string;
@@ -37,10 +40,14 @@ interface ReplicaCliOptions {
   ownerPid?: number;
   feed?: string;
   orderTtl: number;
+  sessionRate: number;
+  signInDelay: number;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export function replicaCommand(): Command {
-  return new Command('replica')
+  return withMetricsOptions(new Command('replica'))
     .description(
       'Run one trading replica: the gRPC Trading service (plus grpc.health.v1 and reflection) over PostgreSQL. ' +
         'Stateless: any number of replicas may share one database.',
@@ -68,6 +75,22 @@ export function replicaCommand(): Command {
       }),
     )
     .option('--allow-fault-injection', "accept the fault injector's slowness calls (hedge.v1.ReplicaAdmin)")
+    .addOption(
+      defaulted(
+        '--session-rate <n>',
+        'calls per second one session may make to this replica (0: no limit); more get RESOURCE_EXHAUSTED',
+        intOption(0),
+        String(DEFAULT_SESSION_RATE.perSecond),
+      ),
+    )
+    .addOption(
+      defaulted(
+        '--sign-in-delay <duration>',
+        "the first wait after a username's free failed sign-ins; each further failure doubles it",
+        positiveDurationOption,
+        `${DEFAULT_SIGN_IN_LIMITS.baseDelayMs / 1000}s`,
+      ),
+    )
     .option(
       '--owner-pid <pid>',
       'exit when this process is gone (the manager passes that of `hedge up`)',
@@ -79,6 +102,7 @@ export function replicaCommand(): Command {
       const log = createLogger('replica', { replica: id });
       const dataDir = resolveDataDir(opts.dataDir);
       const databaseUrl = await requireSetting(DATABASE_URL, opts.databaseUrl, { dataDir });
+      const metrics = await serveMetricsIfAsked(opts, log, { dataDir, component: 'replica', id });
       const replica = await runReplica(
         {
           id,
@@ -94,16 +118,23 @@ export function replicaCommand(): Command {
           allowFaultInjection: opts.allowFaultInjection ?? false,
           orderTtlMs: opts.orderTtl,
           feedAddress: await resolveSetting(FEED_ADDRESS, opts.feed, { dataDir }),
+          sessionRate:
+            opts.sessionRate === 0 ? null : { perSecond: opts.sessionRate, burst: opts.sessionRate },
+          signInLimits: { ...DEFAULT_SIGN_IN_LIMITS, baseDelayMs: opts.signInDelay },
         },
         log,
       );
-      stopOnSignals(() => replica.stop());
+      const stop = async () => {
+        await replica.stop();
+        await metrics?.close();
+      };
+      stopOnSignals(stop);
       if (opts.ownerPid) {
         watchOwner(opts.ownerPid, () => {
           log.warn({ ownerPid: opts.ownerPid }, 'the owning process is gone; stopping');
-          void replica.stop().finally(() => process.exit(0));
+          void stop().finally(() => process.exit(0));
         });
       }
-      reportReady({ address: replica.address, id });
+      reportReady({ address: replica.address, id, ...(metrics ? { metrics: metrics.url } : {}) });
     });
 }

@@ -4,6 +4,7 @@ import { serverStream } from '../common/grpc-handlers.js';
 import { isPositiveInteger, parseAmount, quoteInput } from '../common/money.js';
 import { defaultOf, ORDER_TTL } from '../common/settings.js';
 import { isSymbol, parseSymbol, SENG468_SYMBOL_LENGTH } from '../common/symbols.js';
+import { traceIdOf } from '../common/trace-context.js';
 import type { AddCommand__Output } from '../gen/hedge/v1/AddCommand.js';
 import type { CommandResult } from '../gen/hedge/v1/CommandResult.js';
 import type { DayTradingHandlers } from '../gen/hedge/v1/DayTrading.js';
@@ -96,7 +97,7 @@ function parseFilename(text: string): string {
  */
 export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
   const { executor, accounts, audit, quotes } = deps;
-  const handler = replicaHandler(deps.log, deps.beforeCall);
+  const handler = replicaHandler(deps.log, deps.beforeCall, deps.sessionRate);
   const orderWindow = { order_ttl_ms: String(deps.orderTtlMs ?? defaultOf(ORDER_TTL)) };
 
   function command<Req extends CommandRequest, Res>(
@@ -110,6 +111,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
       const requestId = parseRequestId(call.request.request_id);
       const tokenHash = sessionTokenHash(call.metadata);
       const txn = transactionNum(call.request.transaction_num);
+      const traceId = traceIdOf(call.metadata);
       const base: Params = txn ? { transaction_num: txn } : {};
       let params: Params;
       try {
@@ -121,14 +123,21 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
         );
         const refusal = err;
         return executor
-          .execute<Res>('refuse', requestId, tokenHash, {
-            ...base,
-            command: logName,
-            ...logged,
-            status: String(refusal.code),
-            reason: refusal.reason,
-            message: refusal.message,
-          })
+          .execute<Res>(
+            'refuse',
+            requestId,
+            tokenHash,
+            {
+              ...base,
+              command: logName,
+              ...logged,
+              status: String(refusal.code),
+              reason: refusal.reason,
+              message: refusal.message,
+            },
+            {},
+            traceId,
+          )
           .catch((stored: unknown) => {
             // The stored refusal is this input's (a copy is the same request, so
             // it fails the same way): it names the same field.
@@ -138,7 +147,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
             throw stored;
           });
       }
-      return executor.execute<Res>(op, requestId, tokenHash, { ...base, ...params }, orderWindow);
+      return executor.execute<Res>(op, requestId, tokenHash, { ...base, ...params }, orderWindow, traceId);
     });
   }
 

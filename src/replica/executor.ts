@@ -2,10 +2,14 @@ import { status } from '@grpc/grpc-js';
 import type { Pool, PoolClient } from '../common/database.js';
 import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { HedgeError, isRetryable } from '../common/errors.js';
+import { countDedup } from './dedup-metrics.js';
 import { type Operation, type OpRow, type Params, toJson, unwrap } from './operation.js';
 
 const EXECUTE =
-  'SELECT status, reason, message, body FROM execute_request($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7)';
+  'SELECT status, reason, message, body, dedup FROM execute_request($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8)';
+
+/** An executed_request (migrations/005): the answer and how this copy found its request id. */
+type ExecutedRow = OpRow & { dedup: string | null };
 
 /** What execute_request's stored_response answers a copy that is another request. */
 function idempotencyKeyReused(requestId: string): HedgeError {
@@ -35,12 +39,24 @@ export class Executor {
     tokenHash: Buffer | null,
     params: Params,
     extra: Params = {},
+    /** The caller's trace id, stored with the request by the copy that claims it. */
+    traceId?: string,
   ): Promise<T> {
-    const result = await this.pool.query<OpRow>({
+    const result = await this.pool.query<ExecutedRow>({
       name: 'execute_request',
       text: EXECUTE,
-      values: [requestId, op, tokenHash, toJson(params), toJson(extra), this.strategy, this.replicaId],
+      values: [
+        requestId,
+        op,
+        tokenHash,
+        toJson(params),
+        toJson(extra),
+        this.strategy,
+        this.replicaId,
+        traceId ?? null,
+      ],
     });
+    countDedup(result.rows[0]?.dedup);
     return unwrap<T>(result.rows[0]);
   }
 
@@ -61,17 +77,19 @@ export class Executor {
     params: Params,
     prepare: (transaction: PoolClient) => Promise<Params>,
     sameCaller: (transaction: PoolClient) => Promise<() => Promise<boolean>>,
+    traceId?: string,
   ): Promise<T> {
     const client = await this.pool.connect();
     let finished = false;
     try {
       await client.query('BEGIN');
-      const claim = await client.query<OpRow>({
+      const claim = await client.query<ExecutedRow>({
         name: 'claim_request',
-        text: 'SELECT status, reason, message, body FROM claim_request($1, $2, $3::jsonb, $4)',
-        values: [requestId, op, toJson(params), this.replicaId],
+        text: 'SELECT status, reason, message, body, dedup FROM claim_request($1, $2, $3::jsonb, $4, $5)',
+        values: [requestId, op, toJson(params), this.replicaId, traceId ?? null],
       });
       const stored = claim.rows[0];
+      countDedup(stored?.dedup);
       if (stored && stored.status !== null) {
         // What the check needs is read in the transaction; the scrypt runs after it
         // ends, so a losing copy does not hold a connection open for it.

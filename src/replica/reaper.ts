@@ -2,6 +2,7 @@ import { ADVISORY_LOCKS } from '../common/advisory-locks.js';
 import type { Pool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
 import { inBatches, startPeriodicJob } from './periodic-job.js';
+import { DEFAULT_SIGN_IN_LIMITS } from './sign-in-throttle.js';
 
 const BATCH = 5_000;
 
@@ -34,6 +35,11 @@ export function startReaper(
         const sessions = await client.query('DELETE FROM sessions WHERE expires_at < now() - $1::interval', [
           cutoff,
         ]);
+        // A sign-in throttle key past its wait and its forget window counts as no key (sql/sign_in_throttle.sql).
+        await client.query(
+          `DELETE FROM sign_in_throttle WHERE blocked_until < now() AND last_failure_at < now() - $1::interval`,
+          [`${DEFAULT_SIGN_IN_LIMITS.capMs} milliseconds`],
+        );
         if (requests > 0 || (sessions.rowCount ?? 0) > 0) {
           log.info({ requests, sessions: sessions.rowCount }, 'reaped entries past the retention window');
         }

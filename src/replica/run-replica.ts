@@ -5,6 +5,7 @@ import { readTrustedFeedKeys } from '../common/feed-key.js';
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { migrate } from '../common/migrate.js';
+import { reportPool } from '../common/pool-metrics.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
 import { AccountReads } from './account-reads.js';
 import { AuditReads } from './audit-reads.js';
@@ -13,6 +14,8 @@ import { Executor } from './executor.js';
 import { startOrderSweeper } from './order-sweeper.js';
 import { QuoteVerifier } from './quote-verifier.js';
 import { startReaper } from './reaper.js';
+import { type SessionRate, SessionRateLimiter } from './session-rate-limit.js';
+import type { SignInLimits } from './sign-in-throttle.js';
 import { replicaAdminHandlers, Slowness } from './slowness.js';
 import { tradingHandlers } from './trading-service.js';
 import { TriggerFiring } from './trigger-firing.js';
@@ -36,6 +39,9 @@ export interface ReplicaOptions {
   feedAddress?: string;
   orderSweepIntervalMs?: number;
   orderTtlMs?: number;
+  /** Calls per session per second (default DEFAULT_SESSION_RATE); null: no limit. */
+  sessionRate?: SessionRate | null;
+  signInLimits?: SignInLimits;
 }
 
 export interface RunningReplica {
@@ -55,6 +61,7 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
     await pool.end();
     throw err;
   }
+  const stopReportingPool = reportPool('requests', pool);
   const executor = new Executor(pool, options.id, options.strategy);
   const slowness = new Slowness();
   const quotes = new QuoteVerifier(feedKeys);
@@ -67,6 +74,8 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
     sessionTtlSeconds: options.sessionTtlSeconds,
     orderTtlMs: options.orderTtlMs,
     beforeCall: () => slowness.apply(),
+    sessionRate: options.sessionRate === null ? undefined : new SessionRateLimiter(options.sessionRate),
+    signInLimits: options.signInLimits,
   };
   const started = await startGrpcServer(
     options.host,
@@ -110,6 +119,7 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
       sweeper.stop();
       triggers?.stop();
       await started.shutdown();
+      stopReportingPool();
       await pool.end();
       log.info('replica stopped');
     },

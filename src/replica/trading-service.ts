@@ -5,6 +5,7 @@ import type { Logger } from '../common/logger.js';
 import { formatCents, MAX_AMOUNT_CENTS, parseAmount, parseShares } from '../common/money.js';
 import { hashPassword, verifyPassword } from '../common/passwords.js';
 import { parseSymbol } from '../common/symbols.js';
+import { traceIdOf } from '../common/trace-context.js';
 import type { Account } from '../gen/hedge/v1/Account.js';
 import type { ListTradesResponse } from '../gen/hedge/v1/ListTradesResponse.js';
 import type { LoginResponse } from '../gen/hedge/v1/LoginResponse.js';
@@ -20,6 +21,8 @@ import { hashToken, parseNewSessionToken, sessionTokenHash } from './credentials
 import type { Executor } from './executor.js';
 import type { Params } from './operation.js';
 import { type QuoteVerifier, quoteParams } from './quote-verifier.js';
+import type { SessionRateLimiter } from './session-rate-limit.js';
+import { loginKeys, peerHost, registerKeys, type SignInLimits, SignInThrottle } from './sign-in-throttle.js';
 import { parsePassword, parseRequestId, parseUsername } from './validation.js';
 
 export interface TradingDeps {
@@ -33,6 +36,10 @@ export interface TradingDeps {
   orderTtlMs?: number;
   /** Runs before each call's work; the fault injector's "slow" fault lives here. */
   beforeCall?: () => Promise<void>;
+  /** How failed sign-ins slow the next (default: DEFAULT_SIGN_IN_LIMITS). */
+  signInLimits?: SignInLimits;
+  /** Calls per session per second on this replica (default: DEFAULT_SESSION_RATE). */
+  sessionRate?: SessionRateLimiter;
 }
 
 const MAX_LIST_LIMIT = 1000;
@@ -45,7 +52,8 @@ const MAX_LIST_LIMIT = 1000;
 export function tradingHandlers(deps: TradingDeps): TradingHandlers {
   const { executor, accounts, quotes } = deps;
 
-  const handler = replicaHandler(deps.log, deps.beforeCall);
+  const handler = replicaHandler(deps.log, deps.beforeCall, deps.sessionRate);
+  const throttle = new SignInThrottle(deps.signInLimits);
 
   async function trade(call: ServerUnaryCall<TradeRequest__Output, TradeResponse>, side: 'buy' | 'sell') {
     const req = call.request;
@@ -62,11 +70,14 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
         'shares',
       );
     }
-    return executor.execute<TradeResponse>(side, requestId, tokenHash, {
-      symbol,
-      shares: shares.toString(),
-      quote: quoteParams(quote),
-    });
+    return executor.execute<TradeResponse>(
+      side,
+      requestId,
+      tokenHash,
+      { symbol, shares: shares.toString(), quote: quoteParams(quote) },
+      {},
+      traceIdOf(call.metadata),
+    );
   }
 
   /**
@@ -79,9 +90,14 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
    */
   async function signIn<T>(
     op: 'register' | 'login',
-    req: { request_id: string; username: string; password: string; session_token: string },
-    prepare: (tx: PoolClient, username: string, password: string) => Promise<Params>,
+    call: ServerUnaryCall<
+      { request_id: string; username: string; password: string; session_token: string },
+      unknown
+    >,
+    prepare: (tx: PoolClient, username: string, password: string, peer: string) => Promise<Params>,
   ): Promise<T & { session_token: string }> {
+    const req = call.request;
+    const peer = peerHost(call.getPeer());
     const requestId = parseRequestId(req.request_id);
     const username = parseUsername(req.username);
     const password = parsePassword(req.password);
@@ -90,20 +106,24 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       op,
       requestId,
       { username, token_hash: hashToken(token).toString('base64') },
-      (tx) => prepare(tx, username, password),
+      (tx) => prepare(tx, username, password, peer),
       async (tx) => {
         const stored = await accounts.credentials(username, tx);
         return () => verifyPassword(password, stored);
       },
+      traceIdOf(call.metadata),
     );
     return { ...response, session_token: token };
   }
 
   return {
     Register: handler('Register', (call) =>
-      signIn<RegisterResponse>('register', call.request, async (tx, username, password) => {
+      signIn<RegisterResponse>('register', call, async (tx, username, password, peer) => {
+        const keys = registerKeys(username, peer);
+        await throttle.check(tx, keys, 'registration');
         // A taken name is refused before the scrypt (the insert still decides a race).
         if (await accounts.credentials(username, tx)) {
+          await throttle.failed(tx, keys);
           throw new HedgeError(
             status.ALREADY_EXISTS,
             'USERNAME_TAKEN',
@@ -121,27 +141,49 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
     ),
 
     Login: handler('Login', (call) =>
-      signIn<LoginResponse>('login', call.request, async (tx, username, password) => {
+      signIn<LoginResponse>('login', call, async (tx, username, password, peer) => {
+        // Checked before the scrypt: a blocked guess costs no CPU and tells nothing.
+        // RESOURCE_EXHAUSTED is not stored (it is retryable): the same id may retry.
+        const keys = loginKeys(username, peer);
+        await throttle.check(tx, keys, 'sign-in');
         // A refusal is stored as the id's answer like any other (decision 19): a
         // mistyped password is retried with a new request id.
         const stored = await accounts.credentials(username, tx);
         // scrypt runs for unknown users too, so timing does not tell which usernames exist.
         const valid = await verifyPassword(password, stored);
-        if (!valid || !stored) throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
+        if (!valid || !stored) {
+          await throttle.failed(tx, keys);
+          throw unauthenticated('BAD_CREDENTIALS', 'unknown username or wrong password');
+        }
+        await throttle.succeeded(tx, keys);
         return { user_id: stored.userId, ttl_seconds: deps.sessionTtlSeconds };
       }),
     ),
 
     Logout: handler('Logout', async (call) => {
       const requestId = parseRequestId(call.request.request_id);
-      return executor.execute('logout', requestId, sessionTokenHash(call.metadata), {});
+      return executor.execute(
+        'logout',
+        requestId,
+        sessionTokenHash(call.metadata),
+        {},
+        {},
+        traceIdOf(call.metadata),
+      );
     }),
 
     Deposit: handler('Deposit', async (call) => {
       const requestId = parseRequestId(call.request.request_id);
       const tokenHash = sessionTokenHash(call.metadata);
       const amount = parseAmount(call.request.amount);
-      return executor.execute<Account>('deposit', requestId, tokenHash, { amount_cents: amount.toString() });
+      return executor.execute<Account>(
+        'deposit',
+        requestId,
+        tokenHash,
+        { amount_cents: amount.toString() },
+        {},
+        traceIdOf(call.metadata),
+      );
     }),
 
     Buy: handler('Buy', (call) => trade(call, 'buy')),

@@ -4,6 +4,7 @@ import { intOption } from '../common/cli-options.js';
 import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
+import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
 import { removeRunFile, writeRunFile } from '../common/run-files.js';
 import {
   DATA_DIR,
@@ -22,6 +23,8 @@ import {
 } from '../common/settings.js';
 
 interface ManagerCliOptions {
+  metricsPort?: number;
+  metricsHost?: string;
   dataDir?: string;
   databaseUrl?: string;
   host: string;
@@ -40,7 +43,7 @@ interface ManagerCliOptions {
 }
 
 export function managerCommand(): Command {
-  return new Command('manager')
+  return withMetricsOptions(new Command('manager'))
     .description(
       'Run the replication manager: spawns and supervises the replicas (exit, heartbeats that catch a hung ' +
         'process, client fault reports confirmed by its own probe), replaces faulty ones, and publishes the ' +
@@ -74,6 +77,7 @@ export function managerCommand(): Command {
       const dataDir = resolveDataDir(opts.dataDir);
       const databaseUrl = await requireSetting(DATABASE_URL, opts.databaseUrl, { dataDir });
       const feed = await resolveSetting(FEED_ADDRESS, opts.feed, { dataDir });
+      const metrics = await serveMetricsIfAsked(opts, log, { dataDir, component: 'manager', id: 'manager' });
       const manager = await runManager(
         {
           dataDir,
@@ -101,8 +105,9 @@ export function managerCommand(): Command {
       writeRunFile(dataDir, 'manager', { address: manager.address });
       stopOnSignals(async () => {
         await manager.stop();
+        await metrics?.close();
         removeRunFile(dataDir, 'manager');
       });
-      reportReady({ address: manager.address });
+      reportReady({ address: manager.address, ...(metrics ? { metrics: metrics.url } : {}) });
     });
 }

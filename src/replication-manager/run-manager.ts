@@ -3,6 +3,7 @@ import { DatabaseWatch } from '../common/database-watch.js';
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
+import { managerMetrics } from './manager-metrics.js';
 import { managerHandlers } from './manager-service.js';
 import { MembershipPublisher } from './membership.js';
 import { readRegistry } from './registry.js';
@@ -25,6 +26,7 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
   // Held until the replicas are adopted: clients keep their last view meanwhile, not an empty one.
   const membership = new MembershipPublisher(previous?.view ?? 0, { held: true });
   const supervisor = new Supervisor(options, membership, log);
+  managerMetrics.watch({ viewNumber: () => membership.viewNumber, replicas: () => supervisor.status() });
   const startedAtMs = Date.now();
   // Reported by GetStatus: replicas that are not serving for want of the database are told apart from faulty ones.
   const database = new DatabaseWatch(

@@ -16,6 +16,7 @@ import { HEARTBEAT_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { type ReplicaSettings, replicaArgs } from '../common/settings.js';
 import type { Member } from '../gen/hedge/v1/Member.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
+import { managerMetrics } from './manager-metrics.js';
 import type { MembershipPublisher } from './membership.js';
 import { PhiAccrual } from './phi-accrual.js';
 import { type Registry, type RegistryEntry, writeRegistry } from './registry.js';
@@ -290,9 +291,11 @@ export class Supervisor {
         return;
       case 'count-fault':
         this.stats.faults += 1;
+        managerMetrics.faultDetected(this.slots.get(id)?.lastFault?.cause);
         return;
       case 'count-recovery':
         this.stats.recoveries += 1;
+        managerMetrics.replaced(this.slots.get(id)?.lastFault?.cause, effect.recoveryMs);
         this.stats.lastRecoveryMs = effect.recoveryMs;
         return;
       case 'log':

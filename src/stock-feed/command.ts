@@ -10,6 +10,7 @@ import {
 } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
+import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
 import { parseAmount } from '../common/money.js';
 import { removeRunFile, writeRunFile } from '../common/run-files.js';
 import { DATA_DIR, resolveDataDir, settingOption } from '../common/settings.js';
@@ -17,6 +18,8 @@ import { parseSymbol } from '../common/symbols.js';
 import { DEFAULT_SYMBOLS } from './default-symbols.js';
 
 interface FeedCliOptions {
+  metricsPort?: number;
+  metricsHost?: string;
   dataDir?: string;
   name: string;
   host: string;
@@ -38,7 +41,7 @@ function nameOption(value: string): string {
 }
 
 export function feedCommand(): Command {
-  return new Command('feed')
+  return withMetricsOptions(new Command('feed'))
     .description(
       'Run the stock feed: prices in integer cents, a pure function of (seed, symbol, tick), so that feeds with ' +
         'the same seed quote the same price for the same tick; every quote signed (RSA-2048, SHA-256) ' +
@@ -113,11 +116,13 @@ export function feedCommand(): Command {
         log,
       );
       const dataDir = resolveDataDir(opts.dataDir);
+      const metrics = await serveMetricsIfAsked(opts, log, { dataDir, component: 'feed', id: opts.name });
       writeRunFile(dataDir, opts.name, { address: feed.address });
       stopOnSignals(async () => {
         await feed.stop();
+        await metrics?.close();
         removeRunFile(dataDir, opts.name);
       });
-      reportReady({ address: feed.address, keyId: feed.keyId });
+      reportReady({ address: feed.address, keyId: feed.keyId, ...(metrics ? { metrics: metrics.url } : {}) });
     });
 }

@@ -1,6 +1,7 @@
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
+import { countTick } from './feed-metrics.js';
 import { FeedService } from './feed-service.js';
 import { PriceModel, type PriceModelOptions } from './price-model.js';
 import { QuoteBook } from './quote-book.js';
@@ -33,6 +34,7 @@ export async function runFeed(options: FeedOptions, log: Logger): Promise<Runnin
   );
   // Ticks start on multiples of tickMs since the epoch (the model's tick
   // index), so feeds on one clock push each tick together.
+  countTick();
   let ticker: NodeJS.Timeout | undefined;
   let ticking = true;
   const scheduleTick = () => {
@@ -43,6 +45,7 @@ export async function runFeed(options: FeedOptions, log: Logger): Promise<Runnin
     ticker = setTimeout(
       () => {
         service.tick();
+        countTick();
         scheduleTick();
       },
       Math.min(next - now + 1, 2 ** 31 - 1),

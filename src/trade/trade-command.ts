@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, defaulted, positiveDurationOption } from '../common/cli-options.js';
+import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
 import {
   DATA_DIR,
   FEED_ADDRESS,
@@ -20,10 +21,12 @@ interface TradeCliOptions {
   deadline: number;
   user?: string;
   password?: string;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export function tradeCommand(): Command {
-  return new Command('trade')
+  return withMetricsOptions(new Command('trade'))
     .description(
       'The terminal trading client: register, log in, deposit, quote, buy, sell, portfolio, trades — each call ' +
         'sent to the replicas in the chosen mode, and answered with which replica answered, attempts and latency. ' +
@@ -71,6 +74,9 @@ export function tradeCommand(): Command {
       });
       const quotes = new QuoteSource(feed);
       const session = new TradingSession(client);
+      // The client library's figures for this session's calls, while it runs.
+      const metrics = await serveMetricsIfAsked(opts, undefined);
+      if (metrics) process.stderr.write(`client metrics: ${metrics.url}\n`);
       try {
         if (opts.user && password) await session.login(opts.user, password);
         const failed = await runTerminal(
@@ -90,6 +96,7 @@ export function tradeCommand(): Command {
       } finally {
         quotes.close();
         client.close();
+        await metrics?.close();
       }
     });
 }

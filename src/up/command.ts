@@ -17,6 +17,7 @@ import {
   settingOption,
 } from '../common/settings.js';
 import { assertPortFree } from './free-port.js';
+import { metricsLine } from './metrics-line.js';
 
 /**
  * Below Linux's ephemeral range (32768–60999), where an outgoing connection may
@@ -52,6 +53,7 @@ interface UpCliOptions {
   allowFaultInjection?: boolean;
   seed?: string;
   fixedPrices?: boolean;
+  metrics: boolean;
 }
 
 export function upCommand(): Command {
@@ -92,6 +94,10 @@ export function upCommand(): Command {
     )
     .option('--seed <n>', 'price random-walk seed')
     .option('--fixed-prices', 'never move prices (reproducible runs)')
+    .option(
+      '--no-metrics',
+      'serve no Prometheus metrics (by default every process serves them on a loopback port)',
+    )
     .action(async (opts: UpCliOptions) => {
       const { runUp } = await import('./run-up.js');
       const dataDir = resolveDataDir(opts.dataDir);
@@ -110,6 +116,7 @@ export function upCommand(): Command {
           databaseUrl: await resolveSetting(UP_DATABASE_URL, opts.databaseUrl),
           feedPorts,
           managerPort: opts.managerPort,
+          metrics: opts.metrics,
           // Any well-formed symbol is quoted, as the SEng 468 quote server did: workloads name hundreds.
           feedArgs: [
             '--any-symbol',
@@ -136,6 +143,7 @@ export function upCommand(): Command {
         process.stdout.write(
           `hedge is up: manager ${system.managerAddress}, feeds ${system.feedAddress}, logs ${system.logDir}\n`,
         );
+        if (system.metrics) process.stdout.write(`${metricsLine(system.metrics)}\n`);
       }
       // Clients and replicas started by hand find every feed here (the --feed setting's run file).
       writeRunFile(dataDir, 'feeds', { addresses: system.feedAddress });
@@ -144,7 +152,11 @@ export function upCommand(): Command {
         await system.stop();
         removeRunFile(dataDir, 'feeds');
       });
-      reportReady({ managerAddress: system.managerAddress, feedAddress: system.feedAddress });
+      reportReady({
+        managerAddress: system.managerAddress,
+        feedAddress: system.feedAddress,
+        ...(system.metrics ? { metrics: system.metrics } : {}),
+      });
       const failure = await system.failed;
       view?.stop();
       log.error({ failure }, 'a process the system cannot do without died; stopping everything');

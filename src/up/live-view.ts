@@ -1,6 +1,7 @@
 import { fetchStatus, managerClient } from '../client/manager-client.js';
 import { createPool } from '../common/database.js';
 import { formatReplicaTable, formatSummary } from '../ui/status-view.js';
+import { metricsLine } from './metrics-line.js';
 import type { RunningSystem } from './run-up.js';
 
 /**
@@ -37,6 +38,7 @@ export function startLiveView(system: RunningSystem, out: NodeJS.WriteStream): {
       ...(status ? formatReplicaTable(status).split('\n') : []),
       '',
       `manager ${system.managerAddress} · feed ${system.feedAddress} · logs ${system.logDir}`,
+      ...(system.metrics ? [metricsLine(system.metrics)] : []),
       'Trade from another terminal: npx hedge trade · Ctrl-C stops everything.',
     ];
     // Move up over the previous drawing and clear it before redrawing.

@@ -3,6 +3,7 @@ import { ensureAdministrator } from '../common/admin.js';
 import { BACKOFF, Backoff } from '../common/backoff.js';
 import { createPool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
+import { metricsTargetsDir } from '../common/metrics-targets.js';
 import { migrate } from '../common/migrate.js';
 import { ProcessGroup } from '../common/process-group.js';
 
@@ -15,6 +16,8 @@ export interface UpOptions {
   managerPort: number;
   feedArgs: string[];
   managerArgs: string[];
+  /** Every process serves Prometheus metrics on a free loopback port (listed in <data-dir>/metrics/). */
+  metrics?: boolean;
 }
 
 export interface RunningSystem {
@@ -23,6 +26,8 @@ export interface RunningSystem {
   feedAddress: string;
   managerAddress: string;
   logDir: string;
+  /** With metrics on: the manager's and the feeds' endpoints (comma-separated), and the file_sd directory listing every process's. */
+  metrics?: { manager: string; feed: string; targetsDir: string };
   /** Resolves with a description when a process the system cannot do without dies. */
   failed: Promise<string>;
   stop(): Promise<void>;
@@ -92,8 +97,11 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   try {
     const databaseUrl = options.databaseUrl ?? (await startDatabase());
     await prepareDatabase(databaseUrl, options.dataDir);
+    // The manager's replicas inherit the manager's environment, so this reaches them too.
+    const metricsEnv = options.metrics ? { HEDGE_METRICS_PORT: '0', HEDGE_METRICS_HOST: '127.0.0.1' } : {};
     // Every feed has its own key pair (decision: issue 11, feeds) and the same seed and tick.
     const feedAddresses: string[] = [];
+    const feedMetrics: string[] = [];
     for (const [i, port] of options.feedPorts.entries()) {
       const name = i === 0 ? 'feed' : `feed-${i + 1}`;
       const feedArgs = (p: number) => [
@@ -105,11 +113,12 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
         String(p),
         ...options.feedArgs,
       ];
-      const feed = await start(name, feedArgs(port));
+      const feed = await start(name, feedArgs(port), metricsEnv);
+      feedMetrics.push(String(feed.metrics));
       feedAddresses.push(String(feed.address));
       restartable.set(name, {
         args: feedArgs(portOf(String(feed.address))),
-        env: {},
+        env: metricsEnv,
         restarts: new Backoff(BACKOFF.upRestart),
         readyAt: Date.now(),
       });
@@ -117,7 +126,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     const feedList = feedAddresses.join(',');
 
     // The database URL carries a password: it goes through the environment, not argv.
-    const managerEnv = { DATABASE_URL: databaseUrl };
+    const managerEnv = { DATABASE_URL: databaseUrl, ...metricsEnv };
     const managerArgs = (port: number) => [
       'manager',
       ...dataDirArgs,
@@ -141,6 +150,15 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       feedAddress: feedList,
       managerAddress: String(manager.address),
       logDir: group.logDir,
+      ...(options.metrics
+        ? {
+            metrics: {
+              manager: String(manager.metrics),
+              feed: feedMetrics.join(','),
+              targetsDir: metricsTargetsDir(options.dataDir),
+            },
+          }
+        : {}),
       failed,
       stop: () => {
         stopped = true;

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, defaulted, intOption, positiveDurationOption } from '../common/cli-options.js';
+import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
 import {
   DATA_DIR,
   FEED_ADDRESS,
@@ -13,6 +14,8 @@ import { textTable } from '../ui/text-table.js';
 import type { ReplaySummary } from './replay.js';
 
 interface WorkloadCliOptions {
+  metricsPort?: number;
+  metricsHost?: string;
   dataDir?: string;
   manager?: string;
   feed?: string;
@@ -51,7 +54,7 @@ function summaryText(s: ReplaySummary): string {
 }
 
 export function workloadCommand(): Command {
-  return new Command('workload')
+  return withMetricsOptions(new Command('workload'))
     .argument('<file>', 'a SEng 468 workload file ([N] COMMAND,args… per line)')
     .description(
       'Replay a SEng 468 workload file through the replicated client: each user’s commands in file order, users in ' +
@@ -91,6 +94,9 @@ export function workloadCommand(): Command {
       const dataDir = resolveDataDir(opts.dataDir);
       const tty = process.stderr.isTTY;
       let lastLine = 0;
+      // The client library's figures (wins, losses, failures, fail-overs per replica), while this runs.
+      const metrics = await serveMetricsIfAsked(opts, undefined);
+      if (metrics) process.stderr.write(`client metrics: ${metrics.url}\n`);
       const summary = await replayWorkload({
         file,
         manager: await requireSetting(MANAGER_ADDRESS, opts.manager, { dataDir }),
@@ -119,6 +125,7 @@ export function workloadCommand(): Command {
       } else {
         process.stdout.write(summaryText(summary));
       }
+      await metrics?.close();
       process.exitCode = summary.infra_failures > 0 ? 1 : 0;
     });
 }

@@ -1,0 +1,25 @@
+import { Counter } from 'prom-client';
+import { metricsRegistry } from '../common/metrics.js';
+
+/** How a copy found its request id (executed_request.dedup, migrations/005). */
+export type DedupOutcome = 'claimed' | 'waited' | 'replayed';
+
+const outcomes = new Counter({
+  name: 'hedge_dedup_outcomes_total',
+  help: "Requests by how this replica's copy found the request id: claimed (did the work), waited (on another copy's claim), replayed (the stored answer)",
+  labelNames: ['outcome'],
+  registers: [metricsRegistry],
+});
+
+const bound: Record<string, Counter.Internal> = {
+  claimed: outcomes.labels('claimed'),
+  waited: outcomes.labels('waited'),
+  replayed: outcomes.labels('replayed'),
+};
+// Every outcome present from the start, at 0, so that rate() over it is defined before the first request.
+for (const child of Object.values(bound)) child.inc(0);
+
+/** Counts one copy's outcome; NULL (a session that does not exist claims nothing) is not counted. */
+export function countDedup(outcome: string | null | undefined): void {
+  if (outcome) bound[outcome]?.inc();
+}
