@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    // mTLS on, as by default: every test file's process presents the run's certificate.
+    setupFiles: ['test/support/tls-setup.ts'],
     environment: 'node',
     // Logs of in-process servers and child processes: warnings and errors only.
     env: { HEDGE_LOG_LEVEL: 'warn' },

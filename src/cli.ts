@@ -11,6 +11,8 @@ import { injectCommand } from './fault-injector/command.js';
 import { replicaCommand } from './replica/command.js';
 import { managerCommand } from './replication-manager/command.js';
 import { feedCommand } from './stock-feed/command.js';
+import { certsCommand } from './tls/certs-command.js';
+import { addTransportOptions, COMMAND_IDENTITY, configureTransportFor } from './tls/transport-options.js';
 import { statusCommand } from './trade/status-command.js';
 import { tradeCommand } from './trade/trade-command.js';
 import { upCommand } from './up/command.js';
@@ -47,6 +49,7 @@ const EXAMPLES: Record<string, string[]> = {
   replica: ['hedge replica --database-url postgres://localhost/hedge --port 0'],
   bench: ['hedge bench', 'hedge bench --configs passive,active --faults crash --duration 30s'],
   'bench-replica': ['hedge bench-replica', 'hedge bench-replica --clients 1,4,16 --duration 5s'],
+  certs: ['hedge certs ca', 'hedge certs issue --role replica --host 10.0.0.7 --out ./tls-10.0.0.7'],
   'bench-workload': ['hedge bench-workload', 'hedge bench-workload seng468/workloads/10User_testWorkLoad'],
   'bench-manager-restart': ['hedge bench-manager-restart', 'hedge bench-manager-restart --rounds 10'],
 };
@@ -76,9 +79,15 @@ for (const command of [
   benchReplicaCommand(),
   benchWorkloadCommand(),
   benchManagerRestartCommand(),
+  certsCommand(),
 ]) {
+  if (COMMAND_IDENTITY[command.name()]) addTransportOptions(command);
   program.addCommand(command.addHelpText('after', examples(...(EXAMPLES[command.name()] ?? []))));
 }
+// mTLS (or --insecure, said so) is set before any command opens a channel or a server.
+program.hook('preAction', async (_program, action) => {
+  await configureTransportFor(action.name(), action.opts());
+});
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`hedge: ${err instanceof Error ? err.message : String(err)}\n`);

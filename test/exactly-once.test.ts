@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Client, credentials, type Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { Client, type Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DedupStrategy } from '../src/common/dedup-strategy.js';
 import { reasonOf } from '../src/common/errors.js';
@@ -11,6 +11,7 @@ import { newSessionToken } from '../src/common/session-token.js';
 import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js';
 import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
+import { channelCredentials } from '../src/tls/transport.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestFeed, type TestFeed } from './support/feed.js';
 import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
@@ -24,7 +25,7 @@ type RawResult =
 /** A Buy whose response is kept as the bytes that crossed the wire. */
 function rawBuy(address: string, metadata: Metadata, request: TradeRequest): Promise<RawResult> {
   const method = hedgeProto().Trading.service.Buy;
-  const client = new Client(address, credentials.createInsecure());
+  const client = new Client(address, channelCredentials());
   return new Promise<RawResult>((resolve) => {
     client.makeUnaryRequest(
       method.path,

@@ -1,6 +1,5 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DayTradingSession } from '../src/client/day-trading-session.js';
 import { QuoteSource } from '../src/client/quote-source.js';
@@ -14,6 +13,7 @@ import { hedgeProto } from '../src/common/proto.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import { PriceModel } from '../src/stock-feed/price-model.js';
+import { channelCredentials } from '../src/tls/transport.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestFeed } from './support/feed.js';
 import { type FeedProcess, spawnFeed } from './support/feed-process.js';
@@ -40,7 +40,7 @@ function fieldsOf(q: SignedQuote__Output) {
 }
 
 function getQuote(address: string, symbol: string): Promise<SignedQuote__Output> {
-  const client = new (hedgeProto().StockFeed)(address, credentials.createInsecure());
+  const client = new (hedgeProto().StockFeed)(address, channelCredentials());
   return invoke<SignedQuote__Output>((cb) =>
     client.GetQuote({ symbol }, { deadline: deadlineAfter(5_000) }, cb),
   ).finally(() => client.close());

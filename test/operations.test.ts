@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../src/common/paths.js';
 import { isAlive } from '../src/common/process-state.js';
 import { hedgeProto } from '../src/common/proto.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import { FaultInjector, type Injection, type InjectorOptions } from '../src/fault-injector/injector.js';
+import { channelCredentials } from '../src/tls/transport.js';
 import { type Cluster, serving, useCluster } from './support/cluster.js';
 import { tradeMany } from './support/load.js';
 import { startInProcessReplica } from './support/replicas.js';
@@ -67,7 +68,7 @@ describe('operating a running system: inject, verify, status', () => {
 
   it('a slow fault makes a passive primary miss its attempt deadline; replicas refuse it without permission', async () => {
     const slow = (address: string, delay: number) => {
-      const admin = new (hedgeProto().ReplicaAdmin)(address, credentials.createInsecure());
+      const admin = new (hedgeProto().ReplicaAdmin)(address, channelCredentials());
       return invoke((cb) =>
         admin.SetSlowness({ delay_ms: delay, duration_ms: 0 }, { deadline: deadlineAfter(5_000) }, cb),
       ).finally(() => admin.close());

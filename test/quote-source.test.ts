@@ -1,16 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  Server,
-  ServerCredentials,
-  type ServerWritableStream,
-  type sendUnaryData,
-  status,
-} from '@grpc/grpc-js';
+import { Server, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QuoteSource } from '../src/client/quote-source.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { SignedQuote } from '../src/gen/hedge/v1/SignedQuote.js';
 import type { StreamQuotesRequest__Output } from '../src/gen/hedge/v1/StreamQuotesRequest.js';
+import { serverCredentials } from '../src/tls/transport.js';
 import { waitFor } from './support/wait.js';
 
 function quoteOf(symbol: string): SignedQuote {
@@ -27,9 +22,7 @@ function quoteOf(symbol: string): SignedQuote {
 
 async function listen(server: Server): Promise<number> {
   return new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
+    server.bindAsync('127.0.0.1:0', serverCredentials(), (err, p) => (err ? reject(err) : resolve(p))),
   );
 }
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type Client, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reasonOf } from '../src/common/errors.js';
@@ -12,6 +12,7 @@ import type { DayTradingClient } from '../src/gen/hedge/v1/DayTrading.js';
 import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import type { TradingClient } from '../src/gen/hedge/v1/Trading.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
+import { channelCredentials } from '../src/tls/transport.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestFeed, type TestFeed } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';
@@ -62,7 +63,7 @@ describe('the wire contract: session states and error details', () => {
     feed = await startTestFeed();
     replica = await startInProcessReplica({ databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath });
     trading = tradingClient(replica.address);
-    dayTrading = new (hedgeProto().DayTrading)(replica.address, credentials.createInsecure());
+    dayTrading = new (hedgeProto().DayTrading)(replica.address, channelCredentials());
     quote = await feed.quote('ABC');
   });
 

@@ -131,6 +131,7 @@ interface BenchCliOptions {
   pool: number;
   force?: boolean;
   json?: boolean;
+  tlsCost?: boolean;
 }
 
 export function benchCommand(): Command {
@@ -217,6 +218,11 @@ export function benchCommand(): Command {
     )
     .option('--target', 'run against the system `hedge up` is running (passive, active, hedged-2 only)')
     .option('--json', 'print the summary as JSON on stdout')
+    .option(
+      '--tls-cost',
+      'run everything four times in one run, TLS, --insecure, --insecure, TLS, and compare p50 and capacity ' +
+        '(results in <out>/tls-1, insecure-1, insecure-2, tls-2 and <out>/tls-cost.md)',
+    )
     .action(async (opts: BenchCliOptions) => {
       const { runBench } = await import('./run-bench.js');
       const { formatBenchSummary } = await import('./report.js');
@@ -234,7 +240,7 @@ export function benchCommand(): Command {
       // The client library's figures (wins, losses, failures, fail-overs per replica), while this runs.
       const metrics = await serveMetricsIfAsked(opts, undefined);
       if (metrics) process.stderr.write(`client metrics: ${metrics.url}\n`);
-      const summary = await runBench({
+      const benchOptions = {
         configs: opts.configs as ConfigName[],
         faults: opts.faults as FaultMode[],
         clients: opts.clients,
@@ -252,18 +258,27 @@ export function benchCommand(): Command {
         databaseUrl: opts.target ? undefined : await resolveSetting(BENCH_DATABASE_URL, opts.databaseUrl),
         target,
         managerArgs: [...heartbeatArgs(opts), '--pool', String(opts.pool)],
-      });
+      };
+      const { runTlsCost, formatTlsCost } = await import('./tls-cost.js');
+      const cost = opts.tlsCost ? await runTlsCost(benchOptions) : undefined;
+      const summary = cost?.tls[0] ?? (await runBench(benchOptions));
+      const checked = cost ? [...cost.tls, ...cost.insecure] : [summary];
       if (opts.json)
-        process.stdout.write(`${JSON.stringify({ machine: summary.machine, runs: summary.runs })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ machine: summary.machine, runs: summary.runs, ...(cost ? { tls: cost.tls.map((t) => t.runs), insecure: cost.insecure.map((t) => t.runs) } : {}) })}\n`,
+        );
       else process.stdout.write(formatBenchSummary(summary, outDir));
       await metrics?.close();
+      if (cost && !opts.json) process.stdout.write(`\n${formatTlsCost(cost)}`);
       reportDatabaseChecks(
         databaseCheckOutcome(
-          [...summary.capacity.map((r) => ({ ...r, fault: 'capacity' })), ...summary.runs].map((r) => ({
-            run: `${r.config} · ${r.fault}`,
-            duplicates: r.duplicates,
-            violations: r.violations,
-          })),
+          checked
+            .flatMap((s) => [...s.capacity.map((r) => ({ ...r, fault: 'capacity' })), ...s.runs])
+            .map((r) => ({
+              run: `${r.config} · ${r.fault}`,
+              duplicates: r.duplicates,
+              violations: r.violations,
+            })),
         ),
       );
     });

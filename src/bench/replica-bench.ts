@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type ClientUnaryCall, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type ClientUnaryCall, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { QuoteSource } from '../client/quote-source.js';
 import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { uuidv7 } from '../common/ids.js';
@@ -11,6 +11,7 @@ import { newSessionToken } from '../common/session-token.js';
 import { replicaArgs } from '../common/settings.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { TradingClient } from '../gen/hedge/v1/Trading.js';
+import { channelCredentials } from '../tls/transport.js';
 import { describeMachine } from './machine.js';
 import { type LatencySummary, round, roundSummary, summarize } from './stats.js';
 
@@ -89,7 +90,7 @@ async function replicaBench(options: ReplicaBenchOptions, dataDir: string) {
             ),
           ),
         );
-        const clients = addresses.map((a) => new (hedgeProto().Trading)(a, credentials.createInsecure()));
+        const clients = addresses.map((a) => new (hedgeProto().Trading)(a, channelCredentials('replica')));
         try {
           for (const concurrency of options.clients) {
             options.onProgress?.(

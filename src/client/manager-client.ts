@@ -1,14 +1,14 @@
-import { credentials } from '@grpc/grpc-js';
 import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import type { ManagerStatus__Output } from '../gen/hedge/v1/ManagerStatus.js';
 import type { Membership__Output } from '../gen/hedge/v1/Membership.js';
 import type { ReplicationManagerClient } from '../gen/hedge/v1/ReplicationManager.js';
+import { channelCredentials } from '../tls/transport.js';
 
 export type { ManagerStatus__Output as ManagerStatus, Membership__Output as Membership };
 
 export function managerClient(address: string): ReplicationManagerClient {
-  return new (hedgeProto().ReplicationManager)(address, credentials.createInsecure(), PEER_CHANNEL_OPTIONS);
+  return new (hedgeProto().ReplicationManager)(address, channelCredentials('manager'), PEER_CHANNEL_OPTIONS);
 }
 
 export function fetchStatus(

@@ -1,4 +1,3 @@
-import { credentials } from '@grpc/grpc-js';
 import { BACKOFF } from '../common/backoff.js';
 import { feedAddresses } from '../common/feed-addresses.js';
 import { hedgeProto } from '../common/proto.js';
@@ -6,6 +5,7 @@ import { deadlineAfter, invoke, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { type Watch, watch } from '../common/watch-stream.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
+import { channelCredentials } from '../tls/transport.js';
 
 /** A quote is used only while at least this much of its life is left. */
 const MIN_VALIDITY_MS = 2_000;
@@ -30,7 +30,7 @@ export class QuoteSource {
   /** `addresses`: one feed's address, or several, comma-separated (the --feed list). */
   constructor(addresses: string) {
     this.feeds = feedAddresses(addresses).map(
-      (address) => new (hedgeProto().StockFeed)(address, credentials.createInsecure(), PEER_CHANNEL_OPTIONS),
+      (address) => new (hedgeProto().StockFeed)(address, channelCredentials('feed'), PEER_CHANNEL_OPTIONS),
     );
     if (this.feeds.length === 0) throw new Error('a quote source needs at least one feed address');
   }

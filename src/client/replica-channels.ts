@@ -1,5 +1,6 @@
-import { Client, credentials, type status } from '@grpc/grpc-js';
+import { Client, type status } from '@grpc/grpc-js';
 import { deadlineAfter, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
+import { channelCredentials } from '../tls/transport.js';
 import type { ReplicaSet } from './call-engine.js';
 import type { MembershipWatcher, ReplicaMember, View } from './membership-watcher.js';
 
@@ -46,7 +47,7 @@ export class ReplicaChannels implements ReplicaSet {
     if (this.closedFlag) throw new Error('the replicated client is closed');
     let channel = this.channels.get(member.address);
     if (!channel) {
-      channel = new Client(member.address, credentials.createInsecure(), PEER_CHANNEL_OPTIONS);
+      channel = new Client(member.address, channelCredentials('replica'), PEER_CHANNEL_OPTIONS);
       this.channels.set(member.address, channel);
     }
     return channel;

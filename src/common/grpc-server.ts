@@ -1,6 +1,8 @@
-import { Server as GrpcServer, type Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server as GrpcServer, type Server } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { authorizeByRole } from '../tls/roles.js';
+import { serverCredentials } from '../tls/transport.js';
 import { healthPackageDefinition } from './health.js';
 import { loadProtoFiles } from './proto.js';
 import { SERVER_LIMITS } from './server-limits.js';
@@ -40,6 +42,8 @@ export async function startGrpcServer(
     'grpc.max_send_message_length': SERVER_LIMITS.maxMessageBytes,
     'grpc.max_concurrent_streams': SERVER_LIMITS.maxConcurrentStreams,
     'grpc.keepalive_permit_without_calls': 1,
+    // Who may call what, from the caller's certificate (roles.ts).
+    interceptors: [authorizeByRole],
   });
   register(server);
   const health = new HealthImplementation(
@@ -52,7 +56,7 @@ export async function startGrpcServer(
   // An IPv6 host ('::', '::1') is bracketed, in the bind target as in the address.
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${hostPart}:${port}`, ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(`${hostPart}:${port}`, serverCredentials(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
   );

@@ -1,13 +1,14 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import {
+  type ChannelCredentials,
   type ChannelOptions,
   type Client,
-  credentials,
   loadPackageDefinition,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { channelCredentials } from '../tls/transport.js';
 import { deadlineAfter, PEER_CHANNEL_OPTIONS } from './rpc.js';
 
 interface HealthCheckResponse {
@@ -24,7 +25,7 @@ interface HealthClient extends Client {
 
 type HealthClientConstructor = new (
   address: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
+  creds: ChannelCredentials,
   options?: ChannelOptions,
 ) => HealthClient;
 
@@ -48,7 +49,7 @@ export function healthClient(address: string, options: ChannelOptions = PEER_CHA
     };
     HealthClientClass = grpcObject.grpc.health.v1.Health;
   }
-  return new HealthClientClass(address, credentials.createInsecure(), options);
+  return new HealthClientClass(address, channelCredentials(), options);
 }
 
 /** The serving status of `service` ('' for the whole server), or the error the check failed with. */

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { isInsecure } from '../tls/transport.js';
 
 export type Logger = pino.Logger;
 
@@ -10,7 +11,8 @@ export function createLogger(component: string, fields: Record<string, unknown> 
   return pino(
     {
       level: process.env.HEDGE_LOG_LEVEL ?? 'info',
-      base: { component, pid: process.pid, ...fields },
+      // A process told to run without TLS says so on every line.
+      base: { component, pid: process.pid, ...(isInsecure() ? { tls: 'off (--insecure)' } : {}), ...fields },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     pino.destination({ dest: file ?? 1, sync: true, mkdir: true }),

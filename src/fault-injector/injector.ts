@@ -1,4 +1,3 @@
-import { credentials } from '@grpc/grpc-js';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
 import { liveFeeds } from '../common/live-feeds.js';
 import { isAlive, signalQuietly } from '../common/process-state.js';
@@ -6,6 +5,7 @@ import { hedgeProto } from '../common/proto.js';
 import { mulberry32 } from '../common/random.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
+import { channelCredentials } from '../tls/transport.js';
 
 /** `feed`: SIGKILL one of the stock feeds (found through the data directory's run files), never the last one. */
 export type FaultKind = 'crash' | 'hang' | 'slow' | 'feed';
@@ -170,7 +170,7 @@ export class FaultInjector {
       this.timers.push(timer);
       return undefined;
     }
-    const admin = new (hedgeProto().ReplicaAdmin)(target.address, credentials.createInsecure());
+    const admin = new (hedgeProto().ReplicaAdmin)(target.address, channelCredentials('replica'));
     try {
       await invoke((cb) =>
         admin.SetSlowness(

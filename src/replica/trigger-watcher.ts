@@ -1,4 +1,3 @@
-import { credentials } from '@grpc/grpc-js';
 import { BACKOFF } from '../common/backoff.js';
 import { feedAddresses } from '../common/feed-addresses.js';
 import type { Logger } from '../common/logger.js';
@@ -7,6 +6,7 @@ import { PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { type Watch, watch } from '../common/watch-stream.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
+import { channelCredentials } from '../tls/transport.js';
 import type { QuoteVerifier } from './quote-verifier.js';
 import type { Tick, TriggerFiring } from './trigger-firing.js';
 
@@ -47,7 +47,7 @@ export class TriggerWatcher {
     private readonly pollMs = 1_000,
   ) {
     this.feeds = feedAddresses(feedAddressList).map(
-      (address) => new (hedgeProto().StockFeed)(address, credentials.createInsecure(), PEER_CHANNEL_OPTIONS),
+      (address) => new (hedgeProto().StockFeed)(address, channelCredentials('feed'), PEER_CHANNEL_OPTIONS),
     );
   }
 

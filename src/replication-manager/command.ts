@@ -21,6 +21,7 @@ import {
   resolveSetting,
   settingOption,
 } from '../common/settings.js';
+import { isInsecure } from '../tls/transport.js';
 
 interface ManagerCliOptions {
   metricsPort?: number;
@@ -102,7 +103,10 @@ export function managerCommand(): Command {
         },
         log,
       );
-      writeRunFile(dataDir, 'manager', { address: manager.address });
+      writeRunFile(dataDir, 'manager', {
+        address: manager.address,
+        ...(isInsecure() ? { insecure: 'true' } : {}),
+      });
       stopOnSignals(async () => {
         await manager.stop();
         await metrics?.close();

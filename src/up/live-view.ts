@@ -1,5 +1,6 @@
 import { fetchStatus, managerClient } from '../client/manager-client.js';
 import { createPool } from '../common/database.js';
+import { transportSummary } from '../tls/transport.js';
 import { formatReplicaTable, formatSummary } from '../ui/status-view.js';
 import { metricsLine } from './metrics-line.js';
 import type { RunningSystem } from './run-up.js';
@@ -39,6 +40,7 @@ export function startLiveView(system: RunningSystem, out: NodeJS.WriteStream): {
       '',
       `manager ${system.managerAddress} · feed ${system.feedAddress} · logs ${system.logDir}`,
       ...(system.metrics ? [metricsLine(system.metrics)] : []),
+      transportSummary(),
       'Trade from another terminal: npx hedge trade · Ctrl-C stops everything.',
     ];
     // Move up over the previous drawing and clear it before redrawing.

@@ -1,13 +1,7 @@
-import {
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServiceError,
-  type sendUnaryData,
-  status,
-} from '@grpc/grpc-js';
+import { Server, type ServerUnaryCall, type ServiceError, type sendUnaryData, status } from '@grpc/grpc-js';
 import { hedgeProto } from '../../src/common/proto.js';
 import type { Portfolio } from '../../src/gen/hedge/v1/Portfolio.js';
+import { serverCredentials } from '../../src/tls/transport.js';
 
 export type Behaviour = 'ok' | 'internal' | 'unavailable' | 'silent';
 
@@ -43,9 +37,7 @@ export async function fakeReplica(behaviour: Behaviour): Promise<FakeReplica> {
 /** Binds a port on loopback; resolves with the address. */
 export async function listen(server: Server): Promise<string> {
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
+    server.bindAsync('127.0.0.1:0', serverCredentials(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return `127.0.0.1:${port}`;
 }

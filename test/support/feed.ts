@@ -1,5 +1,4 @@
 import { rmSync } from 'node:fs';
-import { credentials } from '@grpc/grpc-js';
 import { createLogger } from '../../src/common/logger.js';
 import { feedKeyPaths, makeTempDataDir } from '../../src/common/paths.js';
 import { hedgeProto } from '../../src/common/proto.js';
@@ -9,6 +8,7 @@ import type { StockFeedClient } from '../../src/gen/hedge/v1/StockFeed.js';
 import { signQuote } from '../../src/stock-feed/quote-book.js';
 import { type RunningFeed, runFeed } from '../../src/stock-feed/run-feed.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/stock-feed/signing-key.js';
+import { channelCredentials } from '../../src/tls/transport.js';
 
 export interface TestFeed {
   address: string;
@@ -80,7 +80,7 @@ export async function startTestFeed(options: TestFeedOptions = {}): Promise<Test
     removeDataDir();
     throw err;
   }
-  const client = new (hedgeProto().StockFeed)(feed.address, credentials.createInsecure());
+  const client = new (hedgeProto().StockFeed)(feed.address, channelCredentials());
   return {
     address: feed.address,
     dataDir,

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type ClientDuplexStream, credentials, loadPackageDefinition } from '@grpc/grpc-js';
+import { type ClientDuplexStream, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { channelCredentials } from '../../src/tls/transport.js';
 
 interface ReflectionResponse {
   list_services_response?: { service: { name: string }[] };
@@ -29,7 +30,7 @@ export async function reflect(address: string, request: object): Promise<Reflect
       };
     };
   };
-  const client = new pkg.grpc.reflection.v1.ServerReflection(address, credentials.createInsecure());
+  const client = new pkg.grpc.reflection.v1.ServerReflection(address, channelCredentials());
   try {
     return await new Promise((resolve, reject) => {
       const stream = client.ServerReflectionInfo();

@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { reasonOf } from '../../src/common/errors.js';
 import { uuidv7 } from '../../src/common/ids.js';
 import { hedgeProto } from '../../src/common/proto.js';
@@ -11,9 +11,10 @@ import type { Portfolio__Output } from '../../src/gen/hedge/v1/Portfolio.js';
 import type { SignedQuote } from '../../src/gen/hedge/v1/SignedQuote.js';
 import type { TradeResponse__Output } from '../../src/gen/hedge/v1/TradeResponse.js';
 import type { TradingClient } from '../../src/gen/hedge/v1/Trading.js';
+import { channelCredentials } from '../../src/tls/transport.js';
 
 export function tradingClient(address: string): TradingClient {
-  return new (hedgeProto().Trading)(address, credentials.createInsecure());
+  return new (hedgeProto().Trading)(address, channelCredentials());
 }
 
 const opts = () => ({ deadline: deadlineAfter(10_000) });

@@ -19,7 +19,7 @@ const PROCESSES = [
 ];
 
 /** Shared by every process; they import no process's module. */
-const SHARED = ['common', 'ui', 'gen'];
+const SHARED = ['common', 'ui', 'gen', 'tls'];
 
 /**
  * The libraries apps may use, as folder or module (relative to src/) and who may

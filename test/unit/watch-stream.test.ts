@@ -1,5 +1,4 @@
 import { rmSync } from 'node:fs';
-import { credentials } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTempDataDir } from '../../src/common/paths.js';
 import { hedgeProto } from '../../src/common/proto.js';
@@ -7,6 +6,7 @@ import { PEER_CHANNEL_OPTIONS } from '../../src/common/rpc.js';
 import { type Watch, watch } from '../../src/common/watch-stream.js';
 import type { SignedQuote__Output } from '../../src/gen/hedge/v1/SignedQuote.js';
 import type { StockFeedClient } from '../../src/gen/hedge/v1/StockFeed.js';
+import { channelCredentials } from '../../src/tls/transport.js';
 import { startTestFeed, type TestFeed } from '../support/feed.js';
 import { waitFor } from '../support/wait.js';
 
@@ -76,7 +76,7 @@ describe('watch (a reconnecting stream)', () => {
   }
 
   function clientOf(address: string): StockFeedClient {
-    const client = new (hedgeProto().StockFeed)(address, credentials.createInsecure(), PEER_CHANNEL_OPTIONS);
+    const client = new (hedgeProto().StockFeed)(address, channelCredentials(), PEER_CHANNEL_OPTIONS);
     cleanups.push(() => client.close());
     return client;
   }
