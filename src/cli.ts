@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { benchCommand, benchReplicaCommand, benchWorkloadCommand } from './bench/command.js';
+import { benchManagerRestartCommand } from './bench/manager-restart-command.js';
 import { examples } from './common/cli-options.js';
 import { dbCommand } from './common/db-command.js';
 import { PACKAGE_ROOT } from './common/paths.js';
@@ -50,6 +51,7 @@ const EXAMPLES: Record<string, string[]> = {
   'bench-replica': ['hedge bench-replica', 'hedge bench-replica --clients 1,4,16 --duration 5s'],
   certs: ['hedge certs ca', 'hedge certs issue --role replica --host 10.0.0.7 --out ./tls-10.0.0.7'],
   'bench-workload': ['hedge bench-workload', 'hedge bench-workload seng468/workloads/10User_testWorkLoad'],
+  'bench-manager-restart': ['hedge bench-manager-restart', 'hedge bench-manager-restart --rounds 10'],
 };
 
 const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
@@ -76,6 +78,7 @@ for (const command of [
   benchCommand(),
   benchReplicaCommand(),
   benchWorkloadCommand(),
+  benchManagerRestartCommand(),
   certsCommand(),
 ]) {
   if (COMMAND_IDENTITY[command.name()]) addTransportOptions(command);

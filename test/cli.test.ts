@@ -23,6 +23,7 @@ describe('hedge --help', () => {
     'bench',
     'bench-replica',
     'bench-workload',
+    'bench-manager-restart',
     'workload',
   ];
 

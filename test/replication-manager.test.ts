@@ -1,6 +1,7 @@
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { managerClient } from '../src/client/manager-client.js';
+import { fetchMembership, managerClient } from '../src/client/manager-client.js';
+import { MembershipWatcher, type View } from '../src/client/membership-watcher.js';
 import { exited, spawnHedge, stopChild } from '../src/common/hedge-process.js';
 import { isAlive, signalQuietly } from '../src/common/process-state.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
@@ -11,6 +12,7 @@ import { type Cluster, report, serving, startCluster } from './support/cluster.j
 import { createTestDatabase } from './support/database.js';
 import { startTestFeed } from './support/feed.js';
 import { tradeMany } from './support/load.js';
+import { waitFor } from './support/wait.js';
 
 describe('the replication manager', () => {
   let cluster: Cluster | undefined;
@@ -77,6 +79,57 @@ describe('the replication manager', () => {
     );
     const more = await tradeMany(sessions, c.quotes, 50);
     expect(more.failed).toEqual([]);
+  });
+
+  it('killed and restarted during active trading: no call fails, and the new one never answers an empty view', async () => {
+    const c = await startCluster();
+    cluster = c;
+    const before = serving(await c.status());
+    const hung = before[2] as (typeof before)[number];
+    const sessions = await Promise.all(Array.from({ length: 4 }, () => c.session('active')));
+    // A client's membership watcher, connected before the kill: every view it takes, kept.
+    const watcher = new MembershipWatcher(c.managerAddress);
+    const views: View[] = [await watcher.start(5_000)];
+    watcher.onChange((v) => views.push(v));
+    // Every answer to GetMembership while the new manager comes up, over fresh channels.
+    const answers: number[] = [];
+    let probing = true;
+    const prober = (async () => {
+      while (probing) {
+        const client = managerClient(c.managerAddress);
+        const m = await fetchMembership(client, 200).catch(() => undefined);
+        client.close();
+        if (m) answers.push(m.members.length);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      const result = await tradeMany(sessions, c.quotes, 1_200, {
+        after: 50,
+        action: async () => {
+          c.manager.kill('SIGKILL');
+          await exited(c.manager);
+          // A hung replica makes the new manager's adoption take a while (its probe times
+          // out, it is killed and replaced): long enough to see what it answers meanwhile.
+          process.kill(hung.pid, 'SIGSTOP');
+          const answeredBefore = answers.length;
+          await c.restartManager();
+          await c.waitFor('three serving replicas', (s) => serving(s).length === 3);
+          expect(answers.length).toBeGreaterThan(answeredBefore);
+        },
+      });
+      expect(result.failed).toEqual([]);
+      await waitFor('the watcher to hear the new manager', async () => views.length > 1);
+    } finally {
+      probing = false;
+      await prober;
+      watcher.close();
+    }
+    // It answers nothing until it has adopted or replaced the replicas: never a view without them.
+    expect(answers.filter((n) => n !== 3)).toEqual([]);
+    expect(isAlive(hung.pid)).toBe(false);
+    expect(views.map((v) => v.members.map((m) => m.id))).toEqual(views.map(() => before.map((r) => r.id)));
+    expect(watcher.view.number).toBeGreaterThan(views[0]?.number ?? 0n);
   });
 
   it('streams every new view: a replaced replica leaves it and its replacement joins it', async () => {

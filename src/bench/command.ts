@@ -26,6 +26,7 @@ import {
 import {
   CONFIG_NAMES,
   type ConfigName,
+  DEFAULT_FAULT_MODES,
   FAULT_MODES,
   type FaultMode,
   WORKLOAD_CONFIGS,
@@ -156,7 +157,7 @@ export function benchCommand(): Command {
         '--faults <list>',
         'fault modes to run each configuration under',
         choiceListOption(FAULT_MODES, 'fault'),
-        FAULT_MODES.filter((f) => f !== 'db-primary').join(','),
+        DEFAULT_FAULT_MODES.join(','),
       ),
     )
     .option('--clients <n>', 'concurrent clients, each with one call in flight', intOption(1, 1024), 16)

@@ -1,8 +1,11 @@
 import type { ReplicationMode } from '../client/replication-mode.js';
 
 export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2' | 'deferred';
-/** db-primary: SIGKILL the database primary's postmaster (a system of several database nodes, `hedge up --ha`). */
-export type FaultMode = 'none' | 'crash' | 'hang' | 'db-primary';
+/**
+ * db-primary: SIGKILL the database primary's postmaster (a system of several database nodes, `hedge up --ha`);
+ * feed: SIGKILL one of the two feeds (the bench restarts it on its port).
+ */
+export type FaultMode = 'none' | 'crash' | 'hang' | 'db-primary' | 'feed';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
   'single',
@@ -12,7 +15,9 @@ export const CONFIG_NAMES: readonly ConfigName[] = [
   'hedged-2',
   'deferred',
 ];
-export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang', 'db-primary'];
+export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang', 'db-primary', 'feed'];
+/** What `hedge bench` runs unless told otherwise: the replica faults the seed measured. */
+export const DEFAULT_FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
 
 export interface BenchConfig {
   name: ConfigName;

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
+import { liveFeeds } from '../common/live-feeds.js';
 import { primaryPostmaster } from '../common/primary-postmaster.js';
 import { FaultInjector, type FaultKind, type Injection } from '../fault-injector/injector.js';
 
@@ -26,6 +27,8 @@ export interface FaultTrackerOptions {
   hangMs: number;
   /** The database, for db-primary faults. */
   databaseUrl?: string;
+  /** The system's data directory: the feeds' run files (kind `feed`). */
+  dataDir?: string;
 }
 
 const POLL_MS = 10;
@@ -56,6 +59,7 @@ export class FaultTracker {
         slowDelayMs: 0,
         slowDurationMs: 0,
         databaseUrl: options.databaseUrl,
+        dataDir: options.dataDir,
       },
       (injection) => this.onInjection(injection),
     );
@@ -112,6 +116,7 @@ export class FaultTracker {
   }
 
   private async follow(record: FaultRecord): Promise<void> {
+    if (record.kind === 'feed') return this.followFeed(record);
     const giveUpAt = Date.now() + FOLLOW_MS;
     while (Date.now() < giveUpAt) {
       const status = await fetchStatus(this.manager, 1_000).catch(() => undefined);
@@ -132,6 +137,26 @@ export class FaultTracker {
           record.recovery_ms = servingSince - record.injected_at_ms;
           return;
         }
+      }
+      await delay(POLL_MS);
+    }
+  }
+
+  /**
+   * A killed feed is nobody's to detect (clients and replicas follow every feed
+   * and simply stop hearing from it): detection stays null, and recovery is when
+   * its restarted process runs, by its run file.
+   */
+  private async followFeed(record: FaultRecord): Promise<void> {
+    const giveUpAt = Date.now() + FOLLOW_MS;
+    while (Date.now() < giveUpAt) {
+      const back = liveFeeds(this.options.dataDir ?? '').find(
+        (f) => f.name === record.replica && f.pid !== record.pid,
+      );
+      if (back) {
+        record.recovered_at_ms = Date.now();
+        record.recovery_ms = record.recovered_at_ms - record.injected_at_ms;
+        return;
       }
       await delay(POLL_MS);
     }

@@ -110,6 +110,33 @@ export async function runBench(options: BenchOptions): Promise<BenchSummary> {
   return inDataDir('hedge-bench-', options.dataDir, (dataDir) => bench(options, dataDir));
 }
 
+/**
+ * The bench's two stock feeds (one seed, a key each), their addresses as a --feed
+ * list. A feed that dies (the `feed` fault) is started again on its port.
+ */
+async function startBenchFeeds(group: ProcessGroup, dataDirArgs: string[], seed: number): Promise<string> {
+  const args = (name: string, port: number) => [
+    'feed',
+    ...dataDirArgs,
+    '--name',
+    name,
+    '--port',
+    String(port),
+    '--seed',
+    String(seed),
+  ];
+  const ports = new Map<string, number>();
+  for (const name of ['feed', 'feed-2']) {
+    const address = String((await group.start(name, args(name, 0))).address);
+    ports.set(name, Number(address.slice(address.lastIndexOf(':') + 1)));
+  }
+  group.onUnexpectedExit((name) => {
+    const port = ports.get(name);
+    if (port !== undefined) void group.start(name, args(name, port)).catch(() => {});
+  });
+  return [...ports.values()].map((p) => `127.0.0.1:${p}`).join(',');
+}
+
 /** The bench with its own system in `dataDir`, or against `options.target` without one. */
 async function bench(options: BenchOptions, dataDir: string | undefined): Promise<BenchSummary> {
   const requestsOut = createWriteStream(join(options.outDir, 'requests.ndjson'));
@@ -129,9 +156,7 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
       const dataDirArgs = ['--data-dir', dataDir as string];
       databaseUrl =
         options.databaseUrl ?? String((await system.start('db', ['db', ...dataDirArgs])).databaseUrl);
-      feedAddress = String(
-        (await system.start('feed', ['feed', ...dataDirArgs, '--seed', String(options.seed)])).address,
-      );
+      feedAddress = await startBenchFeeds(system, dataDirArgs, options.seed);
     }
     const pool = createPool(databaseUrl, { max: 2, applicationName: 'hedge-bench' });
     postgres =
@@ -154,7 +179,7 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
         const faults = name === 'single' ? (['none'] as FaultMode[]) : options.faults;
         const bench = await prepare(config, manager, feedAddress, options);
         try {
-          const context = { bench, pool, databaseUrl, options, progress, requestsOut, faultsOut };
+          const context = { bench, dataDir, pool, databaseUrl, options, progress, requestsOut, faultsOut };
           if (options.capacityDurationMs > 0)
             capacity.push((await measure(context, 'none', undefined, options.capacityDurationMs)).summary);
           for (const fault of faults)
@@ -281,6 +306,8 @@ async function prepare(
 
 interface MeasureContext {
   bench: Prepared;
+  /** The bench's own system's data directory (none against --target): where its feeds' run files are. */
+  dataDir?: string;
   pool: ReturnType<typeof createPool>;
   databaseUrl: string;
   options: BenchOptions;
@@ -317,6 +344,7 @@ async function measure(
           seed: options.seed,
           hangMs: options.hangMs,
           databaseUrl: context.databaseUrl,
+          dataDir: context.dataDir,
         });
   let cpuCount: (() => CpuByRole) | undefined;
   const startTimer = setTimeout(() => {
@@ -348,8 +376,8 @@ async function measure(
     context.pool,
     records.filter((r) => r.outcome === 'ok').map((r) => r.request_id),
   );
-  // A database fault is no replica fault: the manager counts only the latter.
-  const replicaFaults = faults.filter((f) => f.kind !== 'db-primary').length;
+  // A database or feed fault is no replica fault: the manager counts only the latter.
+  const replicaFaults = faults.filter((f) => f.kind !== 'db-primary' && f.kind !== 'feed').length;
   const spurious = (await managerFaults(manager)) - faultsBefore - replicaFaults;
   const windows = faultWindows(faults);
   const load = rate ? `open@${rate}` : 'closed';

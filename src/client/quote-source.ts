@@ -1,4 +1,5 @@
 import { BACKOFF } from '../common/backoff.js';
+import { feedAddresses } from '../common/feed-addresses.js';
 import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { type Watch, watch } from '../common/watch-stream.js';
@@ -10,36 +11,46 @@ import { channelCredentials } from '../tls/transport.js';
 const MIN_VALIDITY_MS = 2_000;
 
 /**
- * The latest signed quotes from the feed: streamed for the symbols a client
- * trades (so a trade never waits for the feed), fetched on demand otherwise.
+ * The latest signed quotes from the feeds: streamed for the symbols a client
+ * trades (so a trade never waits for a feed), fetched on demand otherwise.
+ * Every feed gives the same price for a tick, so it follows all of them at once
+ * and keeps the newest quote of each symbol, whichever feed sent it: a feed
+ * that dies or hangs costs nothing while another streams, and no switch-over
+ * is needed. A fetch asks every feed and takes the first answer.
  */
 export class QuoteSource {
   private readonly latest = new Map<string, SignedQuote__Output>();
-  /** Fetches in flight: callers wanting one symbol at once share one GetQuote. */
+  /** Fetches in flight: callers wanting one symbol at once share one GetQuote round. */
   private readonly fetching = new Map<string, Promise<SignedQuote__Output>>();
-  private readonly feed: StockFeedClient;
-  private streaming: Watch | undefined;
+  private readonly feeds: StockFeedClient[];
+  private streaming: Watch[] = [];
   private streamed: string[] = [];
   private closed = false;
 
-  constructor(address: string) {
-    this.feed = new (hedgeProto().StockFeed)(address, channelCredentials('feed'), PEER_CHANNEL_OPTIONS);
+  /** `addresses`: one feed's address, or several, comma-separated (the --feed list). */
+  constructor(addresses: string) {
+    this.feeds = feedAddresses(addresses).map(
+      (address) => new (hedgeProto().StockFeed)(address, channelCredentials('feed'), PEER_CHANNEL_OPTIONS),
+    );
+    if (this.feeds.length === 0) throw new Error('a quote source needs at least one feed address');
   }
 
   /** Keeps the quotes of these symbols current from the feed's stream; resolves with the first of each. */
   async follow(symbols: string[]): Promise<void> {
     this.streamed = [...new Set([...this.streamed, ...symbols])];
-    // Closing the old watch cancels its stream or its pending reopen, so only one stream is ever open.
-    this.streaming?.close();
-    this.streaming = undefined;
+    // Closing the old watches cancels their streams or pending reopens, so one stream per feed is ever open.
+    for (const w of this.streaming) w.close();
+    this.streaming = [];
     if (!this.closed && this.streamed.length > 0) {
       const streamed = this.streamed;
-      this.streaming = watch<SignedQuote__Output>({
-        open: () => this.feed.StreamQuotes({ symbols: streamed }),
-        onData: (q) => this.remember(q),
-        backoff: BACKOFF.quotes,
-        name: 'quotes',
-      });
+      this.streaming = this.feeds.map((feed) =>
+        watch<SignedQuote__Output>({
+          open: () => feed.StreamQuotes({ symbols: streamed }),
+          onData: (q) => this.remember(q),
+          backoff: BACKOFF.quotes,
+          name: 'quotes',
+        }),
+      );
     }
     await Promise.all(symbols.map((s) => this.get(s)));
   }
@@ -49,8 +60,12 @@ export class QuoteSource {
     if (cached && Number(cached.expires_at_ms) - Date.now() > MIN_VALIDITY_MS) return cached;
     let fetch = this.fetching.get(symbol);
     if (!fetch) {
-      fetch = invoke<SignedQuote__Output>((cb) =>
-        this.feed.GetQuote({ symbol }, { deadline: deadlineAfter(3_000) }, cb),
+      fetch = firstAnswer(
+        this.feeds.map((feed) =>
+          invoke<SignedQuote__Output>((cb) =>
+            feed.GetQuote({ symbol }, { deadline: deadlineAfter(3_000) }, cb),
+          ),
+        ),
       )
         .then((fresh) => {
           this.remember(fresh);
@@ -64,12 +79,21 @@ export class QuoteSource {
 
   close(): void {
     this.closed = true;
-    this.streaming?.close();
-    this.feed.close();
+    for (const w of this.streaming) w.close();
+    this.streaming = [];
+    for (const feed of this.feeds) feed.close();
   }
 
+  /** Keeps the newer of two quotes of a symbol: the later tick, from whichever feed. */
   private remember(q: SignedQuote__Output): void {
     const known = this.latest.get(q.symbol);
     if (!known || BigInt(q.sequence) >= BigInt(known.sequence)) this.latest.set(q.symbol, q);
   }
+}
+
+/** The first of these calls to succeed; if all fail, the first one's error (a status code, not an AggregateError). */
+function firstAnswer<T>(calls: Promise<T>[]): Promise<T> {
+  return Promise.any(calls).catch((err: AggregateError) => {
+    throw err.errors[0];
+  });
 }

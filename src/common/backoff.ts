@@ -52,8 +52,12 @@ export class Backoff {
  * failures, not to a stream's life.
  */
 export const BACKOFF = {
-  /** The manager's membership stream: reconnect soon (a client wants new views), then less often. */
-  membership: { initialMs: 100, maxMs: 2_000 },
+  /**
+   * The manager's membership stream: reconnect soon (a client wants new views),
+   * then every 500 ms, so a client hears a restarted manager (back in about half a
+   * second) within half a second more; a refused connection costs next to nothing.
+   */
+  membership: { initialMs: 100, maxMs: 500 },
   /** A client's quote stream: a steady retry, the feed is usually back within a second. */
   quotes: { initialMs: 500, maxMs: 500 },
   /** A replica's stream of ticks for armed triggers: as often as it reads the armed symbols. */

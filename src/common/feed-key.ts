@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { canonicalQuoteBytes, type QuoteFields } from './quote-codec.js';
 
 export interface FeedPublicKey {
@@ -23,6 +24,23 @@ export function feedPublicKeyFromPem(pem: string): FeedPublicKey {
 
 export function readFeedPublicKey(path: string): FeedPublicKey {
   return feedPublicKeyFromPem(readFileSync(path, 'utf8'));
+}
+
+/**
+ * The feed keys a replica trusts: the one in `path`, or every *.pem in the
+ * directory `path`. None is an error: a replica that trusts no feed could take
+ * no order.
+ */
+export function readTrustedFeedKeys(path: string): FeedPublicKey[] {
+  const files = statSync(path).isDirectory()
+    ? readdirSync(path)
+        .filter((f) => f.endsWith('.pem'))
+        .sort()
+        .map((f) => join(path, f))
+    : [path];
+  const keys = [...new Map(files.map((f) => readFeedPublicKey(f)).map((k) => [k.keyId, k])).values()];
+  if (keys.length === 0) throw new Error(`no feed public key (*.pem) in ${path}`);
+  return keys;
 }
 
 export function verifyQuoteSignature(fields: QuoteFields, signature: Buffer, key: FeedPublicKey): boolean {

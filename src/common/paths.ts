@@ -12,11 +12,17 @@ export const SQL_DIR = resolve(PACKAGE_ROOT, 'sql');
 /** The compiled CLI, which every hedge process is started from. */
 export const CLI_PATH = resolve(PACKAGE_ROOT, 'dist/cli.js');
 
-export function feedKeyPaths(dataDir: string): { privateKey: string; publicKey: string } {
+/** A feed's key pair, under <data-dir>/<name>/ (name 'feed' unless several feeds share the data directory). */
+export function feedKeyPaths(dataDir: string, name = 'feed'): { privateKey: string; publicKey: string } {
   return {
-    privateKey: resolve(dataDir, 'feed/private.pem'),
-    publicKey: resolve(dataDir, 'feed/public.pem'),
+    privateKey: resolve(dataDir, name, 'private.pem'),
+    publicKey: resolve(dataDir, name, 'public.pem'),
   };
+}
+
+/** The public keys of the feeds replicas trust by default: each feed of this data directory adds its own. */
+export function trustedFeedKeysDir(dataDir: string): string {
+  return resolve(dataDir, 'feed-keys');
 }
 
 /**

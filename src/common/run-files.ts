@@ -73,10 +73,14 @@ export async function liveRunFileValue(
   const file = readRunFile(dataDir, name);
   const value = file?.[key];
   if (typeof value === 'string' && value.length > 0) {
-    const endpoint = endpointOf(value);
+    // A list ("a:1,b:2", the feeds) is stale only when none of them takes connections.
+    const endpoints = value.split(',').map(endpointOf);
     const stale =
       (typeof file?.pid === 'number' && !isAlive(file.pid)) ||
-      (endpoint !== undefined && (await refused(endpoint)));
+      (endpoints.every((e) => e !== undefined) &&
+        (await Promise.all(endpoints.map((e) => refused(e as { host: string; port: number })))).every(
+          Boolean,
+        ));
     if (!stale) return { value, stale: false };
   }
   return { stale: file !== undefined };

@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { choiceOption, defaulted, durationOption, intOption, positiveDurationOption } from './cli-options.js';
 import { DEDUP_STRATEGIES, type DedupStrategy } from './dedup-strategy.js';
 import { formatDuration } from './duration.js';
+import { feedAddressList } from './feed-addresses.js';
 import { liveRunFileValue } from './run-files.js';
 
 /**
@@ -53,11 +54,16 @@ export const MANAGER_ADDRESS: Setting<string> = {
   runFile: ['manager', 'address'],
 };
 
+/**
+ * Every stock feed, comma-separated ("a:1,b:2"): any of them gives the same
+ * price for a tick, and clients and replicas follow all of them. `hedge up`
+ * writes them to the run file "feeds".
+ */
 export const FEED_ADDRESS: Setting<string> = {
-  flag: '--feed <address>',
-  description: "the stock feed's address",
-  parse: String,
-  runFile: ['feed', 'address'],
+  flag: '--feed <addresses>',
+  description: 'the stock feeds, comma-separated',
+  parse: feedAddressList,
+  runFile: ['feeds', 'addresses'],
 };
 
 export const PASSWORD: Setting<string> = {

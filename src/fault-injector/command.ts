@@ -52,7 +52,8 @@ export function injectCommand(): Command {
       'Inject faults into the running replicas on a schedule: crash (SIGKILL), hang (SIGSTOP, then SIGCONT) or ' +
         'slow (added latency; replicas need --allow-fault-injection), at a seeded-random serving replica, never ' +
         "below the minimum of serving replicas; or db-primary (SIGKILL the database primary's postmaster, for " +
-        '`hedge up --ha`). Prints one JSON line per injection. Runs on the replicas’ machine.',
+        '`hedge up --ha`), or feed (SIGKILL a seeded-random stock feed of the data directory, never the last ' +
+        'one running). Prints one JSON line per injection. Runs on the replicas’ machine.',
     )
     .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
     .addOption(settingOption(MANAGER_ADDRESS))
@@ -97,6 +98,7 @@ export function injectCommand(): Command {
           databaseUrl: opts.kinds.includes('db-primary')
             ? await requireSetting(DATABASE_URL, opts.databaseUrl, { dataDir })
             : undefined,
+          dataDir,
           kinds: opts.kinds,
           everyMs: opts.every ?? (opts.at ? undefined : 15_000),
           atMs: opts.at,

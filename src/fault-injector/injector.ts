@@ -1,4 +1,5 @@
 import { fetchStatus, managerClient } from '../client/manager-client.js';
+import { liveFeeds } from '../common/live-feeds.js';
 import { primaryPostmaster } from '../common/primary-postmaster.js';
 import { isAlive, signalQuietly } from '../common/process-state.js';
 import { hedgeProto } from '../common/proto.js';
@@ -7,9 +8,12 @@ import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
 import { channelCredentials } from '../tls/transport.js';
 
-/** `db-primary`: SIGKILL the postmaster of the database's primary (needs `databaseUrl`). */
-export type FaultKind = 'crash' | 'hang' | 'slow' | 'db-primary';
-export const FAULT_KINDS: readonly FaultKind[] = ['crash', 'hang', 'slow', 'db-primary'];
+/**
+ * `db-primary`: SIGKILL the postmaster of the database's primary (needs `databaseUrl`);
+ * `feed`: SIGKILL one of the stock feeds (found through the data directory's run files), never the last one.
+ */
+export type FaultKind = 'crash' | 'hang' | 'slow' | 'db-primary' | 'feed';
+export const FAULT_KINDS: readonly FaultKind[] = ['crash', 'hang', 'slow', 'db-primary', 'feed'];
 
 export interface InjectorOptions {
   manager: string;
@@ -29,6 +33,8 @@ export interface InjectorOptions {
   slowDurationMs: number;
   /** The database, for `db-primary` (a multi-host URL names every node). */
   databaseUrl?: string;
+  /** The running system's data directory, where the feeds' run files are (kind `feed`). */
+  dataDir?: string;
 }
 
 /** One line per injection (or skipped injection), with its wall-clock time. */
@@ -113,6 +119,7 @@ export class FaultInjector {
   async injectOnce(): Promise<Injection | undefined> {
     if (this.stopped) return undefined;
     const kind = this.pick(this.options.kinds);
+    if (kind === 'feed') return this.killFeed();
     const status = await fetchStatus(this.manager, 2_000).catch(() => undefined);
     if (this.stopped) return undefined;
     const now = Date.now();
@@ -215,6 +222,39 @@ export class FaultInjector {
         serving_before: servingBefore,
       });
     }
+  }
+
+  /**
+   * SIGKILLs a seeded-random running feed, if another one is left running: any
+   * feed quotes the same prices, so clients and replicas go on with the rest
+   * (`hedge up` restarts the killed one). `serving_before` counts feeds here.
+   */
+  private killFeed(): Injection {
+    const now = Date.now();
+    const base = { time_ms: now, time: new Date(now).toISOString(), kind: 'feed' as const };
+    const feeds = liveFeeds(this.options.dataDir ?? '').filter(
+      (f) => (this.downUntil.get(f.pid) ?? 0) <= now,
+    );
+    if (feeds.length < 2) {
+      return this.emit({
+        ...base,
+        outcome: 'skipped',
+        detail: `only ${feeds.length} feed(s) running; one must be left`,
+        serving_before: feeds.length,
+      });
+    }
+    const target = this.pick(feeds);
+    this.downUntil.set(target.pid, Number.POSITIVE_INFINITY);
+    signalQuietly(target.pid, 'SIGKILL');
+    this.injected += 1;
+    const injection = this.emit({
+      ...base,
+      target: { id: target.name, pid: target.pid, address: target.address },
+      outcome: 'injected',
+      serving_before: feeds.length,
+    });
+    if (this.options.count !== undefined && this.injected >= this.options.count) this.stop();
+    return injection;
   }
 
   private pick<T>(items: readonly T[]): T {

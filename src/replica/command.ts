@@ -5,7 +5,7 @@ import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { reportReady, stopOnSignals, watchOwner } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
-import { feedKeyPaths } from '../common/paths.js';
+import { trustedFeedKeysDir } from '../common/paths.js';
 import {
   DATA_DIR,
   DATABASE_URL,
@@ -57,14 +57,23 @@ export function replicaCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
     .addOption(settingOption(DATABASE_URL))
-    .option('--feed-key <path>', "the stock feed's public key (default: <data-dir>/feed/public.pem)")
+    .option(
+      '--feed-key <path>',
+      "a stock feed's public key, or a directory of the keys of every feed trusted (*.pem); quotes signed by " +
+        'any other key are refused (default: <data-dir>/feed-keys, where the feeds of the data directory put theirs)',
+    )
     .addOption(settingOption(DEDUP))
     .addOption(settingOption(POOL))
     .addOption(settingOption(SESSION_TTL))
     .addOption(settingOption(REQUEST_RETENTION))
     .addOption(settingOption(REAP_INTERVAL))
     .addOption(settingOption(ORDER_TTL))
-    .addOption(settingOption({ ...FEED_ADDRESS, description: 'the stock feed, whose ticks fire triggers' }))
+    .addOption(
+      settingOption({
+        ...FEED_ADDRESS,
+        description: 'the stock feeds (comma-separated), whose ticks fire triggers',
+      }),
+    )
     .option('--allow-fault-injection', "accept the fault injector's slowness calls (hedge.v1.ReplicaAdmin)")
     .addOption(
       defaulted(
@@ -100,7 +109,7 @@ export function replicaCommand(): Command {
           host: opts.host,
           port: opts.port,
           databaseUrl,
-          feedPublicKeyPath: opts.feedKey ?? feedKeyPaths(dataDir).publicKey,
+          feedPublicKeyPath: opts.feedKey ?? trustedFeedKeysDir(dataDir),
           strategy: opts.dedup,
           poolSize: opts.pool,
           sessionTtlSeconds: Math.floor(opts.sessionTtl / 1000),

@@ -23,7 +23,7 @@ function parseCount(text: string, field: string): bigint {
 }
 
 /**
- * Accepts a quote only if its signature is the feed's over exactly its fields.
+ * Accepts a quote only if its signature is a trusted feed's over exactly its fields.
  * Its expiry is not judged here: the database's clock does that, in the
  * transaction that uses it. Signatures already verified are remembered with the
  * exact content they cover (RSA verification was 15 % of a replica's CPU under
@@ -34,8 +34,12 @@ function parseCount(text: string, field: string): bigint {
  */
 export class QuoteVerifier {
   private readonly verified = new Map<string, string>();
+  /** The trusted feeds' keys by key id: any of them may have signed a quote. */
+  private readonly keys: Map<string, FeedPublicKey>;
 
-  constructor(private readonly key: FeedPublicKey) {}
+  constructor(keys: FeedPublicKey | FeedPublicKey[]) {
+    this.keys = new Map((Array.isArray(keys) ? keys : [keys]).map((k) => [k.keyId, k]));
+  }
 
   verify(quote: SignedQuote__Output | null): VerifiedQuote {
     if (!quote)
@@ -50,10 +54,11 @@ export class QuoteVerifier {
       signature: quote.signature,
       signatureBase64: quote.signature.toString('base64'),
     };
-    if (quote.key_id !== this.key.keyId) {
+    const key = this.keys.get(quote.key_id);
+    if (!key) {
       throw invalidArgument(
         'UNKNOWN_SIGNING_KEY',
-        'the quote was not signed by the stock feed this server trusts',
+        'the quote was not signed by a stock feed this server trusts',
         'quote.key_id',
       );
     }
@@ -61,7 +66,7 @@ export class QuoteVerifier {
     if (this.verified.get(fields.signatureBase64) === content) return fields;
     if (
       quote.signature.length !== RSA_2048_SIGNATURE_BYTES ||
-      !verifyQuoteSignature(fields, quote.signature, this.key)
+      !verifyQuoteSignature(fields, quote.signature, key)
     ) {
       throw invalidArgument(
         'BAD_SIGNATURE',

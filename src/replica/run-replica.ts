@@ -1,7 +1,7 @@
 import { createPool } from '../common/database.js';
 import { DatabaseWatch } from '../common/database-watch.js';
 import type { DedupStrategy } from '../common/dedup-strategy.js';
-import { readFeedPublicKey } from '../common/feed-key.js';
+import { readTrustedFeedKeys } from '../common/feed-key.js';
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { migrate } from '../common/migrate.js';
@@ -26,6 +26,7 @@ export interface ReplicaOptions {
   host: string;
   port: number;
   databaseUrl: string;
+  /** A feed's public key, or a directory of the public keys of every feed trusted (*.pem). */
   feedPublicKeyPath: string;
   strategy: DedupStrategy;
   poolSize: number;
@@ -34,7 +35,7 @@ export interface ReplicaOptions {
   reapIntervalMs: number;
   /** Serve ReplicaAdmin's fault-injection calls instead of refusing them. */
   allowFaultInjection: boolean;
-  /** The stock feed, whose ticks fire triggers; without it no trigger fires on this replica. */
+  /** The stock feeds (comma-separated), whose ticks fire triggers; without them no trigger fires on this replica. */
   feedAddress?: string;
   orderSweepIntervalMs?: number;
   orderTtlMs?: number;
@@ -49,7 +50,7 @@ export interface RunningReplica {
 }
 
 export async function runReplica(options: ReplicaOptions, log: Logger): Promise<RunningReplica> {
-  const feedKey = readFeedPublicKey(options.feedPublicKeyPath);
+  const feedKeys = readTrustedFeedKeys(options.feedPublicKeyPath);
   const pool = createPool(options.databaseUrl, {
     max: options.poolSize,
     applicationName: `hedge-replica-${options.id}`,
@@ -63,7 +64,7 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
   const stopReportingPool = reportPool('requests', pool);
   const executor = new Executor(pool, options.id, options.strategy);
   const slowness = new Slowness();
-  const quotes = new QuoteVerifier(feedKey);
+  const quotes = new QuoteVerifier(feedKeys);
   const deps = {
     executor,
     accounts: new AccountReads(pool),
@@ -107,7 +108,7 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
   triggers?.start();
   if (!triggers) log.warn('no --feed: triggers will not fire on this replica');
   log.info(
-    { address: started.address, strategy: options.strategy, feedKeyId: feedKey.keyId },
+    { address: started.address, strategy: options.strategy, feedKeyIds: feedKeys.map((k) => k.keyId) },
     'replica serving',
   );
   return {

@@ -1,4 +1,5 @@
 import { BACKOFF } from '../common/backoff.js';
+import { feedAddresses } from '../common/feed-addresses.js';
 import type { Logger } from '../common/logger.js';
 import { hedgeProto } from '../common/proto.js';
 import { PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
@@ -10,17 +11,27 @@ import type { QuoteVerifier } from './quote-verifier.js';
 import type { Tick, TriggerFiring } from './trigger-firing.js';
 
 /**
- * Every replica watches the feed's signed ticks for the symbols some armed
+ * Every replica watches the feeds' signed ticks for the symbols some armed
  * trigger waits on, and hands them to fire_triggers, which fires each trigger
- * once whichever replicas see the tick (sql/triggers.sql). The set of symbols is
- * read from the database every second; the stream for a set is reopened with
- * back-off when it fails, apart from that polling. A trigger fires on the first tick after
- * it was armed whose price satisfies it, at that tick's price; a watcher that
- * falls behind the feed is sent the newest tick of each symbol (feed.proto).
+ * once whichever replicas see the tick (sql/triggers.sql: it fires only an armed
+ * trigger, under its row lock, and only on a tick issued after it was armed). The
+ * set of symbols is read from the database every second; the streams for a set
+ * are reopened with back-off when they fail, apart from that polling. A trigger
+ * fires on the first tick after it was armed whose price satisfies it, at that
+ * tick's price; a watcher that falls behind a feed is sent the newest tick of
+ * each symbol (feed.proto).
+ *
+ * It streams from every feed at once: feeds with one seed quote the same price
+ * and issue time under the same sequence (the tick index), so a tick is the same
+ * whichever feed sends it, and a tick counts once, when its sequence first passes
+ * the highest seen for its symbol. A feed that dies costs no tick while another
+ * streams.
  */
 export class TriggerWatcher {
-  private readonly feed: StockFeedClient;
-  private ticks: Watch | undefined;
+  private readonly feeds: StockFeedClient[];
+  private ticks: Watch[] = [];
+  /** Each symbol's highest sequence seen, from any feed: a tick is handed on once. */
+  private readonly highest = new Map<string, bigint>();
   private watched = '';
   private pending: Tick[] = [];
   private flushing = false;
@@ -29,12 +40,15 @@ export class TriggerWatcher {
 
   constructor(
     private readonly firing: TriggerFiring,
-    feedAddress: string,
+    /** One feed's address, or several, comma-separated (the --feed list). */
+    feedAddressList: string,
     private readonly verifier: QuoteVerifier,
     private readonly log: Logger,
     private readonly pollMs = 1_000,
   ) {
-    this.feed = new (hedgeProto().StockFeed)(feedAddress, channelCredentials('feed'), PEER_CHANNEL_OPTIONS);
+    this.feeds = feedAddresses(feedAddressList).map(
+      (address) => new (hedgeProto().StockFeed)(address, channelCredentials('feed'), PEER_CHANNEL_OPTIONS),
+    );
   }
 
   start(): void {
@@ -45,9 +59,13 @@ export class TriggerWatcher {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
-    this.ticks?.close();
-    this.ticks = undefined;
-    this.feed.close();
+    this.closeStreams();
+    for (const feed of this.feeds) feed.close();
+  }
+
+  private closeStreams(): void {
+    for (const w of this.ticks) w.close();
+    this.ticks = [];
   }
 
   private async refresh(): Promise<void> {
@@ -57,36 +75,50 @@ export class TriggerWatcher {
     const key = symbols.join(',');
     if (key === this.watched) return;
     this.watched = key;
-    this.ticks?.close();
-    this.ticks = undefined;
+    this.closeStreams();
+    const wanted = new Set(symbols);
+    for (const s of this.highest.keys()) if (!wanted.has(s)) this.highest.delete(s);
     if (symbols.length === 0) return;
-    // A stream starts with each symbol's current quote: a snapshot, not a tick. A
-    // trigger fires on a tick that comes after it was armed, so only later ticks count.
-    const snapshot = new Map<string, bigint>();
-    this.ticks = watch<SignedQuote__Output>({
-      open: () => this.feed.StreamQuotes({ symbols }),
-      onOpen: () => snapshot.clear(),
-      onData: (q) => {
-        const first = snapshot.get(q.symbol);
-        if (first === undefined) snapshot.set(q.symbol, BigInt(q.sequence));
-        else if (BigInt(q.sequence) > first) this.onQuote(q);
-      },
-      backoff: BACKOFF.triggerTicks,
-      log: this.log,
-      name: 'trigger ticks',
-    });
+    this.ticks = this.feeds.map((feed) =>
+      watch<SignedQuote__Output>({
+        open: () => feed.StreamQuotes({ symbols }),
+        onData: (q) => this.onStreamed(q),
+        backoff: BACKOFF.triggerTicks,
+        log: this.log,
+        name: 'trigger ticks',
+      }),
+    );
   }
 
-  private onQuote(quote: SignedQuote__Output): void {
+  /**
+   * A stream starts with each symbol's current quote. The first quote of a newly
+   * watched symbol is a snapshot, not a tick: a trigger fires on a tick that comes
+   * after it was armed, so only later ticks count. After that, a quote is a tick
+   * when its sequence is higher than any seen: a later tick (a stream reopened,
+   * another feed's stream, a feed a tick ahead), never the same tick again from
+   * another feed or re-signed. Only a verified quote moves the highest: one
+   * signed by no trusted key must not hide the ticks after it.
+   */
+  private onStreamed(q: SignedQuote__Output): void {
+    const highest = this.highest.get(q.symbol);
+    if (highest !== undefined && /^[0-9]{1,19}$/.test(q.sequence) && BigInt(q.sequence) <= highest) return;
+    let tick: Tick;
     try {
-      this.pending.push(this.verifier.verify(quote));
+      tick = this.verifier.verify(q);
     } catch (err) {
       this.log.warn(
-        { err: (err as Error).message, symbol: quote.symbol },
+        { err: (err as Error).message, symbol: q.symbol },
         'ignored a tick that failed verification',
       );
       return;
     }
+    if (highest !== undefined && tick.sequence <= highest) return;
+    this.highest.set(tick.symbol, tick.sequence);
+    if (highest !== undefined) this.onTick(tick);
+  }
+
+  private onTick(tick: Tick): void {
+    this.pending.push(tick);
     // A tick's quotes arrive together: gather them for one call.
     if (this.pending.length === 1) setTimeout(() => void this.flush(), 10);
   }

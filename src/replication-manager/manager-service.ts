@@ -14,7 +14,10 @@ export function managerHandlers(
   log: Logger,
 ): ReplicationManagerHandlers {
   return {
-    GetMembership: unary(log, 'GetMembership', () => membership.current()),
+    GetMembership: unary(log, 'GetMembership', async () => {
+      await membership.opened;
+      return membership.current();
+    }),
     WatchMembership: (call) => membership.watch(call),
     ReportFault: unary(log, 'ReportFault', async (call) => {
       const { replica_id, address, code, message } = call.request;

@@ -23,7 +23,8 @@ export interface RunningManager {
 export async function runManager(options: ManagerOptions, log: Logger): Promise<RunningManager> {
   mkdirSync(options.logDir, { recursive: true });
   const previous = readRegistry(options.registryPath);
-  const membership = new MembershipPublisher(previous?.view ?? 0);
+  // Held until the replicas are adopted: clients keep their last view meanwhile, not an empty one.
+  const membership = new MembershipPublisher(previous?.view ?? 0, { held: true });
   const supervisor = new Supervisor(options, membership, log);
   managerMetrics.watch({ viewNumber: () => membership.viewNumber, replicas: () => supervisor.status() });
   const startedAtMs = Date.now();
@@ -47,6 +48,7 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
       { services: ['hedge.v1.ReplicationManager'], protoFiles: [PROTO_FILES.manager] },
     );
     await supervisor.start(previous);
+    membership.open();
   } catch (err) {
     // Nothing may outlive a manager that failed to start: not the replicas spawned so far,
     // nor the database pool and the server that would keep the process alive.

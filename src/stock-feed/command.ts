@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   choiceOption,
   collect,
@@ -6,6 +6,7 @@ import {
   durationOption,
   intOption,
   listOption,
+  positiveDurationOption,
 } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
@@ -20,6 +21,7 @@ interface FeedCliOptions {
   metricsPort?: number;
   metricsHost?: string;
   dataDir?: string;
+  name: string;
   host: string;
   port: number;
   symbols: string[];
@@ -31,13 +33,28 @@ interface FeedCliOptions {
   quoteTtl: number;
 }
 
+/** A feed's name is a directory and a run file's name under the data directory: clear of the others' ('feeds', 'feed-keys'). */
+function nameOption(value: string): string {
+  if (!/^feed(-[1-9][0-9]{0,3})?$/.test(value))
+    throw new InvalidArgumentError("expected 'feed' or 'feed-<n>' (e.g. feed-2)");
+  return value;
+}
+
 export function feedCommand(): Command {
   return withMetricsOptions(new Command('feed'))
     .description(
-      'Run the stock feed: a seeded random walk of prices in integer cents, every quote signed (RSA-2048, SHA-256) ' +
-        'and valid for 10 s. The key pair is made on first start under <data-dir>/feed/.',
+      'Run the stock feed: prices in integer cents, a pure function of (seed, symbol, tick), so that feeds with ' +
+        'the same seed quote the same price for the same tick; every quote signed (RSA-2048, SHA-256) ' +
+        'and valid for 10 s. Its key pair is made on first start under <data-dir>/<name>/, its public half also ' +
+        'put in <data-dir>/feed-keys/, the keys replicas of the data directory trust.',
     )
     .addOption(settingOption(DATA_DIR))
+    .option(
+      '--name <name>',
+      'names its key directory and run file, for several feeds on one data directory',
+      nameOption,
+      'feed',
+    )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
     .addOption(
@@ -64,7 +81,14 @@ export function feedCommand(): Command {
         .argParser(collect)
         .default([], 'none'),
     )
-    .addOption(defaulted('--tick <duration>', 'tick interval', durationOption, '1s'))
+    .addOption(
+      defaulted(
+        '--tick <duration>',
+        'tick interval; tick n starts n intervals after the Unix epoch, and quotes carry n as their sequence',
+        positiveDurationOption,
+        '1s',
+      ),
+    )
     .addOption(defaulted('--quote-ttl <duration>', 'how long a quote stays valid', durationOption, '10s'))
     .action(async (opts: FeedCliOptions) => {
       const { runFeed } = await import('./run-feed.js');
@@ -78,6 +102,7 @@ export function feedCommand(): Command {
       const feed = await runFeed(
         {
           dataDir: resolveDataDir(opts.dataDir),
+          name: opts.name,
           host: opts.host,
           port: opts.port,
           symbols: [...new Set([...opts.symbols.map((s) => parseSymbol(s)), ...initialPrices.keys()])],
@@ -91,12 +116,12 @@ export function feedCommand(): Command {
         log,
       );
       const dataDir = resolveDataDir(opts.dataDir);
-      const metrics = await serveMetricsIfAsked(opts, log, { dataDir, component: 'feed', id: 'feed' });
-      writeRunFile(dataDir, 'feed', { address: feed.address });
+      const metrics = await serveMetricsIfAsked(opts, log, { dataDir, component: 'feed', id: opts.name });
+      writeRunFile(dataDir, opts.name, { address: feed.address });
       stopOnSignals(async () => {
         await feed.stop();
         await metrics?.close();
-        removeRunFile(dataDir, 'feed');
+        removeRunFile(dataDir, opts.name);
       });
       reportReady({ address: feed.address, keyId: feed.keyId, ...(metrics ? { metrics: metrics.url } : {}) });
     });

@@ -26,6 +26,11 @@ interface Subscriber {
   unsent: Map<string, SignedQuote__Output>;
   /** Set from a write() that found the call's buffer full until its 'drain'. */
   congested: boolean;
+  /**
+   * The tick last queued: the clock decides the tick, so a stream opened just
+   * past a boundary already has that tick when the timer for it fires.
+   */
+  sequence: bigint;
 }
 
 export class FeedService {
@@ -38,9 +43,8 @@ export class FeedService {
     private readonly log: Logger,
   ) {}
 
-  /** Advances the price model one tick and pushes the new quotes to every stream. */
+  /** Pushes the new tick's quotes to every stream that does not have them yet. */
   tick(): void {
-    this.model.tick();
     for (const s of this.subscribers) this.push(s);
   }
 
@@ -57,7 +61,7 @@ export class FeedService {
         }
         const symbols = [...new Set(call.request.symbols.map((s) => parseSymbol(s)))];
         for (const s of symbols) this.quoteOrThrow(s);
-        const subscriber: Subscriber = { call, symbols, unsent: new Map(), congested: false };
+        const subscriber: Subscriber = { call, symbols, unsent: new Map(), congested: false, sequence: -1n };
         this.subscribers.add(subscriber);
         const remove = () => this.subscribers.delete(subscriber);
         call.on('cancelled', remove);
@@ -86,8 +90,11 @@ export class FeedService {
 
   /** Queues the current quote of each of the subscriber's symbols, and writes what the call takes. */
   private push(s: Subscriber): void {
+    const sequence = this.model.sequence;
+    if (s.sequence === sequence) return;
+    s.sequence = sequence;
     for (const symbol of s.symbols.length > 0 ? s.symbols : this.model.symbols()) {
-      const quote = this.book.quote(symbol);
+      const quote = this.book.quote(symbol, sequence);
       if (quote) s.unsent.set(symbol, quote);
     }
     this.flush(s);

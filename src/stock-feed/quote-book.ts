@@ -21,8 +21,10 @@ export function signQuote(fields: QuoteFields, privateKey: KeyObject): SignedQuo
 /**
  * Signed quotes for the current tick. A symbol's quote is signed the first time
  * it is asked for in a tick and shared by every request and stream after that,
- * so the signing cost follows the symbols in use, not the symbols quoted. In a
- * long tick (a fixed-price feed) it is signed afresh when half its life is gone.
+ * so the signing cost follows the symbols in use, not the symbols quoted. It is
+ * issued at the tick's start, so every feed with the same seed signs the same
+ * fields for a tick (only the key differs). In a long tick (a fixed-price feed)
+ * it is signed afresh, issued now, when half its life is gone.
  */
 export class QuoteBook {
   private signed = new Map<string, SignedQuote__Output>();
@@ -36,30 +38,44 @@ export class QuoteBook {
     this.signedAtSequence = model.sequence;
   }
 
-  quote(symbol: string): SignedQuote__Output | undefined {
-    if (this.signedAtSequence !== this.model.sequence) {
+  /**
+   * The signed quote of `symbol` for tick `at` (default: the clock's). A stream's
+   * push names the tick it read once, so that every symbol of one push is of one
+   * tick even if the clock passes a boundary meanwhile; a tick older than the
+   * newest signed one is signed without being kept.
+   */
+  quote(symbol: string, at?: bigint): SignedQuote__Output | undefined {
+    const sequence = at ?? this.model.sequence;
+    if (sequence < this.signedAtSequence) return this.sign(symbol, sequence);
+    if (sequence > this.signedAtSequence) {
       this.signed = new Map();
-      this.signedAtSequence = this.model.sequence;
+      this.signedAtSequence = sequence;
     }
     const cached = this.signed.get(symbol);
     // A quote outlives its tick only while it is fresh: however long a tick, a
     // client never gets one with less than half its validity left.
     if (cached && Number(cached.expires_at_ms) - Date.now() > this.ttlMs / 2) return cached;
-    const priceCents = this.model.price(symbol);
+    const quote = this.sign(symbol, sequence);
+    if (quote) this.signed.set(symbol, quote);
+    return quote;
+  }
+
+  private sign(symbol: string, sequence: bigint): SignedQuote__Output | undefined {
+    const priceCents = this.model.priceAt(symbol, sequence);
     if (priceCents === undefined) return undefined;
-    const issuedAtMs = BigInt(Date.now());
-    const quote = signQuote(
+    const now = BigInt(Date.now());
+    const tickStart = this.model.tickStartMs(sequence);
+    const issuedAtMs = now - tickStart < BigInt(Math.floor(this.ttlMs / 2)) ? tickStart : now;
+    return signQuote(
       {
         symbol,
         priceCents,
         issuedAtMs,
         expiresAtMs: issuedAtMs + BigInt(this.ttlMs),
-        sequence: this.model.sequence,
+        sequence,
         keyId: this.key.publicKey.keyId,
       },
       this.key.privateKey,
     );
-    this.signed.set(symbol, quote);
-    return quote;
   }
 }

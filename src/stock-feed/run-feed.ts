@@ -9,9 +9,10 @@ import { loadOrCreateSigningKey } from './signing-key.js';
 
 export interface FeedOptions extends PriceModelOptions {
   dataDir: string;
+  /** Its key pair's directory under dataDir (default 'feed'). */
+  name?: string;
   host: string;
   port: number;
-  tickMs: number;
   quoteTtlMs: number;
 }
 
@@ -22,7 +23,7 @@ export interface RunningFeed {
 }
 
 export async function runFeed(options: FeedOptions, log: Logger): Promise<RunningFeed> {
-  const key = loadOrCreateSigningKey(options.dataDir);
+  const key = loadOrCreateSigningKey(options.dataDir, options.name);
   const model = new PriceModel(options);
   const service = new FeedService(model, new QuoteBook(model, key, options.quoteTtlMs), key, log);
   const started = await startGrpcServer(
@@ -31,11 +32,26 @@ export async function runFeed(options: FeedOptions, log: Logger): Promise<Runnin
     (server) => server.addService(hedgeProto().StockFeed.service, service.handlers()),
     { services: ['hedge.v1.StockFeed'], protoFiles: [PROTO_FILES.feed] },
   );
+  // Ticks start on multiples of tickMs since the epoch (the model's tick
+  // index), so feeds on one clock push each tick together.
   countTick();
-  const ticker = setInterval(() => {
-    service.tick();
-    countTick();
-  }, options.tickMs);
+  let ticker: NodeJS.Timeout | undefined;
+  let ticking = true;
+  const scheduleTick = () => {
+    if (!ticking) return;
+    const now = Date.now();
+    const next = Number(model.tickStartMs(model.tickIndexAt(now) + 1n));
+    // A timer can fire a millisecond early: aim just past the boundary.
+    ticker = setTimeout(
+      () => {
+        service.tick();
+        countTick();
+        scheduleTick();
+      },
+      Math.min(next - now + 1, 2 ** 31 - 1),
+    );
+  };
+  scheduleTick();
   log.info(
     {
       address: started.address,
@@ -49,7 +65,8 @@ export async function runFeed(options: FeedOptions, log: Logger): Promise<Runnin
     address: started.address,
     keyId: key.publicKey.keyId,
     stop: async () => {
-      clearInterval(ticker);
+      ticking = false;
+      clearTimeout(ticker);
       service.endStreams();
       await started.shutdown(2_000);
     },

@@ -68,6 +68,8 @@ export const COMMAND_IDENTITY: Readonly<
   bench: { roles: ['client', 'operator', 'injector'], ownTlsDir: true },
   'bench-replica': { roles: ['client', 'operator', 'injector'], ownTlsDir: true },
   'bench-workload': { roles: ['client', 'operator'], ownTlsDir: true },
+  // Its own system: reads the manager's status and membership.
+  'bench-manager-restart': { roles: ['client', 'operator'], ownTlsDir: true },
 };
 
 interface TransportCliOptions {

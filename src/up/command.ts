@@ -4,6 +4,7 @@ import { heartbeatArgs, intOption } from '../common/cli-options.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { lockDataDir } from '../common/owner-lock.js';
+import { removeRunFile, writeRunFile } from '../common/run-files.js';
 import {
   DATA_DIR,
   DATABASE_URL,
@@ -42,6 +43,7 @@ interface UpCliOptions {
   dataDir?: string;
   databaseUrl?: string;
   feedPort: number;
+  feeds: number;
   managerPort: number;
   replicas: number;
   min: number;
@@ -69,6 +71,12 @@ export function upCommand(): Command {
       'stock feed port (0 picks a free one)',
       intOption(0, 65535),
       DEFAULT_FEED_PORT,
+    )
+    .option(
+      '--feeds <n>',
+      'stock feeds to run, each with its own key; the n-th listens on --feed-port + 2(n-1)',
+      intOption(1, 8),
+      2,
     )
     .option(
       '--manager-port <port>',
@@ -101,7 +109,10 @@ export function upCommand(): Command {
       const dataDir = resolveDataDir(opts.dataDir);
       // Before anything is touched: a second `up` on a running system's directory would wreck it.
       lockDataDir(dataDir, 'hedge up');
-      await assertPortFree(LISTEN_HOST, opts.feedPort, '--feed-port');
+      const feedPorts = Array.from({ length: opts.feeds }, (_, i) =>
+        opts.feedPort === 0 ? 0 : opts.feedPort + 2 * i,
+      );
+      for (const port of feedPorts) await assertPortFree(LISTEN_HOST, port, '--feed-port');
       await assertPortFree(LISTEN_HOST, opts.managerPort, '--manager-port');
       // With the live view on the terminal, up's own log lines go to a file beside the others'.
       const log = createLogger('up', {}, process.stdout.isTTY ? join(dataDir, 'logs', 'up.log') : undefined);
@@ -113,7 +124,7 @@ export function upCommand(): Command {
           dataDir,
           databaseUrl,
           ha: opts.ha,
-          feedPort: opts.feedPort,
+          feedPorts,
           managerPort: opts.managerPort,
           metrics: opts.metrics,
           // Any well-formed symbol is quoted, as the SEng 468 quote server did: workloads name hundreds.
@@ -140,13 +151,16 @@ export function upCommand(): Command {
         : undefined;
       if (!view) {
         process.stdout.write(
-          `hedge is up: manager ${system.managerAddress}, feed ${system.feedAddress}, logs ${system.logDir}\n`,
+          `hedge is up: manager ${system.managerAddress}, feeds ${system.feedAddress}, logs ${system.logDir}\n`,
         );
         if (system.metrics) process.stdout.write(`${metricsLine(system.metrics)}\n`);
       }
+      // Clients and replicas started by hand find every feed here (the --feed setting's run file).
+      writeRunFile(dataDir, 'feeds', { addresses: system.feedAddress });
       stopOnSignals(async () => {
         view?.stop();
         await system.stop();
+        removeRunFile(dataDir, 'feeds');
       });
       reportReady({
         managerAddress: system.managerAddress,
@@ -157,6 +171,7 @@ export function upCommand(): Command {
       view?.stop();
       log.error({ failure }, 'a process the system cannot do without died; stopping everything');
       await system.stop();
+      removeRunFile(dataDir, 'feeds');
       process.exit(1);
     });
 }

@@ -15,7 +15,8 @@ export interface UpOptions {
   databaseUrl?: string;
   /** Start the three-node Patroni cluster (src/ha) instead of the embedded server. */
   ha?: boolean;
-  feedPort: number;
+  /** One port per feed (0 picks a free one): every feed quotes the same price for a tick. */
+  feedPorts: number[];
   managerPort: number;
   feedArgs: string[];
   managerArgs: string[];
@@ -25,10 +26,11 @@ export interface UpOptions {
 
 export interface RunningSystem {
   databaseUrl: string;
+  /** Every feed's address, comma-separated (the --feed list). */
   feedAddress: string;
   managerAddress: string;
   logDir: string;
-  /** With metrics on: the manager's and the feed's endpoints, and the file_sd directory listing every process's. */
+  /** With metrics on: the manager's and the feeds' endpoints (comma-separated), and the file_sd directory listing every process's. */
   metrics?: { manager: string; feed: string; targetsDir: string };
   /** Resolves with a description when a process the system cannot do without dies. */
   failed: Promise<string>;
@@ -37,9 +39,9 @@ export interface RunningSystem {
 
 /**
  * Starts the system as child processes of this one (see ProcessGroup: none of
- * them outlives it): the embedded database, the feed, and the replication
+ * them outlives it): the embedded database, the feeds, and the replication
  * manager, which starts the replicas and ties them to this process too. The
- * database, the feed or the manager dying is restarted on its port (a restarted
+ * database, a feed or the manager dying is restarted on its port (a restarted
  * manager adopts the replicas still serving; replicas wait, not serving, while
  * the database is away). Logs go to <data-dir>/logs/.
  */
@@ -115,16 +117,33 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   try {
     const databaseUrl = options.databaseUrl ?? (options.ha ? await startHa() : await startDatabase());
     await prepareDatabase(databaseUrl, options.dataDir);
-    const feedArgs = (port: number) => ['feed', ...dataDirArgs, '--port', String(port), ...options.feedArgs];
     // The manager's replicas inherit the manager's environment, so this reaches them too.
     const metricsEnv = options.metrics ? { HEDGE_METRICS_PORT: '0', HEDGE_METRICS_HOST: '127.0.0.1' } : {};
-    const feed = await start('feed', feedArgs(options.feedPort), metricsEnv);
-    restartable.set('feed', {
-      args: feedArgs(portOf(String(feed.address))),
-      env: metricsEnv,
-      restarts: new Backoff(BACKOFF.upRestart),
-      readyAt: Date.now(),
-    });
+    // Every feed has its own key pair (decision: issue 11, feeds) and the same seed and tick.
+    const feedAddresses: string[] = [];
+    const feedMetrics: string[] = [];
+    for (const [i, port] of options.feedPorts.entries()) {
+      const name = i === 0 ? 'feed' : `feed-${i + 1}`;
+      const feedArgs = (p: number) => [
+        'feed',
+        ...dataDirArgs,
+        '--name',
+        name,
+        '--port',
+        String(p),
+        ...options.feedArgs,
+      ];
+      const feed = await start(name, feedArgs(port), metricsEnv);
+      feedMetrics.push(String(feed.metrics));
+      feedAddresses.push(String(feed.address));
+      restartable.set(name, {
+        args: feedArgs(portOf(String(feed.address))),
+        env: metricsEnv,
+        restarts: new Backoff(BACKOFF.upRestart),
+        readyAt: Date.now(),
+      });
+    }
+    const feedList = feedAddresses.join(',');
 
     // The database URL carries a password: it goes through the environment, not argv.
     const managerEnv = { DATABASE_URL: databaseUrl, ...metricsEnv };
@@ -136,7 +155,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       '--owner-pid',
       String(process.pid),
       '--feed',
-      String(feed.address),
+      feedList,
       ...options.managerArgs,
     ];
     const manager = await start('manager', managerArgs(options.managerPort), managerEnv);
@@ -148,14 +167,14 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     });
     return {
       databaseUrl,
-      feedAddress: String(feed.address),
+      feedAddress: feedList,
       managerAddress: String(manager.address),
       logDir: group.logDir,
       ...(options.metrics
         ? {
             metrics: {
               manager: String(manager.metrics),
-              feed: String(feed.metrics),
+              feed: feedMetrics.join(','),
               targetsDir: metricsTargetsDir(options.dataDir),
             },
           }

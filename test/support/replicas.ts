@@ -44,7 +44,10 @@ export interface ReplicaProcess {
 }
 
 /** A replica as a real child process (`hedge replica`), tied to this process by a lifeline. */
-export async function spawnReplica(setup: ReplicaSetup, id: string): Promise<ReplicaProcess> {
+export async function spawnReplica(
+  setup: ReplicaSetup & { feedAddress?: string },
+  id: string,
+): Promise<ReplicaProcess> {
   const { child, ready } = spawnHedge(
     [
       'replica',
@@ -58,6 +61,7 @@ export async function spawnReplica(setup: ReplicaSetup, id: string): Promise<Rep
       setup.strategy ?? 'cache',
       '--pool',
       '4',
+      ...(setup.feedAddress ? ['--feed', setup.feedAddress] : []),
     ],
     { lifeline: true },
   );

@@ -44,7 +44,8 @@ beforeAll(async () => {
     databaseUrl: `postgres://hedge:pw@${listening}/from-run-file`,
     pid: process.pid,
   });
-  writeRun(dataDir, 'feed', { address: listening, pid: process.pid });
+  // `hedge up` lists its feeds; one of them down (port 1 refuses) leaves the list live.
+  writeRun(dataDir, 'feeds', { addresses: `127.0.0.1:1,${listening}`, pid: process.pid });
 });
 
 afterAll(async () => {
@@ -74,10 +75,25 @@ describe('settings: flag > environment > run file > default', () => {
     }
   });
 
+  it("a list of feeds is the running system's while one of them takes connections, not once none does", async () => {
+    const refusing = makeTempDataDir('hedge-settings-refusing-');
+    try {
+      // Port 1 and port 2 refuse: the process that wrote the file lives, but none of its feeds does.
+      writeRun(refusing, 'feeds', { addresses: '127.0.0.1:1,127.0.0.1:2', pid: process.pid });
+      expect(await resolveSetting(FEED_ADDRESS, undefined, { dataDir: refusing, env: {} })).toBeUndefined();
+      writeRun(refusing, 'feeds', { addresses: `127.0.0.1:1,${listening}`, pid: process.pid });
+      expect(await resolveSetting(FEED_ADDRESS, undefined, { dataDir: refusing, env: {} })).toBe(
+        `127.0.0.1:1,${listening}`,
+      );
+    } finally {
+      rmSync(refusing, { recursive: true, force: true });
+    }
+  });
+
   it("a run file whose process is dead is no running system's", async () => {
     const stale = makeTempDataDir('hedge-settings-stale-');
     try {
-      writeRun(stale, 'feed', { address: listening, pid: deadPid() });
+      writeRun(stale, 'feeds', { addresses: listening, pid: deadPid() });
       expect(await resolveSetting(FEED_ADDRESS, undefined, { dataDir: stale, env: {} })).toBeUndefined();
       await expect(requireSetting(FEED_ADDRESS, undefined, { dataDir: stale, env: {} })).rejects.toThrow(
         '(the one that wrote its run files has stopped), or pass --feed',
@@ -92,7 +108,7 @@ describe('settings: flag > environment > run file > default', () => {
     const place = { dataDir, env: { HEDGE_TEST_FEED: '10.0.0.1:5' } };
     expect(await resolveSetting(feed, '10.0.0.2:6', place)).toBe('10.0.0.2:6');
     expect(await resolveSetting(feed, undefined, place)).toBe('10.0.0.1:5');
-    expect(await resolveSetting(feed, undefined, { dataDir, env: {} })).toBe(listening);
+    expect(await resolveSetting(feed, undefined, { dataDir, env: {} })).toBe(`127.0.0.1:1,${listening}`);
     expect(await resolveSetting(feed, undefined, { dataDir: join(dataDir, 'none'), env: {} })).toBe(
       '127.0.0.1:9',
     );
