@@ -5,6 +5,8 @@ export type PoolClient = pg.PoolClient;
 
 export interface PoolOptions {
   max?: number;
+  /** Connections kept open however long idle (default none: idle ones close after 10 s). */
+  min?: number;
   applicationName?: string;
   /** How long getting a connection may take (default 10 s). */
   connectionTimeoutMs?: number;
@@ -22,6 +24,7 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
+    min: options.min ?? 0,
     application_name: options.applicationName ?? 'hedge',
     options: '-c client_connection_check_interval=250',
     keepAlive: true,

@@ -15,9 +15,12 @@ import {
   HEARTBEAT_TIMEOUT,
   ORDER_TTL,
   POOL,
+  REJUVENATE_AGE,
+  REJUVENATE_RSS,
   requireSetting,
   resolveDataDir,
   resolveSetting,
+  SPARES,
   settingOption,
 } from '../common/settings.js';
 
@@ -27,6 +30,9 @@ interface ManagerCliOptions {
   host: string;
   port: number;
   replicas: number;
+  spares: number;
+  rejuvenateRss?: number;
+  rejuvenateAge?: number;
   min: number;
   heartbeatInterval: number;
   heartbeatTimeout: number;
@@ -51,6 +57,9 @@ export function managerCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
     .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
+    .addOption(settingOption(SPARES))
+    .addOption(settingOption(REJUVENATE_RSS))
+    .addOption(settingOption(REJUVENATE_AGE))
     .option('--min <n>', 'floor for deliberate removals such as fault injection', intOption(1, 64), 2)
     .addOption(settingOption(HEARTBEAT_INTERVAL))
     .addOption(settingOption(HEARTBEAT_TIMEOUT))
@@ -81,6 +90,11 @@ export function managerCommand(): Command {
           host: opts.host,
           port: opts.port,
           replicas: opts.replicas,
+          spares: opts.spares,
+          rejuvenate: {
+            maxRssBytes: opts.rejuvenateRss === undefined ? undefined : opts.rejuvenateRss * 1024 * 1024,
+            maxAgeMs: opts.rejuvenateAge,
+          },
           minimum: Math.min(opts.min, opts.replicas),
           heartbeatIntervalMs: opts.heartbeatInterval,
           heartbeatTimeoutMs: opts.heartbeatTimeout,

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { heartbeatArgs, intOption } from '../common/cli-options.js';
+import { formatDuration } from '../common/duration.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { lockDataDir } from '../common/owner-lock.js';
@@ -10,9 +11,12 @@ import {
   DEDUP,
   HEARTBEAT_INTERVAL,
   HEARTBEAT_TIMEOUT,
+  REJUVENATE_AGE,
+  REJUVENATE_RSS,
   resolveDataDir,
   resolveSetting,
   type Setting,
+  SPARES,
   settingOption,
 } from '../common/settings.js';
 import { assertPortFree } from './free-port.js';
@@ -43,6 +47,9 @@ interface UpCliOptions {
   feedPort: number;
   managerPort: number;
   replicas: number;
+  spares: number;
+  rejuvenateRss?: number;
+  rejuvenateAge?: number;
   min: number;
   dedup: string;
   heartbeatInterval: number;
@@ -74,6 +81,9 @@ export function upCommand(): Command {
       DEFAULT_MANAGER_PORT,
     )
     .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
+    .addOption(settingOption(SPARES))
+    .addOption(settingOption(REJUVENATE_RSS))
+    .addOption(settingOption(REJUVENATE_AGE))
     .option('--min <n>', 'fewest replicas fault injection may leave', intOption(1, 64), 2)
     .addOption(settingOption({ ...DEDUP, description: "replicas' dedup strategy" }))
     .addOption(settingOption(HEARTBEAT_INTERVAL))
@@ -108,6 +118,10 @@ export function upCommand(): Command {
           managerArgs: [
             '--replicas',
             String(opts.replicas),
+            '--spares',
+            String(opts.spares),
+            ...(opts.rejuvenateRss ? ['--rejuvenate-rss', String(opts.rejuvenateRss)] : []),
+            ...(opts.rejuvenateAge ? ['--rejuvenate-age', formatDuration(opts.rejuvenateAge)] : []),
             '--min',
             String(opts.min),
             '--dedup',
