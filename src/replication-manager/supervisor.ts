@@ -316,7 +316,8 @@ export class Supervisor {
 
   /** Queues a warm spare's promotion for each member out of the view; false if there is none to pair. */
   private coverFromSpares(): boolean {
-    if (this.stopped) return false;
+    // While starting, members are still starting too: the first view is the one asked for.
+    if (this.stopped || this.holdingViews) return false;
     const byId = (a: SlotState, b: SlotState) => a.id.localeCompare(b.id, 'en', { numeric: true });
     const slots = [...this.slots.values()].sort(byId);
     const needy = slots.filter(
