@@ -259,7 +259,8 @@ describe('hedge bench', () => {
       expect(text).not.toContain('NaN');
       expect(textOutsideSvg(text)).toEqual([]);
     }
-  });
+    // Two managers, seven replica processes (one a warm spare), five runs: minutes on a loaded machine.
+  }, 180_000);
 });
 
 describe('hedge bench-idle', () => {
@@ -288,5 +289,6 @@ describe('hedge bench-idle', () => {
     expect(result.up_args).toEqual(['--spares', '1', '--heartbeat-interval', '2s']);
     // The temporary data directory it made for hedge up is gone.
     expect(readdirSync(tmp)).toEqual([]);
-  });
+    // A whole hedge up starts and stops: minutes on a loaded 2-core machine.
+  }, 180_000);
 });
