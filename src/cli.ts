@@ -2,7 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { benchCommand, benchReplicaCommand, benchWorkloadCommand } from './bench/command.js';
+import {
+  benchCommand,
+  benchIdleCommand,
+  benchReplicaCommand,
+  benchWorkloadCommand,
+} from './bench/command.js';
 import { benchManagerRestartCommand } from './bench/manager-restart-command.js';
 import { examples } from './common/cli-options.js';
 import { dbCommand } from './common/db-command.js';
@@ -52,6 +57,7 @@ const EXAMPLES: Record<string, string[]> = {
   certs: ['hedge certs ca', 'hedge certs issue --role replica --host 10.0.0.7 --out ./tls-10.0.0.7'],
   'bench-workload': ['hedge bench-workload', 'hedge bench-workload seng468/workloads/10User_testWorkLoad'],
   'bench-manager-restart': ['hedge bench-manager-restart', 'hedge bench-manager-restart --rounds 10'],
+  'bench-idle': ['hedge bench-idle', 'hedge bench-idle --spares 0 --duration 60s'],
 };
 
 const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
@@ -80,6 +86,7 @@ for (const command of [
   benchWorkloadCommand(),
   benchManagerRestartCommand(),
   certsCommand(),
+  benchIdleCommand(),
 ]) {
   if (COMMAND_IDENTITY[command.name()]) addTransportOptions(command);
   program.addCommand(command.addHelpText('after', examples(...(EXAMPLES[command.name()] ?? []))));

@@ -80,7 +80,7 @@ describe('hedge bench', () => {
     [['bench', '--hang-for', '0s'], /'--hang-for <duration>' argument '0s' is invalid/],
     [['bench', '--heartbeat-interval', '0'], /'--heartbeat-interval <duration>' argument '0' is invalid/],
     [['bench', '--configs', ','], /expected at least one configuration/],
-    [['bench', '--faults', 'crash,flood'], /unknown fault flood; expected none, crash, hang/],
+    [['bench', '--faults', 'crash,flood'], /unknown fault flood; expected none, crash, hang, overload/],
     [['bench-replica', '--duration', '0'], /'--duration <duration>' argument '0' is invalid/],
     [
       ['bench-replica', '--clients', '1,0'],
@@ -153,6 +153,8 @@ describe('hedge bench', () => {
         '1500ms',
         '--capacity-duration',
         '1s',
+        '--spares',
+        '1',
         '--out',
         out,
       ],
@@ -172,6 +174,7 @@ describe('hedge bench', () => {
         expect.arrayContaining([
           'config',
           'fault',
+          'spares',
           'clients',
           'duration_s',
           'requests',
@@ -228,8 +231,12 @@ describe('hedge bench', () => {
     for (const r of summary.runs) {
       const had = faults.filter((f) => f.config === r.config && f.kind === r.fault).length;
       expect(r.faults).toBe(had);
-      expect(report).toContain(`| ${r.config} | ${r.fault} | ${had} | 2 | ${r.requests} |`);
-      expect(stdout).toMatch(new RegExp(`^${r.config} +${r.fault} +${had} +2 +${r.requests} `, 'm'));
+      // `single` runs without spares; the others with the one asked for.
+      expect(r.spares).toBe(r.config === 'single' ? 0 : 1);
+      expect(report).toContain(`| ${r.config} | ${r.fault} | ${r.spares} | ${had} | 2 | ${r.requests} |`);
+      expect(stdout).toMatch(
+        new RegExp(`^${r.config} +${r.fault} +${r.spares} +${had} +2 +${r.requests} `, 'm'),
+      );
     }
     expect(stdout).toMatch(/^active +[\d.]+ +[\d.]+ +[\d.]+ +168 +278 +–$/m);
     expect(stdout).toContain(`results in ${out}/`);
@@ -252,5 +259,36 @@ describe('hedge bench', () => {
       expect(text).not.toContain('NaN');
       expect(textOutsideSvg(text)).toEqual([]);
     }
-  });
+    // Two managers, seven replica processes (one a warm spare), five runs: minutes on a loaded machine.
+  }, 180_000);
+});
+
+describe('hedge bench-idle', () => {
+  const root = makeTempDataDir('hedge-bench-idle-test-');
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('measures every process of an idle hedge up (spares and PostgreSQL included), then stops it and removes its directory', async () => {
+    const tmp = join(root, 'tmp');
+    mkdirSync(tmp);
+    const { stdout } = await run(
+      process.execPath,
+      [CLI_PATH, 'bench-idle', '--duration', '2s', '--settle', '1s', '--spares', '1', '--json'],
+      { env: { ...process.env, TMPDIR: tmp }, timeout: 180_000 },
+    );
+    const result = JSON.parse(stdout);
+    const names = result.processes.map((p: { name: string }) => p.name);
+    expect(names).toEqual(
+      expect.arrayContaining(['up', 'db', 'postgres', 'feed', 'manager', 'replica r1', 'replica r4']),
+    );
+    const sum = result.processes.reduce(
+      (a: number, p: { percent_of_core: number }) => a + p.percent_of_core,
+      0,
+    );
+    expect(result.total_percent_of_core).toBeCloseTo(sum, 1);
+    for (const p of result.processes) expect(p.percent_of_core).toBeGreaterThanOrEqual(0);
+    expect(result.up_args).toEqual(['--spares', '1', '--heartbeat-interval', '2s']);
+    // The temporary data directory it made for hedge up is gone.
+    expect(readdirSync(tmp)).toEqual([]);
+    // A whole hedge up starts and stops: minutes on a loaded 2-core machine.
+  }, 180_000);
 });

@@ -3,9 +3,10 @@ import type { ReplicationMode } from '../client/replication-mode.js';
 export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2' | 'deferred';
 /**
  * db-primary: SIGKILL the database primary's postmaster (a system of several database nodes, `hedge up --ha`);
- * feed: SIGKILL one of the two feeds (the bench restarts it on its port).
+ * feed: SIGKILL one of the two feeds (the bench restarts it on its port);
+ * overload: no fault injected; two busy loops beside the system and more load than it sustains (spurious faults counted).
  */
-export type FaultMode = 'none' | 'crash' | 'hang' | 'db-primary' | 'feed';
+export type FaultMode = 'none' | 'crash' | 'hang' | 'db-primary' | 'feed' | 'overload';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
   'single',
@@ -15,7 +16,7 @@ export const CONFIG_NAMES: readonly ConfigName[] = [
   'hedged-2',
   'deferred',
 ];
-export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang', 'db-primary', 'feed'];
+export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang', 'db-primary', 'feed', 'overload'];
 /** What `hedge bench` runs unless told otherwise: the replica faults the seed measured. */
 export const DEFAULT_FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
 

@@ -3,7 +3,10 @@ import type { Logger } from './logger.js';
 
 export interface DatabaseWatchOptions {
   applicationName: string;
+  /** Between checks while they fail (default 500 ms): a return is seen soon. */
   intervalMs?: number;
+  /** Between checks while they succeed (default 2 s): a dropped connection triggers one at once besides. */
+  restIntervalMs?: number;
   /** How long one check may take, connecting included. */
   timeoutMs?: number;
   /** Failed checks in a row that make the database unreachable (one blip is not an outage). */
@@ -12,7 +15,10 @@ export interface DatabaseWatchOptions {
 
 /**
  * Whether PostgreSQL answers: `SELECT 1` every interval over a connection of its
- * own (a pool busy with requests does not delay it), with a short timeout.
+ * own (a pool busy with requests does not delay it), with a short timeout. At
+ * rest the checks are seconds apart (they cost both processes CPU); a server that
+ * dies or restarts drops the watch's idle connection, which triggers a check at
+ * once, and checks come every `intervalMs` while they fail.
  * `onChange` hears every change; the database counts as reachable until checks fail.
  */
 export class DatabaseWatch {
@@ -35,6 +41,13 @@ export class DatabaseWatch {
       connectionTimeoutMs: timeoutMs,
       queryTimeoutMs: timeoutMs,
     });
+    // The idle connection dropped (the server died or restarted): check now, not at the next rest interval.
+    this.pool.on('error', () => {
+      if (this.timer === undefined || this.stopped) return;
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.check();
+    });
   }
 
   start(): this {
@@ -50,7 +63,12 @@ export class DatabaseWatch {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.check(), this.options.intervalMs ?? 500);
+    const failing = this.failures > 0 || !this.reachable;
+    const ms = failing ? (this.options.intervalMs ?? 500) : (this.options.restIntervalMs ?? 2_000);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.check();
+    }, ms);
     this.timer.unref();
   }
 

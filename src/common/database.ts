@@ -7,6 +7,8 @@ export type PoolClient = pg.PoolClient;
 
 export interface PoolOptions {
   max?: number;
+  /** Connections kept open however long idle (default none: idle ones close after 10 s). */
+  min?: number;
   applicationName?: string;
   /** How long getting a connection may take (default 10 s). */
   connectionTimeoutMs?: number;
@@ -23,6 +25,7 @@ export interface PoolOptions {
 export function createPool(url: string, options: PoolOptions = {}): Pool {
   const config: pg.PoolConfig = {
     max: options.max ?? 10,
+    min: options.min ?? 0,
     application_name: options.applicationName ?? 'hedge',
     options: '-c client_connection_check_interval=250',
     keepAlive: true,

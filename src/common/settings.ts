@@ -120,9 +120,10 @@ export const ORDER_TTL: Setting<number> = {
 
 export const HEARTBEAT_INTERVAL: Setting<number> = {
   flag: '--heartbeat-interval <duration>',
-  description: 'time between health checks of a replica',
+  description:
+    'time between health checks of a replica (a stop or an exit is seen sooner: /proc is read every 100ms)',
   parse: positiveDurationOption,
-  default: '100ms',
+  default: '2s',
 };
 
 export const HEARTBEAT_TIMEOUT: Setting<number> = {
@@ -140,6 +141,36 @@ export const HEARTBEAT_MISSES: Setting<number> = {
     'suspicion must also reach 8 (a stopped process, state T, is faulty at once)',
   parse: intOption(1, 100),
   default: '1',
+};
+
+export const PROCESS_WATCH_INTERVAL: Setting<number> = {
+  flag: '--process-watch-interval <duration>',
+  description:
+    "how often each replica's state is read from /proc: a stopped (state T) or vanished replica is faulty at once",
+  parse: positiveDurationOption,
+  default: '100ms',
+};
+
+export const SPARES: Setting<number> = {
+  flag: '--spares <n>',
+  description:
+    'warm spare replicas kept started and warmed up out of the view; one joins the view at once when a replica fails',
+  parse: intOption(0, 16),
+  default: '1',
+};
+
+export const REJUVENATE_RSS: Setting<number> = {
+  flag: '--rejuvenate-rss <MiB>',
+  description:
+    'replace a serving replica whose resident memory reaches this (a warm spare takes its place, then it drains and exits); off unless given',
+  parse: intOption(1),
+};
+
+export const REJUVENATE_AGE: Setting<number> = {
+  flag: '--rejuvenate-age <duration>',
+  description:
+    'replace a serving replica this long after it started (a warm spare takes its place, then it drains and exits); off unless given',
+  parse: positiveDurationOption,
 };
 
 /** The setting's default value, for code that runs without a command line (tests, libraries). */

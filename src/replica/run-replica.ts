@@ -20,6 +20,7 @@ import { replicaAdminHandlers, Slowness } from './slowness.js';
 import { tradingHandlers } from './trading-service.js';
 import { TriggerFiring } from './trigger-firing.js';
 import { TriggerWatcher } from './trigger-watcher.js';
+import { warmUp } from './warm-up.js';
 
 export interface ReplicaOptions {
   id: string;
@@ -53,10 +54,12 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
   const feedKeys = readTrustedFeedKeys(options.feedPublicKeyPath);
   const pool = createPool(options.databaseUrl, {
     max: options.poolSize,
+    min: options.poolSize,
     applicationName: `hedge-replica-${options.id}`,
   });
   try {
     await migrate(pool);
+    await warmUp(pool, options.poolSize);
   } catch (err) {
     await pool.end();
     throw err;

@@ -16,9 +16,13 @@ import {
   HEARTBEAT_TIMEOUT,
   ORDER_TTL,
   POOL,
+  PROCESS_WATCH_INTERVAL,
+  REJUVENATE_AGE,
+  REJUVENATE_RSS,
   requireSetting,
   resolveDataDir,
   resolveSetting,
+  SPARES,
   settingOption,
 } from '../common/settings.js';
 import { isInsecure } from '../tls/transport.js';
@@ -31,10 +35,14 @@ interface ManagerCliOptions {
   host: string;
   port: number;
   replicas: number;
+  spares: number;
+  rejuvenateRss?: number;
+  rejuvenateAge?: number;
   min: number;
   heartbeatInterval: number;
   heartbeatTimeout: number;
   heartbeatMisses: number;
+  processWatchInterval: number;
   dedup: DedupStrategy;
   pool: number;
   allowFaultInjection?: boolean;
@@ -55,10 +63,14 @@ export function managerCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
     .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
+    .addOption(settingOption(SPARES))
+    .addOption(settingOption(REJUVENATE_RSS))
+    .addOption(settingOption(REJUVENATE_AGE))
     .option('--min <n>', 'floor for deliberate removals such as fault injection', intOption(1, 64), 2)
     .addOption(settingOption(HEARTBEAT_INTERVAL))
     .addOption(settingOption(HEARTBEAT_TIMEOUT))
     .addOption(settingOption(HEARTBEAT_MISSES))
+    .addOption(settingOption(PROCESS_WATCH_INTERVAL))
     .addOption(settingOption({ ...DEDUP, description: "replicas' dedup strategy (see hedge replica)" }))
     .addOption(settingOption({ ...POOL, description: "each replica's database connections" }))
     .option('--allow-fault-injection', "let the fault injector's slowness calls reach the replicas")
@@ -86,10 +98,16 @@ export function managerCommand(): Command {
           host: opts.host,
           port: opts.port,
           replicas: opts.replicas,
+          spares: opts.spares,
+          rejuvenate: {
+            maxRssBytes: opts.rejuvenateRss === undefined ? undefined : opts.rejuvenateRss * 1024 * 1024,
+            maxAgeMs: opts.rejuvenateAge,
+          },
           minimum: Math.min(opts.min, opts.replicas),
           heartbeatIntervalMs: opts.heartbeatInterval,
           heartbeatTimeoutMs: opts.heartbeatTimeout,
           heartbeatMisses: opts.heartbeatMisses,
+          processWatchIntervalMs: opts.processWatchInterval,
           replica: {
             dedup: opts.dedup,
             pool: opts.pool,

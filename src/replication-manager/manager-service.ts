@@ -9,7 +9,7 @@ export function managerHandlers(
   supervisor: Supervisor,
   membership: MembershipPublisher,
   database: Pick<DatabaseWatch, 'reachable'>,
-  options: Pick<SupervisorOptions, 'replicas' | 'minimum'>,
+  options: Pick<SupervisorOptions, 'replicas' | 'spares' | 'minimum'>,
   startedAtMs: number,
   log: Logger,
 ): ReplicationManagerHandlers {
@@ -30,6 +30,7 @@ export function managerHandlers(
     GetStatus: unary(log, 'GetStatus', () => ({
       view: String(membership.viewNumber),
       target: options.replicas,
+      spares: options.spares,
       minimum: options.minimum,
       replicas: supervisor.status(),
       started_at_ms: String(startedAtMs),

@@ -4,6 +4,8 @@ import { readJsonFile } from '../common/json-file.js';
 
 export interface RegistryEntry {
   id: string;
+  /** A warm spare, adopted as one. */
+  spare?: boolean;
   pid: number;
   address: string;
   startedAtMs: number;

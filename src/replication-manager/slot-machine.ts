@@ -5,7 +5,7 @@ import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 import type { RegistryEntry } from './registry.js';
 
 /**
- * The life of one member position (r1, r2, …) as a pure transition:
+ * The life of one slot (r1, r2, …: a member of the view or a warm spare) as a pure transition:
  * (state, event) → (state, effects). No processes, timers or channels here; the
  * supervisor performs the effects and feeds back what happened. Every event of a
  * process carries the incarnation it belongs to, so an event of a replaced
@@ -13,6 +13,14 @@ import type { RegistryEntry } from './registry.js';
  */
 
 export type FaultCause = 'exit' | 'heartbeat' | 'client report' | 'start';
+
+/**
+ * What the slot's processes are for: a `member` serves in the view; a `spare` is
+ * started and warmed up but kept out of it, to take a failed member's place at
+ * once. Roles move: a spare that takes a member's place becomes the member, and
+ * the failed slot's replacement becomes the spare.
+ */
+export type Role = 'member' | 'spare';
 
 /** A health check's outcome; undefined when the replica did not answer. */
 export type HealthAnswer = 'SERVING' | 'NOT_SERVING' | undefined;
@@ -29,10 +37,14 @@ export type Phase =
   | { kind: 'starting'; pid?: number }
   /** In the view. `misses`: heartbeats unanswered in a row. */
   | { kind: 'serving'; pid?: number; address: string; sinceMs: number; misses: number }
+  /** A warm spare: ready and answering its heartbeats, out of the view until promoted. */
+  | { kind: 'spare'; pid?: number; address: string; misses: number }
   /** Alive and answering, but without the database: out of the view, not replaced. */
   | { kind: 'not-serving'; pid?: number; address: string; misses: number }
   /** Being killed (pid until it is known to be gone); replaced once the kill is done. */
   | { kind: 'faulty'; pid?: number; address?: string; cause: FaultCause }
+  /** Rejuvenated: out of the view, finishing its calls after SIGTERM; replaced once it exits. */
+  | { kind: 'draining'; pid?: number; address: string }
   /** Waiting before the replacement is spawned. `address`: the failed process's, still shown. */
   | { kind: 'backing-off'; untilMs: number; address?: string }
   /** The supervisor stopped: every event is ignored. */
@@ -42,6 +54,7 @@ export type PhaseKind = Phase['kind'];
 
 export interface SlotState {
   id: string;
+  role: Role;
   /** Which of the slot's processes the phase is about; bumped by every spawn. */
   incarnation: number;
   startedAtMs: number;
@@ -70,6 +83,14 @@ export type SlotEvent =
   /** The kill of a faulty process is done (or gave up waiting). */
   | { type: 'killed'; incarnation: number }
   | { type: 'backoff-elapsed'; incarnation: number }
+  /** A warm spare takes a member's place: it joins the view. */
+  | { type: 'promote'; incarnation: number; replacing: string }
+  /** A spare took this member's place: the slot's next process is the spare. */
+  | { type: 'covered'; incarnation: number; by: string }
+  /** Rejuvenation: a spare took its place; the process drains its calls and exits. */
+  | { type: 'retire'; incarnation: number; why: string }
+  /** The retired process is gone (exited after SIGTERM, or killed after the grace time). */
+  | { type: 'drained'; incarnation: number }
   | { type: 'stop' };
 
 /**
@@ -91,6 +112,8 @@ export type Effect =
   | { kind: 'detach'; incarnation: number }
   /** SIGKILL (if still alive and ours), wait for the exit, then report `killed`. */
   | { kind: 'kill'; incarnation: number; pid?: number }
+  /** Leaving the view for good: SIGTERM once clients have the new view, SIGKILL after the grace time; then `drained`. */
+  | { kind: 'drain'; incarnation: number; pid?: number }
   /** The supervisor is stopping: SIGTERM, SIGKILL after the grace time. */
   | { kind: 'terminate'; incarnation: number; pid?: number }
   /** Health-check every interval, reporting `health`, until `stop-heartbeat`. */
@@ -138,9 +161,17 @@ export function backoffMs(quickFailures: number): number {
 }
 
 /** A new slot: its first process is spawned. */
-export function newSlot(id: string, nowMs: number): Transition {
+export function newSlot(id: string, nowMs: number, role: Role = 'member'): Transition {
   return spawnNext(
-    { id, incarnation: 0, startedAtMs: nowMs, restarts: 0, quickFailures: 0, phase: { kind: 'stopped' } },
+    {
+      id,
+      role,
+      incarnation: 0,
+      startedAtMs: nowMs,
+      restarts: 0,
+      quickFailures: 0,
+      phase: { kind: 'stopped' },
+    },
     nowMs,
   );
 }
@@ -151,8 +182,10 @@ export function adoptedSlot(
   answer: 'SERVING' | 'NOT_SERVING',
   nowMs: number,
 ): Transition {
+  const role: Role = entry.spare ? 'spare' : 'member';
   const state: SlotState = {
     id: entry.id,
+    role,
     incarnation: 1,
     startedAtMs: entry.startedAtMs,
     restarts: entry.restarts,
@@ -160,7 +193,7 @@ export function adoptedSlot(
     lastFault: entry.lastFault as LastFault | undefined,
     phase:
       answer === 'SERVING'
-        ? { kind: 'serving', pid: entry.pid, address: entry.address, sinceMs: nowMs, misses: 0 }
+        ? answering(role, entry.pid, entry.address, nowMs)
         : { kind: 'not-serving', pid: entry.pid, address: entry.address, misses: 0 },
   };
   return {
@@ -179,6 +212,7 @@ export function transition(state: SlotState, event: SlotEvent, context: MachineC
   if (event.type === 'stop') return stop(state);
   // One rule for every late callback: an event of an earlier process changes nothing.
   if (event.incarnation !== state.incarnation) return unchanged(state);
+  if (event.type === 'covered') return covered(state, event.by, context.nowMs);
   switch (phase.kind) {
     case 'starting':
       switch (event.type) {
@@ -198,13 +232,29 @@ export function transition(state: SlotState, event: SlotEvent, context: MachineC
       }
     case 'serving':
     case 'not-serving':
+    case 'spare':
       switch (event.type) {
         case 'health':
           return health(state, phase, event, context);
         case 'client-report':
           return clientReport(state, phase, event, context);
+        case 'promote':
+          return phase.kind === 'spare'
+            ? promote(state, phase, event.replacing, context.nowMs)
+            : unchanged(state);
+        case 'retire':
+          return phase.kind === 'serving' ? retire(state, phase, event.why) : unchanged(state);
         default:
           return lost(state, event, context.nowMs);
+      }
+    case 'draining':
+      switch (event.type) {
+        case 'exited':
+          return unchanged(gone(state));
+        case 'drained':
+          return spawnNext(gone({ ...state, restarts: state.restarts + 1 }), context.nowMs);
+        default:
+          return unchanged(state);
       }
     case 'faulty':
       switch (event.type) {
@@ -229,9 +279,11 @@ function stop(state: SlotState): Transition {
   switch (phase.kind) {
     case 'starting':
     case 'faulty':
+    case 'draining':
       return { state: stopped, effects: [terminate] };
     case 'serving':
     case 'not-serving':
+    case 'spare':
       return { state: stopped, effects: [{ kind: 'stop-heartbeat' }, terminate] };
     case 'backing-off':
       return { state: stopped, effects: [{ kind: 'cancel-respawn' }] };
@@ -240,10 +292,28 @@ function stop(state: SlotState): Transition {
   }
 }
 
+/** The phase of a process that answers SERVING: in the view for a member, warm and waiting for a spare. */
+function answering(role: Role, pid: number | undefined, address: string, nowMs: number): Phase {
+  return role === 'member'
+    ? { kind: 'serving', pid, address, sinceMs: nowMs, misses: 0 }
+    : { kind: 'spare', pid, address, misses: 0 };
+}
+
 function ready(state: SlotState, pid: number | undefined, address: string, nowMs: number): Transition {
   const { incarnation } = state;
   const effects: Effect[] = [{ kind: 'detach', incarnation }];
-  let next: SlotState = { ...state, phase: { kind: 'serving', pid, address, sinceMs: nowMs, misses: 0 } };
+  if (state.role === 'spare') {
+    return {
+      state: { ...state, phase: answering('spare', pid, address, nowMs) },
+      effects: [
+        ...effects,
+        log('info', 'warm spare ready, out of the view', { replica: state.id, replicaPid: pid }),
+        { kind: 'write-registry' },
+        { kind: 'start-heartbeat', incarnation, pid, address },
+      ],
+    };
+  }
+  let next: SlotState = { ...state, phase: answering('member', pid, address, nowMs) };
   if (state.faultDetectedAtMs !== undefined) {
     const recoveryMs = nowMs - state.faultDetectedAtMs;
     next = { ...next, faultDetectedAtMs: undefined };
@@ -266,27 +336,34 @@ function ready(state: SlotState, pid: number | undefined, address: string, nowMs
  */
 function health(
   state: SlotState,
-  phase: Extract<Phase, { kind: 'serving' | 'not-serving' }>,
+  phase: Watched,
   event: Extract<SlotEvent, { type: 'health' }>,
   context: MachineContext,
 ): Transition {
   const { pid, address } = phase;
+  const changed: Effect = state.role === 'member' ? { kind: 'publish-view' } : { kind: 'write-registry' };
   if (event.answer === 'SERVING' && phase.kind === 'not-serving')
     return {
-      state: { ...state, phase: { kind: 'serving', pid, address, sinceMs: context.nowMs, misses: 0 } },
+      state: { ...state, phase: answering(state.role, pid, address, context.nowMs) },
       effects: [
-        log('info', 'replica serving again; back in the view', { replica: state.id }),
-        { kind: 'publish-view' },
+        log(
+          'info',
+          `replica serving again; ${state.role === 'member' ? 'back in the view' : 'a warm spare'}`,
+          {
+            replica: state.id,
+          },
+        ),
+        changed,
       ],
     };
-  if (event.answer === 'NOT_SERVING' && phase.kind === 'serving')
+  if (event.answer === 'NOT_SERVING' && phase.kind !== 'not-serving')
     return {
       state: { ...state, phase: { kind: 'not-serving', pid, address, misses: 0 } },
       effects: [
         log('warn', 'replica NOT_SERVING (no database); out of the view, not replaced', {
           replica: state.id,
         }),
-        { kind: 'publish-view' },
+        changed,
       ],
     };
   if (event.answer !== undefined) return unchanged({ ...state, phase: { ...phase, misses: 0 } });
@@ -323,7 +400,7 @@ function hangOf(signals: HealthSignals, misses: number, context: MachineContext)
  */
 function clientReport(
   state: SlotState,
-  phase: Extract<Phase, { kind: 'serving' | 'not-serving' }>,
+  phase: Watched,
   event: Extract<SlotEvent, { type: 'client-report' }>,
   context: MachineContext,
 ): Transition {
@@ -346,6 +423,69 @@ function clientReport(
   };
 }
 
+/** The phases of a ready process whose heartbeat runs. */
+type Watched = Extract<Phase, { kind: 'serving' | 'not-serving' | 'spare' }>;
+
+/** A warm spare joins the view in a failed or retiring member's place. */
+function promote(
+  state: SlotState,
+  phase: Extract<Phase, { kind: 'spare' }>,
+  replacing: string,
+  nowMs: number,
+): Transition {
+  return {
+    state: { ...state, role: 'member', phase: answering('member', phase.pid, phase.address, nowMs) },
+    effects: [
+      log('info', 'warm spare joins the view', { replica: state.id, replicaPid: phase.pid, replacing }),
+      { kind: 'publish-view' },
+    ],
+  };
+}
+
+/**
+ * A spare took this member's place (it failed, or is still starting): the slot
+ * becomes a spare, and the fault is recovered now, by the spare in the view.
+ */
+function covered(state: SlotState, by: string, nowMs: number): Transition {
+  const { phase } = state;
+  if (
+    state.role !== 'member' ||
+    !(phase.kind === 'starting' || phase.kind === 'faulty' || phase.kind === 'backing-off')
+  )
+    return unchanged(state);
+  const effects: Effect[] = [];
+  if (state.faultDetectedAtMs !== undefined) {
+    const recoveryMs = nowMs - state.faultDetectedAtMs;
+    effects.push(
+      { kind: 'count-recovery', recoveryMs },
+      log('info', 'a warm spare took its place in the view; its replacement becomes the spare', {
+        replica: state.id,
+        spare: by,
+        recoveryMs,
+      }),
+    );
+  }
+  effects.push({ kind: 'write-registry' });
+  return { state: { ...state, role: 'spare', faultDetectedAtMs: undefined }, effects };
+}
+
+/** Rejuvenation: out of the view first (a spare took its place), then SIGTERM lets it finish its calls. */
+function retire(state: SlotState, phase: Extract<Phase, { kind: 'serving' }>, why: string): Transition {
+  return {
+    state: { ...state, role: 'spare', phase: { kind: 'draining', pid: phase.pid, address: phase.address } },
+    effects: [
+      log('info', 'rejuvenating: out of the view, draining its calls', {
+        replica: state.id,
+        replicaPid: phase.pid,
+        why,
+      }),
+      { kind: 'stop-heartbeat' },
+      { kind: 'publish-view' },
+      { kind: 'drain', incarnation: state.incarnation, pid: phase.pid },
+    ],
+  };
+}
+
 /** Out of the view, killed; `killed` then brings the replacement. */
 function fault(state: SlotState, what: string, cause: FaultCause, nowMs: number): Transition {
   const { phase } = state;
@@ -355,7 +495,8 @@ function fault(state: SlotState, what: string, cause: FaultCause, nowMs: number)
   const next: SlotState = {
     ...state,
     lastFault: { what, cause, atMs: nowMs },
-    faultDetectedAtMs: state.faultDetectedAtMs ?? nowMs,
+    // A spare's fault takes nothing out of the view: there is nothing to recover.
+    faultDetectedAtMs: state.role === 'member' ? (state.faultDetectedAtMs ?? nowMs) : undefined,
     quickFailures: servedMs < QUICK_FAILURE_MS ? state.quickFailures + 1 : 0,
     phase: { kind: 'faulty', pid, address: addressOf(phase), cause },
   };
@@ -363,7 +504,8 @@ function fault(state: SlotState, what: string, cause: FaultCause, nowMs: number)
     { kind: 'count-fault' },
     log('warn', 'replica faulty; replacing it', { replica: state.id, replicaPid: pid, cause, fault: what }),
   ];
-  if (phase.kind === 'serving' || phase.kind === 'not-serving') effects.push({ kind: 'stop-heartbeat' });
+  if (phase.kind === 'serving' || phase.kind === 'not-serving' || phase.kind === 'spare')
+    effects.push({ kind: 'stop-heartbeat' });
   // A replica that never served is not in the view, but it was in the registry.
   effects.push(wasServing ? { kind: 'publish-view' } : { kind: 'write-registry' });
   effects.push({ kind: 'kill', incarnation: state.incarnation, pid });
@@ -433,13 +575,23 @@ export function isServing(state: SlotState): state is SlotState & { phase: { kin
   return state.phase.kind === 'serving';
 }
 
-/** Serving replicas (or ones waiting for the database), to be adopted; starting ones (no address yet), to be killed by a successor. */
+/**
+ * Serving replicas and warm spares (or ones waiting for the database), to be adopted;
+ * starting ones (no address yet), to be killed by a successor.
+ */
 export function registryEntry(state: SlotState): RegistryEntry | undefined {
   const { phase } = state;
-  if (phase.kind !== 'serving' && phase.kind !== 'not-serving' && phase.kind !== 'starting') return undefined;
+  if (
+    phase.kind !== 'serving' &&
+    phase.kind !== 'not-serving' &&
+    phase.kind !== 'spare' &&
+    phase.kind !== 'starting'
+  )
+    return undefined;
   if (phase.pid === undefined) return undefined;
   return {
     id: state.id,
+    ...(state.role === 'spare' ? { spare: true } : {}),
     pid: phase.pid,
     address: addressOf(phase) ?? '',
     startedAtMs: state.startedAtMs,
@@ -454,6 +606,8 @@ const STATE_NAMES: Record<Exclude<PhaseKind, 'stopped'>, ReplicaState> = {
   faulty: 'REPLICA_STATE_FAULTY',
   'backing-off': 'REPLICA_STATE_BACKING_OFF',
   'not-serving': 'REPLICA_STATE_NOT_SERVING',
+  spare: 'REPLICA_STATE_SPARE',
+  draining: 'REPLICA_STATE_DRAINING',
 };
 
 export function replicaStatus(state: SlotState): ReplicaStatus {
@@ -470,5 +624,6 @@ export function replicaStatus(state: SlotState): ReplicaStatus {
     last_fault_cause: state.lastFault?.cause ?? '',
     last_fault_at_ms: String(state.lastFault?.atMs ?? 0),
     serving_since_ms: String(phase.kind === 'serving' ? phase.sinceMs : 0),
+    spare: state.role === 'spare',
   };
 }

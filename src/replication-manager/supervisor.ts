@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { checkHealth, healthClient } from '../common/health.js';
@@ -40,18 +40,31 @@ export interface SupervisorOptions {
   databaseUrl: string;
   /** Replicas to keep serving. */
   replicas: number;
+  /** Warm spares to keep besides them (started and warmed up, out of the view). */
+  spares: number;
+  /** Rejuvenate a serving replica past either threshold (a spare takes its place first); off when unset. */
+  rejuvenate?: RejuvenationThresholds;
   /** The floor below which deliberate removals (the fault injector) must not go. */
   minimum: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   /** Consecutive failed heartbeats below which a running replica is never faulty. */
   heartbeatMisses: number;
+  /** How often /proc is read for every watched replica (default PROCESS_WATCH_MS). */
+  processWatchIntervalMs?: number;
   /** What every replica is started with (dedup strategy, pool size, fault injection, …). */
   replica: Omit<ReplicaSettings, 'id' | 'dataDir' | 'ownerPid'>;
   /** Replicas exit when this process is gone (`hedge up`). */
   ownerPid?: number;
   registryPath: string;
   logDir: string;
+}
+
+export interface RejuvenationThresholds {
+  /** Resident memory, in bytes. */
+  maxRssBytes?: number;
+  /** Time since the process was started. */
+  maxAgeMs?: number;
 }
 
 export interface SupervisorStats {
@@ -67,6 +80,18 @@ const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
  * would never be seen. A stop is still seen within a heartbeat interval meanwhile.
  */
 const MAX_HEARTBEAT_TIMEOUT_MS = 2_000;
+/**
+ * /proc/<pid>/stat of every watched replica is read this often, by one timer: a
+ * stopped (state T) or vanished process is seen within it, while the health
+ * checks themselves, which cost both processes a gRPC round trip, are a second apart.
+ */
+export const PROCESS_WATCH_MS = 100;
+/** A retired replica is signalled this long after leaving the view: its clients have the new view by then. */
+const DRAIN_NOTICE_MS = 500;
+/** How long a retired replica may take to finish its calls after SIGTERM. */
+const DRAIN_GRACE_MS = 10_000;
+/** How often serving replicas are measured against the rejuvenation thresholds. */
+const REJUVENATION_CHECK_MS = 1_000;
 
 /** A slot's running heartbeat; `stopped` ends its loop. */
 interface Heartbeat {
@@ -75,6 +100,28 @@ interface Heartbeat {
   /** The suspicion over this process's answer times, which a client's report is judged by too. */
   detector: PhiAccrual;
   stopped: boolean;
+  /** Ends the loop's current wait (a pending check, or the pause before the next). */
+  wake?: () => void;
+}
+
+/** Resolves with `value` when the heartbeat is woken. */
+function wakeOf<T>(beat: Heartbeat, value: T): Promise<T> {
+  return new Promise((resolve) => {
+    beat.wake = () => resolve(value);
+  });
+}
+
+/** Waits `ms`, or less if the heartbeat is woken meanwhile. */
+function pause(beat: Heartbeat, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      beat.wake = undefined;
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    beat.wake = done;
+  });
 }
 
 /**
@@ -100,6 +147,10 @@ export class Supervisor {
   /** Events raised while effects are performed wait here: transitions never nest. */
   private readonly queue: [string, SlotEvent][] = [];
   private dispatching = false;
+  /** A view change made while dispatching: published once the queue is empty, so a swap is one view. */
+  private viewDirty = false;
+  private rejuvenationTimer?: NodeJS.Timeout;
+  private readonly processWatch: NodeJS.Timeout;
   private stopped = false;
   /** While starting, views wait until every slot has been adopted or spawned: one view, not one per replica. */
   private holdingViews = true;
@@ -114,7 +165,12 @@ export class Supervisor {
     private readonly options: SupervisorOptions,
     private readonly membership: MembershipPublisher,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.processWatch = setInterval(
+      () => this.watchProcesses(),
+      options.processWatchIntervalMs ?? PROCESS_WATCH_MS,
+    ).unref();
+  }
 
   /** Adopts live replicas from an earlier manager's registry, then fills every empty slot. */
   async start(previous: Registry | undefined): Promise<void> {
@@ -138,14 +194,23 @@ export class Supervisor {
       }
     }
     this.firstSpawns = [];
-    for (let i = 1; i <= this.options.replicas; i++) {
+    let members = [...this.slots.values()].filter((s) => s.role === 'member').length;
+    for (let i = 1; i <= this.options.replicas + this.options.spares; i++) {
       const id = `r${i}`;
-      if (!this.slots.has(id)) this.begin(newSlot(id, Date.now()));
+      if (this.slots.has(id)) continue;
+      const role = members < this.options.replicas ? 'member' : 'spare';
+      if (role === 'member') members += 1;
+      this.begin(newSlot(id, Date.now(), role));
     }
     await Promise.all(this.firstSpawns);
     this.firstSpawns = undefined;
     this.holdingViews = false;
+    // An adopted spare may take the place of a member that could not be adopted.
+    this.dispatchAll([]);
     this.publish();
+    const { maxRssBytes, maxAgeMs } = this.options.rejuvenate ?? {};
+    if (maxRssBytes !== undefined || maxAgeMs !== undefined)
+      this.rejuvenationTimer = setInterval(() => this.rejuvenate(), REJUVENATION_CHECK_MS);
   }
 
   serving(): Member[] {
@@ -206,6 +271,8 @@ export class Supervisor {
   /** Stops every replica: SIGTERM, then SIGKILL after `graceMs`. */
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
+    clearInterval(this.rejuvenationTimer);
+    clearInterval(this.processWatch);
     this.graceMs = graceMs;
     for (const id of this.slots.keys()) this.dispatch(id, { type: 'stop' });
     await Promise.all(this.terminations);
@@ -223,23 +290,109 @@ export class Supervisor {
 
   /** Feeds an event to the slot's machine and performs the effects, one event at a time. */
   private dispatch(id: string, event: SlotEvent): void {
-    this.queue.push([id, event]);
+    this.dispatchAll([[id, event]]);
+  }
+
+  /**
+   * Feeds events in order. After each, every member out of the view (failed,
+   * backing off, starting) is paired with a warm spare ahead of whatever else is
+   * queued (a respawn's synchronous spawn and registry writes take tens of ms on
+   * a loaded machine), and a view change is published as soon as no such swap is
+   * pending: the failed member's exit and the spare's entry are one view.
+   */
+  private dispatchAll(events: [string, SlotEvent][]): void {
+    this.queue.push(...events);
     if (this.dispatching) return;
     this.dispatching = true;
     try {
+      this.coverFromSpares();
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
         const [slotId, slotEvent] = next;
         const state = this.slots.get(slotId);
-        if (!state) continue;
-        const result = transition(state, slotEvent, {
-          nowMs: Date.now(),
-          heartbeatMisses: this.options.heartbeatMisses,
-        });
-        this.slots.set(slotId, result.state);
-        for (const effect of result.effects) this.perform(slotId, effect);
+        if (state) {
+          const result = transition(state, slotEvent, {
+            nowMs: Date.now(),
+            heartbeatMisses: this.options.heartbeatMisses,
+          });
+          this.slots.set(slotId, result.state);
+          for (const effect of result.effects) this.perform(slotId, effect);
+        }
+        this.coverFromSpares();
+        // A swap (promote, then covered or retire) is one view change.
+        const front = this.queue[0]?.[1].type;
+        const swapping = front === 'promote' || front === 'covered' || front === 'retire';
+        if (this.viewDirty && !swapping) {
+          this.viewDirty = false;
+          this.publish();
+        }
       }
     } finally {
       this.dispatching = false;
+    }
+    if (this.viewDirty) {
+      this.viewDirty = false;
+      this.publish();
+    }
+  }
+
+  /** Puts a warm spare's promotion first in the queue for each member out of the view; false if there is none to pair. */
+  private coverFromSpares(): boolean {
+    // While starting, members are still starting too: the first view is the one asked for.
+    if (this.stopped || this.holdingViews) return false;
+    const outOfView = (s: SlotState) =>
+      s.role === 'member' &&
+      (s.phase.kind === 'starting' || s.phase.kind === 'faulty' || s.phase.kind === 'backing-off');
+    // Every heartbeat ends here: at rest, one pass and no allocation.
+    let any = false;
+    for (const s of this.slots.values()) any ||= outOfView(s);
+    if (!any) return false;
+    const byId = (a: SlotState, b: SlotState) => a.id.localeCompare(b.id, 'en', { numeric: true });
+    const slots = [...this.slots.values()].sort(byId);
+    const needy = slots.filter(outOfView);
+    const spares = slots.filter((s) => s.phase.kind === 'spare');
+    const pairs = Math.min(needy.length, spares.length);
+    const swaps: [string, SlotEvent][] = [];
+    for (let i = 0; i < pairs; i++) {
+      const member = needy[i] as SlotState;
+      const spare = spares[i] as SlotState;
+      swaps.push(
+        [spare.id, { type: 'promote', incarnation: spare.incarnation, replacing: member.id }],
+        [member.id, { type: 'covered', incarnation: member.incarnation, by: spare.id }],
+      );
+    }
+    this.queue.unshift(...swaps);
+    return pairs > 0;
+  }
+
+  /**
+   * Proactive recovery: one serving replica at a time whose memory or age passed
+   * its threshold leaves the view as a warm spare joins it, then drains. Only
+   * while a spare is ready: rejuvenating must never shrink the view.
+   */
+  private rejuvenate(): void {
+    const slots = [...this.slots.values()];
+    if (this.stopped || slots.some((s) => s.phase.kind === 'draining')) return;
+    const spare = slots.find((s) => s.phase.kind === 'spare');
+    if (!spare) return;
+    const { maxRssBytes, maxAgeMs } = this.options.rejuvenate ?? {};
+    const nowMs = Date.now();
+    for (const slot of slots.filter(isServing)) {
+      const { pid } = slot.phase;
+      if (pid === undefined) continue;
+      const rss = maxRssBytes === undefined ? undefined : residentBytes(pid);
+      const ageMs = nowMs - slot.startedAtMs;
+      const why =
+        rss !== undefined && maxRssBytes !== undefined && rss >= maxRssBytes
+          ? `resident memory ${rss} bytes ≥ ${maxRssBytes}`
+          : maxAgeMs !== undefined && ageMs >= maxAgeMs
+            ? `age ${ageMs} ms ≥ ${maxAgeMs}`
+            : undefined;
+      if (!why) continue;
+      this.dispatchAll([
+        [spare.id, { type: 'promote', incarnation: spare.incarnation, replacing: slot.id }],
+        [slot.id, { type: 'retire', incarnation: slot.incarnation, why }],
+      ]);
+      return;
     }
   }
 
@@ -259,12 +412,16 @@ export class Supervisor {
       case 'terminate':
         this.terminations.push(this.terminate(effect.pid, this.childOf(id, effect.incarnation)));
         return;
+      case 'drain':
+        void this.drain(id, effect.incarnation, effect.pid);
+        return;
       case 'start-heartbeat':
         this.startHeartbeat(id, effect.incarnation, effect.address, effect.pid);
         return;
       case 'stop-heartbeat': {
         const beat = this.heartbeats.get(id);
         if (beat) beat.stopped = true;
+        beat?.wake?.();
         beat?.health.close();
         this.heartbeats.delete(id);
         return;
@@ -284,7 +441,8 @@ export class Supervisor {
         this.respawnTimers.delete(id);
         return;
       case 'publish-view':
-        this.publish();
+        if (this.dispatching) this.viewDirty = true;
+        else this.publish();
         return;
       case 'write-registry':
         this.saveRegistry();
@@ -365,6 +523,24 @@ export class Supervisor {
     this.dispatch(id, { type: 'killed', incarnation });
   }
 
+  /** A retired replica: SIGTERM once its clients have the view without it, so it finishes its calls; then `drained`. */
+  private async drain(id: string, incarnation: number, pid: number | undefined): Promise<void> {
+    const child = this.childOf(id, incarnation);
+    await delay(DRAIN_NOTICE_MS);
+    if (pid !== undefined && isAlive(pid) && (child || isHedgeReplica(pid))) {
+      signalQuietly(pid, 'SIGTERM');
+      if (!(await waitForExit(pid, child, DRAIN_GRACE_MS))) {
+        this.log.warn(
+          { replica: id, replicaPid: pid },
+          'a retired replica did not drain in time; killing it',
+        );
+        killQuietly(pid);
+        await waitForExit(pid, child, 5_000);
+      }
+    }
+    this.dispatch(id, { type: 'drained', incarnation });
+  }
+
   private async terminate(pid: number | undefined, child: ChildProcess | undefined): Promise<void> {
     if (pid === undefined || !isAlive(pid) || (!child && !isHedgeReplica(pid))) return;
     signalQuietly(pid, 'SIGCONT');
@@ -377,9 +553,10 @@ export class Supervisor {
 
   /**
    * Health checks every interval, each outcome a `health` event with the signals the
-   * machine decides on, until `stop-heartbeat`. The process's /proc state is read
-   * before each check and every interval while one is pending, so that a stopped
-   * process is reported without waiting for the check's deadline.
+   * machine decides on, until `stop-heartbeat`. The shared process watch reads
+   * /proc every PROCESS_WATCH_MS meanwhile and wakes the loop when the process
+   * stops or goes, so that it is reported at once, without waiting for the check's
+   * deadline or the next check.
    */
   private startHeartbeat(id: string, incarnation: number, address: string, pid: number | undefined): void {
     this.perform(id, { kind: 'stop-heartbeat' });
@@ -402,9 +579,11 @@ export class Supervisor {
         let process = stateOf();
         let answer: HealthAnswer;
         if (process === 'running') {
-          const checked = await this.probeUnlessStopped(id, timeoutMs, stateOf, heartbeatIntervalMs);
-          answer = checked.answer;
-          process = answer === undefined ? (checked.process ?? stateOf()) : 'running';
+          const woken = Symbol('woken');
+          const checked = await Promise.race([this.probe(id, timeoutMs), wakeOf(beat, woken)]);
+          beat.wake = undefined;
+          answer = checked === woken ? undefined : (checked as HealthAnswer);
+          process = answer === undefined ? stateOf() : 'running';
         }
         if (beat.stopped) return;
         const nowMs = Date.now();
@@ -413,32 +592,16 @@ export class Supervisor {
           answer !== undefined ? heartbeatTimeoutMs : Math.min(timeoutMs * 2, MAX_HEARTBEAT_TIMEOUT_MS);
         const signals = { process, phi: detector.phi(nowMs), silentMs: detector.silentMs(nowMs) };
         this.dispatch(id, { type: 'health', incarnation, answer, signals });
-        await delay(Math.max(0, heartbeatIntervalMs - (Date.now() - began)));
+        const left = began + heartbeatIntervalMs - Date.now();
+        if (left > 0 && !beat.stopped) await pause(beat, left);
       }
     })();
   }
 
-  /** A health check, cut short if the process stops or goes meanwhile (`process` then says which). */
-  private async probeUnlessStopped(
-    id: string,
-    timeoutMs: number,
-    stateOf: () => ProcessState,
-    everyMs: number,
-  ): Promise<{ answer: HealthAnswer; process?: ProcessState }> {
-    const done = new AbortController();
-    const answered = this.probe(id, timeoutMs).then((answer) => ({ answer }));
-    const watched = (async () => {
-      for (;;) {
-        // Cancelled once the check is over, so that no timer outlives it.
-        await delay(everyMs, undefined, { signal: done.signal });
-        const process = stateOf();
-        if (process !== 'running') return { answer: undefined, process };
-      }
-    })().catch(() => answered);
-    try {
-      return await Promise.race([answered, watched]);
-    } finally {
-      done.abort();
+  /** One timer for every heartbeat: a process that stopped or went wakes its loop. */
+  private watchProcesses(): void {
+    for (const beat of this.heartbeats.values()) {
+      if (beat.wake && (beat.pid === undefined || processState(beat.pid) !== 'running')) beat.wake();
     }
   }
 
@@ -481,6 +644,19 @@ async function answerOf(client: ReturnType<typeof healthClient>, timeoutMs: numb
     return undefined;
   }
 }
+
+/** The process's resident memory (/proc/<pid>/statm's second field, in pages), or undefined if it is gone. */
+function residentBytes(pid: number): number | undefined {
+  try {
+    const pages = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
+    return Number.isFinite(pages) ? pages * PAGE_BYTES : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Linux's page size on the platforms hedge runs on (x86-64, arm64 with 4 KiB pages). */
+const PAGE_BYTES = 4096;
 
 /** Guards against a recycled pid: only a hedge replica process is ever signalled by pid alone. */
 function isHedgeReplica(pid: number): boolean {

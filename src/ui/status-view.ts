@@ -8,6 +8,8 @@ const STATE = {
   REPLICA_STATE_FAULTY: 'faulty',
   REPLICA_STATE_BACKING_OFF: 'backing off',
   REPLICA_STATE_NOT_SERVING: 'not serving (no database)',
+  REPLICA_STATE_SPARE: 'warm spare',
+  REPLICA_STATE_DRAINING: 'draining (rejuvenated)',
 } as const;
 
 const DATABASE = {
@@ -31,7 +33,9 @@ export function formatReplicaTable(status: ManagerStatus, now = Date.now()): str
         r.pid || '-',
         r.address || '-',
         stateName(r.state),
-        r.state === 'REPLICA_STATE_SERVING' ? formatUptime(now - Number(r.started_at_ms)) : '-',
+        r.state === 'REPLICA_STATE_SERVING' || r.state === 'REPLICA_STATE_SPARE'
+          ? formatUptime(now - Number(r.started_at_ms))
+          : '-',
         r.restarts,
         r.last_fault ? `${formatUptime(now - faultAt)} ago: ${r.last_fault}` : '-',
         r.last_fault_cause || '-',
@@ -45,7 +49,11 @@ export function servingCount(status: ManagerStatus): number {
   return status.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING').length;
 }
 
-/** One line: how many serve, the database, the view, and the latest fail-over. */
+export function spareCount(status: ManagerStatus): number {
+  return status.replicas.filter((r) => r.state === 'REPLICA_STATE_SPARE').length;
+}
+
+/** One line: how many serve, the warm spares, the database, the view, and the latest fail-over. */
 export function formatSummary(status: ManagerStatus, now = Date.now()): string {
   const latest = [...status.replicas]
     .filter((r) => r.last_fault)
@@ -56,6 +64,6 @@ export function formatSummary(status: ManagerStatus, now = Date.now()): string {
     : 'no fail-over yet';
   return (
     `${servingCount(status)}/${status.target} replicas serving · database ${DATABASE[status.database] ?? '?'} · ` +
-    `view ${status.view} · ${failover}`
+    `${spareCount(status)}/${status.spares} warm spares · view ${status.view} · ${failover}`
   );
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { heartbeatArgs, intOption } from '../common/cli-options.js';
+import { formatDuration } from '../common/duration.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { lockDataDir } from '../common/owner-lock.js';
@@ -11,9 +12,12 @@ import {
   DEDUP,
   HEARTBEAT_INTERVAL,
   HEARTBEAT_TIMEOUT,
+  REJUVENATE_AGE,
+  REJUVENATE_RSS,
   resolveDataDir,
   resolveSetting,
   type Setting,
+  SPARES,
   settingOption,
 } from '../common/settings.js';
 import { assertPortFree } from './free-port.js';
@@ -46,6 +50,9 @@ interface UpCliOptions {
   feeds: number;
   managerPort: number;
   replicas: number;
+  spares: number;
+  rejuvenateRss?: number;
+  rejuvenateAge?: number;
   min: number;
   dedup: string;
   heartbeatInterval: number;
@@ -85,6 +92,9 @@ export function upCommand(): Command {
       DEFAULT_MANAGER_PORT,
     )
     .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)
+    .addOption(settingOption(SPARES))
+    .addOption(settingOption(REJUVENATE_RSS))
+    .addOption(settingOption(REJUVENATE_AGE))
     .option('--min <n>', 'fewest replicas fault injection may leave', intOption(1, 64), 2)
     .addOption(settingOption({ ...DEDUP, description: "replicas' dedup strategy" }))
     .addOption(settingOption(HEARTBEAT_INTERVAL))
@@ -136,6 +146,10 @@ export function upCommand(): Command {
           managerArgs: [
             '--replicas',
             String(opts.replicas),
+            '--spares',
+            String(opts.spares),
+            ...(opts.rejuvenateRss ? ['--rejuvenate-rss', String(opts.rejuvenateRss)] : []),
+            ...(opts.rejuvenateAge ? ['--rejuvenate-age', formatDuration(opts.rejuvenateAge)] : []),
             '--min',
             String(opts.min),
             '--dedup',

@@ -27,13 +27,16 @@ const phases = {
   'not-serving': { kind: 'not-serving', pid: 42, address: ADDRESS, misses: 0 },
   faulty: { kind: 'faulty', pid: 42, address: ADDRESS, cause: 'heartbeat' },
   'backing-off': { kind: 'backing-off', untilMs: 12_000, address: ADDRESS },
+  spare: { kind: 'spare', pid: 42, address: ADDRESS, misses: 0 },
+  draining: { kind: 'draining', pid: 42, address: ADDRESS },
   stopped: { kind: 'stopped' },
 } satisfies Record<PhaseKind, Phase>;
 
-/** A slot of incarnation 3 in `kind`, whose earlier replacement did not fail fast. */
+/** A slot of incarnation 3 in `kind` (a spare's role in the spare and draining phases), whose earlier replacement did not fail fast. */
 function inPhase(kind: PhaseKind, overrides: Partial<SlotState> = {}): SlotState {
   return {
     id: 'r1',
+    role: kind === 'spare' || kind === 'draining' ? 'spare' : 'member',
     incarnation: INCARNATION,
     startedAtMs: 1_000,
     restarts: 2,
@@ -62,6 +65,10 @@ type EventName =
   | 'client report, process gone'
   | 'killed'
   | 'backoff-elapsed'
+  | 'promote'
+  | 'covered'
+  | 'retire'
+  | 'drained'
   | 'stop';
 
 /** A running process that answers on time. */
@@ -117,6 +124,14 @@ function event(name: EventName, incarnation = INCARNATION): SlotEvent {
       return { type: 'killed', incarnation };
     case 'backoff-elapsed':
       return { type: 'backoff-elapsed', incarnation };
+    case 'promote':
+      return { type: 'promote', incarnation, replacing: 'r2' };
+    case 'covered':
+      return { type: 'covered', incarnation, by: 'r4' };
+    case 'retire':
+      return { type: 'retire', incarnation, why: 'age' };
+    case 'drained':
+      return { type: 'drained', incarnation };
     case 'stop':
       return { type: 'stop' };
   }
@@ -146,6 +161,10 @@ const EVENTS: EventName[] = [
   'client report, process gone',
   'killed',
   'backoff-elapsed',
+  'promote',
+  'covered',
+  'retire',
+  'drained',
   'stop',
 ];
 
@@ -153,6 +172,8 @@ type Row = [PhaseKind, Effect['kind'][]];
 const faultOutOfView: Row = ['faulty', ['count-fault', 'log', 'stop-heartbeat', 'publish-view', 'kill']];
 const faultNotInView: Row = ['faulty', ['count-fault', 'log', 'stop-heartbeat', 'write-registry', 'kill']];
 const faultWhileStarting: Row = ['faulty', ['count-fault', 'log', 'write-registry', 'kill']];
+/** A member's slot whose place a spare took: its next process is the spare. */
+const covered = (kind: PhaseKind): Row => [kind, ['write-registry']];
 
 /** Every row that does something; every other (state, event) leaves the state as it is, with no effect. */
 const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
@@ -161,6 +182,7 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     ready: ['serving', ['detach', 'publish-view', 'start-heartbeat']],
     'start-failed': faultWhileStarting,
     exited: faultWhileStarting,
+    covered: covered('starting'),
     stop: ['stopped', ['terminate']],
   },
   serving: {
@@ -179,6 +201,7 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     'client report beyond the cap': faultOutOfView,
     'client report, process stopped': faultOutOfView,
     'client report, process gone': faultOutOfView,
+    retire: ['draining', ['log', 'stop-heartbeat', 'publish-view', 'drain']],
     stop: ['stopped', ['stop-heartbeat', 'terminate']],
   },
   'not-serving': {
@@ -202,11 +225,35 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     exited: ['faulty', []],
     // quickFailures 0 in these rows: no back-off.
     killed: ['starting', ['spawn']],
+    covered: covered('faulty'),
     stop: ['stopped', ['terminate']],
   },
   'backing-off': {
     'backoff-elapsed': ['starting', ['spawn']],
+    covered: covered('backing-off'),
     stop: ['stopped', ['cancel-respawn']],
+  },
+  spare: {
+    exited: faultNotInView,
+    'health SERVING': ['spare', []],
+    'health NOT_SERVING': ['not-serving', ['log', 'write-registry']],
+    'health unanswered': ['spare', []],
+    'health unanswered, phi above threshold': ['spare', []],
+    'health unanswered beyond the cap': faultNotInView,
+    'health unanswered, process stopped': faultNotInView,
+    'health unanswered, process gone': faultNotInView,
+    'client report, running': ['spare', ['log']],
+    'client report, phi above threshold': ['spare', ['log']],
+    'client report beyond the cap': faultNotInView,
+    'client report, process stopped': faultNotInView,
+    'client report, process gone': faultNotInView,
+    promote: ['serving', ['log', 'publish-view']],
+    stop: ['stopped', ['stop-heartbeat', 'terminate']],
+  },
+  draining: {
+    exited: ['draining', []],
+    drained: ['starting', ['spawn']],
+    stop: ['stopped', ['terminate']],
   },
   stopped: {},
 };
@@ -436,9 +483,13 @@ describe('the slot machine', () => {
     expect(transition(state, event('exited'), context).effects).toEqual([]);
   });
 
-  it('the registry holds starting, serving and not-serving processes with a pid; the status shows every phase', () => {
+  it('the registry holds starting, serving, not-serving and spare processes with a pid; the status shows every phase', () => {
     const registered = (Object.keys(phases) as PhaseKind[]).filter((k) => registryEntry(inPhase(k)));
-    expect(registered).toEqual(['starting', 'serving', 'not-serving']);
+    expect(registered).toEqual(['starting', 'serving', 'not-serving', 'spare']);
+    expect(registryEntry(inPhase('spare'))).toMatchObject({ id: 'r1', spare: true, address: ADDRESS });
+    expect(registryEntry(inPhase('serving'))?.spare).toBeUndefined();
+    expect(replicaStatus(inPhase('spare'))).toMatchObject({ state: 'REPLICA_STATE_SPARE', spare: true });
+    expect(replicaStatus(inPhase('draining'))).toMatchObject({ state: 'REPLICA_STATE_DRAINING' });
     expect(registryEntry(inPhase('starting', { phase: { kind: 'starting' } }))).toBeUndefined();
     expect(replicaStatus(inPhase('serving'))).toEqual({
       id: 'r1',
@@ -451,6 +502,7 @@ describe('the slot machine', () => {
       last_fault_cause: '',
       last_fault_at_ms: '0',
       serving_since_ms: '5000',
+      spare: false,
     });
     expect(replicaStatus(inPhase('not-serving'))).toMatchObject({
       state: 'REPLICA_STATE_NOT_SERVING',
@@ -460,5 +512,64 @@ describe('the slot machine', () => {
       state: 'REPLICA_STATE_BACKING_OFF',
       pid: 0,
     });
+  });
+});
+
+describe('warm spares in the slot machine', () => {
+  it('a spare slot that becomes ready waits out of the view, watched; promoted, it joins the view as a member', () => {
+    const spawned = newSlot('r4', 1_000, 'spare');
+    const { state, effects } = run(spawned.state, [
+      { type: 'spawned', incarnation: 1, pid: 90 },
+      { type: 'ready', incarnation: 1, address: ADDRESS },
+    ]);
+    expect(state.phase.kind).toBe('spare');
+    expect(kinds(effects)).not.toContain('publish-view');
+    expect(kinds(effects)).toContain('start-heartbeat');
+    const promoted = transition(state, { type: 'promote', incarnation: 1, replacing: 'r2' }, context);
+    expect(promoted.state).toMatchObject({ role: 'member', phase: { kind: 'serving', pid: 90 } });
+    expect(kinds(promoted.effects)).toContain('publish-view');
+  });
+
+  it('a failed member covered by a spare counts its recovery then, and its replacement becomes the spare', () => {
+    const failed = run(inPhase('serving'), [event('exited')], { ...context, nowMs: 9_000 });
+    expect(failed.state.faultDetectedAtMs).toBe(9_000);
+    const cover = transition(failed.state, { type: 'covered', incarnation: INCARNATION, by: 'r4' }, context);
+    expect(cover.state.role).toBe('spare');
+    expect(cover.state.faultDetectedAtMs).toBeUndefined();
+    expect(cover.effects).toContainEqual({ kind: 'count-recovery', recoveryMs: 1_000 });
+    const { state, effects } = run(cover.state, [
+      { type: 'killed', incarnation: INCARNATION },
+      { type: 'spawned', incarnation: INCARNATION + 1, pid: 91 },
+      { type: 'ready', incarnation: INCARNATION + 1, address: '127.0.0.1:7009' },
+    ]);
+    expect(state.phase.kind).toBe('spare');
+    // Recovered once, when the spare joined the view: not again when the new spare is ready.
+    expect(kinds(effects)).not.toContain('count-recovery');
+  });
+
+  it('a failing spare is replaced by another spare, and counts no recovery', () => {
+    const failed = run(inPhase('spare'), [event('health unanswered, process stopped')]);
+    expect(failed.state.phase.kind).toBe('faulty');
+    expect(failed.state.faultDetectedAtMs).toBeUndefined();
+    const { state } = run(failed.state, [{ type: 'killed', incarnation: INCARNATION }]);
+    expect(state).toMatchObject({ role: 'spare', phase: { kind: 'starting' } });
+  });
+
+  it('a retired member drains out of the view, then its slot starts a spare', () => {
+    const retired = transition(inPhase('serving'), event('retire'), context);
+    expect(retired.state).toMatchObject({ role: 'spare', phase: { kind: 'draining', pid: 42 } });
+    const { state, effects } = run(retired.state, [event('exited'), event('drained')]);
+    expect(state).toMatchObject({ role: 'spare', phase: { kind: 'starting' } });
+    expect(kinds(effects)).toEqual(['spawn']);
+    expect(kinds(effects)).not.toContain('count-fault');
+  });
+
+  it('an adopted spare is adopted as a spare', () => {
+    const entry = { id: 'r4', spare: true, pid: 55, address: ADDRESS, startedAtMs: 1, restarts: 0 };
+    expect(adoptedSlot(entry, 'SERVING', 2_000).state).toMatchObject({
+      role: 'spare',
+      phase: { kind: 'spare' },
+    });
+    expect(adoptedSlot({ ...entry, spare: undefined }, 'SERVING', 2_000).state.phase.kind).toBe('serving');
   });
 });

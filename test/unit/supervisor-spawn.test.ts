@@ -23,6 +23,7 @@ describe('the supervisor when a spawn throws', () => {
         dataDir: dir,
         databaseUrl: 'postgres://unused@127.0.0.1:1/unused',
         replicas: 1,
+        spares: 0,
         minimum: 1,
         heartbeatIntervalMs: 100,
         heartbeatTimeoutMs: 250,
