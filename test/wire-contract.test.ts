@@ -197,6 +197,8 @@ describe('the wire contract: session states and error details', () => {
 
   it('every error carries google.rpc.Status with an ErrorInfo in grpc-status-details-bin', async () => {
     const trader = await Trader.open(trading);
+    // A fresh quote: the one from beforeAll may have expired (10 s) on a loaded machine.
+    quote = await feed.quote('ABC');
     const cases: [string, Promise<Failure>, number, string, Record<string, string>][] = [
       [
         'a malformed amount',
