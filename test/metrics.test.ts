@@ -78,7 +78,8 @@ describe('metrics and trace ids of a real replicated system', () => {
     process.env.HEDGE_METRICS_PORT = '0';
     process.env.HEDGE_LOG_LEVEL = 'debug';
     try {
-      cluster = await startCluster(['--heartbeat-interval', '200ms']);
+      // No warm spare: every replica process is in the view, so the copies add up to 3N.
+      cluster = await startCluster(['--heartbeat-interval', '200ms', '--spares', '0']);
     } finally {
       if (saved.port === undefined) delete process.env.HEDGE_METRICS_PORT;
       else process.env.HEDGE_METRICS_PORT = saved.port;
