@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { agentCommand } from './agent/command.js';
 import { benchCommand, benchReplicaCommand, benchWorkloadCommand } from './bench/command.js';
 import { examples } from './common/cli-options.js';
 import { dbCommand } from './common/db-command.js';
@@ -70,6 +71,7 @@ for (const command of [
   feedCommand(),
   managerCommand(),
   replicaCommand(),
+  agentCommand(),
   benchCommand(),
   benchReplicaCommand(),
   benchWorkloadCommand(),
