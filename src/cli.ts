@@ -3,7 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { agentCommand } from './agent/command.js';
-import { benchCommand, benchReplicaCommand, benchWorkloadCommand } from './bench/command.js';
+import {
+  benchCommand,
+  benchIdleCommand,
+  benchReplicaCommand,
+  benchWorkloadCommand,
+} from './bench/command.js';
 import { examples } from './common/cli-options.js';
 import { dbCommand } from './common/db-command.js';
 import { PACKAGE_ROOT } from './common/paths.js';
@@ -48,6 +53,7 @@ const EXAMPLES: Record<string, string[]> = {
   bench: ['hedge bench', 'hedge bench --configs passive,active --faults crash --duration 30s'],
   'bench-replica': ['hedge bench-replica', 'hedge bench-replica --clients 1,4,16 --duration 5s'],
   'bench-workload': ['hedge bench-workload', 'hedge bench-workload seng468/workloads/10User_testWorkLoad'],
+  'bench-idle': ['hedge bench-idle', 'hedge bench-idle --spares 0 --duration 60s'],
 };
 
 const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
@@ -75,6 +81,7 @@ for (const command of [
   benchCommand(),
   benchReplicaCommand(),
   benchWorkloadCommand(),
+  benchIdleCommand(),
 ]) {
   program.addCommand(command.addHelpText('after', examples(...(EXAMPLES[command.name()] ?? []))));
 }

@@ -80,7 +80,7 @@ describe('hedge bench', () => {
     [['bench', '--hang-for', '0s'], /'--hang-for <duration>' argument '0s' is invalid/],
     [['bench', '--heartbeat-interval', '0'], /'--heartbeat-interval <duration>' argument '0' is invalid/],
     [['bench', '--configs', ','], /expected at least one configuration/],
-    [['bench', '--faults', 'crash,flood'], /unknown fault flood; expected none, crash, hang/],
+    [['bench', '--faults', 'crash,flood'], /unknown fault flood; expected none, crash, hang, overload/],
     [['bench-replica', '--duration', '0'], /'--duration <duration>' argument '0' is invalid/],
     [
       ['bench-replica', '--clients', '1,0'],
@@ -153,6 +153,8 @@ describe('hedge bench', () => {
         '1500ms',
         '--capacity-duration',
         '1s',
+        '--spares',
+        '1',
         '--out',
         out,
       ],
@@ -172,6 +174,7 @@ describe('hedge bench', () => {
         expect.arrayContaining([
           'config',
           'fault',
+          'spares',
           'clients',
           'duration_s',
           'requests',
@@ -228,8 +231,12 @@ describe('hedge bench', () => {
     for (const r of summary.runs) {
       const had = faults.filter((f) => f.config === r.config && f.kind === r.fault).length;
       expect(r.faults).toBe(had);
-      expect(report).toContain(`| ${r.config} | ${r.fault} | ${had} | 2 | ${r.requests} |`);
-      expect(stdout).toMatch(new RegExp(`^${r.config} +${r.fault} +${had} +2 +${r.requests} `, 'm'));
+      // `single` runs without spares; the others with the one asked for.
+      expect(r.spares).toBe(r.config === 'single' ? 0 : 1);
+      expect(report).toContain(`| ${r.config} | ${r.fault} | ${r.spares} | ${had} | 2 | ${r.requests} |`);
+      expect(stdout).toMatch(
+        new RegExp(`^${r.config} +${r.fault} +${r.spares} +${had} +2 +${r.requests} `, 'm'),
+      );
     }
     expect(stdout).toMatch(/^active +[\d.]+ +[\d.]+ +[\d.]+ +168 +278 +–$/m);
     expect(stdout).toContain(`results in ${out}/`);

@@ -48,21 +48,32 @@ function processState(pid: number): string {
 }
 
 describe('operating a running system: inject, verify, status', () => {
-  // Rare heartbeats: the injected hang must outlast detection only if the manager looks.
-  const c = useCluster(['--allow-fault-injection', '--heartbeat-interval', '30s']);
+  // Rare heartbeats and /proc reads: the injected hang must outlast detection only if the manager looks.
+  const c = useCluster([
+    '--allow-fault-injection',
+    '--heartbeat-interval',
+    '30s',
+    '--process-watch-interval',
+    '30s',
+  ]);
 
   it('hedge status --json lists the replicas with pid, address, state, uptime and restarts', async () => {
     const { code, stdout } = await hedge('status', '--manager', c.managerAddress, '--json');
     expect(code).toBe(0);
     const status = JSON.parse(stdout);
-    expect(status.replicas.map((r: { id: string }) => r.id)).toEqual(['r1', 'r2', 'r3']);
+    // Three serving and the warm spare (one by default), out of the view.
+    expect(status.replicas.map((r: { id: string }) => r.id)).toEqual(['r1', 'r2', 'r3', 'r4']);
     for (const r of status.replicas) {
-      expect(r).toMatchObject({ state: 'REPLICA_STATE_SERVING', restarts: 0 });
+      expect(r).toMatchObject({
+        state: r.id === 'r4' ? 'REPLICA_STATE_SPARE' : 'REPLICA_STATE_SERVING',
+        restarts: 0,
+      });
       expect(isAlive(r.pid)).toBe(true);
     }
     const table = await hedge('status', '--manager', c.managerAddress);
-    expect(table.stdout).toMatch(/3\/3 replicas serving/);
+    expect(table.stdout).toMatch(/3\/3 replicas serving · database up · 1\/1 warm spares/);
     expect(table.stdout).toMatch(/^r2\s+\d+\s+127\.0\.0\.1:\d+\s+serving/m);
+    expect(table.stdout).toMatch(/^r4\s+\d+\s+127\.0\.0\.1:\d+\s+warm spare/m);
   });
 
   it('a slow fault makes a passive primary miss its attempt deadline; replicas refuse it without permission', async () => {

@@ -155,7 +155,8 @@ describe('hedge up owns its data directory', () => {
       async () => {
         const s = await fetchStatusFrom(manager, 3_000).catch(() => undefined);
         return (
-          s?.database === 'DATABASE_STATE_UP' && s.replicas.every((r) => r.state === 'REPLICA_STATE_SERVING')
+          s?.database === 'DATABASE_STATE_UP' &&
+          s.replicas.every((r) => r.state === (r.spare ? 'REPLICA_STATE_SPARE' : 'REPLICA_STATE_SERVING'))
         );
       },
       60_000,

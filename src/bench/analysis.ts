@@ -5,6 +5,8 @@ import { type LatencySummary, maxOf, percentile, round, roundSummary, summarize 
 export interface RunSummary {
   config: string;
   fault: string;
+  /** Warm spares the manager kept (null: a --target system's, unknown). */
+  spares: number | null;
   clients: number;
   duration_s: number;
   /** Requests started in the measured time. */
@@ -69,6 +71,7 @@ export function clientFailoverMs(fault: FaultRecord, records: RequestRecord[]): 
 export function summarizeRun(args: {
   config: string;
   fault: string;
+  spares?: number | null;
   clients: number;
   durationMs: number;
   records: RequestRecord[];
@@ -88,6 +91,7 @@ export function summarizeRun(args: {
   return {
     config: args.config,
     fault: args.fault,
+    spares: args.spares ?? null,
     clients: args.clients,
     duration_s: args.durationMs / 1000,
     requests: records.length,

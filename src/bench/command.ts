@@ -20,6 +20,7 @@ import {
   resolveDataDir,
   resolveSetting,
   type Setting,
+  SPARES,
   settingOption,
 } from '../common/settings.js';
 import {
@@ -110,6 +111,7 @@ export function benchReplicaCommand(): Command {
 interface BenchCliOptions {
   configs: string[];
   faults: string[];
+  spares: number[];
   clients: number;
   duration: number;
   warmup: number;
@@ -152,6 +154,14 @@ export function benchCommand(): Command {
         'fault modes to run each configuration under',
         choiceListOption(FAULT_MODES, 'fault'),
         FAULT_MODES.join(','),
+      ),
+    )
+    .addOption(
+      defaulted(
+        '--spares <list>',
+        "warm spares of each configuration's manager: every configuration runs once per value, e.g. 0,1",
+        intListOption(0, 16),
+        '0,1',
       ),
     )
     .option('--clients <n>', 'concurrent clients, each with one call in flight', intOption(1, 1024), 16)
@@ -230,6 +240,7 @@ export function benchCommand(): Command {
       const summary = await runBench({
         configs: opts.configs as ConfigName[],
         faults: opts.faults as FaultMode[],
+        spares: opts.spares,
         clients: opts.clients,
         durationMs: opts.duration,
         warmupMs: opts.warmup,
@@ -259,6 +270,65 @@ export function benchCommand(): Command {
         ),
       );
     });
+}
+
+export function benchIdleCommand(): Command {
+  return new Command('bench-idle')
+    .description(
+      'Idle cost: start `hedge up` on a temporary data directory, let it settle, then measure the CPU every process ' +
+        'it started (PostgreSQL included) uses doing nothing, from /proc/<pid>/stat; prints the share of one core ' +
+        'per process and in total, then stops it.',
+    )
+    .addOption(defaulted('--duration <duration>', 'measured time', positiveDurationOption, '30s'))
+    .addOption(
+      defaulted(
+        '--settle <duration>',
+        'time after `hedge up` is ready before measuring',
+        durationOption,
+        '10s',
+      ),
+    )
+    .addOption(settingOption({ ...SPARES, description: "the manager's warm spares" }))
+    .addOption(settingOption({ ...HEARTBEAT_INTERVAL, description: "the manager's heartbeat interval" }))
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (opts: {
+        duration: number;
+        settle: number;
+        spares: number;
+        heartbeatInterval: number;
+        json?: boolean;
+      }) => {
+        const { measureIdleCost } = await import('./idle-cost.js');
+        const { textTable } = await import('../ui/text-table.js');
+        const result = await measureIdleCost({
+          durationMs: opts.duration,
+          settleMs: opts.settle,
+          upArgs: ['--spares', String(opts.spares), ...heartbeatArgs(opts)],
+          onProgress: (line) => process.stderr.write(`${line}\n`),
+        });
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          return;
+        }
+        const m = result.machine;
+        process.stdout.write(
+          `hedge bench-idle ${result.up_args.join(' ')} — ${m.cpus} × ${m.cpu_model}, Node ${m.node}; ` +
+            `${result.duration_s} s at rest\n\n${textTable(
+              ['process', 'count', '% of one core'],
+              [
+                ...result.processes.map((p) => [p.name, p.count, p.percent_of_core.toFixed(2)]),
+                [
+                  'total',
+                  result.processes.reduce((a, p) => a + p.count, 0),
+                  result.total_percent_of_core.toFixed(2),
+                ],
+              ],
+              [0],
+            )}\n`,
+        );
+      },
+    );
 }
 
 export function benchWorkloadCommand(): Command {

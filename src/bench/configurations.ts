@@ -1,7 +1,8 @@
 import type { ReplicationMode } from '../client/replication-mode.js';
 
 export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'hedged-2';
-export type FaultMode = 'none' | 'crash' | 'hang';
+/** `overload`: no fault injected; two busy loops beside the system and more load than it sustains (spurious faults counted). */
+export type FaultMode = 'none' | 'crash' | 'hang' | 'overload';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
   'single',
@@ -10,7 +11,7 @@ export const CONFIG_NAMES: readonly ConfigName[] = [
   'active',
   'hedged-2',
 ];
-export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
+export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang', 'overload'];
 
 export interface BenchConfig {
   name: ConfigName;

@@ -10,7 +10,7 @@ export interface FaultRecord {
   injected_at_ms: number;
   /** When the manager found the replica faulty. */
   detected_at_ms: number | null;
-  /** When the replacement was serving in the view. */
+  /** When the replacement (the slot's next process, or a warm spare) was serving in the view. */
   recovered_at_ms: number | null;
   detection_ms: number | null;
   recovery_ms: number | null;
@@ -96,16 +96,18 @@ export class FaultTracker {
           record.detected_at_ms = faultAt;
           record.detection_ms = faultAt - record.injected_at_ms;
         }
-        const servingSince = Number(slot.serving_since_ms);
-        if (
-          record.detected_at_ms !== null &&
-          slot.pid !== record.pid &&
-          servingSince >= record.detected_at_ms
-        ) {
-          record.recovered_at_ms = servingSince;
-          record.recovery_ms = servingSince - record.injected_at_ms;
-          return;
-        }
+      }
+      // The replacement: the slot's own next process, or a warm spare that joined the view in its place.
+      const detectedAt = record.detected_at_ms;
+      const since = (status?.replicas ?? [])
+        .filter((r) => r.state === 'REPLICA_STATE_SERVING' && r.pid !== record.pid)
+        .map((r) => Number(r.serving_since_ms))
+        .filter((t) => detectedAt !== null && t >= detectedAt);
+      if (since.length > 0) {
+        const servingSince = Math.min(...since);
+        record.recovered_at_ms = servingSince;
+        record.recovery_ms = servingSince - record.injected_at_ms;
+        return;
       }
       await delay(POLL_MS);
     }

@@ -82,6 +82,7 @@ function latencyTable(summary: BenchSummary): Table {
     header: [
       'configuration',
       'fault',
+      'spares',
       'faults',
       'clients',
       'requests',
@@ -101,6 +102,7 @@ function latencyTable(summary: BenchSummary): Table {
       return [
         r.config,
         r.fault,
+        r.spares ?? '–',
         r.faults,
         r.clients,
         r.requests,
@@ -190,17 +192,18 @@ export function renderReport(summary: BenchSummary): string {
       );
     }
   }
-  const faulted = summary.runs.filter((r) => r.faults > 0);
+  const faulted = summary.runs.filter((r) => r.faults > 0 || r.fault === 'overload');
   if (faulted.length) {
     lines.push(
       '',
       '## Faults',
       '',
-      'Detection: injection to the manager finding the replica faulty. Recovery: injection to the replacement serving in the view. Client-visible fail-over: the slowest request in flight at the injection or started before its detection.',
+      "Detection: injection to the manager finding the replica faulty. Recovery: injection to the replacement (a warm spare, or the slot's next process) serving in the view. Client-visible fail-over: the slowest request in flight at the injection or started before its detection. Spurious faults: replicas the manager found faulty that nobody injected (under overload: two busy loops beside the system and more load than it sustains, nothing injected).",
       '',
       row([
         'configuration',
         'fault',
+        'spares',
         'faults',
         'detection p50 ms',
         'detection max',
@@ -211,13 +214,14 @@ export function renderReport(summary: BenchSummary): string {
         'failed requests',
         'spurious faults',
       ]),
-      row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+      row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
     );
     for (const r of faulted) {
       lines.push(
         row([
           r.config,
           r.fault,
+          r.spares ?? '–',
           r.faults,
           ms(r.detection_ms.p50),
           ms(r.detection_ms.max),

@@ -9,11 +9,12 @@ import { createPool } from '../common/database.js';
 import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../common/verify-database.js';
-import { servingCount } from '../ui/status-view.js';
+import { servingCount, spareCount } from '../ui/status-view.js';
 import { faultWindows, overlapsFault, type RunSummary, summarizeRun } from './analysis.js';
 import { startBenchManager } from './bench-manager.js';
 import { benchPlots, type PlottedRun } from './bench-plots.js';
 import { type BenchConfig, CONFIGS, type ConfigName, type FaultMode } from './configurations.js';
+import { startCpuHogs } from './cpu-hogs.js';
 import { FaultTracker } from './fault-tracker.js';
 import { generateLoad, type RequestRecord } from './load-generator.js';
 import { describeMachine } from './machine.js';
@@ -24,6 +25,8 @@ import { checkResultsFolder } from './results-folder.js';
 export interface BenchOptions {
   configs: ConfigName[];
   faults: FaultMode[];
+  /** Warm spares each self-started manager keeps: every configuration runs once per value. */
+  spares: number[];
   clients: number;
   durationMs: number;
   warmupMs: number;
@@ -78,7 +81,8 @@ export function checkBenchOptions(options: BenchOptions): void {
     );
   }
   // `single` runs fault-free whatever --faults says.
-  const faultRuns = configs.some((c) => c !== 'single') && options.faults.some((f) => f !== 'none');
+  const faultRuns =
+    configs.some((c) => c !== 'single') && options.faults.some((f) => f === 'crash' || f === 'hang');
   if (faultRuns && faultOffsets(options.durationMs, options.faultIntervalMs).length === 0) {
     const { durationMs: d, faultIntervalMs: i } = options;
     throw new Error(
@@ -138,27 +142,40 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
       for (const name of options.configs) {
         const config = CONFIGS[name];
         if (options.target && !config.clientSideOnly) continue;
-        const manager = options.target
-          ? options.target.manager
-          : await startBenchManager(group as ProcessGroup, {
-              name: `manager-${name}`,
-              dataDir: dataDir as string,
-              databaseUrl,
-              replicas: config.replicas,
-              minimum: Math.min(2, config.replicas),
-              args: ['--dedup', config.dedup, ...(options.managerArgs ?? [])],
-            });
-        const faults = name === 'single' ? (['none'] as FaultMode[]) : options.faults;
-        const bench = await prepare(config, manager, feedAddress, options);
-        try {
-          const context = { bench, pool, options, progress, requestsOut, faultsOut };
-          if (options.capacityDurationMs > 0)
-            capacity.push((await measure(context, 'none', undefined, options.capacityDurationMs)).summary);
-          for (const fault of faults)
-            runs.push(await measure(context, fault, options.ratePerSecond, options.durationMs));
-        } finally {
-          bench.close();
-          if (!options.target) await (group as ProcessGroup).stopOne(`manager-${name}`);
+        // `single` runs fault-free only: spares change nothing there. A --target system's are its own.
+        const sparesList = options.target ? [null] : name === 'single' ? [0] : options.spares;
+        let capacityRps: number | undefined;
+        for (const spares of sparesList) {
+          const managerName = `manager-${name}-${spares}`;
+          const manager = options.target
+            ? options.target.manager
+            : await startBenchManager(group as ProcessGroup, {
+                name: managerName,
+                dataDir: dataDir as string,
+                databaseUrl,
+                replicas: config.replicas,
+                minimum: Math.min(2, config.replicas),
+                args: ['--dedup', config.dedup, '--spares', String(spares), ...(options.managerArgs ?? [])],
+              });
+          const faults = name === 'single' ? (['none'] as FaultMode[]) : options.faults;
+          const bench = await prepare(config, manager, feedAddress, options);
+          try {
+            const context = { bench, pool, options, progress, requestsOut, faultsOut, spares };
+            // Capacity once per configuration: spares are out of the view and change no throughput.
+            if (options.capacityDurationMs > 0 && capacityRps === undefined) {
+              const measured = (await measure(context, 'none', undefined, options.capacityDurationMs))
+                .summary;
+              capacity.push(measured);
+              capacityRps = measured.throughput_rps;
+            }
+            for (const fault of faults) {
+              const rate = fault === 'overload' ? overloadRate(capacityRps, options) : options.ratePerSecond;
+              runs.push(await measure(context, fault, rate, options.durationMs));
+            }
+          } finally {
+            bench.close();
+            if (!options.target) await (group as ProcessGroup).stopOne(managerName);
+          }
         }
       }
     } finally {
@@ -188,6 +205,17 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
   return summary;
 }
 
+/**
+ * Overload's offered load: half as much again as the configuration's measured
+ * capacity, else three times --rate; closed loop (as much as the clients can
+ * send) when neither is known.
+ */
+export function overloadRate(capacityRps: number | undefined, options: BenchOptions): number | undefined {
+  if (capacityRps !== undefined && capacityRps > 0) return Math.ceil(capacityRps * 1.5);
+  return options.ratePerSecond ? options.ratePerSecond * 3 : undefined;
+}
+
+/** Every replica serving, and every warm spare ready: a fault run's first fault has its spare. */
 async function waitForFullStrength(managerAddress: string, replicas: number): Promise<void> {
   const client = managerClient(managerAddress);
   try {
@@ -195,7 +223,12 @@ async function waitForFullStrength(managerAddress: string, replicas: number): Pr
     for (;;) {
       const status = await fetchStatus(client).catch(() => undefined);
       const serving = status ? servingCount(status) : 0;
-      if (serving >= Math.min(replicas, status?.target ?? replicas)) return;
+      if (
+        status &&
+        serving >= Math.min(replicas, status.target ?? replicas) &&
+        spareCount(status) >= status.spares
+      )
+        return;
       if (Date.now() > deadline)
         throw new Error(`the manager at ${managerAddress} never had ${replicas} replicas serving`);
       await delay(100);
@@ -268,6 +301,8 @@ interface MeasureContext {
   progress: Progress;
   requestsOut: NodeJS.WritableStream;
   faultsOut: NodeJS.WritableStream;
+  /** The manager's warm spares (null: a --target system's). */
+  spares: number | null;
 }
 
 async function managerFaults(manager: string): Promise<number> {
@@ -289,7 +324,7 @@ async function measure(
   await waitForFullStrength(manager, config.replicas);
   const faultsBefore = await managerFaults(manager);
   const tracker =
-    fault === 'none'
+    fault === 'none' || fault === 'overload'
       ? undefined
       : new FaultTracker({
           manager,
@@ -300,21 +335,30 @@ async function measure(
         });
   const startTimer = setTimeout(() => tracker?.start(), options.warmupMs);
   const records: RequestRecord[] = [];
+  const spares =
+    context.spares === null ? '' : ` · ${context.spares} spare${context.spares === 1 ? '' : 's'}`;
   progress.start(
-    `[${config.name} · ${fault}${rate ? ` · ${rate}/s` : ' · closed loop'}]`,
+    `[${config.name} · ${fault}${spares}${rate ? ` · ${rate}/s` : ' · closed loop'}]`,
     options.warmupMs,
     durationMs,
   );
-  const window = await generateLoad(bench.sessions, bench.quotes, {
-    warmupMs: options.warmupMs,
-    durationMs,
-    ratePerSecond: rate,
-    symbol: SYMBOL,
-    onRecord: (r) => {
-      records.push(r);
-      progress.record(r.latency_ms);
-    },
-  });
+  // Overload: two busy loops compete with the system for the (two) cores for the whole run.
+  const hogs = fault === 'overload' ? startCpuHogs(2) : undefined;
+  let window: Awaited<ReturnType<typeof generateLoad>>;
+  try {
+    window = await generateLoad(bench.sessions, bench.quotes, {
+      warmupMs: options.warmupMs,
+      durationMs,
+      ratePerSecond: rate,
+      symbol: SYMBOL,
+      onRecord: (r) => {
+        records.push(r);
+        progress.record(r.latency_ms);
+      },
+    });
+  } finally {
+    await hogs?.stop();
+  }
   progress.stop();
   clearTimeout(startTimer);
   const faults = (await tracker?.finish()) ?? [];
@@ -331,6 +375,7 @@ async function measure(
   const summary = summarizeRun({
     config: config.name,
     fault,
+    spares: context.spares,
     clients: options.clients,
     durationMs,
     records,

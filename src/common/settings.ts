@@ -137,6 +137,14 @@ export const HEARTBEAT_MISSES: Setting<number> = {
   default: '1',
 };
 
+export const PROCESS_WATCH_INTERVAL: Setting<number> = {
+  flag: '--process-watch-interval <duration>',
+  description:
+    "how often each replica's state is read from /proc: a stopped (state T) or vanished replica is faulty at once",
+  parse: positiveDurationOption,
+  default: '100ms',
+};
+
 export const SPARES: Setting<number> = {
   flag: '--spares <n>',
   description:

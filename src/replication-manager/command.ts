@@ -15,6 +15,7 @@ import {
   HEARTBEAT_TIMEOUT,
   ORDER_TTL,
   POOL,
+  PROCESS_WATCH_INTERVAL,
   REJUVENATE_AGE,
   REJUVENATE_RSS,
   requireSetting,
@@ -37,6 +38,7 @@ interface ManagerCliOptions {
   heartbeatInterval: number;
   heartbeatTimeout: number;
   heartbeatMisses: number;
+  processWatchInterval: number;
   dedup: DedupStrategy;
   pool: number;
   allowFaultInjection?: boolean;
@@ -64,6 +66,7 @@ export function managerCommand(): Command {
     .addOption(settingOption(HEARTBEAT_INTERVAL))
     .addOption(settingOption(HEARTBEAT_TIMEOUT))
     .addOption(settingOption(HEARTBEAT_MISSES))
+    .addOption(settingOption(PROCESS_WATCH_INTERVAL))
     .addOption(settingOption({ ...DEDUP, description: "replicas' dedup strategy (see hedge replica)" }))
     .addOption(settingOption({ ...POOL, description: "each replica's database connections" }))
     .option('--allow-fault-injection', "let the fault injector's slowness calls reach the replicas")
@@ -99,6 +102,7 @@ export function managerCommand(): Command {
           heartbeatIntervalMs: opts.heartbeatInterval,
           heartbeatTimeoutMs: opts.heartbeatTimeout,
           heartbeatMisses: opts.heartbeatMisses,
+          processWatchIntervalMs: opts.processWatchInterval,
           replica: {
             dedup: opts.dedup,
             pool: opts.pool,

@@ -49,6 +49,8 @@ export interface SupervisorOptions {
   heartbeatTimeoutMs: number;
   /** Consecutive failed heartbeats below which a running replica is never faulty. */
   heartbeatMisses: number;
+  /** How often /proc is read for every watched replica (default PROCESS_WATCH_MS). */
+  processWatchIntervalMs?: number;
   /** What every replica is started with (dedup strategy, pool size, fault injection, …). */
   replica: Omit<ReplicaSettings, 'id' | 'dataDir' | 'ownerPid'>;
   /** Replicas exit when this process is gone (`hedge up`). */
@@ -147,7 +149,7 @@ export class Supervisor {
   /** A view change made while dispatching: published once the queue is empty, so a swap is one view. */
   private viewDirty = false;
   private rejuvenationTimer?: NodeJS.Timeout;
-  private readonly processWatch = setInterval(() => this.watchProcesses(), PROCESS_WATCH_MS).unref();
+  private readonly processWatch: NodeJS.Timeout;
   private stopped = false;
   /** While starting, views wait until every slot has been adopted or spawned: one view, not one per replica. */
   private holdingViews = true;
@@ -162,7 +164,12 @@ export class Supervisor {
     private readonly options: SupervisorOptions,
     private readonly membership: MembershipPublisher,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.processWatch = setInterval(
+      () => this.watchProcesses(),
+      options.processWatchIntervalMs ?? PROCESS_WATCH_MS,
+    ).unref();
+  }
 
   /** Adopts live replicas from an earlier manager's registry, then fills every empty slot. */
   async start(previous: Registry | undefined): Promise<void> {
@@ -318,13 +325,16 @@ export class Supervisor {
   private coverFromSpares(): boolean {
     // While starting, members are still starting too: the first view is the one asked for.
     if (this.stopped || this.holdingViews) return false;
+    const outOfView = (s: SlotState) =>
+      s.role === 'member' &&
+      (s.phase.kind === 'starting' || s.phase.kind === 'faulty' || s.phase.kind === 'backing-off');
+    // Every heartbeat ends here: at rest, one pass and no allocation.
+    let any = false;
+    for (const s of this.slots.values()) any ||= outOfView(s);
+    if (!any) return false;
     const byId = (a: SlotState, b: SlotState) => a.id.localeCompare(b.id, 'en', { numeric: true });
     const slots = [...this.slots.values()].sort(byId);
-    const needy = slots.filter(
-      (s) =>
-        s.role === 'member' &&
-        (s.phase.kind === 'starting' || s.phase.kind === 'faulty' || s.phase.kind === 'backing-off'),
-    );
+    const needy = slots.filter(outOfView);
     const spares = slots.filter((s) => s.phase.kind === 'spare');
     const pairs = Math.min(needy.length, spares.length);
     for (let i = 0; i < pairs; i++) {
