@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNetwork, type SimulatedNetwork } from '../src/hosts/netns.js';
+import { createNetwork, type SimulatedNetwork } from '../src/common/netns.js';
 
 /** Connects from inside `host` to the gateway's port: what the peer saw, within 1.5 s. */
 async function dial(network: SimulatedNetwork, hostName: string, port: number): Promise<string> {

@@ -16,6 +16,7 @@ const PROCESSES = [
   'bench',
   'workload',
   'verify',
+  'agent',
 ];
 
 /** Shared by every process; they import no process's module. */

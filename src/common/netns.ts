@@ -1,6 +1,6 @@
 import { execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { isAlive } from '../common/process-state.js';
+import { isAlive } from './process-state.js';
 
 /**
  * Hosts simulated by Linux network namespaces (root only): one namespace per
