@@ -3,6 +3,7 @@ import { DatabaseWatch } from '../common/database-watch.js';
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
+import { AgentLauncher } from './agents.js';
 import { managerHandlers } from './manager-service.js';
 import { MembershipPublisher } from './membership.js';
 import { readRegistry } from './registry.js';
@@ -11,6 +12,8 @@ import { Supervisor, type SupervisorOptions } from './supervisor.js';
 export interface ManagerOptions extends SupervisorOptions {
   host: string;
   port: number;
+  /** Host agents to start replicas through (`--agents`); none: the manager spawns them itself. */
+  agents?: { name: string; address: string }[];
 }
 
 export interface RunningManager {
@@ -23,7 +26,8 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
   mkdirSync(options.logDir, { recursive: true });
   const previous = readRegistry(options.registryPath);
   const membership = new MembershipPublisher(previous?.view ?? 0);
-  const supervisor = new Supervisor(options, membership, log);
+  const launcher = options.agents?.length ? new AgentLauncher(options.agents, log) : options.launcher;
+  const supervisor = new Supervisor({ ...options, launcher }, membership, log);
   const startedAtMs = Date.now();
   // Reported by GetStatus: replicas that are not serving for want of the database are told apart from faulty ones.
   const database = new DatabaseWatch(

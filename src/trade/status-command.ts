@@ -19,6 +19,7 @@ export function statusCommand(): Command {
     .action(async (opts: { dataDir?: string; manager?: string; json?: boolean }) => {
       const { fetchStatusFrom } = await import('../client/manager-client.js');
       const { formatReplicaTable, formatSummary } = await import('../ui/status-view.js');
+      const { formatHostTable } = await import('../ui/host-view.js');
       const address = await requireSetting(MANAGER_ADDRESS, opts.manager, {
         dataDir: resolveDataDir(opts.dataDir),
       });
@@ -26,7 +27,9 @@ export function statusCommand(): Command {
       process.stdout.write(
         opts.json
           ? `${JSON.stringify(status, null, 2)}\n`
-          : `${formatSummary(status)}\n\n${formatReplicaTable(status)}\n`,
+          : `${formatSummary(status)}\n\n${formatReplicaTable(status)}\n${
+              status.hosts.length > 0 ? `\n${formatHostTable(status)}\n` : ''
+            }`,
       );
     });
 }
