@@ -109,6 +109,11 @@ export class AgentLauncher implements Launcher {
     }
   }
 
+  async connect(): Promise<void> {
+    const until = Date.now() + FIRST_LIST_WAIT_MS;
+    while ([...this.hostsByName.values()].some((h) => !h.listed) && Date.now() < until) await delay(20);
+  }
+
   start(id: string, settings: ReplicaSettings): Launch {
     const hosts = this.placementHosts();
     const host = this.hostsByName.get(chooseHost(id, hosts, this.placed()) ?? '');

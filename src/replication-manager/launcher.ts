@@ -37,6 +37,8 @@ export interface HostView {
  * several hosts through their agents.
  */
 export interface Launcher {
+  /** Resolves once the hosts are known (each agent's first list, or a while without it). */
+  connect(): Promise<void>;
   /** Starts a replica for `id`; throws when no process can be had at all. */
   start(id: string, settings: ReplicaSettings): Launch;
   state(id: string, pid: number): ProcessState;
@@ -68,6 +70,8 @@ export class LocalLauncher implements Launcher {
     private readonly logDir: string,
     private readonly databaseUrl: string,
   ) {}
+
+  async connect(): Promise<void> {}
 
   start(id: string, settings: ReplicaSettings): Launch {
     const output = openSync(join(this.logDir, `replica-${id}.log`), 'a');

@@ -168,6 +168,7 @@ export class Supervisor {
 
   /** Adopts live replicas from an earlier manager's registry, then fills every empty slot. */
   async start(previous: Registry | undefined): Promise<void> {
+    await this.launcher.connect();
     for (const entry of previous?.replicas ?? []) {
       const answer = await this.adoptable(entry);
       if (answer) {

@@ -52,6 +52,8 @@ export interface TestFeedOptions {
   dataDir?: string;
   /** Listen on this port (a restart on the address clients have) instead of a free one. */
   port?: number;
+  /** Listen on this address instead of 127.0.0.1 (a simulated network's gateway). */
+  host?: string;
 }
 
 export async function startTestFeed(options: TestFeedOptions = {}): Promise<TestFeed> {
@@ -64,7 +66,7 @@ export async function startTestFeed(options: TestFeedOptions = {}): Promise<Test
     feed = await runFeed(
       {
         dataDir,
-        host: '127.0.0.1',
+        host: options.host ?? '127.0.0.1',
         port: options.port ?? 0,
         symbols: Object.keys(options.prices ?? TEST_PRICES),
         initialPrices: new Map(Object.entries(options.prices ?? TEST_PRICES)),
