@@ -156,4 +156,36 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     await expectExactlyOnce(c, result);
     expectNoDoubles(c.views);
   });
+
+  it('with a warm spare: a partitioned host gets a replica back once healed (moved home through the spare), and no call fails', async () => {
+    const c = await startMultiHost(['--spares', '1']);
+    cluster = c;
+    await c.waitFor(
+      'three serving and a spare',
+      (s) => serving(s).length === 3 && s.replicas.some((r) => r.spare),
+    );
+    const sessions = await Promise.all(Array.from({ length: 2 }, () => c.session()));
+    const trading = keepTrading(sessions, c.quotes);
+    while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
+    c.network.partition(c.network.host('h1'));
+    await c.waitFor(
+      'nothing serving on h1, three serving elsewhere',
+      (s) => serving(s).length === 3 && serving(s).every((r) => r.host !== 'h1'),
+    );
+    c.network.heal(c.network.host('h1'));
+    const back = await c.waitFor(
+      'a replica on h1 again, three serving',
+      (s) =>
+        serving(s).length === 3 &&
+        s.replicas.some(
+          (r) =>
+            r.host === 'h1' && (r.state === 'REPLICA_STATE_SERVING' || r.state === 'REPLICA_STATE_SPARE'),
+        ),
+      90_000,
+    );
+    expect(back.hosts.find((h) => h.name === 'h1')?.replicas.length).toBeGreaterThan(0);
+    const result = await trading.stop();
+    await expectExactlyOnce(c, result);
+    expectNoDoubles(c.views);
+  });
 });

@@ -25,6 +25,8 @@ interface Entry {
   /** /proc's start time: with the pid it names one process, so a recycled pid is never adopted. */
   startTime?: string;
   state: 'running' | 'stopped' | 'gone';
+  /** Started by this agent: its exit event, which carries the code or signal, tells it is gone. */
+  child?: boolean;
   exitCode?: number;
   exitSignal?: string;
 }
@@ -50,7 +52,7 @@ export class HostReplicas {
     mkdirSync(join(options.stateDir, 'logs'), { recursive: true });
     for (const entry of this.readList()) {
       if (processStartTime(entry.pid) === entry.startTime && isReplica(entry.pid)) {
-        this.entries.set(entry.pid, { ...entry, state: processState(entry.pid) });
+        this.entries.set(entry.pid, { ...entry, child: false, state: processState(entry.pid) });
         log.info({ replica: entry.id, replicaPid: entry.pid }, 'watching a replica that outlived the agent');
       }
     }
@@ -96,6 +98,7 @@ export class HostReplicas {
       startedAtMs: Date.now(),
       startTime: processStartTime(pid),
       state: 'running',
+      child: true,
     };
     this.entries.set(pid, entry);
     child.once('exit', (code, signal) => {
@@ -137,6 +140,8 @@ export class HostReplicas {
   private watch(): void {
     for (const entry of this.entries.values()) {
       const state = processState(entry.pid);
+      // A child is a zombie until its exit event, which reports how it ended.
+      if (state === 'gone' && entry.child) continue;
       if (state !== entry.state) this.changed(entry, state);
     }
   }

@@ -12,7 +12,7 @@ import type { HostReplicas__Output } from '../gen/hedge/v1/HostReplicas.js';
 import type { SignalReplicaResponse__Output } from '../gen/hedge/v1/SignalReplicaResponse.js';
 import { agentChannelCredentials } from './agent-credentials.js';
 import type { Ended, HostView, Launch, Launcher } from './launcher.js';
-import { chooseHost, type Placed } from './placement.js';
+import { chooseHost, movesHome, type Placed } from './placement.js';
 import type { RegistryEntry } from './registry.js';
 
 /** `name=host:port` pairs, as `--agents` takes them. */
@@ -214,6 +214,10 @@ export class AgentLauncher implements Launcher {
         .filter((p) => p.host === host.name)
         .map((p) => p.slot),
     }));
+  }
+
+  movesHome(): Placed[] {
+    return movesHome(this.placementHosts(), this.placed());
   }
 
   isolated(): boolean {

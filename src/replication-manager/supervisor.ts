@@ -143,6 +143,7 @@ export class Supervisor {
   /** A view change made while dispatching: published once the queue is empty, so a swap is one view. */
   private viewDirty = false;
   private rejuvenationTimer?: NodeJS.Timeout;
+  private relocationTimer?: NodeJS.Timeout;
   private readonly processWatch: NodeJS.Timeout;
   private stopped = false;
   /** While starting, views wait until every slot has been adopted or spawned: one view, not one per replica. */
@@ -206,6 +207,8 @@ export class Supervisor {
     const { maxRssBytes, maxAgeMs } = this.options.rejuvenate ?? {};
     if (maxRssBytes !== undefined || maxAgeMs !== undefined)
       this.rejuvenationTimer = setInterval(() => this.rejuvenate(), REJUVENATION_CHECK_MS);
+    if (this.launcher.hosts().length > 0)
+      this.relocationTimer = setInterval(() => this.moveHome(), REJUVENATION_CHECK_MS);
   }
 
   serving(): Member[] {
@@ -270,6 +273,7 @@ export class Supervisor {
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
     clearInterval(this.rejuvenationTimer);
+    clearInterval(this.relocationTimer);
     clearInterval(this.processWatch);
     this.graceMs = graceMs;
     for (const id of this.slots.keys()) this.dispatch(id, { type: 'stop' });
@@ -378,6 +382,28 @@ export class Supervisor {
       this.dispatchAll([
         [spare.id, { type: 'promote', incarnation: spare.incarnation, replacing: slot.id }],
         [slot.id, { type: 'retire', incarnation: slot.incarnation, why }],
+      ]);
+      return;
+    }
+  }
+
+  /**
+   * A host that came back gets its replicas back, one at a time, the way
+   * rejuvenation replaces one: a warm spare joins the view as the moving replica
+   * drains, and the slot's next process, the new spare, is placed on its home.
+   * Only while a spare is ready: moving must never shrink the view.
+   */
+  private moveHome(): void {
+    const slots = [...this.slots.values()];
+    if (this.stopped || slots.some((s) => s.phase.kind === 'draining')) return;
+    const spare = slots.find((s) => s.phase.kind === 'spare');
+    if (!spare) return;
+    for (const move of this.launcher.movesHome()) {
+      const slot = this.slots.get(move.slot);
+      if (!slot || !isServing(slot) || slot.id === spare.id) continue;
+      this.dispatchAll([
+        [spare.id, { type: 'promote', incarnation: spare.incarnation, replacing: slot.id }],
+        [slot.id, { type: 'retire', incarnation: slot.incarnation, why: `moving home to host ${move.host}` }],
       ]);
       return;
     }
