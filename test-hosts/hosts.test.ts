@@ -188,4 +188,27 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     await expectExactlyOnce(c, result);
     expectNoDoubles(c.views);
   });
+
+  it('a restarted manager adopts the replicas through the agents: the same processes, on the same hosts, and no call fails', async () => {
+    const { c, status } = await ready();
+    const before = serving(status)
+      .map((r) => `${r.id}:${r.pid}@${r.host}`)
+      .sort();
+    const sessions = await Promise.all(Array.from({ length: 2 }, () => c.session()));
+    const trading = keepTrading(sessions, c.quotes);
+    while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
+    await c.killManager();
+    const okKilled = trading.ok();
+    while (trading.ok() < okKilled + 30) await new Promise((r) => setTimeout(r, 50));
+    await c.restartManager();
+    const after = await c.waitFor('three serving again', (s) => serving(s).length === 3);
+    expect(
+      serving(after)
+        .map((r) => `${r.id}:${r.pid}@${r.host}`)
+        .sort(),
+    ).toEqual(before);
+    expect(after.replicas.every((r) => r.restarts === 0)).toBe(true);
+    const result = await trading.stop();
+    await expectExactlyOnce(c, result);
+  });
 });

@@ -568,6 +568,7 @@ export class Supervisor {
     this.perform(id, { kind: 'stop-heartbeat' });
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
     const detector = new PhiAccrual(heartbeatIntervalMs, Date.now());
+    // Replaced while the manager is cut off from every host (see below).
     const beat: Heartbeat = {
       pid,
       health: healthClient(address, HEARTBEAT_CHANNEL_OPTIONS),
@@ -593,10 +594,13 @@ export class Supervisor {
         }
         if (beat.stopped) return;
         const nowMs = Date.now();
-        if (answer !== undefined) detector.answered(nowMs);
+        if (answer !== undefined) beat.detector.answered(nowMs);
+        // Cut off from every host, the manager learns nothing of this replica: its silence
+        // starts over once the manager is back, rather than counting against the replica.
+        else if (this.launcher.isolated()) beat.detector = new PhiAccrual(heartbeatIntervalMs, nowMs);
         timeoutMs =
           answer !== undefined ? heartbeatTimeoutMs : Math.min(timeoutMs * 2, MAX_HEARTBEAT_TIMEOUT_MS);
-        const signals = { process, phi: detector.phi(nowMs), silentMs: detector.silentMs(nowMs) };
+        const signals = { process, phi: beat.detector.phi(nowMs), silentMs: beat.detector.silentMs(nowMs) };
         // A manager cut off from every host cannot tell their silence from its own: no evidence.
         if (answer !== undefined || !this.launcher.isolated())
           this.dispatch(id, { type: 'health', incarnation, answer, signals });
