@@ -163,6 +163,10 @@ export function createNetwork(names: string[]): SimulatedNetwork {
     },
     heal: (host) => {
       ip('link', 'set', veth(host), 'up');
+      // Addresses that went unanswered during the partition are marked FAILED in the neighbour
+      // tables, and a connection to them fails at once (EHOSTUNREACH) until re-probed: forget them.
+      ipQuietly('neigh', 'flush', 'dev', bridgeName(run));
+      for (const other of hosts) ipQuietly('-n', other.namespace, 'neigh', 'flush', 'dev', 'eth0');
     },
     crash: (host) => {
       let pids: number[] = [];
