@@ -259,5 +259,36 @@ describe('hedge bench', () => {
       expect(text).not.toContain('NaN');
       expect(textOutsideSvg(text)).toEqual([]);
     }
-  });
+    // Two managers, seven replica processes (one a warm spare), five runs: minutes on a loaded machine.
+  }, 180_000);
+});
+
+describe('hedge bench-idle', () => {
+  const root = makeTempDataDir('hedge-bench-idle-test-');
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('measures every process of an idle hedge up (spares and PostgreSQL included), then stops it and removes its directory', async () => {
+    const tmp = join(root, 'tmp');
+    mkdirSync(tmp);
+    const { stdout } = await run(
+      process.execPath,
+      [CLI_PATH, 'bench-idle', '--duration', '2s', '--settle', '1s', '--spares', '1', '--json'],
+      { env: { ...process.env, TMPDIR: tmp }, timeout: 180_000 },
+    );
+    const result = JSON.parse(stdout);
+    const names = result.processes.map((p: { name: string }) => p.name);
+    expect(names).toEqual(
+      expect.arrayContaining(['up', 'db', 'postgres', 'feed', 'manager', 'replica r1', 'replica r4']),
+    );
+    const sum = result.processes.reduce(
+      (a: number, p: { percent_of_core: number }) => a + p.percent_of_core,
+      0,
+    );
+    expect(result.total_percent_of_core).toBeCloseTo(sum, 1);
+    for (const p of result.processes) expect(p.percent_of_core).toBeGreaterThanOrEqual(0);
+    expect(result.up_args).toEqual(['--spares', '1', '--heartbeat-interval', '2s']);
+    // The temporary data directory it made for hedge up is gone.
+    expect(readdirSync(tmp)).toEqual([]);
+    // A whole hedge up starts and stops: minutes on a loaded 2-core machine.
+  }, 180_000);
 });

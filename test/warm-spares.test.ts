@@ -104,9 +104,11 @@ describe('warm spares (real manager, real replica processes)', () => {
   it('rejuvenation under load: replicas past their age are replaced by spares one at a time, and no call fails', async () => {
     const { c, status } = await ready(['--rejuvenate-age', '4s']);
     const first = new Map(status.replicas.map((r) => [r.id, r.pid]));
+    // A long budget per call: on a loaded 2-core machine a call can take seconds; the point is
+    // that none fails because a replica was retired under it, not how fast it is.
     const sessions = await Promise.all([
-      ...Array.from({ length: 3 }, () => c.session('active')),
-      ...Array.from({ length: 2 }, () => c.session('passive')),
+      ...Array.from({ length: 3 }, () => c.session('active', { deadlineMs: 30_000 })),
+      ...Array.from({ length: 2 }, () => c.session('passive', { deadlineMs: 30_000 })),
     ]);
     // Trading until at least one replica has been rejuvenated while the load ran.
     let rejuvenated = 0;

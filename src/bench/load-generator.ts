@@ -54,7 +54,9 @@ export async function generateLoad(sessions: TradingSession[], quotes: QuoteSour
       let held = 0;
       // Open loop: clients' schedules are staggered evenly over one interval.
       let scheduled = began + (intervalMs * client) / sessions.length;
-      while ((intervalMs ? scheduled : now()) < end) {
+      // Open loop stops at the end of the measured time too: a client far behind a schedule
+      // above capacity (overload) would otherwise send the backlog for as long again.
+      while ((intervalMs ? scheduled : now()) < end && now() < end) {
         if (intervalMs) {
           const wait = scheduled - now();
           if (wait > 0) await delay(wait);

@@ -297,20 +297,22 @@ export class Supervisor {
   }
 
   /**
-   * Feeds events in order; once the queue is empty, every member out of the view
-   * (failed, backing off, starting) is paired with a warm spare, and the view is
-   * published once for the whole batch.
+   * Feeds events in order. After each, every member out of the view (failed,
+   * backing off, starting) is paired with a warm spare ahead of whatever else is
+   * queued (a respawn's synchronous spawn and registry writes take tens of ms on
+   * a loaded machine), and a view change is published as soon as no such swap is
+   * pending: the failed member's exit and the spare's entry are one view.
    */
   private dispatchAll(events: [string, SlotEvent][]): void {
     this.queue.push(...events);
     if (this.dispatching) return;
     this.dispatching = true;
     try {
-      do {
-        for (let next = this.queue.shift(); next; next = this.queue.shift()) {
-          const [slotId, slotEvent] = next;
-          const state = this.slots.get(slotId);
-          if (!state) continue;
+      this.coverFromSpares();
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        const [slotId, slotEvent] = next;
+        const state = this.slots.get(slotId);
+        if (state) {
           const result = transition(state, slotEvent, {
             nowMs: Date.now(),
             heartbeatMisses: this.options.heartbeatMisses,
@@ -318,7 +320,15 @@ export class Supervisor {
           this.slots.set(slotId, result.state);
           for (const effect of result.effects) this.perform(slotId, effect);
         }
-      } while (this.coverFromSpares());
+        this.coverFromSpares();
+        // A swap (promote, then covered or retire) is one view change.
+        const front = this.queue[0]?.[1].type;
+        const swapping = front === 'promote' || front === 'covered' || front === 'retire';
+        if (this.viewDirty && !swapping) {
+          this.viewDirty = false;
+          this.publish();
+        }
+      }
     } finally {
       this.dispatching = false;
     }
@@ -328,7 +338,7 @@ export class Supervisor {
     }
   }
 
-  /** Queues a warm spare's promotion for each member out of the view; false if there is none to pair. */
+  /** Puts a warm spare's promotion first in the queue for each member out of the view; false if there is none to pair. */
   private coverFromSpares(): boolean {
     // While starting, members are still starting too: the first view is the one asked for.
     if (this.stopped || this.holdingViews) return false;
@@ -344,14 +354,16 @@ export class Supervisor {
     const needy = slots.filter(outOfView);
     const spares = slots.filter((s) => s.phase.kind === 'spare');
     const pairs = Math.min(needy.length, spares.length);
+    const swaps: [string, SlotEvent][] = [];
     for (let i = 0; i < pairs; i++) {
       const member = needy[i] as SlotState;
       const spare = spares[i] as SlotState;
-      this.queue.push(
+      swaps.push(
         [spare.id, { type: 'promote', incarnation: spare.incarnation, replacing: member.id }],
         [member.id, { type: 'covered', incarnation: member.incarnation, by: spare.id }],
       );
     }
+    this.queue.unshift(...swaps);
     return pairs > 0;
   }
 
