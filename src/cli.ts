@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { agentCommand } from './agent/command.js';
 import {
   benchCommand,
   benchIdleCommand,
@@ -52,6 +53,7 @@ const EXAMPLES: Record<string, string[]> = {
   feed: ['hedge feed --port 0 --tick 500ms', 'hedge feed --mode fixed --price ABC=12.50'],
   manager: ['hedge manager --replicas 3 --min 2 --heartbeat-interval 100ms'],
   replica: ['hedge replica --database-url postgres://localhost/hedge --port 0'],
+  agent: ['hedge agent --name h1 --host 10.0.0.11 --port 50560 --database-url postgres://10.0.0.10/hedge'],
   bench: ['hedge bench', 'hedge bench --configs passive,active --faults crash --duration 30s'],
   'bench-replica': ['hedge bench-replica', 'hedge bench-replica --clients 1,4,16 --duration 5s'],
   certs: ['hedge certs ca', 'hedge certs issue --role replica --host 10.0.0.7 --out ./tls-10.0.0.7'],
@@ -81,6 +83,7 @@ for (const command of [
   feedCommand(),
   managerCommand(),
   replicaCommand(),
+  agentCommand(),
   benchCommand(),
   benchReplicaCommand(),
   benchWorkloadCommand(),

@@ -80,7 +80,10 @@ describe('hedge bench', () => {
     [['bench', '--hang-for', '0s'], /'--hang-for <duration>' argument '0s' is invalid/],
     [['bench', '--heartbeat-interval', '0'], /'--heartbeat-interval <duration>' argument '0' is invalid/],
     [['bench', '--configs', ','], /expected at least one configuration/],
-    [['bench', '--faults', 'crash,flood'], /unknown fault flood; expected none, crash, hang, db-primary, feed, overload/],
+    [
+      ['bench', '--faults', 'crash,flood'],
+      /unknown fault flood; expected none, crash, hang, db-primary, feed, overload/,
+    ],
     [['bench-replica', '--duration', '0'], /'--duration <duration>' argument '0' is invalid/],
     [
       ['bench-replica', '--clients', '1,0'],

@@ -20,6 +20,7 @@ describe('hedge --help', () => {
     'feed',
     'manager',
     'replica',
+    'agent',
     'bench',
     'bench-replica',
     'bench-workload',

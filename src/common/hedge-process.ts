@@ -44,6 +44,8 @@ export interface HedgeSpawnOptions {
   output?: number | 'inherit' | 'ignore';
   /** How long to wait for the ready message. */
   readyTimeoutMs?: number;
+  /** A command that runs node in turn (e.g. `ip netns exec <namespace>`, which execs it: same pid). */
+  wrapper?: string[];
 }
 
 /** Starts `hedge <args>` (the compiled CLI) and waits for it to report ready. */
@@ -62,7 +64,8 @@ export function spawnHedge(args: string[], options: HedgeSpawnOptions = {}): Spa
   const profile = process.env.HEDGE_CPU_PROF_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.HEDGE_CPU_PROF_DIR}`]
     : [];
-  const child = spawn(process.execPath, [...profile, CLI_PATH, ...args], spawnOptions);
+  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+  const child = spawn(command as string, [...prefix, ...profile, CLI_PATH, ...args], spawnOptions);
   const ready = new Promise<ReadyMessage>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /**
  * What a JSON file holds, or undefined when there is nothing to read: no file, or
@@ -10,4 +11,11 @@ export function readJsonFile(path: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** Write-then-rename, so a writer killed mid-write leaves the previous file intact. */
+export function writeJsonFile(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, JSON.stringify(value, null, 2));
+  renameSync(`${path}.tmp`, path);
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { type GrpcObject, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import type { ProtoGrpcType as AgentProto } from '../gen/agent.js';
 import type { ProtoGrpcType as DayTradingProto } from '../gen/day_trading.js';
 import type { ProtoGrpcType as FeedProto } from '../gen/feed.js';
 import type { ProtoGrpcType as ManagerProto } from '../gen/manager.js';
@@ -29,6 +30,7 @@ export const PROTO_FILES = {
   manager: 'hedge/v1/manager.proto',
   replicaAdmin: 'hedge/v1/replica_admin.proto',
   dayTrading: 'hedge/v1/day_trading.proto',
+  agent: 'hedge/v1/agent.proto',
 } as const;
 
 type Merge<A, B> = {
@@ -37,8 +39,8 @@ type Merge<A, B> = {
   };
 };
 export type HedgeProto = Merge<
-  Merge<Merge<FeedProto, TradingProto>, Merge<ManagerProto, ReplicaAdminProto>>,
-  DayTradingProto
+  Merge<Merge<Merge<FeedProto, TradingProto>, Merge<ManagerProto, ReplicaAdminProto>>, DayTradingProto>,
+  AgentProto
 >;
 
 let proto: HedgeProto | undefined;

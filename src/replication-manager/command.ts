@@ -49,6 +49,7 @@ interface ManagerCliOptions {
   ownerPid?: number;
   feed?: string;
   orderTtl: number;
+  agents?: string;
 }
 
 export function managerCommand(): Command {
@@ -79,6 +80,11 @@ export function managerCommand(): Command {
     )
     .addOption(settingOption({ ...FEED_ADDRESS, description: "the stock feed, for the replicas' triggers" }))
     .option(
+      '--agents <list>',
+      'start replicas on several hosts through their agents (`hedge agent`): name=host:port,… ' +
+        '(default: spawn them on this host)',
+    )
+    .option(
       '--owner-pid <pid>',
       'replicas exit when this process is gone (`hedge up` passes itself)',
       intOption(1),
@@ -86,17 +92,20 @@ export function managerCommand(): Command {
     .action(async (opts: ManagerCliOptions) => {
       const { runManager } = await import('./run-manager.js');
       const { registryPath } = await import('./registry.js');
+      const { parseAgents } = await import('./agents.js');
       const log = createLogger('manager');
       const dataDir = resolveDataDir(opts.dataDir);
       const databaseUrl = await requireSetting(DATABASE_URL, opts.databaseUrl, { dataDir });
       const feed = await resolveSetting(FEED_ADDRESS, opts.feed, { dataDir });
       const metrics = await serveMetricsIfAsked(opts, log, { dataDir, component: 'manager', id: 'manager' });
+      const agents = opts.agents === undefined ? undefined : parseAgents(opts.agents);
       const manager = await runManager(
         {
           dataDir,
           databaseUrl,
           host: opts.host,
           port: opts.port,
+          agents,
           replicas: opts.replicas,
           spares: opts.spares,
           rejuvenate: {

@@ -33,6 +33,7 @@ export function managerHandlers(
       spares: options.spares,
       minimum: options.minimum,
       replicas: supervisor.status(),
+      hosts: supervisor.launcher.hosts(),
       started_at_ms: String(startedAtMs),
       faults: String(supervisor.stats.faults),
       recoveries: String(supervisor.stats.recoveries),

@@ -8,6 +8,8 @@ export interface RegistryEntry {
   spare?: boolean;
   pid: number;
   address: string;
+  /** The host it runs on, when the manager has agents on several. */
+  host?: string;
   startedAtMs: number;
   restarts: number;
   lastFault?: { what: string; cause: string; atMs: number };

@@ -3,6 +3,7 @@ import { DatabaseWatch } from '../common/database-watch.js';
 import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
+import { AgentLauncher } from './agents.js';
 import { managerMetrics } from './manager-metrics.js';
 import { managerHandlers } from './manager-service.js';
 import { MembershipPublisher } from './membership.js';
@@ -12,6 +13,8 @@ import { Supervisor, type SupervisorOptions } from './supervisor.js';
 export interface ManagerOptions extends SupervisorOptions {
   host: string;
   port: number;
+  /** Host agents to start replicas through (`--agents`); none: the manager spawns them itself. */
+  agents?: { name: string; address: string }[];
 }
 
 export interface RunningManager {
@@ -25,7 +28,8 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
   const previous = readRegistry(options.registryPath);
   // Held until the replicas are adopted: clients keep their last view meanwhile, not an empty one.
   const membership = new MembershipPublisher(previous?.view ?? 0, { held: true });
-  const supervisor = new Supervisor(options, membership, log);
+  const launcher = options.agents?.length ? new AgentLauncher(options.agents, log) : options.launcher;
+  const supervisor = new Supervisor({ ...options, launcher }, membership, log);
   managerMetrics.watch({ viewNumber: () => membership.viewNumber, replicas: () => supervisor.status() });
   const startedAtMs = Date.now();
   // Reported by GetStatus: replicas that are not serving for want of the database are told apart from faulty ones.

@@ -1,21 +1,12 @@
-import type { ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { checkHealth, healthClient } from '../common/health.js';
-import { spawnHedge } from '../common/hedge-process.js';
 import type { Logger } from '../common/logger.js';
-import {
-  commandLine,
-  isAlive,
-  type ProcessState,
-  processState,
-  signalQuietly,
-} from '../common/process-state.js';
+import type { ProcessState } from '../common/process-state.js';
 import { HEARTBEAT_CHANNEL_OPTIONS } from '../common/rpc.js';
-import { type ReplicaSettings, replicaArgs } from '../common/settings.js';
+import type { ReplicaSettings } from '../common/settings.js';
 import type { Member } from '../gen/hedge/v1/Member.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
+import { type Launch, type Launcher, LocalLauncher } from './launcher.js';
 import { managerMetrics } from './manager-metrics.js';
 import type { MembershipPublisher } from './membership.js';
 import { PhiAccrual } from './phi-accrual.js';
@@ -58,6 +49,8 @@ export interface SupervisorOptions {
   ownerPid?: number;
   registryPath: string;
   logDir: string;
+  /** Where replicas are started: children of the manager unless given (agents on several hosts). */
+  launcher?: Launcher;
 }
 
 export interface RejuvenationThresholds {
@@ -138,8 +131,9 @@ function pause(beat: Heartbeat, ms: number): Promise<void> {
  */
 export class Supervisor {
   private readonly slots = new Map<string, SlotState>();
-  /** The child process of a slot's incarnation; none for an adopted replica. */
-  private readonly children = new Map<string, { incarnation: number; child: ChildProcess }>();
+  /** The launch of a slot's incarnation; none for an adopted replica. */
+  private readonly children = new Map<string, { incarnation: number; child: Launch }>();
+  readonly launcher: Launcher;
   private readonly heartbeats = new Map<string, Heartbeat>();
   private readonly respawnTimers = new Map<string, NodeJS.Timeout>();
   /** One probe at a time per slot, shared by concurrent client reports. */
@@ -150,6 +144,7 @@ export class Supervisor {
   /** A view change made while dispatching: published once the queue is empty, so a swap is one view. */
   private viewDirty = false;
   private rejuvenationTimer?: NodeJS.Timeout;
+  private relocationTimer?: NodeJS.Timeout;
   private readonly processWatch: NodeJS.Timeout;
   private stopped = false;
   /** While starting, views wait until every slot has been adopted or spawned: one view, not one per replica. */
@@ -166,6 +161,7 @@ export class Supervisor {
     private readonly membership: MembershipPublisher,
     private readonly log: Logger,
   ) {
+    this.launcher = options.launcher ?? new LocalLauncher(options.logDir, options.databaseUrl);
     this.processWatch = setInterval(
       () => this.watchProcesses(),
       options.processWatchIntervalMs ?? PROCESS_WATCH_MS,
@@ -174,9 +170,10 @@ export class Supervisor {
 
   /** Adopts live replicas from an earlier manager's registry, then fills every empty slot. */
   async start(previous: Registry | undefined): Promise<void> {
+    await this.launcher.connect();
     // Probed together: a replica that does not answer costs its 1 s timeout once, not once per replica.
     const entries = previous?.replicas ?? [];
-    const answers = await Promise.all(entries.map((entry) => adoptable(entry)));
+    const answers = await Promise.all(entries.map((entry) => this.adoptable(entry)));
     for (const [i, entry] of entries.entries()) {
       const answer = answers[i];
       if (answer) {
@@ -185,12 +182,12 @@ export class Supervisor {
           'adopted a running replica',
         );
         this.begin(adoptedSlot(entry, answer, Date.now()));
-      } else if (isHedgeReplica(entry.pid)) {
+      } else {
         this.log.warn(
           { replica: entry.id, replicaPid: entry.pid },
           'a registered replica does not answer; killing it',
         );
-        killQuietly(entry.pid);
+        void this.launcher.signal(entry.id, entry.pid, 'SIGKILL');
       }
     }
     this.firstSpawns = [];
@@ -205,12 +202,17 @@ export class Supervisor {
     await Promise.all(this.firstSpawns);
     this.firstSpawns = undefined;
     this.holdingViews = false;
+    this.launcher.settled(() =>
+      [...this.slots.values()].map((s) => ({ id: s.id, pid: 'pid' in s.phase ? s.phase.pid : undefined })),
+    );
     // An adopted spare may take the place of a member that could not be adopted.
     this.dispatchAll([]);
     this.publish();
     const { maxRssBytes, maxAgeMs } = this.options.rejuvenate ?? {};
     if (maxRssBytes !== undefined || maxAgeMs !== undefined)
       this.rejuvenationTimer = setInterval(() => this.rejuvenate(), REJUVENATION_CHECK_MS);
+    if (this.launcher.hosts().length > 0)
+      this.relocationTimer = setInterval(() => this.moveHome(), REJUVENATION_CHECK_MS);
   }
 
   serving(): Member[] {
@@ -223,7 +225,10 @@ export class Supervisor {
   status(): ReplicaStatus[] {
     return [...this.slots.values()]
       .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }))
-      .map(replicaStatus);
+      .map((s) => {
+        const status = replicaStatus(s);
+        return { ...status, host: (status.pid && this.launcher.hostOf(s.id, status.pid)) || '' };
+      });
   }
 
   /**
@@ -256,10 +261,10 @@ export class Supervisor {
       return false;
     }
     const beat = this.heartbeats.get(id);
-    if (!beat || this.slots.get(id)?.incarnation !== incarnation) return false;
+    if (!beat || this.slots.get(id)?.incarnation !== incarnation || this.launcher.isolated()) return false;
     const nowMs = Date.now();
     const signals = {
-      process: beat.pid === undefined ? ('gone' as const) : processState(beat.pid),
+      process: beat.pid === undefined ? ('gone' as const) : this.launcher.state(id, beat.pid),
       phi: beat.detector.phi(nowMs),
       silentMs: beat.detector.silentMs(nowMs),
     };
@@ -272,6 +277,7 @@ export class Supervisor {
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
     clearInterval(this.rejuvenationTimer);
+    clearInterval(this.relocationTimer);
     clearInterval(this.processWatch);
     this.graceMs = graceMs;
     for (const id of this.slots.keys()) this.dispatch(id, { type: 'stop' });
@@ -279,6 +285,7 @@ export class Supervisor {
     this.terminations = [];
     this.slots.clear();
     this.saveRegistry();
+    this.launcher.close();
   }
 
   /** A slot's first state: taken as it is, its effects performed. */
@@ -379,7 +386,7 @@ export class Supervisor {
     for (const slot of slots.filter(isServing)) {
       const { pid } = slot.phase;
       if (pid === undefined) continue;
-      const rss = maxRssBytes === undefined ? undefined : residentBytes(pid);
+      const rss = maxRssBytes === undefined ? undefined : this.launcher.residentBytes(slot.id, pid);
       const ageMs = nowMs - slot.startedAtMs;
       const why =
         rss !== undefined && maxRssBytes !== undefined && rss >= maxRssBytes
@@ -396,21 +403,42 @@ export class Supervisor {
     }
   }
 
+  /**
+   * A host that came back gets its replicas back, one at a time, the way
+   * rejuvenation replaces one: a warm spare joins the view as the moving replica
+   * drains, and the slot's next process, the new spare, is placed on its home.
+   * Only while a spare is ready: moving must never shrink the view.
+   */
+  private moveHome(): void {
+    const slots = [...this.slots.values()];
+    if (this.stopped || slots.some((s) => s.phase.kind === 'draining')) return;
+    const spare = slots.find((s) => s.phase.kind === 'spare');
+    if (!spare) return;
+    for (const move of this.launcher.movesHome()) {
+      const slot = this.slots.get(move.slot);
+      if (!slot || !isServing(slot) || slot.id === spare.id) continue;
+      this.dispatchAll([
+        [spare.id, { type: 'promote', incarnation: spare.incarnation, replacing: slot.id }],
+        [slot.id, { type: 'retire', incarnation: slot.incarnation, why: `moving home to host ${move.host}` }],
+      ]);
+      return;
+    }
+  }
+
   private perform(id: string, effect: Effect): void {
     switch (effect.kind) {
       case 'spawn':
         this.spawn(id, effect.incarnation);
         return;
       case 'detach': {
-        const child = this.childOf(id, effect.incarnation);
-        if (child?.connected) child.disconnect();
+        this.childOf(id, effect.incarnation)?.detach();
         return;
       }
       case 'kill':
         void this.kill(id, effect.incarnation, effect.pid);
         return;
       case 'terminate':
-        this.terminations.push(this.terminate(effect.pid, this.childOf(id, effect.incarnation)));
+        this.terminations.push(this.terminate(id, effect.pid));
         return;
       case 'drain':
         void this.drain(id, effect.incarnation, effect.pid);
@@ -462,61 +490,59 @@ export class Supervisor {
     }
   }
 
-  private childOf(id: string, incarnation: number): ChildProcess | undefined {
+  private childOf(id: string, incarnation: number): Launch | undefined {
     const current = this.children.get(id);
     return current?.incarnation === incarnation ? current.child : undefined;
   }
 
   private spawn(id: string, incarnation: number): void {
-    let spawned: ReturnType<typeof spawnHedge>;
+    let child: Launch;
     try {
-      spawned = this.spawnReplica(id);
+      child = this.launcher.start(id, {
+        ...this.options.replica,
+        id,
+        dataDir: this.options.dataDir,
+        ownerPid: this.options.ownerPid,
+      });
     } catch (err) {
-      // No descriptor or process to be had (EMFILE, EAGAIN, …): a failed start like any other,
-      // so that back-off applies instead of the slot starting forever.
+      // No descriptor or process to be had (EMFILE, EAGAIN, no host reachable, …): a failed
+      // start like any other, so that back-off applies instead of the slot starting forever.
       const message = err instanceof Error ? err.message : String(err);
       this.dispatch(id, { type: 'start-failed', incarnation, message });
       return;
     }
-    const { child, ready } = spawned;
     this.children.set(id, { incarnation, child });
-    this.dispatch(id, { type: 'spawned', incarnation, pid: child.pid });
-    child.once('exit', (code, signal) => this.dispatch(id, { type: 'exited', incarnation, code, signal }));
-    const handled = ready.then(
-      (message) => this.dispatch(id, { type: 'ready', incarnation, address: String(message.address) }),
+    if (child.pid !== undefined) this.dispatch(id, { type: 'spawned', incarnation, pid: child.pid });
+    child.onExit((code, signal) => this.dispatch(id, { type: 'exited', incarnation, code, signal }));
+    const handled = child.ready.then(
+      ({ pid, address }) => {
+        // A remote replica's pid comes with its ready.
+        if (child.pid === undefined) this.dispatch(id, { type: 'spawned', incarnation, pid });
+        this.dispatch(id, { type: 'ready', incarnation, address });
+      },
       (err: Error) => this.dispatch(id, { type: 'start-failed', incarnation, message: err.message }),
     );
     this.firstSpawns?.push(handled);
   }
 
-  private spawnReplica(id: string): ReturnType<typeof spawnHedge> {
-    const output = openSync(join(this.options.logDir, `replica-${id}.log`), 'a');
-    try {
-      return spawnHedge(
-        replicaArgs({
-          ...this.options.replica,
-          id,
-          dataDir: this.options.dataDir,
-          ownerPid: this.options.ownerPid,
-        }),
-        // The URL carries a password: the environment is private to the user, argv is not.
-        { detached: true, output, readyTimeoutMs: 20_000, env: { DATABASE_URL: this.options.databaseUrl } },
-      );
-    } finally {
-      // The child has its own copy of the descriptor.
-      closeSync(output);
-    }
-  }
-
-  /** SIGKILL, unless gone or (for an adopted pid) no longer a hedge replica; then `killed`. */
+  /**
+   * SIGKILL, unless gone or (for an adopted pid) no longer a hedge replica; then `killed`.
+   * A replica on a host the manager cannot reach is not killed (it cannot be): it is
+   * replaced all the same, and the launcher kills it once its host is back.
+   */
   private async kill(id: string, incarnation: number, pid: number | undefined): Promise<void> {
-    const child = this.childOf(id, incarnation);
-    if (pid !== undefined && isAlive(pid) && (child || isHedgeReplica(pid))) {
-      killQuietly(pid);
-      if (!(await waitForExit(pid, child, 5_000))) {
+    if (pid !== undefined) {
+      const sent = await this.launcher.signal(id, pid, 'SIGKILL');
+      const ended = sent === 'sent' ? await this.launcher.waitForExit(id, pid, 5_000) : sent;
+      if (ended === 'timeout') {
         this.log.error(
           { replica: id, replicaPid: pid },
           'a killed replica did not exit within 5 s; replacing it anyway',
+        );
+      } else if (ended === 'unreachable') {
+        this.log.warn(
+          { replica: id, replicaPid: pid, host: this.launcher.hostOf(id, pid) },
+          'cannot reach the host of a faulty replica; replacing it without killing it (it is killed once its host is back)',
         );
       }
     }
@@ -525,29 +551,27 @@ export class Supervisor {
 
   /** A retired replica: SIGTERM once its clients have the view without it, so it finishes its calls; then `drained`. */
   private async drain(id: string, incarnation: number, pid: number | undefined): Promise<void> {
-    const child = this.childOf(id, incarnation);
     await delay(DRAIN_NOTICE_MS);
-    if (pid !== undefined && isAlive(pid) && (child || isHedgeReplica(pid))) {
-      signalQuietly(pid, 'SIGTERM');
-      if (!(await waitForExit(pid, child, DRAIN_GRACE_MS))) {
+    if (pid !== undefined && (await this.launcher.signal(id, pid, 'SIGTERM')) === 'sent') {
+      if ((await this.launcher.waitForExit(id, pid, DRAIN_GRACE_MS)) === 'timeout') {
         this.log.warn(
           { replica: id, replicaPid: pid },
           'a retired replica did not drain in time; killing it',
         );
-        killQuietly(pid);
-        await waitForExit(pid, child, 5_000);
+        await this.launcher.signal(id, pid, 'SIGKILL');
+        await this.launcher.waitForExit(id, pid, 5_000);
       }
     }
     this.dispatch(id, { type: 'drained', incarnation });
   }
 
-  private async terminate(pid: number | undefined, child: ChildProcess | undefined): Promise<void> {
-    if (pid === undefined || !isAlive(pid) || (!child && !isHedgeReplica(pid))) return;
-    signalQuietly(pid, 'SIGCONT');
-    signalQuietly(pid, 'SIGTERM');
-    if (!(await waitForExit(pid, child, this.graceMs))) {
-      killQuietly(pid);
-      await waitForExit(pid, child, 5_000);
+  private async terminate(id: string, pid: number | undefined): Promise<void> {
+    if (pid === undefined) return;
+    await this.launcher.signal(id, pid, 'SIGCONT');
+    if ((await this.launcher.signal(id, pid, 'SIGTERM')) !== 'sent') return;
+    if ((await this.launcher.waitForExit(id, pid, this.graceMs)) === 'timeout') {
+      await this.launcher.signal(id, pid, 'SIGKILL');
+      await this.launcher.waitForExit(id, pid, 5_000);
     }
   }
 
@@ -562,6 +586,7 @@ export class Supervisor {
     this.perform(id, { kind: 'stop-heartbeat' });
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
     const detector = new PhiAccrual(heartbeatIntervalMs, Date.now());
+    // Replaced while the manager is cut off from every host (see below).
     const beat: Heartbeat = {
       pid,
       health: healthClient(address, HEARTBEAT_CHANNEL_OPTIONS),
@@ -569,7 +594,7 @@ export class Supervisor {
       stopped: false,
     };
     this.heartbeats.set(id, beat);
-    const stateOf = (): ProcessState => (pid === undefined ? 'gone' : processState(pid));
+    const stateOf = (): ProcessState => (pid === undefined ? 'gone' : this.launcher.state(id, pid));
     void (async () => {
       // The first check also opens the channel: give it time, so a busy machine's slow
       // connect is not taken for a hang.
@@ -587,11 +612,16 @@ export class Supervisor {
         }
         if (beat.stopped) return;
         const nowMs = Date.now();
-        if (answer !== undefined) detector.answered(nowMs);
+        if (answer !== undefined) beat.detector.answered(nowMs);
+        // Cut off from every host, the manager learns nothing of this replica: its silence
+        // starts over once the manager is back, rather than counting against the replica.
+        else if (this.launcher.isolated()) beat.detector = new PhiAccrual(heartbeatIntervalMs, nowMs);
         timeoutMs =
           answer !== undefined ? heartbeatTimeoutMs : Math.min(timeoutMs * 2, MAX_HEARTBEAT_TIMEOUT_MS);
-        const signals = { process, phi: detector.phi(nowMs), silentMs: detector.silentMs(nowMs) };
-        this.dispatch(id, { type: 'health', incarnation, answer, signals });
+        const signals = { process, phi: beat.detector.phi(nowMs), silentMs: beat.detector.silentMs(nowMs) };
+        // A manager cut off from every host cannot tell their silence from its own: no evidence.
+        if (answer !== undefined || !this.launcher.isolated())
+          this.dispatch(id, { type: 'health', incarnation, answer, signals });
         const left = began + heartbeatIntervalMs - Date.now();
         if (left > 0 && !beat.stopped) await pause(beat, left);
       }
@@ -600,16 +630,28 @@ export class Supervisor {
 
   /** One timer for every heartbeat: a process that stopped or went wakes its loop. */
   private watchProcesses(): void {
-    for (const beat of this.heartbeats.values()) {
-      if (beat.wake && (beat.pid === undefined || processState(beat.pid) !== 'running')) beat.wake();
+    for (const [id, beat] of this.heartbeats) {
+      if (beat.wake && (beat.pid === undefined || this.launcher.state(id, beat.pid) !== 'running'))
+        beat.wake();
     }
   }
 
   /** The current process's health, through its heartbeat's channel; undefined if it does not answer. */
   private async probe(id: string, timeoutMs = this.options.heartbeatTimeoutMs): Promise<HealthAnswer> {
     const beat = this.heartbeats.get(id);
-    if (!beat || beat.pid === undefined || !isAlive(beat.pid)) return undefined;
+    if (!beat || beat.pid === undefined || this.launcher.state(id, beat.pid) === 'gone') return undefined;
     return answerOf(beat.health, timeoutMs);
+  }
+
+  /** A registered replica that is still that live replica and answers its health check. */
+  private async adoptable(entry: RegistryEntry): Promise<'SERVING' | 'NOT_SERVING' | undefined> {
+    if (!entry.address || !(await this.launcher.adoptable(entry))) return undefined;
+    const client = healthClient(entry.address);
+    try {
+      return await answerOf(client, 1_000);
+    } finally {
+      client.close();
+    }
   }
 
   private publish(): void {
@@ -621,18 +663,12 @@ export class Supervisor {
   private saveRegistry(): void {
     writeRegistry(this.options.registryPath, {
       view: this.membership.viewNumber,
-      replicas: [...this.slots.values()].flatMap((s) => registryEntry(s) ?? []),
+      replicas: [...this.slots.values()].flatMap((s) => {
+        const entry = registryEntry(s);
+        const host = entry && this.launcher.hostOf(entry.id, entry.pid);
+        return entry ? [host === undefined ? entry : { ...entry, host }] : [];
+      }),
     });
-  }
-}
-
-async function adoptable(entry: RegistryEntry): Promise<'SERVING' | 'NOT_SERVING' | undefined> {
-  if (!entry.address || !isAlive(entry.pid) || !isHedgeReplica(entry.pid)) return undefined;
-  const client = healthClient(entry.address);
-  try {
-    return await answerOf(client, 1_000);
-  } finally {
-    client.close();
   }
 }
 
@@ -643,52 +679,4 @@ async function answerOf(client: ReturnType<typeof healthClient>, timeoutMs: numb
   } catch {
     return undefined;
   }
-}
-
-/** The process's resident memory (/proc/<pid>/statm's second field, in pages), or undefined if it is gone. */
-function residentBytes(pid: number): number | undefined {
-  try {
-    const pages = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
-    return Number.isFinite(pages) ? pages * PAGE_BYTES : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Linux's page size on the platforms hedge runs on (x86-64, arm64 with 4 KiB pages). */
-const PAGE_BYTES = 4096;
-
-/** Guards against a recycled pid: only a hedge replica process is ever signalled by pid alone. */
-function isHedgeReplica(pid: number): boolean {
-  const argv = commandLine(pid);
-  return argv.some((a) => a.endsWith('cli.js')) && argv.includes('replica');
-}
-
-function killQuietly(pid: number): void {
-  signalQuietly(pid, 'SIGKILL');
-}
-
-/** Waits for the process to be gone: our child's exit event, or polling for an adopted one. */
-async function waitForExit(
-  pid: number,
-  child: ChildProcess | undefined,
-  timeoutMs: number,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  if (child && child.exitCode === null && child.signalCode === null) {
-    let timer: NodeJS.Timeout | undefined;
-    let onExit = () => {};
-    await new Promise<void>((resolve) => {
-      onExit = resolve;
-      child.once('exit', onExit);
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    clearTimeout(timer);
-    child.off('exit', onExit);
-  }
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await delay(10);
-  }
-  return true;
 }

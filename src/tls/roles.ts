@@ -28,6 +28,8 @@ export const RPC_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'hedge.v1.ReplicationManager/ReportFault': ['client'],
   // Replicas verify and watch prices; clients fetch the signed quotes they trade at.
   'hedge.v1.StockFeed': ['replica', 'client'],
+  // A host agent starts and signals replicas for the manager, and for nobody else.
+  'hedge.v1.HostAgent': ['manager'],
   // Served only by a replica started with --allow-fault-injection.
   'hedge.v1.ReplicaAdmin': ['injector'],
   // The manager's heartbeat; an operator's probe.

@@ -59,6 +59,8 @@ export const COMMAND_IDENTITY: Readonly<
   replica: { roles: ['replica'], makesCa: true },
   manager: { roles: ['manager'], makesCa: true },
   feed: { roles: ['feed'], makesCa: true },
+  // The manager's hands on a host: it acts only for the manager, and is called only by it.
+  agent: { roles: ['manager'] },
   trade: { roles: ['client'] },
   status: { roles: ['operator'] },
   inject: { roles: ['injector'] },

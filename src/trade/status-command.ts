@@ -25,6 +25,7 @@ export function statusCommand(): Command {
       const { formatReplicaTable, formatSummary } = await import('../ui/status-view.js');
       const dataDir = resolveDataDir(opts.dataDir);
       const address = await requireSetting(MANAGER_ADDRESS, opts.manager, { dataDir });
+      const { formatHostTable } = await import('../ui/host-view.js');
       const status = await fetchStatusFrom(address, 3_000);
       const databaseNodes = await replicatedDatabaseNodes(
         await resolveSetting(DATABASE_URL, opts.databaseUrl, { dataDir }),
@@ -38,6 +39,7 @@ export function statusCommand(): Command {
       const { formatDatabaseNodes } = await import('../ui/database-nodes-view.js');
       process.stdout.write(
         `${formatSummary(status)}\n\n${formatReplicaTable(status)}\n` +
+          (status.hosts.length > 0 ? `\n${formatHostTable(status)}\n` : '') +
           (databaseNodes ? `\n${formatDatabaseNodes(databaseNodes)}\n` : ''),
       );
     });

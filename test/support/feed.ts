@@ -54,6 +54,8 @@ export interface TestFeedOptions {
   port?: number;
   /** 'walk' moves prices on every tick (a live ticker); 'fixed' (the default) never does. */
   mode?: 'walk' | 'fixed';
+  /** Listen on this address instead of 127.0.0.1 (a simulated network's gateway). */
+  host?: string;
 }
 
 export async function startTestFeed(options: TestFeedOptions = {}): Promise<TestFeed> {
@@ -66,7 +68,7 @@ export async function startTestFeed(options: TestFeedOptions = {}): Promise<Test
     feed = await runFeed(
       {
         dataDir,
-        host: '127.0.0.1',
+        host: options.host ?? '127.0.0.1',
         port: options.port ?? 0,
         symbols: Object.keys(options.prices ?? TEST_PRICES),
         initialPrices: new Map(Object.entries(options.prices ?? TEST_PRICES)),

@@ -17,6 +17,7 @@ const PROCESSES = [
   'workload',
   'verify',
   'ha',
+  'agent',
 ];
 
 /** Shared by every process; they import no process's module. */

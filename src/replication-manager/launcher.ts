@@ -1,0 +1,168 @@
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { spawnHedge } from '../common/hedge-process.js';
+import { isAlive, type ProcessState, processState, signalQuietly } from '../common/process-state.js';
+import { isHedgeReplica, residentBytes } from '../common/replica-process.js';
+import { type ReplicaSettings, replicaArgs } from '../common/settings.js';
+import type { RegistryEntry } from './registry.js';
+
+/** A replica process being started. */
+export interface Launch {
+  /** Known at once for a local child; a remote one's comes with `ready`. */
+  pid?: number;
+  ready: Promise<{ pid: number; address: string }>;
+  onExit(listener: (code: number | null, signal: string | null) => void): void;
+  /** The process is ready and no longer needs its channel to the manager. */
+  detach(): void;
+}
+
+/** What a termination came to. `unreachable`: its host could not be asked, so it may still run. */
+export type Ended = 'gone' | 'timeout' | 'unreachable';
+
+export interface HostView {
+  name: string;
+  address: string;
+  reachable: boolean;
+  /** Slot ids of the processes there. */
+  replicas: string[];
+}
+
+/**
+ * Where the supervisor's processes come from and how it reaches them: every
+ * spawn, signal, wait and /proc read of a replica goes through here, by slot id
+ * and pid (a pid alone names a process only on one host). The local launcher
+ * spawns children of the manager, as hedge always has; agents.ts places them on
+ * several hosts through their agents.
+ */
+export interface Launcher {
+  /** Resolves once the hosts are known (each agent's first list, or a while without it). */
+  connect(): Promise<void>;
+  /** Starts a replica for `id`; throws when no process can be had at all. */
+  start(id: string, settings: ReplicaSettings): Launch;
+  state(id: string, pid: number): ProcessState;
+  /** Signals the replica if it is still that live replica; `unreachable` when its host cannot be asked. */
+  signal(id: string, pid: number, signal: NodeJS.Signals): Promise<'sent' | 'gone' | 'unreachable'>;
+  /** Resolves once the replica is gone, or `timeout`. */
+  waitForExit(id: string, pid: number, timeoutMs: number): Promise<Ended>;
+  residentBytes(id: string, pid: number): number | undefined;
+  /** Whether a registered replica is still that live hedge replica (a restarted manager adopts it then). */
+  adoptable(entry: RegistryEntry): Promise<boolean>;
+  /** The host a replica runs on, for the registry and status; undefined for local ones. */
+  hostOf(id: string, pid: number): string | undefined;
+  hosts(): HostView[];
+  /** Slots running away from their home host while it is back and free (placement.ts's movesHome). */
+  movesHome(): { slot: string; host: string }[];
+  /**
+   * The manager cannot tell a replica's silence from its own: every host it has is
+   * out of its reach. Health misses are then no evidence against a replica.
+   */
+  isolated(): boolean;
+  /** The supervisor has adopted what it could: what else runs on the hosts is stale. */
+  settled(current: () => { id: string; pid?: number }[]): void;
+  close(): void;
+}
+
+/** Children of the manager on its own host: hedge's behaviour without agents. */
+export class LocalLauncher implements Launcher {
+  private readonly children = new Map<number, ChildProcess>();
+
+  constructor(
+    private readonly logDir: string,
+    private readonly databaseUrl: string,
+  ) {}
+
+  async connect(): Promise<void> {}
+
+  start(id: string, settings: ReplicaSettings): Launch {
+    const output = openSync(join(this.logDir, `replica-${id}.log`), 'a');
+    let spawned: ReturnType<typeof spawnHedge>;
+    try {
+      spawned = spawnHedge(replicaArgs({ ...settings, id }), {
+        detached: true,
+        output,
+        readyTimeoutMs: 20_000,
+        // The URL carries a password: the environment is private to the user, argv is not.
+        env: { DATABASE_URL: this.databaseUrl },
+      });
+    } finally {
+      // The child has its own copy of the descriptor.
+      closeSync(output);
+    }
+    const { child, ready } = spawned;
+    const pid = child.pid;
+    if (pid !== undefined) {
+      this.children.set(pid, child);
+      child.once('exit', () => this.children.delete(pid));
+    }
+    return {
+      pid,
+      ready: ready.then((message) => ({ pid: message.pid, address: String(message.address) })),
+      onExit: (listener) => child.once('exit', listener),
+      detach: () => {
+        if (child.connected) child.disconnect();
+      },
+    };
+  }
+
+  state(_id: string, pid: number): ProcessState {
+    return processState(pid);
+  }
+
+  async signal(_id: string, pid: number, signal: NodeJS.Signals): Promise<'sent' | 'gone'> {
+    // An adopted pid is signalled only while it is still a hedge replica (pids are reused).
+    if (!isAlive(pid) || (!this.children.has(pid) && !isHedgeReplica(pid))) return 'gone';
+    signalQuietly(pid, signal);
+    return 'sent';
+  }
+
+  async waitForExit(_id: string, pid: number, timeoutMs: number): Promise<Ended> {
+    const deadline = Date.now() + timeoutMs;
+    const child = this.children.get(pid);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      let timer: NodeJS.Timeout | undefined;
+      let onExit = () => {};
+      await new Promise<void>((resolve) => {
+        onExit = resolve;
+        child.once('exit', onExit);
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+      child.off('exit', onExit);
+    }
+    while (isAlive(pid)) {
+      if (Date.now() > deadline) return 'timeout';
+      await delay(10);
+    }
+    return 'gone';
+  }
+
+  residentBytes(_id: string, pid: number): number | undefined {
+    return residentBytes(pid);
+  }
+
+  async adoptable(entry: RegistryEntry): Promise<boolean> {
+    return isAlive(entry.pid) && isHedgeReplica(entry.pid);
+  }
+
+  hostOf(): undefined {
+    return undefined;
+  }
+
+  hosts(): HostView[] {
+    return [];
+  }
+
+  movesHome(): { slot: string; host: string }[] {
+    return [];
+  }
+
+  isolated(): boolean {
+    return false;
+  }
+
+  settled(): void {}
+
+  close(): void {}
+}

@@ -1,0 +1,214 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ManagerStatus } from '../src/client/manager-client.js';
+import { verifyDatabase } from '../src/common/verify-database.js';
+import type { Membership__Output } from '../src/gen/hedge/v1/Membership.js';
+import {
+  keepTrading,
+  type MultiHost,
+  REPLICA_HOSTS,
+  sharesByUser,
+  startMultiHost,
+} from './support/multi-host.js';
+
+const serving = (s: ManagerStatus) => s.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING');
+const hostOf = (s: ManagerStatus, id: string) => s.replicas.find((r) => r.id === id)?.host;
+
+/** Three serving, one on each replica host. */
+const spread = (s: ManagerStatus) =>
+  serving(s).length === 3 &&
+  new Set(serving(s).map((r) => r.host)).size === 3 &&
+  serving(s).every((r) => r.host);
+
+/** No view holds a slot or an address twice. */
+function expectNoDoubles(views: Membership__Output[]): void {
+  for (const view of views) {
+    expect(new Set(view.members.map((m) => m.id)).size).toBe(view.members.length);
+    expect(new Set(view.members.map((m) => m.address)).size).toBe(view.members.length);
+  }
+  const numbers = views.map((v) => BigInt(v.view));
+  for (let i = 1; i < numbers.length; i++) expect(numbers[i] ?? 0n).toBeGreaterThan(numbers[i - 1] ?? 0n);
+}
+
+async function expectExactlyOnce(
+  c: MultiHost,
+  result: Awaited<ReturnType<ReturnType<typeof keepTrading>['stop']>>,
+) {
+  expect(result.failed).toEqual([]);
+  expect(result.ok).toBeGreaterThan(0);
+  const report = await verifyDatabase(c.db.pool);
+  expect(report.violations).toEqual([]);
+  expect(report.duplicate_effects).toBe(0);
+  const shares = await sharesByUser(c.db);
+  for (const [user, count] of result.acknowledged) expect(shares.get(user)).toBe(count);
+}
+
+describe('replicas on three hosts (network namespaces), one per host', () => {
+  let cluster: MultiHost | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  async function ready(): Promise<{ c: MultiHost; status: ManagerStatus }> {
+    const c = await startMultiHost(['--spares', '0']);
+    cluster = c;
+    const status = await c.waitFor('three serving, one per host', spread);
+    expect(status.hosts.map((h) => h.name)).toEqual(REPLICA_HOSTS);
+    return { c, status };
+  }
+
+  /**
+   * The fault on h1 under a stream of active trades: no call fails, h1's replica is
+   * replaced on another host, and after `recover` the stale process is killed (h1's
+   * agent lists none of it) and never shares a view with its replacement.
+   */
+  async function hostLost(fault: (c: MultiHost) => void, recover: (c: MultiHost) => Promise<void>) {
+    const { c, status } = await ready();
+    const victim = status.replicas.find((r) => r.host === 'h1');
+    expect(victim).toBeDefined();
+    const sessions = await Promise.all(Array.from({ length: 3 }, () => c.session()));
+    const trading = keepTrading(sessions, c.quotes);
+    while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
+    fault(c);
+    const replaced = await c.waitFor(
+      "h1's replica replaced on another host",
+      (s) =>
+        serving(s).length === 3 &&
+        hostOf(s, victim?.id ?? '') !== 'h1' &&
+        serving(s).every((r) => r.host !== 'h1'),
+    );
+    expect(replaced.hosts.find((h) => h.name === 'h1')?.reachable).toBe(false);
+    const okBefore = trading.ok();
+    while (trading.ok() < okBefore + 30) await new Promise((r) => setTimeout(r, 50));
+    await recover(c);
+    await c.waitFor('h1 reachable again', (s) => s.hosts.find((h) => h.name === 'h1')?.reachable === true);
+    // The stale process on h1 is killed once h1 is back: it never serves beside its replacement.
+    for (;;) {
+      const listed = await c.listOn('h1').catch(() => undefined);
+      if (listed && !listed.replicas.some((r) => r.pid === victim?.pid)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const okAfter = trading.ok();
+    while (trading.ok() < okAfter + 30) await new Promise((r) => setTimeout(r, 50));
+    const result = await trading.stop();
+    await expectExactlyOnce(c, result);
+    expectNoDoubles(c.views);
+    const removal = c.views.findIndex((v) => !v.members.some((m) => m.address === victim?.address));
+    expect(removal).toBeGreaterThan(0);
+    for (const view of c.views.slice(removal))
+      expect(view.members.map((m) => m.address)).not.toContain(victim?.address);
+    expect(serving(await c.status())).toHaveLength(3);
+  }
+
+  it('partition one host: no call fails, its replica is replaced on another host, and once healed the stale one is killed, never twice in a view', async () => {
+    await hostLost(
+      (c) => c.network.partition(c.network.host('h1')),
+      async (c) => c.network.heal(c.network.host('h1')),
+    );
+  });
+
+  it('crash a whole host (every process in it): no call fails, its replica is replaced on another host; a new agent there lists none of the old', async () => {
+    await hostLost(
+      (c) => {
+        expect(c.network.crash(c.network.host('h1')).length).toBeGreaterThanOrEqual(2);
+      },
+      async (c) => {
+        // The host comes back with a fresh agent on the same address: nothing of the old runs there.
+        await c.restartAgent('h1');
+      },
+    );
+  });
+
+  it("partition the manager's host: clients keep trading on the last view, no replica is killed, and views continue after healing", async () => {
+    const { c, status } = await ready();
+    const pids = serving(status).map((r) => r.pid);
+    const sessions = await Promise.all(Array.from({ length: 3 }, () => c.session()));
+    const trading = keepTrading(sessions, c.quotes);
+    while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
+    const viewsBefore = c.views.length;
+    c.network.partition(c.network.host('m'));
+    // Long enough for the manager to have judged every replica faulty, had it judged from its own silence.
+    const okCut = trading.ok();
+    const until = Date.now() + 15_000;
+    while (Date.now() < until || trading.ok() < okCut + 30) await new Promise((r) => setTimeout(r, 100));
+    for (const host of REPLICA_HOSTS) {
+      const listed = await c.listOn(host);
+      expect(listed.replicas.map((r) => r.pid).filter((pid) => pids.includes(pid))).toHaveLength(1);
+    }
+    c.network.heal(c.network.host('m'));
+    const after = await c.waitFor('every host reachable again', (s) => s.hosts.every((h) => h.reachable));
+    expect(
+      serving(after)
+        .map((r) => r.pid)
+        .sort(),
+    ).toEqual([...pids].sort());
+    // The views continue: a replica killed now is replaced under a higher view number.
+    const lastView = BigInt(c.views.at(-1)?.view ?? '0');
+    const victim = serving(after).find((r) => r.host === 'h2');
+    process.kill(victim?.pid ?? 0, 'SIGKILL');
+    await c.waitFor(
+      'h2 replica replaced',
+      (s) => serving(s).length === 3 && !serving(s).some((r) => r.pid === victim?.pid),
+    );
+    expect(BigInt(c.views.at(-1)?.view ?? '0')).toBeGreaterThan(lastView);
+    expect(c.views.length).toBeGreaterThan(viewsBefore);
+    const result = await trading.stop();
+    await expectExactlyOnce(c, result);
+    expectNoDoubles(c.views);
+  });
+
+  it('with a warm spare: a partitioned host gets a replica back once healed (moved home through the spare), and no call fails', async () => {
+    const c = await startMultiHost(['--spares', '1']);
+    cluster = c;
+    await c.waitFor(
+      'three serving and a spare',
+      (s) => serving(s).length === 3 && s.replicas.some((r) => r.spare),
+    );
+    const sessions = await Promise.all(Array.from({ length: 2 }, () => c.session()));
+    const trading = keepTrading(sessions, c.quotes);
+    while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
+    c.network.partition(c.network.host('h1'));
+    await c.waitFor(
+      'nothing serving on h1, three serving elsewhere',
+      (s) => serving(s).length === 3 && serving(s).every((r) => r.host !== 'h1'),
+    );
+    c.network.heal(c.network.host('h1'));
+    const back = await c.waitFor(
+      'a replica on h1 again, three serving',
+      (s) =>
+        serving(s).length === 3 &&
+        s.replicas.some(
+          (r) =>
+            r.host === 'h1' && (r.state === 'REPLICA_STATE_SERVING' || r.state === 'REPLICA_STATE_SPARE'),
+        ),
+      90_000,
+    );
+    expect(back.hosts.find((h) => h.name === 'h1')?.replicas.length).toBeGreaterThan(0);
+    const result = await trading.stop();
+    await expectExactlyOnce(c, result);
+    expectNoDoubles(c.views);
+  });
+
+  it('a restarted manager adopts the replicas through the agents: the same processes, on the same hosts, and no call fails', async () => {
+    const { c, status } = await ready();
+    const before = serving(status)
+      .map((r) => `${r.id}:${r.pid}@${r.host}`)
+      .sort();
+    const sessions = await Promise.all(Array.from({ length: 2 }, () => c.session()));
+    const trading = keepTrading(sessions, c.quotes);
+    while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
+    await c.killManager();
+    const okKilled = trading.ok();
+    while (trading.ok() < okKilled + 30) await new Promise((r) => setTimeout(r, 50));
+    await c.restartManager();
+    const after = await c.waitFor('three serving again', (s) => serving(s).length === 3);
+    expect(
+      serving(after)
+        .map((r) => `${r.id}:${r.pid}@${r.host}`)
+        .sort(),
+    ).toEqual(before);
+    expect(after.replicas.every((r) => r.restarts === 0)).toBe(true);
+    const result = await trading.stop();
+    await expectExactlyOnce(c, result);
+  });
+});
