@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, type ServiceError, status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAgent, runAgent } from '../src/agent/run-agent.js';
 import { createLogger } from '../src/common/logger.js';
@@ -8,6 +8,7 @@ import { makeTempDataDir } from '../src/common/paths.js';
 import { hedgeProto } from '../src/common/proto.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import type { HostAgentClient } from '../src/gen/hedge/v1/HostAgent.js';
+import { agentChannelCredentials } from '../src/replication-manager/agent-credentials.js';
 
 describe('hedge agent: bad requests', () => {
   let dir: string;
@@ -27,7 +28,7 @@ describe('hedge agent: bad requests', () => {
       },
       createLogger('test-agent'),
     );
-    client = new (hedgeProto().HostAgent)(agent.address, credentials.createInsecure());
+    client = new (hedgeProto().HostAgent)(agent.address, agentChannelCredentials());
   });
   afterAll(async () => {
     client.close();
