@@ -12,6 +12,7 @@ import { type SpawnedHedgeProcess, spawnHedge, stopChild } from '../../src/commo
 import { makeTempDataDir } from '../../src/common/paths.js';
 import { signalQuietly } from '../../src/common/process-state.js';
 import { type HaCluster, type HaMember, startHaCluster } from '../../src/ha/ha-cluster.js';
+import { managerArgs } from '../../test/support/cluster.js';
 import { startTestFeed, type TestFeed } from '../../test/support/feed.js';
 import { uniqueUsername } from '../../test/support/trader.js';
 
@@ -63,21 +64,7 @@ export async function startHaSystem(): Promise<HaSystem> {
     cleanups.push(() => feed.stop());
     await ensureAdministrator(pool, dataDir);
     const manager: SpawnedHedgeProcess = spawnHedge(
-      [
-        'manager',
-        '--data-dir',
-        dataDir,
-        '--port',
-        '0',
-        '--replicas',
-        '3',
-        '--min',
-        '2',
-        '--owner-pid',
-        String(process.pid),
-        '--feed',
-        feed.address,
-      ],
+      [...managerArgs({ dataDir, port: 0, feed: feed.address }), '--owner-pid', String(process.pid)],
       { lifeline: true, env: { DATABASE_URL: cluster.databaseUrl } },
     );
     cleanups.push(() => stopChild(manager.child));

@@ -13,6 +13,7 @@ import { hedgeProto } from '../../src/common/proto.js';
 import { deadlineAfter, invoke } from '../../src/common/rpc.js';
 import type { HostReplicas__Output } from '../../src/gen/hedge/v1/HostReplicas.js';
 import type { Membership__Output } from '../../src/gen/hedge/v1/Membership.js';
+import { managerArgs as baseManagerArgs } from '../../test/support/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { startTestFeed, type TestFeed } from '../../test/support/feed.js';
 import { uniqueUsername } from '../../test/support/trader.js';
@@ -107,19 +108,7 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
     const startManager = async (port = 0) => {
       const manager = spawnHedge(
         [
-          'manager',
-          '--data-dir',
-          feed.dataDir,
-          '--host',
-          managerHost.address,
-          '--port',
-          String(port),
-          '--replicas',
-          '3',
-          '--min',
-          '2',
-          '--feed',
-          feed.address,
+          ...baseManagerArgs({ dataDir: feed.dataDir, host: managerHost.address, port, feed: feed.address }),
           '--agents',
           [...agents].map(([name, address]) => `${name}=${address}`).join(','),
           ...managerArgs,

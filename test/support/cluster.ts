@@ -36,6 +36,24 @@ export interface Cluster {
  * `hedge manager` process that spawns three real replica processes. Replicas are
  * owned by this test process, so none outlives it.
  */
+/** `hedge manager`'s argv as the test suites start it: three replicas, at least two, one feed. */
+export function managerArgs(o: { dataDir: string; port: number; feed: string; host?: string }): string[] {
+  return [
+    'manager',
+    '--data-dir',
+    o.dataDir,
+    ...(o.host ? ['--host', o.host] : []),
+    '--port',
+    String(o.port),
+    '--replicas',
+    '3',
+    '--min',
+    '2',
+    '--feed',
+    o.feed,
+  ];
+}
+
 export async function startCluster(
   extraManagerArgs: string[] = [],
   feedOptions: TestFeedOptions = {},
@@ -49,19 +67,9 @@ export async function startCluster(
   const spawnManager = async () => {
     const spawned = spawnHedge(
       [
-        'manager',
-        '--data-dir',
-        feed.dataDir,
-        '--port',
-        String(port),
-        '--replicas',
-        '3',
-        '--min',
-        '2',
+        ...managerArgs({ dataDir: feed.dataDir, port, feed: feed.address }),
         '--owner-pid',
         String(process.pid),
-        '--feed',
-        feed.address,
         ...extraManagerArgs,
       ],
       { lifeline: true, env: { DATABASE_URL: db.url } },
