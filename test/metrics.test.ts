@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TradingSession } from '../src/client/trading-session.js';
 import { uuidv7 } from '../src/common/ids.js';
@@ -98,6 +97,23 @@ describe('metrics and trace ids of a real replicated system', () => {
     await cluster?.stop();
   });
 
+  /** The replicas' log lines about `requestId`, once each of the three has written one. */
+  async function replicaLinesOf(requestId: string) {
+    const logDir = join(cluster.feed.dataDir, 'logs');
+    const linesFor = () =>
+      readdirSync(logDir)
+        .filter((f) => f.startsWith('replica-'))
+        .flatMap((f) => readFileSync(join(logDir, f), 'utf8').split('\n'))
+        .filter((l) => l.includes(requestId))
+        .map((l) => JSON.parse(l) as { requestId: string; traceId: string; method: string; replica: string });
+    await waitFor(
+      'a line from each replica',
+      () => new Set(linesFor().map((l) => l.replica)).size === 3,
+      20_000,
+    );
+    return linesFor();
+  }
+
   const replicaUrls = () =>
     [...targets(cluster.feed.dataDir)].filter(([k]) => k.startsWith('replica-')).map(([, url]) => url);
 
@@ -174,19 +190,8 @@ describe('metrics and trace ids of a real replicated system', () => {
     expect(rows).toEqual([{ trace_id: traceId, op: 'buy' }]);
 
     // Each replica logs the request (at debug level, which this cluster runs at) with both ids.
-    const logDir = join(cluster.feed.dataDir, 'logs');
-    const linesFor = () =>
-      readdirSync(logDir)
-        .filter((f) => f.startsWith('replica-'))
-        .flatMap((f) => readFileSync(join(logDir, f), 'utf8').split('\n'))
-        .filter((l) => l.includes(requestId))
-        .map((l) => JSON.parse(l) as { requestId: string; traceId: string; method: string; replica: string });
-    await waitFor(
-      'a line from each replica',
-      () => new Set(linesFor().map((l) => l.replica)).size === 3,
-      20_000,
-    );
-    for (const line of linesFor()) {
+    const lines = await replicaLinesOf(requestId);
+    for (const line of lines) {
       expect(line).toMatchObject({ requestId, traceId, method: 'Buy' });
     }
   });
@@ -199,9 +204,11 @@ describe('metrics and trace ids of a real replicated system', () => {
       [requestId],
     );
     expect(rows[0]?.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    // One trace for the logical call: the three copies, on three replicas, carry the stored one.
+    const lines = await replicaLinesOf(requestId);
+    expect(new Set(lines.map((l) => l.traceId))).toEqual(new Set([rows[0]?.trace_id]));
     // The session's own metadata was not changed: the next call gets another trace.
     expect(session.metadata.get('traceparent')).toEqual([]);
-    expect(new Metadata().get('traceparent')).toEqual([]);
   });
 
   it("the manager's view, serving count, and an exit's detection and replacement, by cause", async () => {
