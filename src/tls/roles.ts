@@ -54,10 +54,19 @@ function wholeLogNeedsOperator(request: unknown): Role | undefined {
 
 /** The roles that may call `path` ("/hedge.v1.Trading/Buy"); none for an unknown service. */
 export function rolesFor(path: string): readonly Role[] {
-  const method = path.replace(/^\//, '');
-  const service = method.split('/')[0] ?? '';
-  return RPC_ROLES[method] ?? RPC_ROLES[service] ?? [];
+  let allowed = rolesByPath.get(path);
+  if (!allowed) {
+    const method = path.replace(/^\//, '');
+    const service = method.split('/')[0] ?? '';
+    allowed = RPC_ROLES[method] ?? RPC_ROLES[service] ?? [];
+    // Paths are the servers' own methods (grpc-js refuses unknown ones before interceptors)
+    // and a few probes: bounded, but cleared past a size no server reaches.
+    if (rolesByPath.size >= 1_024) rolesByPath.clear();
+    rolesByPath.set(path, allowed);
+  }
+  return allowed;
 }
+const rolesByPath = new Map<string, readonly Role[]>();
 
 /** Why a caller holding `held` may not call `path`, or undefined if it may. */
 export function refusal(path: string, held: readonly Role[]): string | undefined {
@@ -68,6 +77,20 @@ export function refusal(path: string, held: readonly Role[]): string | undefined
   return `${name} needs a certificate with the role ${allowed.join(' or ')}; the caller's has ${held.length > 0 ? held.join(', ') : 'no role'}`;
 }
 
+/** A connection's certificate names, parsed once: its calls present the same text each time. */
+const heldBySan = new Map<string, Role[]>();
+function heldRoles(subjectAltName: string | undefined): Role[] {
+  if (subjectAltName === undefined) return [];
+  let held = heldBySan.get(subjectAltName);
+  if (!held) {
+    held = rolesInAltNames(subjectAltName);
+    // A bounded cache: a long-lived server meets few certificates, but never an unbounded number.
+    if (heldBySan.size >= 1_024) heldBySan.clear();
+    heldBySan.set(subjectAltName, held);
+  }
+  return held;
+}
+
 /**
  * The server interceptor that applies RPC_ROLES to every call from the peer's
  * certificate: a refused call ends PERMISSION_DENIED with the reason, before its
@@ -76,12 +99,14 @@ export function refusal(path: string, held: readonly Role[]): string | undefined
  */
 export const authorizeByRole: ServerInterceptor = (method, call) => {
   if (isInsecure()) return new ServerInterceptingCall(call);
-  const held = rolesInAltNames(call.getAuthContext().sslPeerCertificate?.subjectaltname);
-  const deny = (details: string) => call.sendStatus({ code: status.PERMISSION_DENIED, details });
+  const held = heldRoles(call.getAuthContext().sslPeerCertificate?.subjectaltname);
+  const reason = refusal(method.path, held);
   const extra = REQUEST_ROLES[method.path.replace(/^\//, '')];
+  // The common case (an allowed caller, no check on the message): nothing to intercept.
+  if (!reason && !extra) return new ServerInterceptingCall(call);
+  const deny = (details: string) => call.sendStatus({ code: status.PERMISSION_DENIED, details });
   const listener = new ServerListenerBuilder()
     .withOnReceiveMetadata((metadata: Metadata, next) => {
-      const reason = refusal(method.path, held);
       if (reason) deny(reason);
       else next(metadata);
     })
