@@ -1,6 +1,6 @@
-import { status } from '@grpc/grpc-js';
+import type { status } from '@grpc/grpc-js';
 import { Counter, Histogram } from 'prom-client';
-import { metricsRegistry } from '../common/metrics.js';
+import { codeLabel, LATENCY_BUCKETS, metricsRegistry } from '../common/metrics.js';
 
 /**
  * The replicated client's figures, per replica, in the process's registry
@@ -37,7 +37,7 @@ const calls = new Histogram({
   name: 'hedge_client_call_seconds',
   help: 'Logical calls (all attempts on all replicas together), by method and final status code',
   labelNames: ['grpc_method', 'grpc_code'],
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  buckets: LATENCY_BUCKETS,
   registers: [metricsRegistry],
 });
 
@@ -76,7 +76,7 @@ export const clientMetrics = {
     const c = replica(replicaId);
     let child = c.failures.get(code);
     if (!child) {
-      child = failures.labels(replicaId, status[code] ?? String(code));
+      child = failures.labels(replicaId, codeLabel(code));
       c.failures.set(code, child);
     }
     child.inc();
@@ -89,7 +89,7 @@ export const clientMetrics = {
     const key = `${path} ${code}`;
     let child = byCall.get(key);
     if (!child) {
-      child = calls.labels(path.slice(path.lastIndexOf('/') + 1), status[code] ?? String(code));
+      child = calls.labels(path.slice(path.lastIndexOf('/') + 1), codeLabel(code));
       byCall.set(key, child);
     }
     child.observe(seconds);

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 import { metricsTargetsDir } from './metrics-targets.js';
@@ -14,6 +15,14 @@ import { metricsTargetsDir } from './metrics-targets.js';
  * with the server.
  */
 export const metricsRegistry = new Registry();
+
+/** Latency buckets, in seconds, of every RPC histogram (server and client alike, so they compare). */
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A gRPC status code as a label: its name (OK, UNAVAILABLE, …). */
+export function codeLabel(code: number): string {
+  return status[code] ?? String(code);
+}
 
 /** The process figures are registered once, however many endpoints a process opens. */
 let collectingDefaults = false;

@@ -1,6 +1,6 @@
-import { status } from '@grpc/grpc-js';
+import type { status } from '@grpc/grpc-js';
 import { Counter, Histogram } from 'prom-client';
-import { metricsRegistry } from './metrics.js';
+import { codeLabel, LATENCY_BUCKETS, metricsRegistry } from './metrics.js';
 
 const LABELS = ['grpc_service', 'grpc_method', 'grpc_code'] as const;
 
@@ -16,7 +16,7 @@ const handling = new Histogram({
   name: 'hedge_grpc_server_handling_seconds',
   help: 'Time from an RPC arriving to its answer (for a stream: to its end), by service, method and status code',
   labelNames: LABELS,
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  buckets: LATENCY_BUCKETS,
   registers: [metricsRegistry],
 });
 
@@ -37,7 +37,7 @@ function childrenFor(path: string, code: status): Children {
     const labels = {
       grpc_service: path.slice(1, slash),
       grpc_method: path.slice(slash + 1),
-      grpc_code: status[code] ?? String(code),
+      grpc_code: codeLabel(code),
     };
     c = { handled: handled.labels(labels), handling: handling.labels(labels) };
     children.set(key, c);
