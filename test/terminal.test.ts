@@ -2,8 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
-import { useCluster } from './support/cluster.js';
+import { makeTempDataDir } from '../src/common/paths.js';
+import { tradeArgs, useCluster } from './support/cluster.js';
 import { spawnInPty } from './support/pty.js';
 import { uniqueUsername } from './support/trader.js';
 
@@ -16,12 +16,10 @@ interface Run {
 describe('hedge trade, the terminal client', () => {
   const c = useCluster();
 
-  const tradeArgs = () => [CLI_PATH, 'trade', '--manager', c.managerAddress, '--feed', c.feed.address];
-
   /** `hedge trade` with `script` on stdin, as a script (not a terminal). */
   const script = (lines: string[]): Promise<Run> =>
     new Promise((resolve) => {
-      const child = execFile(process.execPath, tradeArgs(), (err, stdout, stderr) =>
+      const child = execFile(process.execPath, tradeArgs(c), (err, stdout, stderr) =>
         resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
       );
       child.stdin?.end(`${lines.join('\n')}\n`);
@@ -109,7 +107,7 @@ describe('hedge trade, the terminal client', () => {
   });
 
   it('piped into a reader that stops early, it exits quietly', async () => {
-    const child = spawn(process.execPath, tradeArgs(), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, tradeArgs(c), { stdio: ['pipe', 'pipe', 'pipe'] });
     // Far more than a pipe holds, so the client is still writing when the reader goes.
     child.stdin.end(`${Array(2_000).fill('help').join('\n')}\n`);
     let stderr = '';
@@ -128,7 +126,7 @@ describe('hedge trade, the terminal client', () => {
     // Its own data directory: the history file a terminal session keeps goes there.
     const home = makeTempDataDir('hedge-terminal-');
     afterAll(() => rmSync(home, { recursive: true, force: true }));
-    const interactive = () => spawnInPty(process.execPath, [...tradeArgs(), '--plain', '--data-dir', home]);
+    const interactive = () => spawnInPty(process.execPath, tradeArgs(c, '--plain', '--data-dir', home));
 
     it('asks for a password with echo off and keeps no password in its history', async () => {
       const user = uniqueUsername('tty');

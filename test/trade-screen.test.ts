@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_PATH } from '../src/common/paths.js';
-import { serving, useCluster } from './support/cluster.js';
+import { serving, tradeArgs, useCluster } from './support/cluster.js';
 import { type Pty, spawnInPty } from './support/pty.js';
 import { Screen } from './support/screen.js';
 import { uniqueUsername } from './support/trader.js';
@@ -38,19 +37,7 @@ describe('hedge trade, full screen in a terminal', { timeout: 180_000 }, () => {
     else env.NO_COLOR = '1';
     const pty = spawnInPty(
       process.execPath,
-      [
-        CLI_PATH,
-        'trade',
-        '--manager',
-        c.managerAddress,
-        '--feed',
-        c.feed.address,
-        '--data-dir',
-        home,
-        '--watch',
-        'ABC,DEF',
-        ...(options.args ?? []),
-      ],
+      tradeArgs(c, '--data-dir', home, '--watch', 'ABC,DEF', ...(options.args ?? [])),
       60_000,
       env,
     );

@@ -7,6 +7,7 @@ import type { ReplicationMode } from '../../src/client/replication-mode.js';
 import { TradingSession } from '../../src/client/trading-session.js';
 import { ensureAdministrator } from '../../src/common/admin.js';
 import { spawnHedge, stopChild } from '../../src/common/hedge-process.js';
+import { CLI_PATH } from '../../src/common/paths.js';
 import { deadlineAfter, invoke } from '../../src/common/rpc.js';
 import type { FaultReportResponse__Output } from '../../src/gen/hedge/v1/FaultReportResponse.js';
 import { blockResource } from './block-resource.js';
@@ -52,6 +53,11 @@ export function managerArgs(o: { dataDir: string; port: number; feed: string; ho
     '--feed',
     o.feed,
   ];
+}
+
+/** `hedge trade`'s argv (after node's) against a cluster, then `extra`. */
+export function tradeArgs(c: Cluster, ...extra: string[]): string[] {
+  return [CLI_PATH, 'trade', '--manager', c.managerAddress, '--feed', c.feed.address, ...extra];
 }
 
 export async function startCluster(
