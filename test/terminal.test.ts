@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTempDataDir } from '../src/common/paths.js';
-import { tradeArgs, useCluster } from './support/cluster.js';
+import { requestsOf, tradeArgs, useCluster } from './support/cluster.js';
 import { spawnInPty } from './support/pty.js';
 import { uniqueUsername } from './support/trader.js';
 
@@ -24,15 +24,6 @@ describe('hedge trade, the terminal client', () => {
       );
       child.stdin?.end(`${lines.join('\n')}\n`);
     });
-
-  /** The request ids the server claimed for this user: one per mutating call it received. */
-  const requestsOf = async (username: string): Promise<string[]> =>
-    (
-      await c.db.pool.query<{ op: string }>(
-        `SELECT op FROM request_log JOIN users ON users.id = request_log.user_id WHERE username = $1 ORDER BY request_log.created_at`,
-        [username],
-      )
-    ).rows.map((r) => r.op);
 
   it('refuses shares, amounts, symbols and counts the wire would not take, and extra words, sending nothing', async () => {
     const user = uniqueUsername('strict');
@@ -57,7 +48,7 @@ describe('hedge trade, the terminal client', () => {
       'trades',
     ]);
     // Of the user's calls, only the deposit reached the server (the register's row names no user yet).
-    expect(await requestsOf(user)).toEqual(['deposit']);
+    expect(await requestsOf(c, user)).toEqual(['deposit']);
     expect(run.stdout).toContain('cash 1000.00, reserved 0.00\n');
     expect(run.stdout).toContain('no holdings');
     expect(run.stdout).toContain('no trades');

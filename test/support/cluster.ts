@@ -60,6 +60,16 @@ export function tradeArgs(c: Cluster, ...extra: string[]): string[] {
   return [CLI_PATH, 'trade', '--manager', c.managerAddress, '--feed', c.feed.address, ...extra];
 }
 
+/** The operations of the requests the cluster claimed for a user, oldest first: one per mutating call it received. */
+export async function requestsOf(c: Cluster, username: string): Promise<string[]> {
+  const { rows } = await c.db.pool.query<{ op: string }>(
+    `SELECT op FROM request_log JOIN users ON users.id = request_log.user_id WHERE username = $1
+     ORDER BY request_log.created_at`,
+    [username],
+  );
+  return rows.map((r) => r.op);
+}
+
 export async function startCluster(
   extraManagerArgs: string[] = [],
   feedOptions: TestFeedOptions = {},
