@@ -35,24 +35,34 @@ BEGIN
     'account', (SELECT account_body(cash, reserved_cash) FROM accounts WHERE user_id = p_user));
 END $$;
 
+-- Gives back what a pending order reserved (a buy's cash, a sell's shares), for a
+-- cancel or an expiry: the audit events of that (cash coming back is an account
+-- transaction; shares are not).
+CREATE OR REPLACE FUNCTION release_order(p_request_id uuid, o pending_orders) RETURNS audit_event[]
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_amount bigint := o.shares * o.price_cents;
+BEGIN
+  IF o.side = 'buy' THEN
+    PERFORM ledger_move(p_request_id, o.user_id, 'release', p_cash => v_amount, p_reserved_cash => -v_amount);
+    RETURN ARRAY[ev_account('add', v_amount)];
+  END IF;
+  PERFORM ledger_move(p_request_id, o.user_id, 'release', o.symbol, p_shares => o.shares,
+                      p_reserved_shares => -o.shares);
+  RETURN ARRAY[]::audit_event[];
+END $$;
+
 -- Releases what an expired pending order reserved. Its effect is recorded under
 -- the order's derived id and logged under the number of the command that placed it.
 CREATE OR REPLACE FUNCTION expire_order(o pending_orders, p_replica text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-  ctx request_context;
-  v_amount bigint := o.shares * o.price_cents;
+  ctx request_context := ROW(derived_request_id('expire', o.id), o.user_id,
+                             (SELECT username FROM users WHERE id = o.user_id), p_replica,
+                             o.transaction_num)::request_context;
 BEGIN
-  ctx := ROW(derived_request_id('expire', o.id), o.user_id, (SELECT username FROM users WHERE id = o.user_id),
-             p_replica, o.transaction_num)::request_context;
   UPDATE pending_orders SET state = 'expired' WHERE id = o.id;
-  IF o.side = 'buy' THEN
-    PERFORM ledger_move(ctx.request_id, o.user_id, 'release', p_cash => v_amount, p_reserved_cash => -v_amount);
-    PERFORM write_audit(ctx, ARRAY[ev_account('add', v_amount)]);
-  ELSE
-    PERFORM ledger_move(ctx.request_id, o.user_id, 'release', o.symbol, p_shares => o.shares,
-                        p_reserved_shares => -o.shares);
-  END IF;
+  PERFORM write_audit(ctx, release_order(ctx.request_id, o));
 END $$;
 
 -- Lock order, everywhere: a user's account row first, then that user's pending
@@ -252,12 +262,8 @@ BEGIN
     VALUES (ctx.request_id, ctx.user_id, o.symbol, p_side, o.shares, o.price_cents, v_amount, o.quote_sequence,
             o.quote_signature, ctx.replica_id)
     RETURNING * INTO t;
-  ELSIF p_side = 'buy' THEN
-    PERFORM ledger_move(ctx.request_id, ctx.user_id, 'release', p_cash => v_amount, p_reserved_cash => -v_amount);
-    v_events := v_events || ev_account('add', v_amount);
   ELSE
-    PERFORM ledger_move(ctx.request_id, ctx.user_id, 'release', o.symbol, p_shares => o.shares,
-                        p_reserved_shares => -o.shares);
+    v_events := v_events || release_order(ctx.request_id, o);
   END IF;
   PERFORM write_audit(ctx, v_events);
   RETURN op_ok(result_body(format('%s %s %s %s at %s', CASE WHEN p_commit THEN 'committed' ELSE 'cancelled' END,

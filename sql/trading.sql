@@ -191,7 +191,8 @@ BEGIN
 END $$;
 
 -- ---------------------------------------------------------------------------
--- Reads. They change nothing, so they need no request id.
+-- Reads. They change nothing, so they need no request id. Each answers with its
+-- body for a live session and with session_invalid() for any other token.
 
 CREATE OR REPLACE FUNCTION session_user_id(p_token_hash bytea) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
@@ -205,17 +206,14 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_user bigint := session_user_id(p_token_hash);
 BEGIN
-  IF v_user IS NULL THEN
-    RETURN session_invalid();
-  END IF;
-  RETURN op_ok(jsonb_build_object(
+  RETURN CASE WHEN v_user IS NULL THEN session_invalid() ELSE op_ok(jsonb_build_object(
     'account', coalesce((SELECT account_body(cash, reserved_cash) FROM accounts WHERE user_id = v_user),
                         account_body(0, 0)),
     'holdings', coalesce((
       SELECT jsonb_agg(jsonb_build_object('symbol', symbol, 'shares', shares::text,
                                           'reserved_shares', reserved_shares::text) ORDER BY symbol)
       FROM holdings WHERE user_id = v_user AND (shares > 0 OR reserved_shares > 0)), '[]'::jsonb)
-  ));
+  )) END;
 END $$;
 
 CREATE OR REPLACE FUNCTION read_trades(p_token_hash bytea, p_limit integer, p_before bigint) RETURNS op_result
@@ -223,11 +221,8 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_user bigint := session_user_id(p_token_hash);
 BEGIN
-  IF v_user IS NULL THEN
-    RETURN session_invalid();
-  END IF;
-  RETURN op_ok(jsonb_build_object('trades', coalesce((
+  RETURN CASE WHEN v_user IS NULL THEN session_invalid() ELSE op_ok(jsonb_build_object('trades', coalesce((
     SELECT jsonb_agg(trade_json(t) ORDER BY t.id DESC)
     FROM (SELECT * FROM trades WHERE user_id = v_user AND (p_before = 0 OR id < p_before)
-          ORDER BY id DESC LIMIT p_limit) t), '[]'::jsonb)));
+          ORDER BY id DESC LIMIT p_limit) t), '[]'::jsonb))) END;
 END $$;

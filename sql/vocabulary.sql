@@ -6,26 +6,22 @@
 -- function of the schema is dropped and these are created again. A file here
 -- holds functions only; tables, types and data changes are migrations.
 
--- The gRPC status codes an operation answers with, by name (the numbers of
--- grpc-js's status enum; a test checks each against it). An operation's result
--- carries the number, which the replica turns back into the status of that name.
-CREATE OR REPLACE FUNCTION grpc_ok() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 0 $$;
-
-CREATE OR REPLACE FUNCTION grpc_not_found() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 5 $$;
-
-CREATE OR REPLACE FUNCTION grpc_already_exists() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 6 $$;
-
-CREATE OR REPLACE FUNCTION grpc_permission_denied() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 7 $$;
-
-CREATE OR REPLACE FUNCTION grpc_failed_precondition() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 9 $$;
-
-CREATE OR REPLACE FUNCTION grpc_unauthenticated() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 16 $$;
+-- The gRPC status codes an operation answers with, by name: grpc_ok(),
+-- grpc_not_found() and the others of this list (the numbers of grpc-js's status
+-- enum; a test checks each against it), one constant function each, made from
+-- the list. An operation's result carries the number, which the replica turns
+-- back into the status of that name.
+DO $$
+DECLARE
+  c record;
+BEGIN
+  FOR c IN SELECT * FROM (VALUES ('grpc_ok', 0), ('grpc_not_found', 5), ('grpc_already_exists', 6),
+                                 ('grpc_permission_denied', 7), ('grpc_failed_precondition', 9),
+                                 ('grpc_unauthenticated', 16)) AS codes (name, code) LOOP
+    EXECUTE format('CREATE OR REPLACE FUNCTION %I() RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE '
+                   'AS $f$ SELECT %s $f$', c.name, c.code);
+  END LOOP;
+END $$;
 
 CREATE OR REPLACE FUNCTION max_balance_cents() RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT 100000000000000000::bigint $$;

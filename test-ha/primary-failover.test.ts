@@ -71,11 +71,18 @@ describe('the HA database: Patroni, three PostgreSQL 15 nodes in strict synchron
     sys = undefined;
   });
 
+  /** A new system with active and passive clients trading on it, 40 trades acknowledged; torn down after the test. */
+  async function tradingSystem(): Promise<{ s: HaSystem; stream: TradeStream }> {
+    const s = await startHaSystem();
+    sys = s;
+    const trades = new TradeStream(await sessionsOf(s), s.quotes);
+    stream = trades;
+    await trades.acknowledge(40);
+    return { s, stream: trades };
+  }
+
   it('SIGKILL of the primary postmaster mid-stream: each acknowledged trade stored once, trading resumes by itself', async () => {
-    sys = await startHaSystem();
-    const s = sys;
-    stream = new TradeStream(await sessionsOf(s), s.quotes);
-    await stream.acknowledge(40);
+    const { s, stream } = await tradingSystem();
     const primary = await s.member('leader');
     process.kill(primary.postgresPid as number, 'SIGKILL');
     const killedAt = Date.now();
@@ -88,10 +95,7 @@ describe('the HA database: Patroni, three PostgreSQL 15 nodes in strict synchron
   });
 
   it('a "partitioned" primary (Patroni and PostgreSQL SIGSTOPped): a standby takes over, the old one rejoins as a standby with no write of its own', async () => {
-    sys = await startHaSystem();
-    const s = sys;
-    stream = new TradeStream(await sessionsOf(s), s.quotes);
-    await stream.acknowledge(40);
+    const { s, stream } = await tradingSystem();
     const old = await s.member('leader');
     const patroni = old.patroniPid as number;
     const postmaster = old.postgresPid as number;
@@ -147,10 +151,7 @@ describe('the HA database: Patroni, three PostgreSQL 15 nodes in strict synchron
   });
 
   it('the synchronous standby (Patroni and PostgreSQL) and one etcd member SIGKILLed: trading goes on', async () => {
-    sys = await startHaSystem();
-    const s = sys;
-    stream = new TradeStream(await sessionsOf(s), s.quotes);
-    await stream.acknowledge(40);
+    const { s, stream } = await tradingSystem();
     const sync = await s.member('sync_standby');
     process.kill(sync.patroniPid as number, 'SIGKILL');
     process.kill(sync.postgresPid as number, 'SIGKILL');

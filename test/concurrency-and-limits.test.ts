@@ -10,8 +10,8 @@ import { hedgeProto } from '../src/common/proto.js';
 import { verifyDatabase } from '../src/common/verify-database.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
 import type { FiringResult } from '../src/replica/trigger-firing.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestFeed, TEST_PRICES, type TestFeed } from './support/feed.js';
+import { useTestDatabase } from './support/database.js';
+import { TEST_PRICES, useTestFeed } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';
 import { uniqueUsername } from './support/trader.js';
 
@@ -22,8 +22,8 @@ import { uniqueUsername } from './support/trader.js';
  * hit every time rather than by luck.
  */
 describe('the database under concurrency and at its limits', () => {
-  let db: TestDatabase;
-  let feed: TestFeed;
+  const db = useTestDatabase();
+  const feed = useTestFeed({ prices: { ...TEST_PRICES, PNY: 1n } });
   let replica: RunningReplica;
   let client: ReplicatedClient;
   const held: PoolClient[] = [];
@@ -31,10 +31,8 @@ describe('the database under concurrency and at its limits', () => {
   let sessions: Pool;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     sessions = createPool(db.url, { max: 8, applicationName: 'hedge-lock-test' });
     // PNY at one cent: the cheapest price, where a holding grows fastest.
-    feed = await startTestFeed({ prices: { ...TEST_PRICES, PNY: 1n } });
     // No feed address: no trigger fires but those this test fires; the sweep is this test's too.
     replica = await startInProcessReplica(
       { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath, orderSweepIntervalMs: 3_600_000 },
@@ -51,8 +49,6 @@ describe('the database under concurrency and at its limits', () => {
     await sessions?.end();
     client?.close();
     await replica?.stop();
-    await feed?.stop();
-    await db?.drop();
   });
 
   interface User {

@@ -12,8 +12,8 @@ import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js
 import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
 import { channelCredentials } from '../src/tls/transport.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestFeed, type TestFeed } from './support/feed.js';
+import { type TestDatabase, useTestDatabase } from './support/database.js';
+import { useTestFeed } from './support/feed.js';
 import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
 import { failureOf, Trader, tradingClient, uniqueUsername } from './support/trader.js';
 import { waitFor } from './support/wait.js';
@@ -57,14 +57,12 @@ async function effectsOf(db: TestDatabase, requestId: string) {
 describe.each<DedupStrategy>(['cache', 'abort'])(
   'exactly once across three replica processes (%s)',
   (strategy) => {
-    let db: TestDatabase;
-    let feed: TestFeed;
+    const db = useTestDatabase();
+    const feed = useTestFeed();
     let replicas: ReplicaProcess[] = [];
     let trader: Trader;
 
     beforeAll(async () => {
-      db = await createTestDatabase();
-      feed = await startTestFeed();
       const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath, strategy };
       replicas = await Promise.all(['a', 'b', 'c'].map((id) => spawnReplica(setup, `${strategy}-${id}`)));
       trader = await Trader.open(tradingClient(replicas[0]?.address ?? ''));
@@ -74,8 +72,6 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
     afterAll(async () => {
       trader?.client.close();
       await Promise.all(replicas.map((r) => r.stop()));
-      await feed?.stop();
-      await db?.drop();
     });
 
     it('N copies of one buy sent at once: one trade, N identical responses', async () => {

@@ -1,10 +1,35 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createPool, type Pool, withDatabase } from '../src/common/database.js';
-import { listFunctionFiles, listMigrations, migrate } from '../src/common/migrate.js';
+import {
+  listFunctionFiles,
+  listMigrations,
+  type Migration,
+  migrate,
+  SUPERSEDED_CHECKSUMS,
+} from '../src/common/migrate.js';
 
-/** hedge 0.1.0's migrations, functions and all, as a data directory made by it has them. */
+/** hedge 0.1.0's migrations, functions and all, as a data directory made by it has them (gzipped: see its README). */
 const RELEASED_MIGRATIONS = new URL('./fixtures/migrations-0.1.0/', import.meta.url).pathname;
+
+/** The released files, byte for byte as hedge 0.1.0 shipped them. */
+function releasedMigrations(): Migration[] {
+  return readdirSync(RELEASED_MIGRATIONS)
+    .filter((f) => f.endsWith('.sql.gz'))
+    .sort()
+    .map((f) => ({
+      version: Number(f.slice(0, 3)),
+      name: f.slice(0, -'.gz'.length),
+      sql: gunzipSync(readFileSync(join(RELEASED_MIGRATIONS, f))).toString('utf8'),
+    }));
+}
+
+function checksum(sql: string): string {
+  return createHash('sha256').update(sql, 'utf8').digest('hex');
+}
 
 describe('migrations', () => {
   const prefix = `migrate_${randomBytes(4).toString('hex')}`;
@@ -71,20 +96,27 @@ describe('migrations', () => {
     await old.query(`CREATE TABLE schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
       checksum text)`);
-    const released = listMigrations(RELEASED_MIGRATIONS);
+    const released = releasedMigrations();
     expect(released.map((m) => m.name)).toEqual([
       '001_schema.sql',
       '002_execution.sql',
       '003_day_trading.sql',
       '004_trigger_isolation.sql',
     ]);
+    // They are the released bytes: 001 is unchanged since, the others are what migrate() knows it superseded.
+    const current = new Map(listMigrations().map((m) => [m.name, checksum(m.sql)]));
+    for (const m of released) {
+      expect([current.get(m.name), ...(SUPERSEDED_CHECKSUMS[m.name] ?? [])], m.name).toContain(
+        checksum(m.sql),
+      );
+    }
     for (const m of released) {
       await old.query('BEGIN');
       await old.query(m.sql);
       await old.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
         m.version,
         m.name,
-        createHash('sha256').update(m.sql, 'utf8').digest('hex'),
+        checksum(m.sql),
       ]);
       await old.query('COMMIT');
     }

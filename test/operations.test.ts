@@ -9,7 +9,7 @@ import { hedgeProto } from '../src/common/proto.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import { FaultInjector, type Injection, type InjectorOptions } from '../src/fault-injector/injector.js';
 import { channelCredentials } from '../src/tls/transport.js';
-import { type Cluster, serving, useCluster } from './support/cluster.js';
+import { type Cluster, serving, tradeArgs, useCluster } from './support/cluster.js';
 import { tradeMany } from './support/load.js';
 import { startInProcessReplica } from './support/replicas.js';
 import { waitFor } from './support/wait.js';
@@ -171,16 +171,7 @@ describe('operating a running system: inject, verify, status', () => {
       'buy ABC 1000000',
       'frobnicate',
     ].join('\n');
-    const child = execFile(process.execPath, [
-      CLI_PATH,
-      'trade',
-      '--manager',
-      c.managerAddress,
-      '--feed',
-      c.feed.address,
-      '--mode',
-      'hedged',
-    ]);
+    const child = execFile(process.execPath, tradeArgs(c, '--mode', 'hedged'));
     child.stdin?.end(`${script}\n`);
     let out = '';
     let err = '';

@@ -2,27 +2,23 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkHealth, healthClient } from '../src/common/health.js';
 import { exited } from '../src/common/hedge-process.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestFeed, type TestFeed } from './support/feed.js';
+import { useTestDatabase } from './support/database.js';
+import { useTestFeed } from './support/feed.js';
 import { listServices } from './support/reflection.js';
 import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
 import { failureOf, Trader, tradingClient } from './support/trader.js';
 
 describe('a replica process', () => {
-  let db: TestDatabase;
-  let feed: TestFeed;
+  const db = useTestDatabase();
+  const feed = useTestFeed();
   let replica: ReplicaProcess;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    feed = await startTestFeed();
     replica = await spawnReplica({ databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath }, 'graceful');
   });
 
   afterAll(async () => {
     await replica?.stop();
-    await feed?.stop();
-    await db?.drop();
   });
 
   it('serves grpc.health.v1 and reflection of its services', async () => {

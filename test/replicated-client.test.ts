@@ -1,7 +1,7 @@
 import { Server, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DayTradingSession } from '../src/client/day-trading-session.js';
-import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-client.js';
+import { ReplicatedCallError } from '../src/client/replicated-client.js';
 import type { ReplicationMode } from '../src/client/replication-mode.js';
 import { TradingSession } from '../src/client/trading-session.js';
 import { hedgeProto } from '../src/common/proto.js';
@@ -9,30 +9,15 @@ import type { DumpLogResult } from '../src/gen/hedge/v1/DumpLogResult.js';
 import type { LogChunk } from '../src/gen/hedge/v1/LogChunk.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
 import type { StreamLogRequest__Output } from '../src/gen/hedge/v1/StreamLogRequest.js';
-import { type Behaviour, type FakeReplica, fakeReplica, listen } from './support/fake-replicas.js';
+import { type Behaviour, listen, useFakeReplicas } from './support/fake-replicas.js';
 
 const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
 
 describe('the replicated client against real gRPC servers', () => {
-  const replicas: FakeReplica[] = [];
-  const clients: ReplicatedClient[] = [];
-  afterEach(() => {
-    for (const c of clients.splice(0)) c.close();
-    for (const r of replicas.splice(0)) r.server.forceShutdown();
-  });
+  const { replicas, connect, connectToAll } = useFakeReplicas();
 
-  async function setUp(mode: ReplicationMode, behaviours: Behaviour[], hedgeDelayMs?: number) {
-    for (const b of behaviours) replicas.push(await fakeReplica(b));
-    const client = await ReplicatedClient.connect({
-      mode,
-      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
-      deadlineMs: 20_000,
-      hedgeSize: 2,
-      hedgeDelayMs,
-    });
-    clients.push(client);
-    return client;
-  }
+  const setUp = (mode: ReplicationMode, behaviours: Behaviour[], hedgeDelayMs?: number) =>
+    connect(behaviours, { mode, hedgeSize: 2, hedgeDelayMs });
 
   async function failure(promise: Promise<unknown>): Promise<ReplicatedCallError> {
     const err = await promise.then(
@@ -103,11 +88,7 @@ describe('the replicated client against real gRPC servers', () => {
       });
       replicas.push({ address: await listen(server), calls: 0, calledAt: [], server, pending: [] });
     }
-    const client = await ReplicatedClient.connect({
-      mode: 'active',
-      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
-    });
-    clients.push(client);
+    const client = await connectToAll({ mode: 'active' });
     return new DayTradingSession(new TradingSession(client));
   }
 

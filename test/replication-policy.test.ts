@@ -1,12 +1,11 @@
 import { status } from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ReplicatedClient, type ReplicatedClientOptions } from '../src/client/replicated-client.js';
+import { describe, expect, it } from 'vitest';
 import { REPLICATION_MODES } from '../src/client/replication-mode.js';
 import { POLICIES, RESUMABLE_STREAM, replicationPolicies } from '../src/client/replication-policy.js';
 import { isRetryable, retryability } from '../src/common/errors.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
-import { type Behaviour, type FakeReplica, fakeReplica } from './support/fake-replicas.js';
+import { useFakeReplicas } from './support/fake-replicas.js';
 
 const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
 
@@ -96,26 +95,7 @@ describe('the replication policies as values', () => {
 });
 
 describe('which replicas each policy asks, against real gRPC servers', () => {
-  const replicas: FakeReplica[] = [];
-  const clients: ReplicatedClient[] = [];
-  afterEach(() => {
-    for (const c of clients.splice(0)) c.close();
-    for (const r of replicas.splice(0)) r.server.forceShutdown();
-  });
-
-  async function setUp(
-    behaviours: Behaviour[],
-    options: Omit<ReplicatedClientOptions, 'replicas' | 'deadlineMs'>,
-  ): Promise<ReplicatedClient> {
-    for (const b of behaviours) replicas.push(await fakeReplica(b));
-    const client = await ReplicatedClient.connect({
-      ...options,
-      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
-      deadlineMs: 20_000,
-    });
-    clients.push(client);
-    return client;
-  }
+  const { replicas, connect: setUp, closeAll } = useFakeReplicas();
 
   /** Waits until the replicas got `total` calls together (copies still on their way after an answer). */
   async function callsReach(total: number): Promise<number[]> {
@@ -135,8 +115,7 @@ describe('which replicas each policy asks, against real gRPC servers', () => {
     const first = await client.call<Portfolio>(GET_PORTFOLIO, {});
     expect(first.telemetry).toMatchObject({ answeredBy: 'r1', attempts: 1, failures: [] });
     expect(replicas.map((r) => r.calls)).toEqual([1, 0, 0]);
-    for (const c of clients.splice(0)) c.close();
-    for (const r of replicas.splice(0)) r.server.forceShutdown();
+    closeAll();
 
     const failing = await setUp(['unavailable', 'ok', 'ok'], { mode: 'passive' });
     const second = await failing.call<Portfolio>(GET_PORTFOLIO, {});

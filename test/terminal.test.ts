@@ -2,8 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
-import { useCluster } from './support/cluster.js';
+import { makeTempDataDir } from '../src/common/paths.js';
+import { requestsOf, tradeArgs, useCluster } from './support/cluster.js';
 import { spawnInPty } from './support/pty.js';
 import { uniqueUsername } from './support/trader.js';
 
@@ -16,25 +16,14 @@ interface Run {
 describe('hedge trade, the terminal client', () => {
   const c = useCluster();
 
-  const tradeArgs = () => [CLI_PATH, 'trade', '--manager', c.managerAddress, '--feed', c.feed.address];
-
   /** `hedge trade` with `script` on stdin, as a script (not a terminal). */
   const script = (lines: string[]): Promise<Run> =>
     new Promise((resolve) => {
-      const child = execFile(process.execPath, tradeArgs(), (err, stdout, stderr) =>
+      const child = execFile(process.execPath, tradeArgs(c), (err, stdout, stderr) =>
         resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
       );
       child.stdin?.end(`${lines.join('\n')}\n`);
     });
-
-  /** The request ids the server claimed for this user: one per mutating call it received. */
-  const requestsOf = async (username: string): Promise<string[]> =>
-    (
-      await c.db.pool.query<{ op: string }>(
-        `SELECT op FROM request_log JOIN users ON users.id = request_log.user_id WHERE username = $1 ORDER BY request_log.created_at`,
-        [username],
-      )
-    ).rows.map((r) => r.op);
 
   it('refuses shares, amounts, symbols and counts the wire would not take, and extra words, sending nothing', async () => {
     const user = uniqueUsername('strict');
@@ -59,7 +48,7 @@ describe('hedge trade, the terminal client', () => {
       'trades',
     ]);
     // Of the user's calls, only the deposit reached the server (the register's row names no user yet).
-    expect(await requestsOf(user)).toEqual(['deposit']);
+    expect(await requestsOf(c, user)).toEqual(['deposit']);
     expect(run.stdout).toContain('cash 1000.00, reserved 0.00\n');
     expect(run.stdout).toContain('no holdings');
     expect(run.stdout).toContain('no trades');
@@ -109,7 +98,7 @@ describe('hedge trade, the terminal client', () => {
   });
 
   it('piped into a reader that stops early, it exits quietly', async () => {
-    const child = spawn(process.execPath, tradeArgs(), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, tradeArgs(c), { stdio: ['pipe', 'pipe', 'pipe'] });
     // Far more than a pipe holds, so the client is still writing when the reader goes.
     child.stdin.end(`${Array(2_000).fill('help').join('\n')}\n`);
     let stderr = '';
@@ -128,7 +117,7 @@ describe('hedge trade, the terminal client', () => {
     // Its own data directory: the history file a terminal session keeps goes there.
     const home = makeTempDataDir('hedge-terminal-');
     afterAll(() => rmSync(home, { recursive: true, force: true }));
-    const interactive = () => spawnInPty(process.execPath, [...tradeArgs(), '--plain', '--data-dir', home]);
+    const interactive = () => spawnInPty(process.execPath, tradeArgs(c, '--plain', '--data-dir', home));
 
     it('asks for a password with echo off and keeps no password in its history', async () => {
       const user = uniqueUsername('tty');

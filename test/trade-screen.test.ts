@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_PATH } from '../src/common/paths.js';
-import { serving, useCluster } from './support/cluster.js';
+import { requestsOf, serving, tradeArgs, useCluster } from './support/cluster.js';
 import { type Pty, spawnInPty } from './support/pty.js';
 import { Screen } from './support/screen.js';
 import { uniqueUsername } from './support/trader.js';
@@ -38,19 +37,7 @@ describe('hedge trade, full screen in a terminal', { timeout: 180_000 }, () => {
     else env.NO_COLOR = '1';
     const pty = spawnInPty(
       process.execPath,
-      [
-        CLI_PATH,
-        'trade',
-        '--manager',
-        c.managerAddress,
-        '--feed',
-        c.feed.address,
-        '--data-dir',
-        home,
-        '--watch',
-        'ABC,DEF',
-        ...(options.args ?? []),
-      ],
+      tradeArgs(c, '--data-dir', home, '--watch', 'ABC,DEF', ...(options.args ?? [])),
       60_000,
       env,
     );
@@ -61,14 +48,6 @@ describe('hedge trade, full screen in a terminal', { timeout: 180_000 }, () => {
     for (const ch of line) pty.type(ch);
     pty.type('\r');
   };
-  /** The request ids the server claimed for this user, by operation. */
-  const requestsOf = async (username: string): Promise<string[]> =>
-    (
-      await c.db.pool.query<{ op: string }>(
-        'SELECT op FROM request_log JOIN users ON users.id = request_log.user_id WHERE username = $1 ORDER BY request_log.created_at',
-        [username],
-      )
-    ).rows.map((r) => r.op);
   /** Signs a new user up at the hidden prompt, with cash. */
   const signUp = async (pty: Pty, screen: Screen, user: string, password: string) => {
     await screen.expect(/hedge>/);
@@ -149,7 +128,7 @@ describe('hedge trade, full screen in a terminal', { timeout: 180_000 }, () => {
       pty.type('\x03');
       await screen.expect(/cancelled: nothing bought[\s\S]*cancelled: nothing bought/);
       await quit(pty);
-      expect(await requestsOf(user)).toEqual(['deposit']);
+      expect(await requestsOf(c, user)).toEqual(['deposit']);
     } finally {
       pty.kill();
     }
@@ -174,7 +153,7 @@ describe('hedge trade, full screen in a terminal', { timeout: 180_000 }, () => {
       await screen.expect(new RegExp(`replica ${victim.id} replaced \\(restart \\d+\\): \\S`));
       await capture(screen, 'failover');
       await quit(pty);
-      expect(await requestsOf(user)).toEqual(['deposit', 'buy']);
+      expect(await requestsOf(c, user)).toEqual(['deposit', 'buy']);
     } finally {
       pty.kill();
     }

@@ -13,8 +13,8 @@ import type { SignedQuote__Output } from '../src/gen/hedge/v1/SignedQuote.js';
 import type { TradingClient } from '../src/gen/hedge/v1/Trading.js';
 import type { RunningReplica } from '../src/replica/run-replica.js';
 import { channelCredentials } from '../src/tls/transport.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestFeed, type TestFeed } from './support/feed.js';
+import { useTestDatabase } from './support/database.js';
+import { useTestFeed } from './support/feed.js';
 import { startInProcessReplica } from './support/replicas.js';
 import { Trader, tradingClient } from './support/trader.js';
 
@@ -51,16 +51,14 @@ const bearer = (token: string) => {
 };
 
 describe('the wire contract: session states and error details', () => {
-  let db: TestDatabase;
-  let feed: TestFeed;
+  const db = useTestDatabase();
+  const feed = useTestFeed();
   let replica: RunningReplica;
   let trading: TradingClient;
   let dayTrading: DayTradingClient;
   let quote: SignedQuote__Output;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    feed = await startTestFeed();
     replica = await startInProcessReplica({ databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath });
     trading = tradingClient(replica.address);
     dayTrading = new (hedgeProto().DayTrading)(replica.address, channelCredentials());
@@ -71,8 +69,6 @@ describe('the wire contract: session states and error details', () => {
     trading?.close();
     dayTrading?.close();
     await replica?.stop();
-    await feed?.stop();
-    await db?.drop();
   });
 
   /** Every RPC of hedge.v1.Trading and hedge.v1.DayTrading that takes a token, with input it would accept. */

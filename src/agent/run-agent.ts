@@ -1,5 +1,5 @@
-import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
+import { serveOwning } from '../common/owning-server.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
 import { agentHandlers } from './agent-service.js';
 import { HostReplicas, type HostReplicasOptions } from './host-replicas.js';
@@ -19,29 +19,16 @@ export interface RunningAgent {
 
 export async function runAgent(options: AgentOptions, log: Logger): Promise<RunningAgent> {
   const replicas = new HostReplicas(options, log);
-  let started: Awaited<ReturnType<typeof startGrpcServer>>;
-  try {
-    // mTLS (manager role only) plugs in where every hedge server gets its credentials: startGrpcServer.
-    started = await startGrpcServer(
-      options.host,
-      options.port,
-      (server) =>
-        server.addService(hedgeProto().HostAgent.service, agentHandlers(options.name, replicas, log)),
-      { services: ['hedge.v1.HostAgent'], protoFiles: [PROTO_FILES.agent] },
-    );
-  } catch (err) {
-    replicas.stop();
-    throw err;
-  }
+  // mTLS (manager role only) plugs in where every hedge server gets its credentials: startGrpcServer.
+  const running = await serveOwning(
+    options,
+    (server) => server.addService(hedgeProto().HostAgent.service, agentHandlers(options.name, replicas, log)),
+    { services: ['hedge.v1.HostAgent'], protoFiles: [PROTO_FILES.agent] },
+    { release: () => replicas.stop() },
+  );
   log.info(
-    { address: started.address, host: options.name, replicas: replicas.list().length },
+    { address: running.address, host: options.name, replicas: replicas.list().length },
     'host agent serving',
   );
-  return {
-    address: started.address,
-    stop: async () => {
-      replicas.stop();
-      await started.shutdown(2_000);
-    },
-  };
+  return running;
 }

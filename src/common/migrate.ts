@@ -64,7 +64,7 @@ export function functionSetChecksum(files: FunctionFile[]): string {
  * by the function set. A database that applied one of these is accepted, and
  * its recorded checksum brought up to date.
  */
-const SUPERSEDED_CHECKSUMS: Readonly<Record<string, readonly string[]>> = {
+export const SUPERSEDED_CHECKSUMS: Readonly<Record<string, readonly string[]>> = {
   '002_execution.sql': ['5855fbecfa6635b9d7d61aad17486c431feeb85464e1e335c5270d2fe909b1f9'],
   '003_day_trading.sql': ['8e65706da647f96e779722737a6c3fc9fbd05771a5494476d0ba77765921553d'],
   '004_trigger_isolation.sql': ['94e743e234031dc72539ee2cd634434bb121782bd3f0e4f54f6af5fa293c5b05'],

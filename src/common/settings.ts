@@ -173,6 +173,13 @@ export const REJUVENATE_AGE: Setting<number> = {
   parse: positiveDurationOption,
 };
 
+/** The process a replica's life is tied to: it exits when that one is gone. */
+export const OWNER_PID: Setting<number> = {
+  flag: '--owner-pid <pid>',
+  description: 'exit when this process is gone',
+  parse: intOption(1),
+};
+
 /** The setting's default value, for code that runs without a command line (tests, libraries). */
 export function defaultOf<T>(setting: Setting<T>): T {
   if (setting.default === undefined) throw new Error(`${setting.flag} has no default`);
@@ -301,7 +308,7 @@ export function replicaArgs(s: ReplicaSettings): string[] {
     'replica',
     ...(s.id !== undefined ? ['--id', s.id] : []),
     ...(s.dataDir !== undefined ? [flag(DATA_DIR), s.dataDir] : []),
-    ...(s.ownerPid !== undefined ? ['--owner-pid', String(s.ownerPid)] : []),
+    ...(s.ownerPid !== undefined ? [flag(OWNER_PID), String(s.ownerPid)] : []),
     ...(s.dedup !== undefined ? [flag(DEDUP), s.dedup] : []),
     ...(s.pool !== undefined ? [flag(POOL), String(s.pool)] : []),
     ...(s.orderTtlMs !== undefined ? [flag(ORDER_TTL), formatDuration(s.orderTtlMs)] : []),

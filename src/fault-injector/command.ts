@@ -9,14 +9,8 @@ import {
 } from '../common/cli-options.js';
 import { formatDuration } from '../common/duration.js';
 import { stopOnSignals } from '../common/hedge-process.js';
-import {
-  DATA_DIR,
-  DATABASE_URL,
-  MANAGER_ADDRESS,
-  requireSetting,
-  resolveDataDir,
-  settingOption,
-} from '../common/settings.js';
+import { withRunningSystemOptions } from '../common/running-system-options.js';
+import { DATABASE_URL, MANAGER_ADDRESS, requireSetting, resolveDataDir } from '../common/settings.js';
 import { FAULT_KINDS, type FaultKind } from './injector.js';
 
 interface InjectCliOptions {
@@ -47,17 +41,17 @@ function atOffsets(value: string): number[] {
 }
 
 export function injectCommand(): Command {
-  return new Command('inject')
-    .description(
+  return withRunningSystemOptions(
+    new Command('inject').description(
       'Inject faults into the running replicas on a schedule: crash (SIGKILL), hang (SIGSTOP, then SIGCONT) or ' +
         'slow (added latency; replicas need --allow-fault-injection), at a seeded-random serving replica, never ' +
         "below the minimum of serving replicas; or db-primary (SIGKILL the database primary's postmaster, for " +
         '`hedge up --ha`), or feed (SIGKILL a seeded-random stock feed of the data directory, never the last ' +
         'one running). Prints one JSON line per injection. Runs on the replicas’ machine.',
-    )
-    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
-    .addOption(settingOption(MANAGER_ADDRESS))
-    .addOption(settingOption({ ...DATABASE_URL, description: 'the database, for --kinds db-primary' }))
+    ),
+    MANAGER_ADDRESS,
+    { ...DATABASE_URL, description: 'the database, for --kinds db-primary' },
+  )
     .addOption(
       defaulted(
         '--kinds <list>',

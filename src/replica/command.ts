@@ -12,6 +12,7 @@ import {
   DEDUP,
   FEED_ADDRESS,
   ORDER_TTL,
+  OWNER_PID,
   POOL,
   REAP_INTERVAL,
   REQUEST_RETENTION,
@@ -91,10 +92,11 @@ export function replicaCommand(): Command {
         `${DEFAULT_SIGN_IN_LIMITS.baseDelayMs / 1000}s`,
       ),
     )
-    .option(
-      '--owner-pid <pid>',
-      'exit when this process is gone (the manager passes that of `hedge up`)',
-      intOption(1),
+    .addOption(
+      settingOption({
+        ...OWNER_PID,
+        description: `${OWNER_PID.description} (the manager passes that of \`hedge up\`)`,
+      }),
     )
     .action(async (opts: ReplicaCliOptions) => {
       const { runReplica } = await import('./run-replica.js');

@@ -15,6 +15,7 @@ import {
   HEARTBEAT_MISSES,
   HEARTBEAT_TIMEOUT,
   ORDER_TTL,
+  OWNER_PID,
   POOL,
   PROCESS_WATCH_INTERVAL,
   REJUVENATE_AGE,
@@ -84,10 +85,11 @@ export function managerCommand(): Command {
       'start replicas on several hosts through their agents (`hedge agent`): name=host:port,… ' +
         '(default: spawn them on this host)',
     )
-    .option(
-      '--owner-pid <pid>',
-      'replicas exit when this process is gone (`hedge up` passes itself)',
-      intOption(1),
+    .addOption(
+      settingOption({
+        ...OWNER_PID,
+        description: 'replicas exit when this process is gone (`hedge up` passes itself)',
+      }),
     )
     .action(async (opts: ManagerCliOptions) => {
       const { runManager } = await import('./run-manager.js');

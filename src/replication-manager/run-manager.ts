@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { DatabaseWatch } from '../common/database-watch.js';
-import { startGrpcServer } from '../common/grpc-server.js';
 import type { Logger } from '../common/logger.js';
+import { serveOwning } from '../common/owning-server.js';
 import { hedgeProto, PROTO_FILES } from '../common/proto.js';
 import { AgentLauncher } from './agents.js';
 import { managerMetrics } from './manager-metrics.js';
@@ -39,40 +39,30 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
     () => {},
     log,
   ).start();
-  let started: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
-  try {
-    started = await startGrpcServer(
-      options.host,
-      options.port,
-      (server) =>
-        server.addService(
-          hedgeProto().ReplicationManager.service,
-          managerHandlers(supervisor, membership, database, options, startedAtMs, log),
-        ),
-      { services: ['hedge.v1.ReplicationManager'], protoFiles: [PROTO_FILES.manager] },
-    );
-    await supervisor.start(previous);
-    membership.open();
-  } catch (err) {
-    // Nothing may outlive a manager that failed to start: not the replicas spawned so far,
-    // nor the database pool and the server that would keep the process alive.
-    await supervisor.stop();
-    await database.stop();
-    membership.endWatches();
-    await started?.shutdown(2_000);
-    throw err;
-  }
+  const running = await serveOwning(
+    options,
+    (server) =>
+      server.addService(
+        hedgeProto().ReplicationManager.service,
+        managerHandlers(supervisor, membership, database, options, startedAtMs, log),
+      ),
+    { services: ['hedge.v1.ReplicationManager'], protoFiles: [PROTO_FILES.manager] },
+    {
+      // The replicas spawned so far, the database pool and the membership watches.
+      release: async () => {
+        await supervisor.stop();
+        await database.stop();
+        membership.endWatches();
+      },
+      ready: async () => {
+        await supervisor.start(previous);
+        membership.open();
+      },
+    },
+  );
   log.info(
-    { address: started.address, view: membership.viewNumber, serving: supervisor.serving().length },
+    { address: running.address, view: membership.viewNumber, serving: supervisor.serving().length },
     'replication manager serving',
   );
-  return {
-    address: started.address,
-    stop: async () => {
-      await supervisor.stop();
-      await database.stop();
-      membership.endWatches();
-      await started.shutdown(2_000);
-    },
-  };
+  return running;
 }

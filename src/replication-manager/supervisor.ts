@@ -3,7 +3,7 @@ import { checkHealth, healthClient } from '../common/health.js';
 import type { Logger } from '../common/logger.js';
 import type { ProcessState } from '../common/process-state.js';
 import { HEARTBEAT_CHANNEL_OPTIONS } from '../common/rpc.js';
-import type { ReplicaSettings } from '../common/settings.js';
+import { defaultOf, PROCESS_WATCH_INTERVAL, type ReplicaSettings } from '../common/settings.js';
 import type { Member } from '../gen/hedge/v1/Member.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 import { type Launch, type Launcher, LocalLauncher } from './launcher.js';
@@ -41,7 +41,7 @@ export interface SupervisorOptions {
   heartbeatTimeoutMs: number;
   /** Consecutive failed heartbeats below which a running replica is never faulty. */
   heartbeatMisses: number;
-  /** How often /proc is read for every watched replica (default PROCESS_WATCH_MS). */
+  /** How often /proc is read for every watched replica (default: PROCESS_WATCH_INTERVAL's). */
   processWatchIntervalMs?: number;
   /** What every replica is started with (dedup strategy, pool size, fault injection, …). */
   replica: Omit<ReplicaSettings, 'id' | 'dataDir' | 'ownerPid'>;
@@ -73,12 +73,6 @@ const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
  * would never be seen. A stop is still seen within a heartbeat interval meanwhile.
  */
 const MAX_HEARTBEAT_TIMEOUT_MS = 2_000;
-/**
- * /proc/<pid>/stat of every watched replica is read this often, by one timer: a
- * stopped (state T) or vanished process is seen within it, while the health
- * checks themselves, which cost both processes a gRPC round trip, are a second apart.
- */
-export const PROCESS_WATCH_MS = 100;
 /** A retired replica is signalled this long after leaving the view: its clients have the new view by then. */
 const DRAIN_NOTICE_MS = 500;
 /** How long a retired replica may take to finish its calls after SIGTERM. */
@@ -164,7 +158,7 @@ export class Supervisor {
     this.launcher = options.launcher ?? new LocalLauncher(options.logDir, options.databaseUrl);
     this.processWatch = setInterval(
       () => this.watchProcesses(),
-      options.processWatchIntervalMs ?? PROCESS_WATCH_MS,
+      options.processWatchIntervalMs ?? defaultOf(PROCESS_WATCH_INTERVAL),
     ).unref();
   }
 
@@ -577,10 +571,11 @@ export class Supervisor {
 
   /**
    * Health checks every interval, each outcome a `health` event with the signals the
-   * machine decides on, until `stop-heartbeat`. The shared process watch reads
-   * /proc every PROCESS_WATCH_MS meanwhile and wakes the loop when the process
-   * stops or goes, so that it is reported at once, without waiting for the check's
-   * deadline or the next check.
+   * machine decides on, until `stop-heartbeat`. The shared process watch (one timer
+   * for every watched replica: /proc is cheap where a health check costs both
+   * processes a gRPC round trip) reads /proc every processWatchIntervalMs meanwhile
+   * and wakes the loop when the process stops or goes, so that it is reported at
+   * once, without waiting for the check's deadline or the next check.
    */
   private startHeartbeat(id: string, incarnation: number, address: string, pid: number | undefined): void {
     this.perform(id, { kind: 'stop-heartbeat' });

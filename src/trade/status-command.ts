@@ -1,24 +1,23 @@
 import { Command } from 'commander';
+import { withRunningSystemOptions } from '../common/running-system-options.js';
 import {
-  DATA_DIR,
   DATABASE_URL,
   MANAGER_ADDRESS,
   requireSetting,
   resolveDataDir,
   resolveSetting,
-  settingOption,
 } from '../common/settings.js';
 
 export function statusCommand(): Command {
-  return new Command('status')
-    .description(
+  return withRunningSystemOptions(
+    new Command('status').description(
       "Show whether the database is up (as the manager sees it) and the replication manager's replicas: " +
         'id, pid, address, state, uptime, restarts, last fault and its cause; for a database of several nodes ' +
         '(`hedge up --ha`), each node and which is the primary.',
-    )
-    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
-    .addOption(settingOption(MANAGER_ADDRESS))
-    .addOption(settingOption(DATABASE_URL))
+    ),
+    MANAGER_ADDRESS,
+    DATABASE_URL,
+  )
     .option('--json', 'print the status as JSON')
     .action(async (opts: { dataDir?: string; manager?: string; databaseUrl?: string; json?: boolean }) => {
       const { fetchStatusFrom } = await import('../client/manager-client.js');

@@ -2,8 +2,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, defaulted, positiveDurationOption } from '../common/cli-options.js';
 import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
+import { withRunningSystemOptions } from '../common/running-system-options.js';
 import {
-  DATA_DIR,
   FEED_ADDRESS,
   MANAGER_ADDRESS,
   PASSWORD,
@@ -47,17 +47,17 @@ function colourWanted(out: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean
 }
 
 export function tradeCommand(): Command {
-  return withMetricsOptions(new Command('trade'))
-    .description(
+  return withRunningSystemOptions(
+    withMetricsOptions(new Command('trade')).description(
       'The terminal trading client: register, log in, deposit, quote, buy, sell, portfolio, trades — each call ' +
         'sent to the replicas in the chosen mode, and answered with which replica answered, attempts and latency. ' +
         'On a terminal it is full screen: a live ticker, positions with P&L, day-trading orders, and the ' +
         'replication as it happens; with --plain, or when stdin is not a terminal, it reads one command per line ' +
         '(a script from stdin).',
-    )
-    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
-    .addOption(settingOption(MANAGER_ADDRESS))
-    .addOption(settingOption(FEED_ADDRESS))
+    ),
+    MANAGER_ADDRESS,
+    FEED_ADDRESS,
+  )
     .option(
       '--mode <mode>',
       'active (every replica), passive (one, fail over) or hedged (two)',

@@ -1,15 +1,16 @@
 import { Command } from 'commander';
-import { DATA_DIR, DATABASE_URL, requireSetting, resolveDataDir, settingOption } from '../common/settings.js';
+import { withRunningSystemOptions } from '../common/running-system-options.js';
+import { DATABASE_URL, requireSetting, resolveDataDir } from '../common/settings.js';
 
 export function verifyCommand(): Command {
-  return new Command('verify')
-    .description(
+  return withRunningSystemOptions(
+    new Command('verify').description(
       'Check the database after any run: no request id has more than one effect, the ledger reproduces every ' +
         'cash and share balance, nothing is negative, every acknowledged trade has its effect. ' +
         'Exits non-zero on any violation.',
-    )
-    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
-    .addOption(settingOption(DATABASE_URL))
+    ),
+    DATABASE_URL,
+  )
     .option('--json', 'print {"requests","effects","duplicate_effects","violations"} as JSON')
     .action(async (opts: { dataDir?: string; databaseUrl?: string; json?: boolean }) => {
       const { createPool } = await import('../common/database.js');

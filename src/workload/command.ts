@@ -2,14 +2,8 @@ import { Command } from 'commander';
 import { REPLICATION_MODES, type ReplicationMode } from '../client/replication-mode.js';
 import { choiceOption, defaulted, intOption, positiveDurationOption } from '../common/cli-options.js';
 import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
-import {
-  DATA_DIR,
-  FEED_ADDRESS,
-  MANAGER_ADDRESS,
-  requireSetting,
-  resolveDataDir,
-  settingOption,
-} from '../common/settings.js';
+import { withRunningSystemOptions } from '../common/running-system-options.js';
+import { FEED_ADDRESS, MANAGER_ADDRESS, requireSetting, resolveDataDir } from '../common/settings.js';
 import { textTable } from '../ui/text-table.js';
 import type { ReplaySummary } from './replay.js';
 
@@ -54,17 +48,18 @@ function summaryText(s: ReplaySummary): string {
 }
 
 export function workloadCommand(): Command {
-  return withMetricsOptions(new Command('workload'))
-    .argument('<file>', 'a SEng 468 workload file ([N] COMMAND,args… per line)')
-    .description(
-      'Replay a SEng 468 workload file through the replicated client: each user’s commands in file order, users in ' +
-        'parallel, transactionNum = the line’s [N]; the final DUMPLOG writes the whole audit log (XML, logfile.xsd) ' +
-        'under --out. Workload users are registered (or log in) with passwords derived from <data-dir>/workload-secret; ' +
-        'the final DUMPLOG runs as the administrator (<data-dir>/admin-password, made by hedge up).',
-    )
-    .addOption(settingOption({ ...DATA_DIR, description: 'data directory of the running system' }))
-    .addOption(settingOption(MANAGER_ADDRESS))
-    .addOption(settingOption(FEED_ADDRESS))
+  return withRunningSystemOptions(
+    withMetricsOptions(new Command('workload'))
+      .argument('<file>', 'a SEng 468 workload file ([N] COMMAND,args… per line)')
+      .description(
+        'Replay a SEng 468 workload file through the replicated client: each user’s commands in file order, users in ' +
+          'parallel, transactionNum = the line’s [N]; the final DUMPLOG writes the whole audit log (XML, logfile.xsd) ' +
+          'under --out. Workload users are registered (or log in) with passwords derived from <data-dir>/workload-secret; ' +
+          'the final DUMPLOG runs as the administrator (<data-dir>/admin-password, made by hedge up).',
+      ),
+    MANAGER_ADDRESS,
+    FEED_ADDRESS,
+  )
     .option('--mode <mode>', 'replication mode of the client', choiceOption(REPLICATION_MODES), 'active')
     .option('--concurrency <n>', 'users replayed at once', intOption(1, 10_000), 100)
     .option(

@@ -7,6 +7,7 @@ import type { ReplicationMode } from '../../src/client/replication-mode.js';
 import { TradingSession } from '../../src/client/trading-session.js';
 import { ensureAdministrator } from '../../src/common/admin.js';
 import { spawnHedge, stopChild } from '../../src/common/hedge-process.js';
+import { CLI_PATH } from '../../src/common/paths.js';
 import { deadlineAfter, invoke } from '../../src/common/rpc.js';
 import type { FaultReportResponse__Output } from '../../src/gen/hedge/v1/FaultReportResponse.js';
 import { blockResource } from './block-resource.js';
@@ -52,6 +53,21 @@ export function managerArgs(o: { dataDir: string; port: number; feed: string; ho
     '--feed',
     o.feed,
   ];
+}
+
+/** `hedge trade`'s argv (after node's) against a cluster, then `extra`. */
+export function tradeArgs(c: Cluster, ...extra: string[]): string[] {
+  return [CLI_PATH, 'trade', '--manager', c.managerAddress, '--feed', c.feed.address, ...extra];
+}
+
+/** The operations of the requests the cluster claimed for a user, oldest first: one per mutating call it received. */
+export async function requestsOf(c: Cluster, username: string): Promise<string[]> {
+  const { rows } = await c.db.pool.query<{ op: string }>(
+    `SELECT op FROM request_log JOIN users ON users.id = request_log.user_id WHERE username = $1
+     ORDER BY request_log.created_at`,
+    [username],
+  );
+  return rows.map((r) => r.op);
 }
 
 export async function startCluster(

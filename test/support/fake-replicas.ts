@@ -1,4 +1,6 @@
 import { Server, type ServerUnaryCall, type ServiceError, type sendUnaryData, status } from '@grpc/grpc-js';
+import { afterEach } from 'vitest';
+import { ReplicatedClient, type ReplicatedClientOptions } from '../../src/client/replicated-client.js';
 import { hedgeProto } from '../../src/common/proto.js';
 import type { Portfolio } from '../../src/gen/hedge/v1/Portfolio.js';
 import { serverCredentials } from '../../src/tls/transport.js';
@@ -40,4 +42,33 @@ export async function listen(server: Server): Promise<string> {
     server.bindAsync('127.0.0.1:0', serverCredentials(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return `127.0.0.1:${port}`;
+}
+
+/**
+ * A suite's fake replicas and the clients connected to them, all closed after
+ * each test (or at `closeAll`, for a test that starts again).
+ */
+export function useFakeReplicas() {
+  const replicas: FakeReplica[] = [];
+  const clients: ReplicatedClient[] = [];
+  const closeAll = () => {
+    for (const c of clients.splice(0)) c.close();
+    for (const r of replicas.splice(0)) r.server.forceShutdown();
+  };
+  afterEach(closeAll);
+  /** A client of every replica started so far, named r1, r2, … in order. */
+  const connectToAll = async (options: Omit<ReplicatedClientOptions, 'replicas'>) => {
+    const client = await ReplicatedClient.connect({
+      ...options,
+      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+    });
+    clients.push(client);
+    return client;
+  };
+  /** A fake replica for each behaviour, and a client of them with a generous deadline. */
+  const connect = async (behaviours: Behaviour[], options: Omit<ReplicatedClientOptions, 'replicas'>) => {
+    for (const b of behaviours) replicas.push(await fakeReplica(b));
+    return connectToAll({ deadlineMs: 20_000, ...options });
+  };
+  return { replicas, connect, connectToAll, closeAll };
 }

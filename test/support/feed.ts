@@ -9,6 +9,7 @@ import { signQuote } from '../../src/stock-feed/quote-book.js';
 import { type RunningFeed, runFeed } from '../../src/stock-feed/run-feed.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/stock-feed/signing-key.js';
 import { channelCredentials } from '../../src/tls/transport.js';
+import { blockResource } from './block-resource.js';
 
 export interface TestFeed {
   address: string;
@@ -102,3 +103,10 @@ export async function startTestFeed(options: TestFeedOptions = {}): Promise<Test
     },
   };
 }
+
+/** A test feed for the enclosing describe block, stopped after its tests. */
+export const useTestFeed = (options: TestFeedOptions = {}): TestFeed =>
+  blockResource(
+    () => startTestFeed(options),
+    (feed) => feed.stop(),
+  );

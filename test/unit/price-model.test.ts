@@ -15,6 +15,17 @@ function walk(model: PriceModel, from: bigint, ticks: number): bigint[][] {
 
 const walkModel = (seed: number) => new PriceModel({ symbols, seed, mode: 'walk', tickMs: TICK_MS });
 
+/** A walk of one symbol, X, from `base` cents. */
+const walkOfX = (seed: number, base: bigint, maxStepBp?: number) =>
+  new PriceModel({
+    symbols: ['X'],
+    seed,
+    mode: 'walk',
+    tickMs: TICK_MS,
+    maxStepBp,
+    initialPrices: new Map([['X', base]]),
+  });
+
 describe('PriceModel', () => {
   it('repeats the same walk for the same seed and another for another seed', () => {
     expect(walk(walkModel(42), START, 200)).toEqual(walk(walkModel(42), START, 200));
@@ -35,13 +46,7 @@ describe('PriceModel', () => {
   });
 
   it('moves like a walk from tick to tick and stays within ±50 % of its base price', () => {
-    const model = new PriceModel({
-      symbols: ['X'],
-      seed: 9,
-      mode: 'walk',
-      tickMs: TICK_MS,
-      initialPrices: new Map([['X', 10_000n]]),
-    });
+    const model = walkOfX(9, 10_000n);
     const seen = new Set<bigint>();
     let previous = model.priceAt('X', START) ?? 0n;
     for (let i = 1n; i < 20_000n; i++) {
@@ -58,14 +63,7 @@ describe('PriceModel', () => {
   });
 
   it('moves prices in whole cents and never below one cent', () => {
-    const model = new PriceModel({
-      symbols: ['X'],
-      seed: 1,
-      mode: 'walk',
-      tickMs: TICK_MS,
-      maxStepBp: 5_000,
-      initialPrices: new Map([['X', 3n]]),
-    });
+    const model = walkOfX(1, 3n, 5_000);
     const seen = new Set<bigint>();
     for (let i = 0n; i < 2_000n; i++) {
       const p = model.priceAt('X', START + i) ?? 0n;
