@@ -2,6 +2,7 @@ import { type Client, type Metadata, status } from '@grpc/grpc-js';
 import { BACKOFF, backoffDelay } from '../common/backoff.js';
 import { reasonOf } from '../common/errors.js';
 import { clientMetrics } from './client-metrics.js';
+import { type DatabaseOutageMemory, isDatabaseUnavailable } from './failover-budget.js';
 import type { ReplicaMember, View } from './membership-watcher.js';
 import type { ReplicationMode } from './replication-mode.js';
 import type { ReplicationPolicy } from './replication-policy.js';
@@ -83,6 +84,8 @@ export interface ReplicaSet {
   reportFault(member: ReplicaMember, code: status, details: string): void;
   onViewChange(listener: (view: View) => void): () => void;
   onClose(listener: () => void): () => void;
+  /** When a replica last answered that the database is away, to any call of this client. */
+  readonly databaseOutage: DatabaseOutageMemory;
 }
 
 export interface CallSpec<T> {
@@ -90,8 +93,14 @@ export interface CallSpec<T> {
   /** For the telemetry: the method's path and the client's mode. */
   method: string;
   mode: ReplicationMode;
-  /** One deadline for the whole call, across every attempt. */
+  /** One deadline for the whole call, across every attempt; also the longest one attempt may take. */
   deadlineMs: number;
+  /**
+   * How long the whole call may go on instead, if the database is failing over: the
+   * replicas answered DATABASE_UNAVAILABLE to this call, or to another call of the
+   * client within this time (undefined: never past deadlineMs).
+   */
+  failoverBudgetMs?: number;
   attempt: Attempt<T>;
 }
 
@@ -130,7 +139,10 @@ class CallExecution<T> {
   private readonly deterministic = new Set<string>();
   private readonly telemetry: CallTelemetry;
   private readonly started = performance.now();
-  private readonly deadline: number;
+  private readonly startMs = Date.now();
+  private deadline: number;
+  /** The deadline was moved out to the fail-over budget. */
+  private extended = false;
   private readonly policy: ReplicationPolicy;
   private settled = false;
   private lastError: WireFailure | undefined;
@@ -146,7 +158,7 @@ class CallExecution<T> {
     private readonly spec: CallSpec<T>,
   ) {
     this.policy = spec.policy;
-    this.deadline = Date.now() + spec.deadlineMs;
+    this.deadline = this.startMs + spec.deadlineMs;
     this.telemetry = {
       method: spec.method,
       mode: spec.mode,
@@ -215,12 +227,13 @@ class CallExecution<T> {
   }
 
   private launch(member: ReplicaMember): void {
-    const remaining = this.deadline - Date.now();
+    const remaining = this.remainingMs();
     if (remaining <= 0) {
       this.giveUp();
       return;
     }
-    const attemptMs = Math.min(remaining, this.policy.attemptTimeoutMs ?? remaining);
+    // Within a fail-over budget every attempt still ends by the ordinary deadline's length.
+    const attemptMs = Math.min(remaining, this.policy.attemptTimeoutMs ?? this.spec.deadlineMs);
     this.telemetry.attempts += 1;
     const attempt: InFlight = { member, call: { cancel: () => {} } };
     this.inFlight.add(attempt);
@@ -257,6 +270,7 @@ class CallExecution<T> {
 
   private attemptFailed(member: ReplicaMember, err: WireFailure): void {
     this.lastError = err;
+    if (isDatabaseUnavailable(err)) this.replicas.databaseOutage.note();
     this.failed.add(member.address);
     this.telemetry.failures.push({ replica: member.id, code: err.code, atMs: Date.now() });
     clientMetrics.failure(member.id, err.code);
@@ -298,13 +312,35 @@ class CallExecution<T> {
 
   private retryLater(): void {
     if (this.settled) return;
-    const remaining = this.deadline - Date.now();
+    const remaining = this.remainingMs();
     if (remaining <= 0) {
       this.giveUp();
       return;
     }
     const delay = Math.min(remaining, backoffDelay(BACKOFF.callRetry, this.rounds - 1));
     this.retryTimer = setTimeout(() => this.launchRound(), delay);
+  }
+
+  /**
+   * Time left before the call gives up. When the ordinary deadline has run out while
+   * the database is failing over (as the replicas said, to this call or lately to
+   * another), the call goes on until the fail-over budget from its start: a retry
+   * with the same request id is safe, and the fail-over ends by itself.
+   */
+  private remainingMs(): number {
+    const now = Date.now();
+    const budget = this.spec.failoverBudgetMs;
+    if (
+      this.deadline <= now &&
+      !this.extended &&
+      budget !== undefined &&
+      budget > this.spec.deadlineMs &&
+      this.replicas.databaseOutage.recent(budget, now)
+    ) {
+      this.extended = true;
+      this.deadline = this.startMs + budget;
+    }
+    return this.deadline - now;
   }
 
   private cancelled(): void {
@@ -317,12 +353,10 @@ class CallExecution<T> {
     const last = this.lastError
       ? ` (last failure: ${status[this.lastError.code]} ${this.lastError.details})`
       : '';
-    this.fail(
-      undefined,
-      status.DEADLINE_EXCEEDED,
-      undefined,
-      `no replica answered within ${this.spec.deadlineMs} ms${last}`,
-    );
+    const within = this.extended
+      ? `${this.spec.failoverBudgetMs} ms (the database was failing over)`
+      : `${this.spec.deadlineMs} ms`;
+    this.fail(undefined, status.DEADLINE_EXCEEDED, undefined, `no replica answered within ${within}${last}`);
   }
 
   /** Ends the call with an error: the application's answer from `member`, or the client's own. */

@@ -25,7 +25,7 @@ export interface HaSystem {
   quotes: QuoteSource;
   managerAddress: string;
   status(): Promise<ManagerStatus>;
-  /** A registered, funded user's session; calls may take a minute (a fail-over is a pause). */
+  /** A registered, funded user's session, with the client's default deadline and fail-over budget. */
   session(mode: ReplicationMode): Promise<TradingSession>;
   /** The member Patroni lists with `role`, waiting for one. */
   member(role: string, timeoutMs?: number, not?: string): Promise<HaMember>;
@@ -91,11 +91,8 @@ export async function startHaSystem(): Promise<HaSystem> {
       managerAddress,
       status: () => fetchStatusFrom(managerAddress),
       session: async (mode) => {
-        const replicated = await ReplicatedClient.connect({
-          manager: managerAddress,
-          mode,
-          deadlineMs: 90_000,
-        });
+        // The defaults: a trade sent during a fail-over must succeed as a user's would (failover-budget.ts).
+        const replicated = await ReplicatedClient.connect({ manager: managerAddress, mode });
         const session = new TradingSession(replicated);
         sessions.push(session);
         await session.register(uniqueUsername(mode), 'test password');
