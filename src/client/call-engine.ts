@@ -98,7 +98,8 @@ export interface CallSpec<T> {
   /**
    * How long the whole call may go on instead, if the database is failing over: the
    * replicas answered DATABASE_UNAVAILABLE to this call, or to another call of the
-   * client within this time (undefined: never past deadlineMs).
+   * client within this time, or a round of the call found the view empty
+   * (undefined: never past deadlineMs).
    */
   failoverBudgetMs?: number;
   attempt: Attempt<T>;
@@ -143,6 +144,8 @@ class CallExecution<T> {
   private deadline: number;
   /** The deadline was moved out to the fail-over budget. */
   private extended = false;
+  /** A round of this call found no replica in the view. */
+  private sawEmptyView = false;
   private readonly policy: ReplicationPolicy;
   private settled = false;
   private lastError: WireFailure | undefined;
@@ -194,6 +197,7 @@ class CallExecution<T> {
     if (this.settled) return;
     this.rounds += 1;
     const ordered = this.replicas.candidates(this.policy.rotate);
+    if (ordered.length === 0) this.sawEmptyView = true;
     let candidates = ordered.filter((m) => !this.failed.has(m.address));
     if (candidates.length === 0) {
       // Everyone failed once: the view may have changed, or a replica recovered; start over.
@@ -324,8 +328,10 @@ class CallExecution<T> {
   /**
    * Time left before the call gives up. When the ordinary deadline has run out while
    * the database is failing over (as the replicas said, to this call or lately to
-   * another), the call goes on until the fail-over budget from its start: a retry
-   * with the same request id is safe, and the fail-over ends by itself.
+   * another), or after the manager took every replica out of the view (they
+   * report NOT_SERVING while there is no primary, or are all being replaced), the
+   * call goes on until the fail-over budget from its start: a retry with the same
+   * request id is safe, and the fail-over ends by itself.
    */
   private remainingMs(): number {
     const now = Date.now();
@@ -335,7 +341,9 @@ class CallExecution<T> {
       !this.extended &&
       budget !== undefined &&
       budget > this.spec.deadlineMs &&
-      this.replicas.databaseOutage.recent(budget, now)
+      (this.replicas.databaseOutage.recent(budget, now) ||
+        this.sawEmptyView ||
+        this.replicas.view.members.length === 0)
     ) {
       this.extended = true;
       this.deadline = this.startMs + budget;
@@ -354,7 +362,7 @@ class CallExecution<T> {
       ? ` (last failure: ${status[this.lastError.code]} ${this.lastError.details})`
       : '';
     const within = this.extended
-      ? `${this.spec.failoverBudgetMs} ms (the database was failing over)`
+      ? `${this.spec.failoverBudgetMs} ms (the database was unavailable or no replica was in the view)`
       : `${this.spec.deadlineMs} ms`;
     this.fail(undefined, status.DEADLINE_EXCEEDED, undefined, `no replica answered within ${within}${last}`);
   }

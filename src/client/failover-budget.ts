@@ -19,7 +19,8 @@ export function isDatabaseUnavailable(err: WireFailure): boolean {
  * DATABASE_UNAVAILABLE to any of its calls. During a fail-over the replicas soon
  * report NOT_SERVING and leave the view, so a call that starts then may hear
  * nothing from any replica; it still gets the fail-over budget if another call
- * of the client heard the database was away within that budget.
+ * of the client heard the database was away within that budget (or if the view
+ * is empty when its deadline runs out: call-engine.ts).
  */
 export class DatabaseOutageMemory {
   private lastMs = Number.NEGATIVE_INFINITY;
