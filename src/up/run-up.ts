@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ensureAdministrator } from '../common/admin.js';
-import { BACKOFF, Backoff } from '../common/backoff.js';
+import { BACKOFF, Backoff, restartDelay, STEADY_MS } from '../common/backoff.js';
 import { createPool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
 import { metricsTargetsDir } from '../common/metrics-targets.js';
@@ -216,19 +216,8 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   }
 }
 
-/** How long a restarted process serves before its next failure counts as a fresh one. */
-export const STEADY_MS = 10_000;
-
-/**
- * The wait before restarting a process that served `servedMs` since it was
- * last ready: the back-off grows while it keeps failing soon after ready (a
- * process that crashes on its first request is not restarted every 100 ms
- * forever), and starts over once it served STEADY_MS.
- */
-export function restartDelay(restarts: Backoff, servedMs: number): number {
-  if (servedMs >= STEADY_MS) restarts.reset();
-  return restarts.next();
-}
+// Shared with the HA cluster's restarts of its members (src/ha/ha-cluster.ts).
+export { restartDelay, STEADY_MS };
 
 /** The schema, before any replica runs, and the administrator (see common/admin.ts). */
 async function prepareDatabase(databaseUrl: string, dataDir: string): Promise<void> {
