@@ -130,13 +130,15 @@ export function managerCommand(): Command {
           throw new Error('--lease needs a --port: clients know every manager before it is active');
         const address = `${opts.host}:${opts.port}`;
         stopOnSignals(stop);
-        // Ready as a standby: it serves nothing until it holds the lease.
-        reportReady({ address, standby: true, ...(metrics ? { metrics: metrics.url } : {}) });
         leadership = await acquireLeadership({
           endpoints: opts.lease.split(',').map((u) => u.trim()),
           holder: address,
           log,
           signal: standingBy.signal,
+          // Ready as a standby: it serves nothing until it holds the lease. One that wins at once is
+          // ready, as without a lease, once it serves the adopted replicas.
+          onStandby: () =>
+            reportReady({ address, standby: true, ...(metrics ? { metrics: metrics.url } : {}) }),
           onLost: (why) => {
             // Another manager may be active already: no further spawn or kill from this one.
             log.error({ why }, 'lost the manager lease; exiting (the replicas run on, for the active one)');

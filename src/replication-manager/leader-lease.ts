@@ -67,6 +67,8 @@ export interface LeaseOptions {
    * caller must stop supervising at once (the manager exits).
    */
   onLost(why: string): void;
+  /** Called once, when the key is first found held by another manager: this one stands by. */
+  onStandby?(): void;
   /** Stops waiting (the process is stopping). */
   signal?: AbortSignal;
 }
@@ -105,6 +107,7 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
       } else if (!waitingSaid) {
         waitingSaid = true;
         log.info('another manager is active; standing by until its lease ends');
+        options.onStandby?.();
       }
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'etcd did not answer the manager lease; trying again');
