@@ -98,8 +98,8 @@ export interface CallSpec<T> {
   /**
    * How long the whole call may go on instead, if the database is failing over: the
    * replicas answered DATABASE_UNAVAILABLE to this call, or to another call of the
-   * client within this time, or a round of the call found the view empty
-   * (undefined: never past deadlineMs).
+   * client within this time; replicas left the view during the call; or every
+   * replica of the view timed out on it (undefined: never past deadlineMs).
    */
   failoverBudgetMs?: number;
   attempt: Attempt<T>;
@@ -144,8 +144,14 @@ class CallExecution<T> {
   private deadline: number;
   /** The deadline was moved out to the fail-over budget. */
   private extended = false;
-  /** A round of this call found no replica in the view. */
-  private sawEmptyView = false;
+  /**
+   * Signs, in this call, of a fault the system is handling rather than a system
+   * that is gone: a round found no replica in the view, or the manager took one
+   * out mid-attempt.
+   */
+  private sawRecovery = false;
+  /** Replicas an attempt of this call timed out on (silent: hung, or held by a frozen database). */
+  private readonly silent = new Set<string>();
   private readonly policy: ReplicationPolicy;
   private settled = false;
   private lastError: WireFailure | undefined;
@@ -197,7 +203,7 @@ class CallExecution<T> {
     if (this.settled) return;
     this.rounds += 1;
     const ordered = this.replicas.candidates(this.policy.rotate);
-    if (ordered.length === 0) this.sawEmptyView = true;
+    if (ordered.length === 0) this.sawRecovery = true;
     let candidates = ordered.filter((m) => !this.failed.has(m.address));
     if (candidates.length === 0) {
       // Everyone failed once: the view may have changed, or a replica recovered; start over.
@@ -275,6 +281,7 @@ class CallExecution<T> {
   private attemptFailed(member: ReplicaMember, err: WireFailure): void {
     this.lastError = err;
     if (isDatabaseUnavailable(err)) this.replicas.databaseOutage.note();
+    if (err.code === status.DEADLINE_EXCEEDED) this.silent.add(member.address);
     this.failed.add(member.address);
     this.telemetry.failures.push({ replica: member.id, code: err.code, atMs: Date.now() });
     clientMetrics.failure(member.id, err.code);
@@ -310,6 +317,7 @@ class CallExecution<T> {
       if (this.replicas.inView(attempt.member)) continue;
       this.inFlight.delete(attempt);
       attempt.call.cancel();
+      this.sawRecovery = true;
       this.attemptFailed(attempt.member, { code: status.UNAVAILABLE, details: 'the replica left the view' });
     }
   }
@@ -327,11 +335,14 @@ class CallExecution<T> {
 
   /**
    * Time left before the call gives up. When the ordinary deadline has run out while
-   * the database is failing over (as the replicas said, to this call or lately to
-   * another), or after the manager took every replica out of the view (they
-   * report NOT_SERVING while there is no primary, or are all being replaced), the
-   * call goes on until the fail-over budget from its start: a retry with the same
-   * request id is safe, and the fail-over ends by itself.
+   * the system is visibly handling a fault rather than gone, the call goes on until
+   * the fail-over budget from its start: a replica said the database is unavailable
+   * (to this call, or lately to another of the client's); the manager took replicas
+   * out of the view during the call, or left none in it (NOT_SERVING while there is
+   * no primary, or all being replaced); or every replica in the view went silent on
+   * this call (what a frozen primary looks like before anyone notices). A retry with
+   * the same request id is safe, and a fail-over ends by itself. Replicas that refuse
+   * connections or fail otherwise still end the call at its deadline.
    */
   private remainingMs(): number {
     const now = Date.now();
@@ -342,8 +353,9 @@ class CallExecution<T> {
       budget !== undefined &&
       budget > this.spec.deadlineMs &&
       (this.replicas.databaseOutage.recent(budget, now) ||
-        this.sawEmptyView ||
-        this.replicas.view.members.length === 0)
+        this.sawRecovery ||
+        this.replicas.view.members.length === 0 ||
+        this.replicas.view.members.every((m) => this.silent.has(m.address)))
     ) {
       this.extended = true;
       this.deadline = this.startMs + budget;
@@ -362,7 +374,7 @@ class CallExecution<T> {
       ? ` (last failure: ${status[this.lastError.code]} ${this.lastError.details})`
       : '';
     const within = this.extended
-      ? `${this.spec.failoverBudgetMs} ms (the database was unavailable or no replica was in the view)`
+      ? `${this.spec.failoverBudgetMs} ms (a fail-over was under way: the database unavailable, or the replicas out of the view or silent)`
       : `${this.spec.deadlineMs} ms`;
     this.fail(undefined, status.DEADLINE_EXCEEDED, undefined, `no replica answered within ${within}${last}`);
   }
