@@ -198,7 +198,7 @@ export function benchCommand(): Command {
     .option('--seed <n>', 'seed of the fault targets and the price walk', intOption(0, 2 ** 32 - 1), 1)
     .option(
       '--deadline <duration>',
-      "each call's deadline (default: the client's, 5s; a database fail-over needs longer)",
+      "each call's deadline (default: the client's, 5s, and up to 30s in all while the replicas answer that the database is failing over)",
       positiveDurationOption,
     )
     .addOption(

@@ -2,6 +2,7 @@ import { type Client, type Metadata, status } from '@grpc/grpc-js';
 import { BACKOFF, backoffDelay } from '../common/backoff.js';
 import { reasonOf } from '../common/errors.js';
 import { clientMetrics } from './client-metrics.js';
+import { type DatabaseOutageMemory, isDatabaseUnavailable } from './failover-budget.js';
 import type { ReplicaMember, View } from './membership-watcher.js';
 import type { ReplicationMode } from './replication-mode.js';
 import type { ReplicationPolicy } from './replication-policy.js';
@@ -83,6 +84,8 @@ export interface ReplicaSet {
   reportFault(member: ReplicaMember, code: status, details: string): void;
   onViewChange(listener: (view: View) => void): () => void;
   onClose(listener: () => void): () => void;
+  /** When a replica last answered that the database is away, to any call of this client. */
+  readonly databaseOutage: DatabaseOutageMemory;
 }
 
 export interface CallSpec<T> {
@@ -90,8 +93,15 @@ export interface CallSpec<T> {
   /** For the telemetry: the method's path and the client's mode. */
   method: string;
   mode: ReplicationMode;
-  /** One deadline for the whole call, across every attempt. */
+  /** One deadline for the whole call, across every attempt; also the longest one attempt may take. */
   deadlineMs: number;
+  /**
+   * How long the whole call may go on instead, if the database is failing over: the
+   * replicas answered DATABASE_UNAVAILABLE to this call, or to another call of the
+   * client within this time; replicas left the view during the call; or every
+   * replica of the view timed out on it (undefined: never past deadlineMs).
+   */
+  failoverBudgetMs?: number;
   attempt: Attempt<T>;
 }
 
@@ -130,7 +140,18 @@ class CallExecution<T> {
   private readonly deterministic = new Set<string>();
   private readonly telemetry: CallTelemetry;
   private readonly started = performance.now();
-  private readonly deadline: number;
+  private readonly startMs = Date.now();
+  private deadline: number;
+  /** The deadline was moved out to the fail-over budget. */
+  private extended = false;
+  /**
+   * Signs, in this call, of a fault the system is handling rather than a system
+   * that is gone: a round found no replica in the view, or the manager took one
+   * out mid-attempt.
+   */
+  private sawRecovery = false;
+  /** Replicas an attempt of this call timed out on (silent: hung, or held by a frozen database). */
+  private readonly silent = new Set<string>();
   private readonly policy: ReplicationPolicy;
   private settled = false;
   private lastError: WireFailure | undefined;
@@ -146,7 +167,7 @@ class CallExecution<T> {
     private readonly spec: CallSpec<T>,
   ) {
     this.policy = spec.policy;
-    this.deadline = Date.now() + spec.deadlineMs;
+    this.deadline = this.startMs + spec.deadlineMs;
     this.telemetry = {
       method: spec.method,
       mode: spec.mode,
@@ -182,6 +203,7 @@ class CallExecution<T> {
     if (this.settled) return;
     this.rounds += 1;
     const ordered = this.replicas.candidates(this.policy.rotate);
+    if (ordered.length === 0) this.sawRecovery = true;
     let candidates = ordered.filter((m) => !this.failed.has(m.address));
     if (candidates.length === 0) {
       // Everyone failed once: the view may have changed, or a replica recovered; start over.
@@ -215,12 +237,13 @@ class CallExecution<T> {
   }
 
   private launch(member: ReplicaMember): void {
-    const remaining = this.deadline - Date.now();
+    const remaining = this.remainingMs();
     if (remaining <= 0) {
       this.giveUp();
       return;
     }
-    const attemptMs = Math.min(remaining, this.policy.attemptTimeoutMs ?? remaining);
+    // Within a fail-over budget every attempt still ends by the ordinary deadline's length.
+    const attemptMs = Math.min(remaining, this.policy.attemptTimeoutMs ?? this.spec.deadlineMs);
     this.telemetry.attempts += 1;
     const attempt: InFlight = { member, call: { cancel: () => {} } };
     this.inFlight.add(attempt);
@@ -257,6 +280,8 @@ class CallExecution<T> {
 
   private attemptFailed(member: ReplicaMember, err: WireFailure): void {
     this.lastError = err;
+    if (isDatabaseUnavailable(err)) this.replicas.databaseOutage.note();
+    if (err.code === status.DEADLINE_EXCEEDED) this.silent.add(member.address);
     this.failed.add(member.address);
     this.telemetry.failures.push({ replica: member.id, code: err.code, atMs: Date.now() });
     clientMetrics.failure(member.id, err.code);
@@ -292,19 +317,50 @@ class CallExecution<T> {
       if (this.replicas.inView(attempt.member)) continue;
       this.inFlight.delete(attempt);
       attempt.call.cancel();
+      this.sawRecovery = true;
       this.attemptFailed(attempt.member, { code: status.UNAVAILABLE, details: 'the replica left the view' });
     }
   }
 
   private retryLater(): void {
     if (this.settled) return;
-    const remaining = this.deadline - Date.now();
+    const remaining = this.remainingMs();
     if (remaining <= 0) {
       this.giveUp();
       return;
     }
     const delay = Math.min(remaining, backoffDelay(BACKOFF.callRetry, this.rounds - 1));
     this.retryTimer = setTimeout(() => this.launchRound(), delay);
+  }
+
+  /**
+   * Time left before the call gives up. When the ordinary deadline has run out while
+   * the system is visibly handling a fault rather than gone, the call goes on until
+   * the fail-over budget from its start: a replica said the database is unavailable
+   * (to this call, or lately to another of the client's); the manager took replicas
+   * out of the view during the call, or left none in it (NOT_SERVING while there is
+   * no primary, or all being replaced); or every replica in the view went silent on
+   * this call (what a frozen primary looks like before anyone notices). A retry with
+   * the same request id is safe, and a fail-over ends by itself. Replicas that refuse
+   * connections or fail otherwise still end the call at its deadline.
+   */
+  private remainingMs(): number {
+    const now = Date.now();
+    const budget = this.spec.failoverBudgetMs;
+    if (
+      this.deadline <= now &&
+      !this.extended &&
+      budget !== undefined &&
+      budget > this.spec.deadlineMs &&
+      (this.replicas.databaseOutage.recent(budget, now) ||
+        this.sawRecovery ||
+        this.replicas.view.members.length === 0 ||
+        this.replicas.view.members.every((m) => this.silent.has(m.address)))
+    ) {
+      this.extended = true;
+      this.deadline = this.startMs + budget;
+    }
+    return this.deadline - now;
   }
 
   private cancelled(): void {
@@ -317,12 +373,10 @@ class CallExecution<T> {
     const last = this.lastError
       ? ` (last failure: ${status[this.lastError.code]} ${this.lastError.details})`
       : '';
-    this.fail(
-      undefined,
-      status.DEADLINE_EXCEEDED,
-      undefined,
-      `no replica answered within ${this.spec.deadlineMs} ms${last}`,
-    );
+    const within = this.extended
+      ? `${this.spec.failoverBudgetMs} ms (a fail-over was under way: the database unavailable, or the replicas out of the view or silent)`
+      : `${this.spec.deadlineMs} ms`;
+    this.fail(undefined, status.DEADLINE_EXCEEDED, undefined, `no replica answered within ${within}${last}`);
   }
 
   /** Ends the call with an error: the application's answer from `member`, or the client's own. */

@@ -7,8 +7,28 @@ import { channelCredentials } from '../tls/transport.js';
 
 export type { ManagerStatus__Output as ManagerStatus, Membership__Output as Membership };
 
+/**
+ * A channel to the manager at `address`, or to whichever of several answers
+ * ("a:1,b:2", the managers of `hedge up --ha`, one active through an etcd lease,
+ * the other not listening): grpc-js's ipv4: resolver hands the channel every
+ * address, its pick_first policy connects to the first that accepts, and after
+ * a disconnect tries them all again, so a standby that takes over is found.
+ */
 export function managerClient(address: string): ReplicationManagerClient {
-  return new (hedgeProto().ReplicationManager)(address, channelCredentials('manager'), PEER_CHANNEL_OPTIONS);
+  return new (hedgeProto().ReplicationManager)(
+    managerTarget(address),
+    channelCredentials('manager'),
+    PEER_CHANNEL_OPTIONS,
+  );
+}
+
+/** The gRPC target for a manager address or a comma-separated list of IPv4 host:port. */
+export function managerTarget(address: string): string {
+  const list = address.split(',').map((a) => a.trim());
+  if (list.length === 1) return address;
+  if (!list.every((a) => /^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(a)))
+    throw new Error(`a list of managers must be IPv4 host:port addresses, got "${address}"`);
+  return `ipv4:${list.join(',')}`;
 }
 
 export function fetchStatus(

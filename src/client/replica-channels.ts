@@ -2,6 +2,7 @@ import { Client, type status } from '@grpc/grpc-js';
 import { deadlineAfter, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import { channelCredentials } from '../tls/transport.js';
 import type { ReplicaSet } from './call-engine.js';
+import { DatabaseOutageMemory } from './failover-budget.js';
 import type { MembershipWatcher, ReplicaMember, View } from './membership-watcher.js';
 
 const REPORT_INTERVAL_MS = 500;
@@ -17,6 +18,7 @@ export class ReplicaChannels implements ReplicaSet {
   private readonly lastReport = new Map<string, number>();
   private readonly viewListeners = new Set<(view: View) => void>();
   private readonly closeListeners = new Set<() => void>();
+  readonly databaseOutage = new DatabaseOutageMemory();
   private rotation = 0;
   private closedFlag = false;
 

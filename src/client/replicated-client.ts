@@ -2,6 +2,7 @@ import { Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-j
 import { isRetryable } from '../common/errors.js';
 import { newTraceparent, TRACEPARENT_KEY } from '../common/trace-context.js';
 import { type CallResult, ReplicatedCallError, runCall } from './call-engine.js';
+import { FAILOVER_BUDGET_MS } from './failover-budget.js';
 import { MembershipWatcher, type ReplicaMember, type View } from './membership-watcher.js';
 import { ReplicaChannels } from './replica-channels.js';
 import type { ReplicationMode } from './replication-mode.js';
@@ -30,6 +31,12 @@ export interface ReplicatedClientOptions {
   /** One deadline for a whole call, across every attempt (default 5 s). */
   deadlineMs?: number;
   /**
+   * How long a whole call may go on instead while the replicas answer that the
+   * database is unavailable (a fail-over under `hedge up --ha`), each attempt still
+   * within deadlineMs (default FAILOVER_BUDGET_MS, 30 s; never less than deadlineMs).
+   */
+  failoverBudgetMs?: number;
+  /**
    * The deadline of one attempt on one replica. Passive: how long a silent primary
    * is waited for before failing over (default 1 s). Active and hedged already try
    * several replicas, so by default an attempt may use the whole call's deadline.
@@ -51,7 +58,9 @@ export interface ReplicatedClientOptions {
 export class ReplicatedClient {
   private readonly replicas: ReplicaChannels;
   private readonly watcher: MembershipWatcher | undefined;
-  readonly options: Required<Pick<ReplicatedClientOptions, 'mode' | 'deadlineMs' | 'reportFaults'>>;
+  readonly options: Required<
+    Pick<ReplicatedClientOptions, 'mode' | 'deadlineMs' | 'failoverBudgetMs' | 'reportFaults'>
+  >;
   /** The mode's policy, tuned by the options. */
   readonly policy: ReplicationPolicy;
 
@@ -59,6 +68,7 @@ export class ReplicatedClient {
     this.options = {
       mode: options.mode,
       deadlineMs: options.deadlineMs ?? 5_000,
+      failoverBudgetMs: options.failoverBudgetMs ?? FAILOVER_BUDGET_MS,
       reportFaults: options.reportFaults ?? watcher !== undefined,
     };
     this.policy = replicationPolicies(options)[options.mode];
@@ -130,6 +140,7 @@ export class ReplicatedClient {
       method: method.path,
       mode: this.options.mode,
       deadlineMs: this.options.deadlineMs,
+      failoverBudgetMs: this.options.failoverBudgetMs,
       attempt: (channel, deadline, done) =>
         channel.makeUnaryRequest(
           method.path,

@@ -69,3 +69,17 @@ export const BACKOFF = {
   /** The replicated client's rounds of a call: short first, a new view usually comes within a few hundred ms. */
   callRetry: { initialMs: 10, maxMs: 320 },
 } as const satisfies Record<string, BackoffPolicy>;
+
+/** How long a restarted process serves before its next failure counts as a fresh one. */
+export const STEADY_MS = 10_000;
+
+/**
+ * The wait before restarting a process that served `servedMs` since it was
+ * last ready: the back-off grows while it keeps failing soon after ready (a
+ * process that crashes on its first request is not restarted every 100 ms
+ * forever), and starts over once it served STEADY_MS.
+ */
+export function restartDelay(restarts: Backoff, servedMs: number): number {
+  if (servedMs >= STEADY_MS) restarts.reset();
+  return restarts.next();
+}

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { BACKOFF, Backoff, restartDelay } from '../common/backoff.js';
 import { createPool, withDatabase } from '../common/database.js';
 import { multiHostUrl } from '../common/database-nodes.js';
 import { exited } from '../common/hedge-process.js';
@@ -31,6 +32,8 @@ export interface HaCluster {
   layout: HaLayout;
   members(): Promise<HaMember[]>;
   etcdPids(): (number | undefined)[];
+  /** Whether each etcd member answers healthy. */
+  etcdHealth(): Promise<boolean[]>;
   /** Waits until a leader and a streaming synchronous standby are listed, then returns the members. */
   waitForReplication(timeoutMs?: number): Promise<HaMember[]>;
   stop(): Promise<void>;
@@ -38,6 +41,7 @@ export interface HaCluster {
 
 interface Started {
   name: string;
+  /** The member's current process: a new one after each restart. */
   child: ChildProcess;
 }
 
@@ -49,8 +53,12 @@ const READY_TIMEOUT_MS = 120_000;
  * process in its own process group, its output in <data-dir>/logs/<name>.log.
  * Run as root, they run as the `postgres` user (setpriv), and get SIGKILL if this
  * process dies (setpriv --pdeathsig); a postmaster left over from such a death is
- * killed on the next start. Resolves once a primary with a synchronous standby
- * serves the migrated hedge database.
+ * killed on the next start. A member that dies is started again, with the
+ * back-off `hedge up` uses for its own children, so that the cluster is whole
+ * again for the next fault (a restarted Patroni takes over the postmaster it
+ * left running; a restarted etcd member rejoins from its data directory).
+ * Resolves once a primary with a synchronous standby serves the migrated hedge
+ * database.
  */
 export async function startHaCluster(dataDir: string, log?: Logger): Promise<HaCluster> {
   const layout = await prepareLayout(dataDir);
@@ -59,6 +67,7 @@ export async function startHaCluster(dataDir: string, log?: Logger): Promise<HaC
   const pidsFile = join(layout.dir, 'pids.json');
   await killLeftovers(layout, pidsFile, log);
   const started: Started[] = [];
+  const restarts = new Map<string, { backoff: Backoff; startedAt: number }>();
   const run = (name: string, command: string, args: string[]) => {
     const output = openSync(join(logDir, `${name}.log`), 'a');
     const asUser =
@@ -73,7 +82,24 @@ export async function startHaCluster(dataDir: string, log?: Logger): Promise<HaC
     });
     closeSync(output);
     child.on('error', (err) => log?.error({ process: name, err: err.message }, 'could not start'));
-    started.push({ name, child });
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      const restart = restarts.get(name) as { backoff: Backoff; startedAt: number };
+      const delayMs = restartDelay(restart.backoff, Date.now() - restart.startedAt);
+      log?.warn(
+        { process: name, code, signal, delayMs },
+        `${name} exited (${signal ?? `code ${code}`}); restarting it`,
+      );
+      setTimeout(() => {
+        if (!stopping) run(name, command, args);
+      }, delayMs).unref();
+    });
+    const entry = started.find((s) => s.name === name);
+    if (entry) entry.child = child;
+    else started.push({ name, child });
+    const restart = restarts.get(name);
+    if (restart) restart.startedAt = Date.now();
+    else restarts.set(name, { backoff: new Backoff(BACKOFF.upRestart), startedAt: Date.now() });
     writeFileSync(pidsFile, JSON.stringify(started.map((s) => s.child.pid)));
     log?.info({ process: name, childPid: child.pid }, `${name} started`);
     return child;
@@ -144,6 +170,7 @@ export async function startHaCluster(dataDir: string, log?: Logger): Promise<HaC
       layout,
       members,
       etcdPids: () => started.filter((s) => s.name.startsWith('etcd')).map((s) => s.child.pid),
+      etcdHealth: () => etcdHealth(layout),
       waitForReplication,
       stop,
     };
@@ -209,8 +236,8 @@ async function getJson(url: string): Promise<unknown> {
   return response.json();
 }
 
-async function etcdHealthy(layout: HaLayout): Promise<boolean> {
-  const answers = await Promise.all(
+function etcdHealth(layout: HaLayout): Promise<boolean[]> {
+  return Promise.all(
     layout.ports.etcd.map((e) =>
       getJson(`http://127.0.0.1:${e.client}/health`).then(
         (h) => (h as { health?: string }).health === 'true',
@@ -218,7 +245,10 @@ async function etcdHealthy(layout: HaLayout): Promise<boolean> {
       ),
     ),
   );
-  return answers.filter(Boolean).length >= 2;
+}
+
+async function etcdHealthy(layout: HaLayout): Promise<boolean> {
+  return (await etcdHealth(layout)).filter(Boolean).length >= 2;
 }
 
 /** The members as any Patroni that answers lists them (GET /cluster). */

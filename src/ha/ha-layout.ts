@@ -49,9 +49,12 @@ export interface HaLayout {
   etcdArgs(i: number): string[];
   /** The hedge database on node i. */
   nodeUrl(i: number): string;
+  /** etcd's client URLs, comma-separated (the managers' lease). */
+  etcdUrls: string;
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free right now (kept by whoever listens on it first). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -155,6 +158,7 @@ export async function prepareLayout(dataDir: string): Promise<HaLayout> {
         'warn',
       ];
     },
+    etcdUrls: p.etcd.map((e) => `http://${HOST}:${e.client}`).join(','),
     nodeUrl: (i) =>
       `postgres://postgres:${encodeURIComponent(password)}@${HOST}:${p.postgres[i]?.port}/hedge`,
   };

@@ -27,6 +27,7 @@ import {
   settingOption,
 } from '../common/settings.js';
 import { isInsecure } from '../tls/transport.js';
+import { acquireLeadership, type Leadership } from './leader-lease.js';
 
 interface ManagerCliOptions {
   metricsPort?: number;
@@ -51,6 +52,8 @@ interface ManagerCliOptions {
   feed?: string;
   orderTtl: number;
   agents?: string;
+  lease?: string;
+  peers?: string;
 }
 
 export function managerCommand(): Command {
@@ -85,6 +88,17 @@ export function managerCommand(): Command {
       'start replicas on several hosts through their agents (`hedge agent`): name=host:port,… ' +
         '(default: spawn them on this host)',
     )
+    .option(
+      '--lease <urls>',
+      'be active only while holding the manager key in etcd under a lease (etcd client URLs, comma-separated): ' +
+        'a second manager given the same --lease stands by, not listening, and takes over (adopting the ' +
+        'replicas) when the lease ends, about 2 s after the active one dies; needs a --port',
+    )
+    .option(
+      '--peers <addresses>',
+      "with --lease: every manager's address, comma-separated; the caller then writes the run file " +
+        'clients read (`hedge up --ha` does)',
+    )
     .addOption(
       settingOption({
         ...OWNER_PID,
@@ -101,7 +115,40 @@ export function managerCommand(): Command {
       const feed = await resolveSetting(FEED_ADDRESS, opts.feed, { dataDir });
       const metrics = await serveMetricsIfAsked(opts, log, { dataDir, component: 'manager', id: 'manager' });
       const agents = opts.agents === undefined ? undefined : parseAgents(opts.agents);
-      const manager = await runManager(
+      let manager: Awaited<ReturnType<typeof runManager>> | undefined;
+      let leadership: Leadership | undefined;
+      const standingBy = new AbortController();
+      const stop = async () => {
+        standingBy.abort();
+        if (manager) {
+          await manager.stop();
+          if (!opts.peers) removeRunFile(dataDir, 'manager');
+        }
+        await leadership?.release();
+        await metrics?.close();
+      };
+      if (opts.lease !== undefined) {
+        if (opts.port === 0)
+          throw new Error('--lease needs a --port: clients know every manager before it is active');
+        const address = `${opts.host}:${opts.port}`;
+        stopOnSignals(stop);
+        leadership = await acquireLeadership({
+          endpoints: opts.lease.split(',').map((u) => u.trim()),
+          holder: address,
+          log,
+          signal: standingBy.signal,
+          // Ready as a standby: it serves nothing until it holds the lease. One that wins at once is
+          // ready, as without a lease, once it serves the adopted replicas.
+          onStandby: () =>
+            reportReady({ address, standby: true, ...(metrics ? { metrics: metrics.url } : {}) }),
+          onLost: (why) => {
+            // Another manager may be active already: no further spawn or kill from this one.
+            log.error({ why }, 'lost the manager lease; exiting (the replicas run on, for the active one)');
+            process.exit(1);
+          },
+        });
+      }
+      manager = await runManager(
         {
           dataDir,
           databaseUrl,
@@ -132,15 +179,14 @@ export function managerCommand(): Command {
         },
         log,
       );
-      writeRunFile(dataDir, 'manager', {
-        address: manager.address,
-        ...(isInsecure() ? { insecure: 'true' } : {}),
-      });
-      stopOnSignals(async () => {
-        await manager.stop();
-        await metrics?.close();
-        removeRunFile(dataDir, 'manager');
-      });
+      // Given its peers, the manager is one of several (`hedge up --ha`): their run file is the caller's.
+      if (!opts.peers) {
+        writeRunFile(dataDir, 'manager', {
+          address: manager.address,
+          ...(isInsecure() ? { insecure: 'true' } : {}),
+        });
+      }
+      if (opts.lease === undefined) stopOnSignals(stop);
       reportReady({ address: manager.address, ...(metrics ? { metrics: metrics.url } : {}) });
     });
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ensureAdministrator } from '../common/admin.js';
-import { BACKOFF, Backoff } from '../common/backoff.js';
+import { BACKOFF, Backoff, restartDelay, STEADY_MS } from '../common/backoff.js';
 import { createPool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
 import { metricsTargetsDir } from '../common/metrics-targets.js';
@@ -8,6 +8,8 @@ import { migrate } from '../common/migrate.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { removeRunFile, writeRunFile } from '../common/run-files.js';
 import type { HaCluster } from '../ha/ha-cluster.js';
+import { isInsecure } from '../tls/transport.js';
+import { assertPortFree } from './free-port.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -102,6 +104,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   const stopAll = async () => {
     await group.stop();
     if (ha) {
+      removeRunFile(options.dataDir, 'manager');
       removeRunFile(options.dataDir, 'db');
       await ha.stop();
     }
@@ -147,6 +150,11 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
 
     // The database URL carries a password: it goes through the environment, not argv.
     const managerEnv = { DATABASE_URL: databaseUrl, ...metricsEnv };
+    // HA: two managers, one active through a lease in the cluster's etcd (decision: issue 11, managers).
+    const managerPorts = ha ? await haManagerPorts(options.managerPort) : [options.managerPort];
+    const lease = ha
+      ? ['--lease', ha.layout.etcdUrls, '--peers', managerPorts.map((p) => `127.0.0.1:${p}`).join(',')]
+      : [];
     const managerArgs = (port: number) => [
       'manager',
       ...dataDirArgs,
@@ -156,19 +164,36 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       String(process.pid),
       '--feed',
       feedList,
+      ...lease,
       ...options.managerArgs,
     ];
-    const manager = await start('manager', managerArgs(options.managerPort), managerEnv);
-    restartable.set('manager', {
-      args: managerArgs(portOf(String(manager.address))),
-      env: managerEnv,
-      restarts: new Backoff(BACKOFF.upRestart),
-      readyAt: Date.now(),
-    });
+    const managerAddresses: string[] = [];
+    let manager: Awaited<ReturnType<typeof start>> | undefined;
+    for (const [i, port] of managerPorts.entries()) {
+      // The first holds the lease once ready (it adopted the replicas); the second is ready as a standby.
+      const name = i === 0 ? 'manager' : `manager-${i + 1}`;
+      const ready = await start(name, managerArgs(port), managerEnv);
+      manager ??= ready;
+      managerAddresses.push(String(ready.address));
+      restartable.set(name, {
+        args: managerArgs(portOf(String(ready.address))),
+        env: managerEnv,
+        restarts: new Backoff(BACKOFF.upRestart),
+        readyAt: Date.now(),
+      });
+    }
+    if (!manager) throw new Error('no manager');
+    // Several managers: the run file names all of them, under up's pid, whichever is active.
+    if (managerAddresses.length > 1) {
+      writeRunFile(options.dataDir, 'manager', {
+        address: managerAddresses.join(','),
+        ...(isInsecure() ? { insecure: 'true' } : {}),
+      });
+    }
     return {
       databaseUrl,
       feedAddress: feedList,
-      managerAddress: String(manager.address),
+      managerAddress: managerAddresses.join(','),
       logDir: group.logDir,
       ...(options.metrics
         ? {
@@ -191,19 +216,8 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   }
 }
 
-/** How long a restarted process serves before its next failure counts as a fresh one. */
-export const STEADY_MS = 10_000;
-
-/**
- * The wait before restarting a process that served `servedMs` since it was
- * last ready: the back-off grows while it keeps failing soon after ready (a
- * process that crashes on its first request is not restarted every 100 ms
- * forever), and starts over once it served STEADY_MS.
- */
-export function restartDelay(restarts: Backoff, servedMs: number): number {
-  if (servedMs >= STEADY_MS) restarts.reset();
-  return restarts.next();
-}
+// Shared with the HA cluster's restarts of its members (src/ha/ha-cluster.ts).
+export { restartDelay, STEADY_MS };
 
 /** The schema, before any replica runs, and the administrator (see common/admin.ts). */
 async function prepareDatabase(databaseUrl: string, dataDir: string): Promise<void> {
@@ -214,6 +228,14 @@ async function prepareDatabase(databaseUrl: string, dataDir: string): Promise<vo
   } finally {
     await pool.end();
   }
+}
+
+/** Two manager ports known before either listens (clients are given both): `port` and `port + 2`, or two free ones. */
+async function haManagerPorts(port: number): Promise<number[]> {
+  const { freePort } = await import('../ha/ha-layout.js');
+  if (port === 0) return [await freePort(), await freePort()];
+  await assertPortFree('127.0.0.1', port + 2, '--manager-port');
+  return [port, port + 2];
 }
 
 function portOf(address: string): number {

@@ -12,6 +12,7 @@ import { type SpawnedHedgeProcess, spawnHedge, stopChild } from '../../src/commo
 import { makeTempDataDir } from '../../src/common/paths.js';
 import { signalQuietly } from '../../src/common/process-state.js';
 import { type HaCluster, type HaMember, startHaCluster } from '../../src/ha/ha-cluster.js';
+import { freePort } from '../../src/ha/ha-layout.js';
 import { managerArgs } from '../../test/support/cluster.js';
 import { startTestFeed, type TestFeed } from '../../test/support/feed.js';
 import { uniqueUsername } from '../../test/support/trader.js';
@@ -23,9 +24,14 @@ export interface HaSystem {
   pool: Pool;
   feed: TestFeed;
   quotes: QuoteSource;
+  /** Every manager's address, comma-separated (clients are given all of them). */
   managerAddress: string;
+  /** The manager processes, in the order they were started (with `managers: 2`, the first is active). */
+  managers: SpawnedHedgeProcess[];
+  /** Each manager's own address, in that order. */
+  managerAddresses: string[];
   status(): Promise<ManagerStatus>;
-  /** A registered, funded user's session; calls may take a minute (a fail-over is a pause). */
+  /** A registered, funded user's session, with the client's default deadline and fail-over budget. */
   session(mode: ReplicationMode): Promise<TradingSession>;
   /** The member Patroni lists with `role`, waiting for one. */
   member(role: string, timeoutMs?: number, not?: string): Promise<HaMember>;
@@ -40,7 +46,7 @@ export interface HaSystem {
  * temporary data directory, and a real manager process with three real replica
  * processes over its multi-host URL. `stop` kills and removes all of it.
  */
-export async function startHaSystem(): Promise<HaSystem> {
+export async function startHaSystem(options: { managers?: 1 | 2 } = {}): Promise<HaSystem> {
   const dataDir = makeTempDataDir('hedge-test-ha-');
   const cleanups: (() => Promise<void>)[] = [];
   const stopped: number[] = [];
@@ -63,12 +69,41 @@ export async function startHaSystem(): Promise<HaSystem> {
     const feed = await startTestFeed({ dataDir, quoteTtlMs: 120_000 });
     cleanups.push(() => feed.stop());
     await ensureAdministrator(pool, dataDir);
-    const manager: SpawnedHedgeProcess = spawnHedge(
-      [...managerArgs({ dataDir, port: 0, feed: feed.address }), '--owner-pid', String(process.pid)],
-      { lifeline: true, env: { DATABASE_URL: cluster.databaseUrl } },
-    );
-    cleanups.push(() => stopChild(manager.child));
-    const managerAddress = String((await manager.ready).address);
+    const managers: SpawnedHedgeProcess[] = [];
+    const managerAddresses: string[] = [];
+    if ((options.managers ?? 1) === 1) {
+      const manager = spawnHedge(
+        [...managerArgs({ dataDir, port: 0, feed: feed.address }), '--owner-pid', String(process.pid)],
+        { lifeline: true, env: { DATABASE_URL: cluster.databaseUrl } },
+      );
+      cleanups.push(() => stopChild(manager.child));
+      managers.push(manager);
+      managerAddresses.push(String((await manager.ready).address));
+    } else {
+      // As `hedge up --ha` runs them: two managers on ports known to both, one active through an etcd lease.
+      const ports = [await freePort(), await freePort()];
+      const peers = ports.map((p) => `127.0.0.1:${p}`);
+      for (const port of ports) {
+        const manager = spawnHedge(
+          [
+            ...managerArgs({ dataDir, port, feed: feed.address }),
+            '--owner-pid',
+            String(process.pid),
+            '--lease',
+            cluster.layout.etcdUrls,
+            '--peers',
+            peers.join(','),
+          ],
+          { lifeline: true, env: { DATABASE_URL: cluster.databaseUrl } },
+        );
+        cleanups.push(() => stopChild(manager.child));
+        managers.push(manager);
+        // Ready as a standby at once; the first is active once it answers.
+        managerAddresses.push(String((await manager.ready).address));
+        if (managers.length === 1) await answering(peers[0] as string);
+      }
+    }
+    const managerAddress = managerAddresses.join(',');
     const quotes = new QuoteSource(feed.address);
     cleanups.push(async () => quotes.close());
     const member = async (role: string, timeoutMs = 120_000, not?: string) => {
@@ -89,13 +124,12 @@ export async function startHaSystem(): Promise<HaSystem> {
       feed,
       quotes,
       managerAddress,
+      managers,
+      managerAddresses,
       status: () => fetchStatusFrom(managerAddress),
       session: async (mode) => {
-        const replicated = await ReplicatedClient.connect({
-          manager: managerAddress,
-          mode,
-          deadlineMs: 90_000,
-        });
+        // The defaults: a trade sent during a fail-over must succeed as a user's would (failover-budget.ts).
+        const replicated = await ReplicatedClient.connect({ manager: managerAddress, mode });
         const session = new TradingSession(replicated);
         sessions.push(session);
         await session.register(uniqueUsername(mode), 'test password');
@@ -109,5 +143,21 @@ export async function startHaSystem(): Promise<HaSystem> {
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/** Waits until the manager at `address` answers GetStatus (it is active: a standby does not listen). */
+export async function answering(address: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (
+      await fetchStatusFrom(address, 1_000).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    if (Date.now() > deadline) throw new Error(`the manager at ${address} did not become active`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,0 +1,118 @@
+import { Server, type ServiceError, type sendUnaryData, status } from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-client.js';
+import type { ReplicationMode } from '../src/client/replication-mode.js';
+import { DATABASE_UNAVAILABLE, toServiceError } from '../src/common/errors.js';
+import { hedgeProto } from '../src/common/proto.js';
+import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
+import { listen } from './support/fake-replicas.js';
+
+const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
+/** The client's ordinary deadline here; the fail-over outlasts it by far. */
+const DEADLINE_MS = 1_000;
+
+/**
+ * How a replica answers while its database is away: DATABASE_UNAVAILABLE; a bare
+ * UNAVAILABLE (a replica going away, no word about the database); or not at all
+ * (its transaction held by a frozen primary).
+ */
+type Away = 'database' | 'bare' | 'silent';
+
+/**
+ * A real gRPC replica whose database is away for `awayMs` from the first call it
+ * gets (measured by the server, so every call outlives the client's ordinary
+ * deadline before the database is back), then answers.
+ */
+async function replicaAway(awayMs: number, away: Away): Promise<{ address: string; server: Server }> {
+  const server = new Server();
+  let firstCallAt: number | undefined;
+  server.addService(hedgeProto().Trading.service, {
+    GetPortfolio: (_call: unknown, callback: sendUnaryData<Portfolio>) => {
+      firstCallAt ??= performance.now();
+      if (performance.now() - firstCallAt >= awayMs) {
+        callback(null, { account: { cash: '7', reserved_cash: '0' }, holdings: [] });
+      } else if (away === 'database') {
+        callback(toServiceError(DATABASE_UNAVAILABLE) as ServiceError);
+      } else if (away === 'bare') {
+        callback({ code: status.UNAVAILABLE, details: 'this replica is going away' } as ServiceError);
+      }
+      // silent: never answered; the client's attempt deadline ends it.
+    },
+  });
+  return { address: await listen(server), server };
+}
+
+describe('the fail-over budget: a call outlives its deadline while the replicas say the database is away', () => {
+  const servers: Server[] = [];
+  const clients: ReplicatedClient[] = [];
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close();
+    for (const s of servers.splice(0)) s.forceShutdown();
+  });
+
+  async function setUp(
+    mode: ReplicationMode,
+    awayMs: number,
+    away: Away,
+    tuning: { failoverBudgetMs?: number; attemptTimeoutMs?: number } = {},
+  ) {
+    const replicas = await Promise.all([1, 2, 3].map(() => replicaAway(awayMs, away)));
+    servers.push(...replicas.map((r) => r.server));
+    const client = await ReplicatedClient.connect({
+      mode,
+      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+      deadlineMs: DEADLINE_MS,
+      ...tuning,
+    });
+    clients.push(client);
+    return client;
+  }
+
+  it.each(['active', 'passive'] as const)(
+    '%s: DATABASE_UNAVAILABLE for three deadlines, then an answer: the call succeeds (default budget)',
+    async (mode) => {
+      const client = await setUp(mode, 3 * DEADLINE_MS, 'database');
+      const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+      expect(result.response.account?.cash).toBe('7');
+      expect(result.telemetry.failures.length).toBeGreaterThan(0);
+      expect(result.telemetry.failures.every((f) => f.code === status.UNAVAILABLE)).toBe(true);
+    },
+  );
+
+  it.each([
+    ['active', {}],
+    ['passive', { attemptTimeoutMs: 200 }],
+  ] as const)(
+    '%s: every replica silent for three deadlines (a frozen primary), then an answer: the call succeeds',
+    async (mode, tuning) => {
+      const client = await setUp(mode, 3 * DEADLINE_MS, 'silent', tuning);
+      const result = await client.call<Portfolio>(GET_PORTFOLIO, {});
+      expect(result.response.account?.cash).toBe('7');
+      expect(result.telemetry.failures.some((f) => f.code === status.DEADLINE_EXCEEDED)).toBe(true);
+    },
+  );
+
+  it('the same with a bare UNAVAILABLE (no word about the database): the call gives up at its deadline', async () => {
+    const client = await setUp('active', 3 * DEADLINE_MS, 'bare');
+    const err = await client.call(GET_PORTFOLIO, {}).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ReplicatedCallError);
+    expect((err as ReplicatedCallError).code).toBe(status.DEADLINE_EXCEEDED);
+    expect((err as ReplicatedCallError).details).toMatch(/^no replica answered within 1000 ms/);
+  });
+
+  it('a database away for longer than the budget: the call ends DEADLINE_EXCEEDED, saying why', async () => {
+    const client = await setUp('active', 600_000, 'database', { failoverBudgetMs: 2 * DEADLINE_MS });
+    const err = await client.call(GET_PORTFOLIO, {}).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ReplicatedCallError);
+    expect((err as ReplicatedCallError).code).toBe(status.DEADLINE_EXCEEDED);
+    expect((err as ReplicatedCallError).details).toMatch(
+      /^no replica answered within 2000 ms \(a fail-over was under way: the database unavailable/,
+    );
+  });
+});
