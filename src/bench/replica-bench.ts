@@ -9,6 +9,7 @@ import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
 import { newSessionToken } from '../common/session-token.js';
 import { replicaArgs } from '../common/settings.js';
+import { TIED_KEY } from '../common/tied-copies.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import type { TradingClient } from '../gen/hedge/v1/Trading.js';
 import { channelCredentials } from '../tls/transport.js';
@@ -41,12 +42,18 @@ interface Phase {
   config: string;
   replicas: number;
   dedup: DedupStrategy;
+  /** The copies carry the tied mark (src/common/tied-copies.ts), as the active client's do. */
+  tied?: boolean;
 }
 
-/** One replica; then three, every request sent to all three (the active client's load), under each strategy. */
+/**
+ * One replica; then three, every request sent to all three (the active client's load),
+ * under each strategy, and with the copies tied.
+ */
 const PHASES: Phase[] = [
   { config: 'single', replicas: 1, dedup: 'cache' },
   { config: '3 copies, cache', replicas: 3, dedup: 'cache' },
+  { config: '3 copies, cache, tied', replicas: 3, dedup: 'cache', tied: true },
   { config: '3 copies, abort', replicas: 3, dedup: 'abort' },
 ];
 
@@ -76,7 +83,7 @@ async function replicaBench(options: ReplicaBenchOptions, dataDir: string) {
       for (const phase of PHASES) {
         const names = Array.from(
           { length: phase.replicas },
-          (_, i) => `replica-${phase.dedup}-${phase.replicas}-${i + 1}`,
+          (_, i) => `replica-${phase.dedup}${phase.tied ? '-tied' : ''}-${phase.replicas}-${i + 1}`,
         );
         const addresses = await Promise.all(
           names.map(async (name) =>
@@ -162,7 +169,11 @@ async function runLoad(
   options: ReplicaBenchOptions,
 ): Promise<ReplicaBenchRow> {
   const sessions = await Promise.all(
-    Array.from({ length: concurrency }, () => openSession(clients[0] as TradingClient)),
+    Array.from({ length: concurrency }, async () => {
+      const metadata = await openSession(clients[0] as TradingClient);
+      if (phase.tied) metadata.set(TIED_KEY, '1');
+      return metadata;
+    }),
   );
   const latencies: number[] = [];
   let failed = 0;

@@ -1,5 +1,6 @@
 import { Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
 import { isRetryable } from '../common/errors.js';
+import { TIED_KEY } from '../common/tied-copies.js';
 import { newTraceparent, TRACEPARENT_KEY } from '../common/trace-context.js';
 import { type CallResult, ReplicatedCallError, runCall } from './call-engine.js';
 import { MembershipWatcher, type ReplicaMember, type View } from './membership-watcher.js';
@@ -125,18 +126,26 @@ export class ReplicatedClient {
       encoded ??= method.requestSerialize(request);
       return encoded;
     };
+    let tiedMetadata: Metadata | undefined;
+    const marked = () => {
+      if (!tiedMetadata) {
+        tiedMetadata = metadata.clone();
+        tiedMetadata.set(TIED_KEY, '1');
+      }
+      return tiedMetadata;
+    };
     const result = await runCall<Buffer>(this.replicas, {
       policy: this.policy,
       method: method.path,
       mode: this.options.mode,
       deadlineMs: this.options.deadlineMs,
-      attempt: (channel, deadline, done) =>
+      attempt: (channel, deadline, done, tied) =>
         channel.makeUnaryRequest(
           method.path,
           serialize,
           asBytes,
           request,
-          metadata,
+          tied ? marked() : metadata,
           { deadline },
           (err, response) => done(err, response),
         ),

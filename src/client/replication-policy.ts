@@ -28,6 +28,11 @@ export interface ReplicationPolicy {
   /** Each call starts at the next member of the view, spreading the load over the replicas. */
   rotate: boolean;
   /**
+   * The first round's copies are tied (src/common/tied-copies.ts): a copy that finds a
+   * sibling executing the request answers at once instead of waiting for its answer.
+   */
+  tied?: boolean;
+  /**
    * A failed attempt is replaced at once by the next replica not yet tried.
    * Otherwise the call waits for the attempts still in flight, the hedge delay,
    * or, once none is left, a new round after a short back-off.
@@ -52,7 +57,14 @@ export function replicationPolicies(tuning: PolicyTuning = {}): Record<Replicati
   const { hedgeSize, hedgeDelayMs, attemptTimeoutMs } = tuning;
   return {
     // Every replica at once; the first answer wins.
-    active: { fanOut: 'all', attemptTimeoutMs, rotate: false, replaceFailed: false, retryability },
+    active: {
+      fanOut: 'all',
+      attemptTimeoutMs,
+      rotate: false,
+      tied: true,
+      replaceFailed: false,
+      retryability,
+    },
     // One replica at a time, in view order; a silent one is waited for 1 s by default.
     passive: {
       fanOut: 1,
@@ -71,6 +83,7 @@ export function replicationPolicies(tuning: PolicyTuning = {}): Record<Replicati
       adaptiveHedge: deferredHedge(),
       attemptTimeoutMs,
       rotate: false,
+      tied: true,
       replaceFailed: true,
       retryability,
     },
@@ -80,6 +93,7 @@ export function replicationPolicies(tuning: PolicyTuning = {}): Record<Replicati
       hedgeDelayMs,
       attemptTimeoutMs,
       rotate: true,
+      tied: true,
       replaceFailed: false,
       retryability,
     },
