@@ -118,9 +118,10 @@ END $$;
 -- p_trace_id: the client's trace id, kept with the request by the copy that claims it.
 -- p_tied: the client sent this copy together with siblings (active mode) and
 --   takes a sibling's answer: a copy that finds a sibling executing the request
---   id right now answers 'tied' at once, with no status, instead of waiting for
---   that sibling's commit and reading its answer (src/common/tied-copies.ts).
---   Nothing is claimed or stored for it, so exactly-once is the claim's as before.
+--   id right now, or its answer already stored, answers 'tied' at once, with no
+--   status, instead of waiting for that sibling's commit and reading its answer
+--   (src/common/tied-copies.ts). Nothing is claimed or stored for it, so
+--   exactly-once is the claim's as before.
 -- The answer says how the id was found (dedup: claimed, waited, replayed, tied;
 -- NULL for a session that does not exist, which claims nothing).
 CREATE OR REPLACE FUNCTION execute_request(
@@ -144,10 +145,14 @@ DECLARE
   v_stored boolean;
   r op_result;
 BEGIN
-  -- Before anything else, so that a tied loser costs one lock probe. The lock is the
-  -- transaction's (this statement's): released as the executing copy commits. Two ids
-  -- hashing alike only make a copy answer 'tied' that could have waited.
-  IF p_tied AND NOT pg_try_advisory_xact_lock(tied_copies_lock_class(), hashtext(p_request_id::text)) THEN
+  -- Before anything else, so that a tied loser costs a lock probe and an index probe:
+  -- no session read, no fingerprint, no stored answer read and sent back. Most losers
+  -- come a moment after the winner committed. The lock is the transaction's (this
+  -- statement's), released after the executing copy's commit is visible; the probe
+  -- takes its own snapshot, after the lock. Two ids hashing alike only make a copy
+  -- answer 'tied' that could have waited.
+  IF p_tied AND (NOT pg_try_advisory_xact_lock(tied_copies_lock_class(), hashtext(p_request_id::text))
+                 OR EXISTS (SELECT 1 FROM request_log WHERE request_id = p_request_id)) THEN
     RETURN ROW(NULL, NULL, NULL, NULL, 'tied')::executed_request;
   END IF;
   ctx.request_id := p_request_id;

@@ -40,7 +40,7 @@ function rawBuy(address: string, metadata: Metadata, request: TradeRequest): Pro
   }).finally(() => client.close());
 }
 
-describe('tied copies: a copy that finds a sibling executing its request answers at once', () => {
+describe('tied copies: a copy that finds a sibling executing its request, or its answer stored, answers at once', () => {
   let db: TestDatabase;
   let feed: TestFeed;
   let replicas: ReplicaProcess[] = [];
@@ -105,7 +105,7 @@ describe('tied copies: a copy that finds a sibling executing its request answers
     quote: await feed.quote('ABC'),
   });
 
-  it('a tied copy answers IN_PROGRESS_ELSEWHERE while its sibling executes; an untied one waits for the answer', async () => {
+  it('a tied copy answers TIED_COPY_LOST while its sibling executes and after it committed; an untied one gets the answer', async () => {
     const request = await newBuy();
     const [a, b, c] = replicas.map((r) => r.address) as [string, string, string];
     const tx = await holdAccount();
@@ -130,8 +130,13 @@ describe('tied copies: a copy that finds a sibling executing its request answers
     expect(second?.ok).toBe(true);
     const bytes = (first as { bytes: Buffer }).bytes;
     expect((second as { bytes: Buffer }).bytes.equals(bytes)).toBe(true);
-    // A tied copy that comes after the commit is given the stored answer, like any copy.
-    const late = await rawBuy(b, tied, request);
+    // After the commit: a tied copy loses at once (its sibling answered), an untied one is given the stored answer.
+    expect(await rawBuy(b, tied, request)).toEqual({
+      ok: false,
+      code: status.ABORTED,
+      reason: TIED_LOSS_REASON,
+    });
+    const late = await rawBuy(b, trader.metadata, request);
     expect(late.ok && late.bytes.equals(bytes)).toBe(true);
     expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
   });
@@ -155,6 +160,26 @@ describe('tied copies: a copy that finds a sibling executing its request answers
     const done = await rawBuy(replicas[1]?.address ?? '', tied, request);
     expect(done.ok).toBe(true);
     expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
+  });
+
+  it('active client: a call repeated under an answered request id gets the stored answer (its tied copies all lose, its untied round reads it)', async () => {
+    const client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+      deadlineMs: 30_000,
+    });
+    try {
+      const request = await newBuy();
+      const first = await client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+      expect(first.telemetry.attempts).toBe(3);
+      const again = await client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+      expect(again.response).toEqual(first.response);
+      expect(again.telemetry.attempts).toBe(6);
+      expect(again.telemetry.failures).toEqual([]);
+      expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
+    } finally {
+      client.close();
+    }
   });
 
   it('active client: the executing copy’s replica dies and its sibling lost tied; the client asks again untied and gets the one answer', async () => {

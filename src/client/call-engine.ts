@@ -255,9 +255,11 @@ class CallExecution<T> {
       return;
     }
     if (isTiedLoss(err)) {
-      // A sibling holds the request: its answer is awaited. No fault of this replica's.
-      // With no sibling left in flight, the holder's answer was lost on the way (its
-      // replica failed): the next round's copies wait for the stored answer.
+      // A sibling holds the request or has answered it: its answer is awaited. A copy not
+      // used, and no fault of this replica's. With no sibling left in flight, the holder's
+      // answer was lost on the way (its replica failed): the next round's copies are not
+      // tied, and wait for the stored answer.
+      clientMetrics.loss(attempt.member.id);
       if (this.inFlight.size === 0) this.launchRound();
       return;
     }

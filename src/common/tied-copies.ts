@@ -4,21 +4,22 @@ import { HedgeError, reasonOf } from './errors.js';
 /**
  * Tied copies ("The Tail at Scale", Dean and Barroso): the client sends the copies
  * of a call together and marks them with this metadata entry. A marked copy that
- * finds a sibling already executing its request id answers TIED_LOSS at once
- * (sql/execution.sql) instead of waiting for the sibling's commit to read the
- * stored answer: it frees its database connection at once and sends no body back.
- * The client ignores the answer while the sibling is in flight, and sends an
- * unmarked copy, which waits for the claim, if every copy ended without an answer.
+ * finds a sibling executing its request id, or its answer stored, answers TIED_LOSS
+ * at once (sql/execution.sql) instead of waiting for the sibling's commit and
+ * reading the stored answer: no session read, no answer read, decoded, encoded and
+ * sent back. The client ignores the answer while a sibling is in flight, and sends
+ * unmarked copies, which wait for the claim and read the answer, if every copy
+ * ended without one (the sibling's replica failed after it claimed the id).
  */
 export const TIED_KEY = 'hedge-tied';
 
-export const TIED_LOSS_REASON = 'IN_PROGRESS_ELSEWHERE';
+export const TIED_LOSS_REASON = 'TIED_COPY_LOST';
 
 /** One instance: its wire form is built once (errors.ts), for every losing copy. */
 export const TIED_LOSS = new HedgeError(
   status.ABORTED,
   TIED_LOSS_REASON,
-  'another copy of this request is executing on another replica; its answer is the request’s',
+  'another copy of this request sent with this one is executing it or has executed it; that copy’s answer is the request’s',
 );
 
 /** Whether the call's copies are tied (the client's mark). */
