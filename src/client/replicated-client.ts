@@ -8,11 +8,10 @@ import { ReplicaChannels } from './replica-channels.js';
 import type { ReplicationMode } from './replication-mode.js';
 import { RESUMABLE_STREAM, type ReplicationPolicy, replicationPolicies } from './replication-policy.js';
 import { type ResumableStream, streamAttempt } from './resumable-stream.js';
+import { unaryBytes } from './unary-bytes.js';
 
 export type { AttemptFailure, CallResult, CallTelemetry } from './call-engine.js';
 export { ReplicatedCallError };
-
-const asBytes = (bytes: Buffer): Buffer => bytes;
 
 /** A unary method of a service every replica serves (hedge.v1.Trading, hedge.v1.DayTrading). */
 // biome-ignore lint/suspicious/noExplicitAny: the request type is the caller's; grpc-js definitions are generic over it.
@@ -139,16 +138,17 @@ export class ReplicatedClient {
       method: method.path,
       mode: this.options.mode,
       deadlineMs: this.options.deadlineMs,
-      attempt: (channel, deadline, done, tied) =>
-        channel.makeUnaryRequest(
-          method.path,
-          serialize,
-          asBytes,
-          request,
-          tied ? marked() : metadata,
-          { deadline },
-          (err, response) => done(err, response),
-        ),
+      attempt: (channel, deadline, done, tied) => {
+        let bytes: Buffer;
+        try {
+          bytes = serialize();
+        } catch (err) {
+          // A request the method cannot encode is the caller's error, not a replica's.
+          done(err instanceof Error ? err : new Error(String(err)));
+          return { cancel: () => {} };
+        }
+        return unaryBytes(channel, method.path, bytes, tied ? marked() : metadata, deadline, done);
+      },
     });
     return { response: method.responseDeserialize(result.response), telemetry: result.telemetry };
   }
