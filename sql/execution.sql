@@ -90,6 +90,11 @@ BEGIN
   RETURN CASE WHEN FOUND THEN 'claimed' ELSE 'waited' END;
 END $$;
 
+-- The class of the advisory locks tied copies take (two-key form: apart from the
+-- one-key locks of src/common/advisory-locks.ts).
+CREATE OR REPLACE FUNCTION tied_copies_lock_class() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 4681216 $$;
+
 -- An operation's result with how its request id was found (executed_request, migrations/005).
 CREATE OR REPLACE FUNCTION with_dedup(r op_result, p_dedup text) RETURNS executed_request
 LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(r.status, r.reason, r.message, r.body, p_dedup)::executed_request $$;
@@ -111,8 +116,14 @@ END $$;
 --   and read the stored response; 'abort' (the seed's baseline without the
 --   response cache) has every copy do the work and undo it if it loses the key.
 -- p_trace_id: the client's trace id, kept with the request by the copy that claims it.
--- The answer says how the id was found (dedup: claimed, waited, replayed; NULL
--- for a session that does not exist, which claims nothing).
+-- p_tied: the client sent this copy together with siblings (active mode) and
+--   takes a sibling's answer: a copy that finds a sibling executing the request
+--   id right now, or its answer already stored, answers 'tied' at once, with no
+--   status, instead of waiting for that sibling's commit and reading its answer
+--   (src/common/tied-copies.ts). Nothing is claimed or stored for it, so
+--   exactly-once is the claim's as before.
+-- The answer says how the id was found (dedup: claimed, waited, replayed, tied;
+-- NULL for a session that does not exist, which claims nothing).
 CREATE OR REPLACE FUNCTION execute_request(
   p_request_id uuid,
   p_op text,
@@ -121,7 +132,8 @@ CREATE OR REPLACE FUNCTION execute_request(
   p_extra jsonb,
   p_strategy text,
   p_replica text,
-  p_trace_id text DEFAULT NULL
+  p_trace_id text DEFAULT NULL,
+  p_tied boolean DEFAULT false
 ) RETURNS executed_request
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -133,6 +145,16 @@ DECLARE
   v_stored boolean;
   r op_result;
 BEGIN
+  -- Before anything else, so that a tied loser costs a lock probe and an index probe:
+  -- no session read, no fingerprint, no stored answer read and sent back. Most losers
+  -- come a moment after the winner committed. The lock is the transaction's (this
+  -- statement's), released after the executing copy's commit is visible; the probe
+  -- takes its own snapshot, after the lock. Two ids hashing alike only make a copy
+  -- answer 'tied' that could have waited.
+  IF p_tied AND (NOT pg_try_advisory_xact_lock(tied_copies_lock_class(), hashtext(p_request_id::text))
+                 OR EXISTS (SELECT 1 FROM request_log WHERE request_id = p_request_id)) THEN
+    RETURN ROW(NULL, NULL, NULL, NULL, 'tied')::executed_request;
+  END IF;
   ctx.request_id := p_request_id;
   ctx.replica_id := p_replica;
   IF p_token_hash IS NOT NULL THEN

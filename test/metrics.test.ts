@@ -146,10 +146,12 @@ describe('metrics and trace ids of a real replicated system', () => {
     expect(delta('hedge_grpc_server_handled_total', BUY)).toBe(3 * N);
     expect(delta('hedge_grpc_server_handling_seconds_count', BUY)).toBe(3 * N);
     // Exactly one copy of each trade did the work; every other copy that reached the database
-    // found the claim (waited) or the stored answer (replayed); the rest were cancelled before it.
+    // found a tied sibling executing it (tied), the claim (waited) or the stored answer
+    // (replayed); the rest were cancelled before it.
     expect(delta('hedge_dedup_outcomes_total', { outcome: 'claimed' })).toBe(N);
     expect(
-      delta('hedge_dedup_outcomes_total', { outcome: 'waited' }) +
+      delta('hedge_dedup_outcomes_total', { outcome: 'tied' }) +
+        delta('hedge_dedup_outcomes_total', { outcome: 'waited' }) +
         delta('hedge_dedup_outcomes_total', { outcome: 'replayed' }) +
         delta('hedge_grpc_server_handled_total', { ...BUY, grpc_code: 'CANCELLED' }),
     ).toBe(2 * N);

@@ -72,7 +72,8 @@ export function benchReplicaCommand(): Command {
   return new Command('bench-replica')
     .description(
       'Benchmark the replica itself: buys against one replica, then every buy sent to three replicas at once ' +
-        "with dedup 'cache' and with 'abort'; prints latency percentiles and throughput per configuration. " +
+        "with dedup 'cache' (untied and tied copies) and with 'abort'; prints latency percentiles, throughput " +
+        'and CPU per request by process for each configuration. ' +
         'Starts its own PostgreSQL, feed and replicas.',
     )
     .addOption(

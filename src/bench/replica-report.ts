@@ -23,6 +23,37 @@ export function formatReplicaBench(result: Result): string {
       ]),
     ),
     '',
+    'µs of CPU per answered request, by process (utime + stime from /proc; rest: the database server and feed processes of hedge):',
+    '',
+    textTable(
+      ['configuration', 'clients', 'client', 'replicas', 'postgres', 'rest', 'total'],
+      result.rows.map((r) => [
+        r.config,
+        r.clients,
+        r.cpu_us_per_request.client,
+        r.cpu_us_per_request.replicas,
+        r.cpu_us_per_request.postgres,
+        r.cpu_us_per_request.rest,
+        r.cpu_us_per_request.total,
+      ]),
+    ),
+    '',
+    'One copy of a buy by how it ends: one client, one call at a time, one replica; µs of CPU per copy:',
+    '',
+    textTable(
+      ['copy', 'requests', 'p50 ms', 'client', 'replica', 'postgres', 'rest', 'total'],
+      result.copies.map((c) => [
+        c.path,
+        c.requests,
+        c.latency_ms_p50,
+        c.cpu_us_per_request.client,
+        c.cpu_us_per_request.replicas,
+        c.cpu_us_per_request.postgres,
+        c.cpu_us_per_request.rest,
+        c.cpu_us_per_request.total,
+      ]),
+    ),
+    '',
   ];
   for (const clients of new Set(result.rows.map((r) => r.clients))) {
     const single = result.rows.find((r) => r.config === 'single' && r.clients === clients);

@@ -1,6 +1,7 @@
 import { type Client, type Metadata, status } from '@grpc/grpc-js';
 import { BACKOFF, backoffDelay } from '../common/backoff.js';
 import { reasonOf } from '../common/errors.js';
+import { isTiedLoss } from '../common/tied-copies.js';
 import { clientMetrics } from './client-metrics.js';
 import { type DatabaseOutageMemory, isDatabaseUnavailable } from './failover-budget.js';
 import type { ReplicaMember, View } from './membership-watcher.js';
@@ -64,12 +65,14 @@ export interface WireFailure {
  * Starts one attempt on one replica's channel, with the attempt's deadline, and
  * calls `done` once: with null and the value, with a WireFailure, or with any
  * other error, which ends the call as it is (a failure of the caller's own, such
- * as a stream's sink). Returns what cancels the attempt.
+ * as a stream's sink). `tied`: the attempt is one of the call's tied copies
+ * (src/common/tied-copies.ts) and carries the mark. Returns what cancels the attempt.
  */
 export type Attempt<T> = (
   channel: Client,
   deadline: Date,
   done: (err: WireFailure | Error | null, value?: T) => void,
+  tied: boolean,
 ) => { cancel(): void };
 
 /** What the engine needs of the replicas; the replicated client's channels (replica-channels.ts) give it. */
@@ -219,7 +222,10 @@ class CallExecution<T> {
     const { fanOut, adaptiveHedge } = this.policy;
     const hedgeDelayMs = adaptiveHedge ? adaptiveHedge.delayMs(this.spec.method) : this.policy.hedgeDelayMs;
     const first = fanOut === 'all' ? candidates : candidates.slice(0, fanOut);
-    for (const member of first) this.launch(member);
+    // Only the first round's copies are tied: a later round comes after every copy ended
+    // without an answer, and its copies wait for the claim's holder instead.
+    const tied = this.policy.tied === true && this.rounds === 1;
+    for (const member of first) this.launch(member, tied);
     clearTimeout(this.hedgeTimer);
     if (hedgeDelayMs !== undefined && candidates.length > first.length) {
       const rest = candidates.slice(
@@ -230,13 +236,13 @@ class CallExecution<T> {
         for (const member of rest) {
           if (this.settled) return;
           if (this.replicas.inView(member) && !this.failed.has(member.address) && !this.isInFlight(member))
-            this.launch(member);
+            this.launch(member, tied);
         }
       }, hedgeDelayMs);
     }
   }
 
-  private launch(member: ReplicaMember): void {
+  private launch(member: ReplicaMember, tied = false): void {
     const remaining = this.remainingMs();
     if (remaining <= 0) {
       this.giveUp();
@@ -251,6 +257,7 @@ class CallExecution<T> {
       this.replicas.channelFor(member),
       new Date(Date.now() + attemptMs),
       (err, value) => this.onResult(attempt, err, value),
+      tied,
     );
   }
 
@@ -268,6 +275,15 @@ class CallExecution<T> {
     if (!isWireFailure(err)) {
       this.finish(undefined, status.UNKNOWN);
       this.reject(err);
+      return;
+    }
+    if (isTiedLoss(err)) {
+      // A sibling holds the request or has answered it: its answer is awaited. A copy not
+      // used, and no fault of this replica's. With no sibling left in flight, the holder's
+      // answer was lost on the way (its replica failed): the next round's copies are not
+      // tied, and wait for the stored answer.
+      clientMetrics.loss(attempt.member.id);
+      if (this.inFlight.size === 0) this.launchRound();
       return;
     }
     if (this.policy.retryability(err.code) === 'final') {

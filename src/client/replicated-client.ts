@@ -1,5 +1,6 @@
 import { Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
 import { isRetryable } from '../common/errors.js';
+import { TIED_KEY } from '../common/tied-copies.js';
 import { newTraceparent, TRACEPARENT_KEY } from '../common/trace-context.js';
 import { type CallResult, ReplicatedCallError, runCall } from './call-engine.js';
 import { FAILOVER_BUDGET_MS } from './failover-budget.js';
@@ -8,11 +9,10 @@ import { ReplicaChannels } from './replica-channels.js';
 import type { ReplicationMode } from './replication-mode.js';
 import { RESUMABLE_STREAM, type ReplicationPolicy, replicationPolicies } from './replication-policy.js';
 import { type ResumableStream, streamAttempt } from './resumable-stream.js';
+import { unaryBytes } from './unary-bytes.js';
 
 export type { AttemptFailure, CallResult, CallTelemetry } from './call-engine.js';
 export { ReplicatedCallError };
-
-const asBytes = (bytes: Buffer): Buffer => bytes;
 
 /** A unary method of a service every replica serves (hedge.v1.Trading, hedge.v1.DayTrading). */
 // biome-ignore lint/suspicious/noExplicitAny: the request type is the caller's; grpc-js definitions are generic over it.
@@ -26,7 +26,10 @@ export interface ReplicatedClientOptions {
   mode: ReplicationMode;
   /** hedged: how many replicas each request goes to at first (default 2). */
   hedgeSize?: number;
-  /** hedged: send to the remaining replicas too when no answer came within this (default: never). */
+  /**
+   * hedged: send to the remaining replicas too when no answer came within this (default: never);
+   * deferred: the delay before a second copy until the method's own p95 is known (default 20 ms).
+   */
   hedgeDelayMs?: number;
   /** One deadline for a whole call, across every attempt (default 5 s). */
   deadlineMs?: number;
@@ -135,22 +138,31 @@ export class ReplicatedClient {
       encoded ??= method.requestSerialize(request);
       return encoded;
     };
+    let tiedMetadata: Metadata | undefined;
+    const marked = () => {
+      if (!tiedMetadata) {
+        tiedMetadata = metadata.clone();
+        tiedMetadata.set(TIED_KEY, '1');
+      }
+      return tiedMetadata;
+    };
     const result = await runCall<Buffer>(this.replicas, {
       policy: this.policy,
       method: method.path,
       mode: this.options.mode,
       deadlineMs: this.options.deadlineMs,
       failoverBudgetMs: this.options.failoverBudgetMs,
-      attempt: (channel, deadline, done) =>
-        channel.makeUnaryRequest(
-          method.path,
-          serialize,
-          asBytes,
-          request,
-          metadata,
-          { deadline },
-          (err, response) => done(err, response),
-        ),
+      attempt: (channel, deadline, done, tied) => {
+        let bytes: Buffer;
+        try {
+          bytes = serialize();
+        } catch (err) {
+          // A request the method cannot encode is the caller's error, not a replica's.
+          done(err instanceof Error ? err : new Error(String(err)));
+          return { cancel: () => {} };
+        }
+        return unaryBytes(channel, method.path, bytes, tied ? marked() : metadata, deadline, done);
+      },
     });
     return { response: method.responseDeserialize(result.response), telemetry: result.telemetry };
   }

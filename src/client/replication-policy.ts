@@ -28,6 +28,11 @@ export interface ReplicationPolicy {
   /** Each call starts at the next member of the view, spreading the load over the replicas. */
   rotate: boolean;
   /**
+   * The first round's copies are tied (src/common/tied-copies.ts): a copy that finds a
+   * sibling executing the request answers at once instead of waiting for its answer.
+   */
+  tied?: boolean;
+  /**
    * A failed attempt is replaced at once by the next replica not yet tried.
    * Otherwise the call waits for the attempts still in flight, the hedge delay,
    * or, once none is left, a new round after a short back-off.
@@ -52,7 +57,14 @@ export function replicationPolicies(tuning: PolicyTuning = {}): Record<Replicati
   const { hedgeSize, hedgeDelayMs, attemptTimeoutMs } = tuning;
   return {
     // Every replica at once; the first answer wins.
-    active: { fanOut: 'all', attemptTimeoutMs, rotate: false, replaceFailed: false, retryability },
+    active: {
+      fanOut: 'all',
+      attemptTimeoutMs,
+      rotate: false,
+      tied: true,
+      replaceFailed: false,
+      retryability,
+    },
     // One replica at a time, in view order; a silent one is waited for 1 s by default.
     passive: {
       fanOut: 1,
@@ -68,9 +80,10 @@ export function replicationPolicies(tuning: PolicyTuning = {}): Record<Replicati
     // trade in all processes against 921–1,034 spread over three; single 639–797).
     deferred: {
       fanOut: 1,
-      adaptiveHedge: deferredHedge(),
+      adaptiveHedge: deferredHedge(hedgeDelayMs),
       attemptTimeoutMs,
       rotate: false,
+      tied: true,
       replaceFailed: true,
       retryability,
     },
@@ -80,6 +93,7 @@ export function replicationPolicies(tuning: PolicyTuning = {}): Record<Replicati
       hedgeDelayMs,
       attemptTimeoutMs,
       rotate: true,
+      tied: true,
       replaceFailed: false,
       retryability,
     },
@@ -87,12 +101,12 @@ export function replicationPolicies(tuning: PolicyTuning = {}): Record<Replicati
 }
 
 /**
- * The deferred mode's delay: the p95 of the method's last 512 answered calls (20 ms
- * until there are some; never under 1 ms, where a second copy would be sent for
- * the ordinary jitter of a loaded machine).
+ * The deferred mode's delay: the p95 of the method's last 512 answered calls
+ * (`initialMs`, 20 ms by default, until there are some; never under 1 ms, where a
+ * second copy would be sent for the ordinary jitter of a loaded machine).
  */
-function deferredHedge(): NonNullable<ReplicationPolicy['adaptiveHedge']> {
-  const windows = new LatencyWindows(0.95, 20, 1);
+function deferredHedge(initialMs = 20): NonNullable<ReplicationPolicy['adaptiveHedge']> {
+  const windows = new LatencyWindows(0.95, initialMs, 1);
   return {
     delayMs: (method) => windows.quantile(method),
     observe: (method, ms) => windows.add(method, ms),

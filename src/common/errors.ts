@@ -86,8 +86,20 @@ function statusDetails(err: HedgeError): Buffer {
   );
 }
 
+/** Wire forms already built: a HedgeError is immutable, and one sent often (TIED_LOSS) is built once. */
+const wireForms = new WeakMap<HedgeError, Partial<ServiceError>>();
+
 /** The reason twice: as `hedge-reason`, and in gRPC's rich error model for standard tooling. */
 export function toServiceError(err: HedgeError): Partial<ServiceError> {
+  let wire = wireForms.get(err);
+  if (!wire) {
+    wire = buildServiceError(err);
+    wireForms.set(err, wire);
+  }
+  return wire;
+}
+
+function buildServiceError(err: HedgeError): Partial<ServiceError> {
   const metadata = new Metadata();
   metadata.set(REASON_KEY, err.reason);
   metadata.set(STATUS_DETAILS_KEY, statusDetails(err));

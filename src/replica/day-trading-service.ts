@@ -4,7 +4,6 @@ import { serverStream } from '../common/grpc-handlers.js';
 import { isPositiveInteger, parseAmount, quoteInput } from '../common/money.js';
 import { defaultOf, ORDER_TTL } from '../common/settings.js';
 import { isSymbol, parseSymbol, SENG468_SYMBOL_LENGTH } from '../common/symbols.js';
-import { traceIdOf } from '../common/trace-context.js';
 import type { AddCommand__Output } from '../gen/hedge/v1/AddCommand.js';
 import type { CommandResult } from '../gen/hedge/v1/CommandResult.js';
 import type { DayTradingHandlers } from '../gen/hedge/v1/DayTrading.js';
@@ -21,6 +20,7 @@ import type { TriggerPriceCommand__Output } from '../gen/hedge/v1/TriggerPriceCo
 import type { UserCommand__Output } from '../gen/hedge/v1/UserCommand.js';
 import { eventXml, LOG_FOOTER, LOG_HEADER } from './audit-xml.js';
 import { replicaHandler } from './call-handler.js';
+import { callOrigin } from './call-origin.js';
 import { sessionTokenHash } from './credentials.js';
 import type { Operation, Params } from './operation.js';
 import { quoteParams } from './quote-verifier.js';
@@ -111,7 +111,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
       const requestId = parseRequestId(call.request.request_id);
       const tokenHash = sessionTokenHash(call.metadata);
       const txn = transactionNum(call.request.transaction_num);
-      const traceId = traceIdOf(call.metadata);
+      const origin = callOrigin(call.metadata);
       const base: Params = txn ? { transaction_num: txn } : {};
       let params: Params;
       try {
@@ -136,7 +136,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
               message: refusal.message,
             },
             {},
-            traceId,
+            origin,
           )
           .catch((stored: unknown) => {
             // The stored refusal is this input's (a copy is the same request, so
@@ -147,7 +147,7 @@ export function dayTradingHandlers(deps: TradingDeps): DayTradingHandlers {
             throw stored;
           });
       }
-      return executor.execute<Res>(op, requestId, tokenHash, { ...base, ...params }, orderWindow, traceId);
+      return executor.execute<Res>(op, requestId, tokenHash, { ...base, ...params }, orderWindow, origin);
     });
   }
 

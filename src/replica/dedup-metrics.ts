@@ -2,11 +2,11 @@ import { Counter } from 'prom-client';
 import { metricsRegistry } from '../common/metrics.js';
 
 /** How a copy found its request id (executed_request.dedup, migrations/005). */
-export type DedupOutcome = 'claimed' | 'waited' | 'replayed';
+export type DedupOutcome = 'claimed' | 'waited' | 'replayed' | 'tied';
 
 const outcomes = new Counter({
   name: 'hedge_dedup_outcomes_total',
-  help: "Requests by how this replica's copy found the request id: claimed (did the work), waited (on another copy's claim), replayed (the stored answer)",
+  help: "Requests by how this replica's copy found the request id: claimed (did the work), waited (on another copy's claim), replayed (the stored answer), tied (answered at once: a tied sibling was executing it)",
   labelNames: ['outcome'],
   registers: [metricsRegistry],
 });
@@ -15,6 +15,7 @@ const bound: Record<string, Counter.Internal> = {
   claimed: outcomes.labels('claimed'),
   waited: outcomes.labels('waited'),
   replayed: outcomes.labels('replayed'),
+  tied: outcomes.labels('tied'),
 };
 // Every outcome present from the start, at 0, so that rate() over it is defined before the first request.
 for (const child of Object.values(bound)) child.inc(0);

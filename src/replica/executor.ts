@@ -2,11 +2,13 @@ import { status } from '@grpc/grpc-js';
 import type { Pool, PoolClient } from '../common/database.js';
 import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { HedgeError, isRetryable } from '../common/errors.js';
+import { TIED_LOSS } from '../common/tied-copies.js';
+import type { CallOrigin } from './call-origin.js';
 import { countDedup } from './dedup-metrics.js';
 import { type Operation, type OpRow, type Params, toJson, unwrap } from './operation.js';
 
 const EXECUTE =
-  'SELECT status, reason, message, body, dedup FROM execute_request($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8)';
+  'SELECT status, reason, message, body, dedup FROM execute_request($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9)';
 
 /** An executed_request (migrations/005): the answer and how this copy found its request id. */
 type ExecutedRow = OpRow & { dedup: string | null };
@@ -39,8 +41,8 @@ export class Executor {
     tokenHash: Buffer | null,
     params: Params,
     extra: Params = {},
-    /** The caller's trace id, stored with the request by the copy that claims it. */
-    traceId?: string,
+    /** The caller's trace id (stored with the request by the copy that claims it) and whether its copies are tied. */
+    origin: CallOrigin = { tied: false },
   ): Promise<T> {
     const result = await this.pool.query<ExecutedRow>({
       name: 'execute_request',
@@ -53,11 +55,14 @@ export class Executor {
         toJson(extra),
         this.strategy,
         this.replicaId,
-        traceId ?? null,
+        origin.traceId ?? null,
+        origin.tied,
       ],
     });
-    countDedup(result.rows[0]?.dedup);
-    return unwrap<T>(result.rows[0]);
+    const row = result.rows[0];
+    countDedup(row?.dedup);
+    if (row?.dedup === 'tied') throw TIED_LOSS;
+    return unwrap<T>(row);
   }
 
   /**

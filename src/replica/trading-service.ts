@@ -17,6 +17,7 @@ import type { TradingHandlers } from '../gen/hedge/v1/Trading.js';
 import type { AccountReads } from './account-reads.js';
 import type { AuditReads } from './audit-reads.js';
 import { cancelledCall, replicaHandler } from './call-handler.js';
+import { callOrigin } from './call-origin.js';
 import { hashToken, parseNewSessionToken, sessionTokenHash } from './credentials.js';
 import type { Executor } from './executor.js';
 import type { Params } from './operation.js';
@@ -102,7 +103,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       tokenHash,
       { symbol, shares: shares.toString(), quote: quoteParams(quote) },
       {},
-      traceIdOf(call.metadata),
+      callOrigin(call.metadata),
     );
   }
 
@@ -202,7 +203,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
         sessionTokenHash(call.metadata),
         {},
         {},
-        traceIdOf(call.metadata),
+        callOrigin(call.metadata),
       );
     }),
 
@@ -216,7 +217,7 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
         tokenHash,
         { amount_cents: amount.toString() },
         {},
-        traceIdOf(call.metadata),
+        callOrigin(call.metadata),
       );
     }),
 

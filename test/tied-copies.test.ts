@@ -1,0 +1,231 @@
+import { Client, type Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReplicatedClient } from '../src/client/replicated-client.js';
+import type { PoolClient } from '../src/common/database.js';
+import { reasonOf } from '../src/common/errors.js';
+import { exited } from '../src/common/hedge-process.js';
+import { uuidv7 } from '../src/common/ids.js';
+import { hedgeProto } from '../src/common/proto.js';
+import { deadlineAfter } from '../src/common/rpc.js';
+import { TIED_KEY, TIED_LOSS_REASON } from '../src/common/tied-copies.js';
+import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
+import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
+import { channelCredentials } from '../src/tls/transport.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { startTestFeed, type TestFeed } from './support/feed.js';
+import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
+import { Trader, tradingClient } from './support/trader.js';
+import { waitFor } from './support/wait.js';
+
+const BUY = hedgeProto().Trading.service.Buy;
+
+type RawResult = { ok: true; bytes: Buffer } | { ok: false; code: number; reason: string | undefined };
+
+/** A Buy sent to one replica as the active client sends a copy, marked tied or not; the answer as its bytes. */
+function rawBuy(address: string, metadata: Metadata, request: TradeRequest): Promise<RawResult> {
+  const client = new Client(address, channelCredentials());
+  return new Promise<RawResult>((resolve) => {
+    client.makeUnaryRequest(
+      BUY.path,
+      BUY.requestSerialize,
+      (bytes: Buffer) => bytes,
+      request,
+      metadata,
+      { deadline: deadlineAfter(30_000) },
+      (err: ServiceError | null, bytes?: Buffer) =>
+        resolve(
+          err ? { ok: false, code: err.code, reason: reasonOf(err) } : { ok: true, bytes: bytes as Buffer },
+        ),
+    );
+  }).finally(() => client.close());
+}
+
+describe('tied copies: a copy that finds a sibling executing its request, or its answer stored, answers at once', () => {
+  let db: TestDatabase;
+  let feed: TestFeed;
+  let replicas: ReplicaProcess[] = [];
+  let trader: Trader;
+  let tied: Metadata;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    feed = await startTestFeed();
+    const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath };
+    replicas = await Promise.all(['a', 'b', 'c'].map((id) => spawnReplica(setup, `tied-${id}`)));
+    trader = await Trader.open(tradingClient(replicas[0]?.address ?? ''));
+    await trader.deposit('100000.00');
+    tied = trader.metadata.clone();
+    tied.set(TIED_KEY, '1');
+  });
+
+  afterAll(async () => {
+    trader?.client.close();
+    await Promise.all(replicas.map((r) => r.stop()));
+    await feed?.stop();
+    await db?.drop();
+  });
+
+  /** Holds the trader's account row, so a copy that executes a trade blocks inside its statement. */
+  async function holdAccount(): Promise<PoolClient> {
+    const tx = await db.pool.connect();
+    await tx.query('BEGIN');
+    await tx.query(
+      'SELECT 1 FROM accounts WHERE user_id = (SELECT id FROM users WHERE username = $1) FOR UPDATE',
+      [trader.username],
+    );
+    return tx;
+  }
+
+  async function release(tx: PoolClient): Promise<void> {
+    await tx.query('ROLLBACK');
+    tx.release();
+  }
+
+  /** Backends waiting on a lock: the executing copy (on the account row) and copies waiting on its claim. */
+  async function lockWaiters(): Promise<number> {
+    const { rows } = await db.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async function effects(requestId: string) {
+    const { rows } = await db.pool.query<{ trades: number; logged: number }>(
+      `SELECT (SELECT count(*)::int FROM trades WHERE request_id = $1) AS trades,
+              (SELECT count(*)::int FROM request_log WHERE request_id = $1) AS logged`,
+      [requestId],
+    );
+    return rows[0];
+  }
+
+  const newBuy = async (): Promise<TradeRequest> => ({
+    request_id: uuidv7(),
+    symbol: 'ABC',
+    shares: 3,
+    quote: await feed.quote('ABC'),
+  });
+
+  it('a tied copy answers TIED_COPY_LOST while its sibling executes and after it committed; an untied one gets the answer', async () => {
+    const request = await newBuy();
+    const [a, b, c] = replicas.map((r) => r.address) as [string, string, string];
+    const tx = await holdAccount();
+    let executing: Promise<RawResult> | undefined;
+    let waiting: Promise<RawResult> | undefined;
+    try {
+      executing = rawBuy(a, tied, request);
+      await waitFor('the executing copy blocked on the account row', async () => (await lockWaiters()) === 1);
+      // The sibling is inside its statement and cannot commit: an answer now did not wait for it.
+      expect(await rawBuy(b, tied, request)).toEqual({
+        ok: false,
+        code: status.ABORTED,
+        reason: TIED_LOSS_REASON,
+      });
+      waiting = rawBuy(c, trader.metadata, request);
+      await waitFor('the untied copy waiting on the claim', async () => (await lockWaiters()) === 2);
+    } finally {
+      await release(tx);
+    }
+    const [first, second] = await Promise.all([executing, waiting]);
+    expect(first?.ok).toBe(true);
+    expect(second?.ok).toBe(true);
+    const bytes = (first as { bytes: Buffer }).bytes;
+    expect((second as { bytes: Buffer }).bytes.equals(bytes)).toBe(true);
+    // After the commit: a tied copy loses at once (its sibling answered), an untied one is given the stored answer.
+    expect(await rawBuy(b, tied, request)).toEqual({
+      ok: false,
+      code: status.ABORTED,
+      reason: TIED_LOSS_REASON,
+    });
+    const late = await rawBuy(b, trader.metadata, request);
+    expect(late.ok && late.bytes.equals(bytes)).toBe(true);
+    expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
+  });
+
+  it("a tied copy's answer stores nothing: with no sibling executing, the next copy of the id executes it", async () => {
+    const request = await newBuy();
+    const tx = await db.pool.connect();
+    try {
+      // The lock a sibling would hold, taken as execute_request takes it.
+      await tx.query('BEGIN');
+      await tx.query('SELECT pg_advisory_xact_lock(tied_copies_lock_class(), hashtext($1::uuid::text))', [
+        request.request_id,
+      ]);
+      const lost = await rawBuy(replicas[1]?.address ?? '', tied, request);
+      expect(lost).toEqual({ ok: false, code: status.ABORTED, reason: TIED_LOSS_REASON });
+      expect(await effects(request.request_id ?? '')).toEqual({ trades: 0, logged: 0 });
+    } finally {
+      await tx.query('ROLLBACK');
+      tx.release();
+    }
+    const done = await rawBuy(replicas[1]?.address ?? '', tied, request);
+    expect(done.ok).toBe(true);
+    expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
+  });
+
+  it('active client: a call repeated under an answered request id gets the stored answer (its tied copies all lose, its untied round reads it)', async () => {
+    const client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+      deadlineMs: 30_000,
+    });
+    try {
+      const request = await newBuy();
+      const first = await client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+      expect(first.telemetry.attempts).toBe(3);
+      const again = await client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+      expect(again.response).toEqual(first.response);
+      expect(again.telemetry.attempts).toBe(6);
+      expect(again.telemetry.failures).toEqual([]);
+      expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('active client: the executing copy’s replica dies and its sibling lost tied; the client asks again untied and gets the one answer', async () => {
+    // Two replicas of their own: one is killed.
+    const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath };
+    const [doomed, survivor] = await Promise.all([
+      spawnReplica(setup, 'tied-d'),
+      spawnReplica(setup, 'tied-e'),
+    ]);
+    const client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: [
+        { id: 'doomed', address: doomed.address },
+        { id: 'survivor', address: survivor.address },
+      ],
+      deadlineMs: 30_000,
+    });
+    const tx = await holdAccount();
+    let released = false;
+    try {
+      const request = await newBuy();
+      // The survivor is stopped, so the doomed replica's copy is the one that executes.
+      survivor.child.kill('SIGSTOP');
+      const call = client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+      await waitFor('the doomed copy executing', async () => (await lockWaiters()) === 1);
+      doomed.child.kill('SIGKILL');
+      await exited(doomed.child);
+      // Its backend keeps the claim until its statement ends. The survivor's tied copy loses
+      // to it at once; the client's next round is untied and waits on the claim.
+      survivor.child.kill('SIGCONT');
+      await waitFor('the untied copy waiting on the claim', async () => (await lockWaiters()) === 2, 20_000);
+      await release(tx);
+      released = true;
+      const result = await call;
+      expect(result.response.trade?.shares).toBe('3');
+      expect(result.telemetry.answeredBy).toBe('survivor');
+      expect(result.telemetry.attempts).toBe(3);
+      expect(result.telemetry.failures.map((f) => [f.replica, f.code])).toEqual([
+        ['doomed', status.UNAVAILABLE],
+      ]);
+      expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
+    } finally {
+      if (!released) await release(tx);
+      survivor.child.kill('SIGCONT');
+      client.close();
+      await Promise.all([doomed.stop(), survivor.stop()]);
+    }
+  });
+});
