@@ -115,3 +115,18 @@ BEGIN
   END LOOP;
   RETURN jsonb_build_object('fired', n, 'failures', v_failures);
 END $$;
+
+-- Every statement that changes the triggers table (arming, cancelling, firing)
+-- notifies the replicas' trigger watchers, delivered at commit, so that at rest
+-- they need not read the armed symbols every second (issue 12, idle cost;
+-- src/replica/trigger-notices.ts).
+CREATE OR REPLACE FUNCTION notify_triggers_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('hedge_triggers', '');
+  RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER triggers_changed
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON triggers
+FOR EACH STATEMENT EXECUTE FUNCTION notify_triggers_changed();

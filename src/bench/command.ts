@@ -317,9 +317,9 @@ export function benchIdleCommand(): Command {
     .addOption(
       defaulted(
         '--settle <duration>',
-        'time after `hedge up` is ready before measuring',
+        "time after `hedge up` is ready before measuring (V8's memory reducer runs its full collections about 20 s after a process starts: start-up, not rest)",
         durationOption,
-        '10s',
+        '30s',
       ),
     )
     .addOption(settingOption({ ...SPARES, description: "the manager's warm spares" }))

@@ -190,8 +190,9 @@ const SCHEMA_FUNCTIONS = `SELECT p.oid::regprocedure::text AS signature
  * once. In one transaction, every function of the schema is dropped and the set
  * created again: CREATE OR REPLACE cannot change a function's arguments, return
  * type or parameter names, and a function left out of the set must not linger.
- * No table, default or constraint calls a hedge function, so the drops need no
- * CASCADE (and one that did would fail loudly here). Sessions of other replicas
+ * No default or constraint calls a hedge function, so the drops need no
+ * CASCADE (and one that did would fail loudly here); a table trigger that calls
+ * one is dropped first and made again by the set. Sessions of other replicas
  * see the old functions or the new ones, never none: the catalog is MVCC.
  */
 async function applyFunctions(client: PoolClient, files: FunctionFile[]): Promise<boolean> {
@@ -203,6 +204,13 @@ async function applyFunctions(client: PoolClient, files: FunctionFile[]): Promis
   if (rows[0]?.checksum === sum) return false;
   await inTransaction(client, 'the SQL function set', async () => {
     const existing = await client.query<{ signature: string }>(SCHEMA_FUNCTIONS);
+    // A table trigger calling one of them (sql/triggers.sql's notice) goes with it; the set makes it again.
+    const tableTriggers = await client.query<{ name: string; relation: string }>(
+      `SELECT quote_ident(t.tgname) AS name, t.tgrelid::regclass::text AS relation FROM pg_trigger t
+        WHERE NOT t.tgisinternal AND t.tgfoid::regprocedure::text = ANY($1)`,
+      [existing.rows.map((r) => r.signature)],
+    );
+    for (const t of tableTriggers.rows) await client.query(`DROP TRIGGER ${t.name} ON ${t.relation}`);
     for (const { signature } of existing.rows) await client.query(`DROP FUNCTION ${signature}`);
     for (const f of files) {
       try {

@@ -106,7 +106,10 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
   const reaper = startReaper(pool, options.requestRetentionMs, options.reapIntervalMs, log);
   const sweeper = startOrderSweeper(pool, options.id, options.orderSweepIntervalMs ?? 5_000, log);
   const triggers = options.feedAddress
-    ? new TriggerWatcher(new TriggerFiring(pool, options.id), options.feedAddress, quotes, log)
+    ? new TriggerWatcher(new TriggerFiring(pool, options.id), options.feedAddress, quotes, log, undefined, {
+        url: options.databaseUrl,
+        applicationName: `hedge-replica-${options.id}-triggers`,
+      })
     : undefined;
   triggers?.start();
   if (!triggers) log.warn('no --feed: triggers will not fire on this replica');

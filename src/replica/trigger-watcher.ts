@@ -9,6 +9,12 @@ import type { StockFeedClient } from '../gen/hedge/v1/StockFeed.js';
 import { channelCredentials } from '../tls/transport.js';
 import type { QuoteVerifier } from './quote-verifier.js';
 import type { Tick, TriggerFiring } from './trigger-firing.js';
+import { TriggerNotices } from './trigger-notices.js';
+
+/** While change notices are heard, the armed symbols are still read this often: a notice lost on a connection that hung unnoticed costs at most this. */
+const NOTICED_POLL_MS = 10_000;
+/** Notices that come together (a burst of trigger commands) make one read, this long after the first. */
+const NOTICE_GATHER_MS = 100;
 
 /**
  * Every replica watches the feeds' signed ticks for the symbols some armed
@@ -36,6 +42,10 @@ export class TriggerWatcher {
   private pending: Tick[] = [];
   private flushing = false;
   private timer: NodeJS.Timeout | undefined;
+  private dueAt = 0;
+  private refreshing = false;
+  private refreshAgain = false;
+  private notices: TriggerNotices | undefined;
   private stopped = false;
 
   constructor(
@@ -45,6 +55,8 @@ export class TriggerWatcher {
     private readonly verifier: QuoteVerifier,
     private readonly log: Logger,
     private readonly pollMs = 1_000,
+    /** The database to listen on for trigger changes; without it the set is read every pollMs. */
+    private readonly noticesFrom?: { url: string; applicationName: string },
   ) {
     this.feeds = feedAddresses(feedAddressList).map(
       (address) => new (hedgeProto().StockFeed)(address, channelCredentials('feed'), PEER_CHANNEL_OPTIONS),
@@ -52,15 +64,58 @@ export class TriggerWatcher {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.refresh(), this.pollMs);
-    void this.refresh();
+    if (this.noticesFrom) {
+      const { url, applicationName } = this.noticesFrom;
+      this.notices = new TriggerNotices(
+        url,
+        applicationName,
+        () => this.schedule(NOTICE_GATHER_MS),
+        this.log,
+      );
+      this.notices.start();
+    }
+    this.schedule(0);
   }
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    void this.notices?.stop();
     this.closeStreams();
     for (const feed of this.feeds) feed.close();
+  }
+
+  /** The next read in `ms`, unless one comes sooner already. */
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    const due = Date.now() + ms;
+    if (this.timer !== undefined && this.dueAt <= due) return;
+    clearTimeout(this.timer);
+    this.dueAt = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.read();
+    }, ms);
+  }
+
+  /** One read at a time, applied in order; a change noticed during a read makes another after it. */
+  private async read(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = true;
+    try {
+      await this.refresh();
+    } finally {
+      this.refreshing = false;
+    }
+    if (this.refreshAgain) {
+      this.refreshAgain = false;
+      this.schedule(0);
+    } else {
+      this.schedule(this.notices?.listening ? NOTICED_POLL_MS : this.pollMs);
+    }
   }
 
   private closeStreams(): void {

@@ -3,7 +3,8 @@ import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { spawnHedge } from '../common/hedge-process.js';
-import { isAlive, type ProcessState, processState, signalQuietly } from '../common/process-state.js';
+import { isAlive, type ProcessState, signalQuietly } from '../common/process-state.js';
+import { ProcessStateReader } from '../common/process-state-reader.js';
 import { isHedgeReplica, residentBytes } from '../common/replica-process.js';
 import { type ReplicaSettings, replicaArgs } from '../common/settings.js';
 import type { RegistryEntry } from './registry.js';
@@ -67,6 +68,7 @@ export interface Launcher {
 /** Children of the manager on its own host: hedge's behaviour without agents. */
 export class LocalLauncher implements Launcher {
   private readonly children = new Map<number, ChildProcess>();
+  private readonly states = new ProcessStateReader();
 
   constructor(
     private readonly logDir: string,
@@ -107,7 +109,7 @@ export class LocalLauncher implements Launcher {
   }
 
   state(_id: string, pid: number): ProcessState {
-    return processState(pid);
+    return this.states.state(pid);
   }
 
   async signal(_id: string, pid: number, signal: NodeJS.Signals): Promise<'sent' | 'gone'> {
@@ -164,5 +166,7 @@ export class LocalLauncher implements Launcher {
 
   settled(): void {}
 
-  close(): void {}
+  close(): void {
+    this.states.close();
+  }
 }
