@@ -1,5 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
+import { createInterface } from 'node:readline';
 import { credentials } from '@grpc/grpc-js';
 import { fetchStatusFrom, type ManagerStatus } from '../../src/client/manager-client.js';
 import { QuoteSource } from '../../src/client/quote-source.js';
@@ -9,8 +10,10 @@ import { ensureAdministrator } from '../../src/common/admin.js';
 import { spawnHedge } from '../../src/common/hedge-process.js';
 import { uuidv7 } from '../../src/common/ids.js';
 import { createNetwork, type SimulatedHost, type SimulatedNetwork } from '../../src/common/netns.js';
+import { CLI_PATH } from '../../src/common/paths.js';
 import { hedgeProto } from '../../src/common/proto.js';
 import { deadlineAfter, invoke } from '../../src/common/rpc.js';
+import type { Injection } from '../../src/fault-injector/injector.js';
 import type { HostReplicas__Output } from '../../src/gen/hedge/v1/HostReplicas.js';
 import type { Membership__Output } from '../../src/gen/hedge/v1/Membership.js';
 import { managerArgs as baseManagerArgs } from '../../test/support/cluster.js';
@@ -41,6 +44,8 @@ export interface MultiHost {
   restartManager(): Promise<void>;
   /** A fresh agent on the host, on the address the manager was given (after a crash). */
   restartAgent(host: string): Promise<void>;
+  /** `hedge inject <args>` against the manager, from the test's namespace (the root one). */
+  inject(args: string[]): InjectRun;
   stop(): Promise<void>;
 }
 
@@ -184,6 +189,25 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
         await startManager(Number(managerAddress.split(':').pop()));
       },
       restartAgent: (name) => startAgent(name, Number(agents.get(name)?.split(':').pop())),
+      inject: (args) => {
+        const child = spawn(process.execPath, [CLI_PATH, 'inject', '--manager', managerAddress, ...args], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        children.push(child);
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        const injection = new Promise<Injection>((resolve, reject) => {
+          createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line)));
+          void exited.then((code) => reject(new Error(`hedge inject exited (${code}) before injecting`)));
+        });
+        return {
+          injection,
+          exited,
+          interrupt: async () => {
+            child.kill('SIGINT');
+            return exited;
+          },
+        };
+      },
       stop,
     };
     return cluster;
@@ -191,6 +215,15 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
     await stop();
     throw err;
   }
+}
+
+export interface InjectRun {
+  /** Its first JSON line. */
+  injection: Promise<Injection>;
+  /** SIGINTs it (a partition under way heals at once); its exit code. */
+  interrupt(): Promise<number | null>;
+  /** Its exit code, once it exits on its own. */
+  exited: Promise<number | null>;
 }
 
 export interface Trading {
