@@ -101,6 +101,13 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
       if (listed && !listed.replicas.some((r) => r.pid === victim?.pid)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Moved back home with no spare to move through: a new process on the returned host joins
+    // the view as the doubled one drains, and no slot is left over.
+    const home = await c.waitFor(
+      'one serving replica per host again, and the doubled slot gone once drained',
+      (s) => spread(s) && s.replicas.length === 3,
+      90_000,
+    );
     const okAfter = trading.ok();
     while (trading.ok() < okAfter + 30) await new Promise((r) => setTimeout(r, 50));
     const result = await trading.stop();
@@ -110,17 +117,22 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     expect(removal).toBeGreaterThan(0);
     for (const view of c.views.slice(removal))
       expect(view.members.map((m) => m.address)).not.toContain(victim?.address);
+    // From the view before the move on, the view never shrank: the mover joined as the doubled one left.
+    const mover = home.replicas.find((r) => r.host === host);
+    const joined = c.views.findIndex((v) => v.members.some((m) => m.address === mover?.address));
+    expect(joined).toBeGreaterThan(removal);
+    for (const view of c.views.slice(joined - 1)) expect(view.members).toHaveLength(3);
     expect(serving(await c.status())).toHaveLength(3);
   }
 
-  it("hedge inject partition: no call fails, the host's replica is replaced on another host, and once healed (Ctrl-C heals it) the stale one is killed, never twice in a view", async () => {
+  it("hedge inject partition: no call fails, the host's replica is replaced on another host, and once healed (Ctrl-C heals it) the stale one is killed, never twice in a view, and a replica moves back home", async () => {
     await hostLost('partition', ['--down-for', '10m'], async (_c, _host, run) => {
       // Interrupted, the injector heals the partition before it exits.
       expect(await run.interrupt()).toBe(0);
     });
   });
 
-  it('hedge inject host-crash (every process on the host): no call fails, its replica is replaced on another host; a new agent there lists none of the old', async () => {
+  it('hedge inject host-crash (every process on the host): no call fails, its replica is replaced on another host; a new agent there lists none of the old, and a replica moves back home', async () => {
     await hostLost('host-crash', [], async (c, host, run) => {
       expect(await run.exited).toBe(0);
       expect(c.network.crash(c.network.host(host))).toEqual([]);

@@ -84,10 +84,7 @@ describe('hedge bench', () => {
       ['bench', '--faults', 'crash,flood'],
       /unknown fault flood; expected none, crash, hang, db-primary, feed, overload, partition, host-crash/,
     ],
-    [
-      ['bench', '--faults', 'none,partition'],
-      /--faults partition needs hosts to lose: --hosts 3/,
-    ],
+    [['bench', '--faults', 'none,partition'], /--faults partition needs hosts to lose: --hosts 3/],
     [
       ['bench', '--hosts', '3', '--faults', 'host-crash', '--host-down-for', '10s'],
       /--host-down-for 10s must be shorter than --fault-interval 10s/,
