@@ -10,6 +10,7 @@ import { type Launch, type Launcher, LocalLauncher } from './launcher.js';
 import { managerMetrics } from './manager-metrics.js';
 import type { MembershipPublisher } from './membership.js';
 import { PhiAccrual } from './phi-accrual.js';
+import { homeOf } from './placement.js';
 import { type Registry, type RegistryEntry, writeRegistry } from './registry.js';
 import {
   addressOf,
@@ -440,8 +441,9 @@ export class Supervisor {
   }
 
   /**
-   * Moving home with no warm spare (--spares 0): a process of a new slot starts
-   * as a spare (placement puts it on the returned host, the one with the fewest),
+   * Moving home with no warm spare (--spares 0): a process of a new slot, one
+   * whose home is the returned host, starts there as a spare (placement puts it
+   * on its home, which holds the fewest),
    * then joins the view as the away replica drains (finishMove). The view never
    * shrinks, and the away slot is removed once drained, so the slots stay as many.
    */
@@ -451,8 +453,13 @@ export class Supervisor {
       return slot !== undefined && isServing(slot);
     });
     if (!move) return;
+    // The lowest free id whose home is that host: a successor at home is never moved again.
+    const hosts = this.launcher.hosts();
+    const taken = (n: number) => this.slots.has(`r${n}`) || homeOf(`r${n}`, hosts) !== move.host;
+    const limit = (this.slots.size + 1) * Math.max(hosts.length, 1);
     let n = 1;
-    while (this.slots.has(`r${n}`)) n += 1;
+    while (n <= limit && taken(n)) n += 1;
+    if (n > limit) return;
     const id = `r${n}`;
     this.mover = { id, replacing: move.slot, host: move.host };
     this.log.info(
