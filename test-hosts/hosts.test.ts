@@ -3,6 +3,7 @@ import type { ManagerStatus } from '../src/client/manager-client.js';
 import { verifyDatabase } from '../src/common/verify-database.js';
 import type { Membership__Output } from '../src/gen/hedge/v1/Membership.js';
 import {
+  type InjectRun,
   keepTrading,
   type MultiHost,
   REPLICA_HOSTS,
@@ -58,36 +59,55 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
   }
 
   /**
-   * The fault on h1 under a stream of active trades: no call fails, h1's replica is
-   * replaced on another host, and after `recover` the stale process is killed (h1's
-   * agent lists none of it) and never shares a view with its replacement.
+   * A host lost under a stream of active trades, through `hedge inject` (which picks
+   * the host): no call fails, the host's replica is replaced on another host, and
+   * after `recover` the stale process is killed (the host's agent lists none of it)
+   * and never shares a view with its replacement.
    */
-  async function hostLost(fault: (c: MultiHost) => void, recover: (c: MultiHost) => Promise<void>) {
+  async function hostLost(
+    kind: 'partition' | 'host-crash',
+    injectArgs: string[],
+    recover: (c: MultiHost, host: string, run: InjectRun) => Promise<void>,
+  ) {
     const { c, status } = await ready();
-    const victim = status.replicas.find((r) => r.host === 'h1');
-    expect(victim).toBeDefined();
     const sessions = await Promise.all(Array.from({ length: 3 }, () => c.session()));
     const trading = keepTrading(sessions, c.quotes);
     while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
-    fault(c);
+    const run = c.inject(['--kinds', kind, '--at', '0s', '--seed', '3', ...injectArgs]);
+    const injection = await run.injection;
+    expect(injection.outcome).toBe('injected');
+    const host = injection.target?.id ?? '';
+    expect(REPLICA_HOSTS).toContain(host);
+    const victim = status.replicas.find((r) => r.host === host);
+    expect(injection.replicas).toEqual([{ id: victim?.id, pid: victim?.pid }]);
     const replaced = await c.waitFor(
-      "h1's replica replaced on another host",
+      `${host}'s replica replaced on another host`,
       (s) =>
         serving(s).length === 3 &&
-        hostOf(s, victim?.id ?? '') !== 'h1' &&
-        serving(s).every((r) => r.host !== 'h1'),
+        hostOf(s, victim?.id ?? '') !== host &&
+        serving(s).every((r) => r.host !== host),
     );
-    expect(replaced.hosts.find((h) => h.name === 'h1')?.reachable).toBe(false);
+    expect(replaced.hosts.find((h) => h.name === host)?.reachable).toBe(false);
     const okBefore = trading.ok();
     while (trading.ok() < okBefore + 30) await new Promise((r) => setTimeout(r, 50));
-    await recover(c);
-    await c.waitFor('h1 reachable again', (s) => s.hosts.find((h) => h.name === 'h1')?.reachable === true);
-    // The stale process on h1 is killed once h1 is back: it never serves beside its replacement.
+    await recover(c, host, run);
+    await c.waitFor(
+      `${host} reachable again`,
+      (s) => s.hosts.find((h) => h.name === host)?.reachable === true,
+    );
+    // The stale process on the host is killed once it is back: it never serves beside its replacement.
     for (;;) {
-      const listed = await c.listOn('h1').catch(() => undefined);
+      const listed = await c.listOn(host).catch(() => undefined);
       if (listed && !listed.replicas.some((r) => r.pid === victim?.pid)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Moved back home with no spare to move through: a new process on the returned host joins
+    // the view as the doubled one drains, and no slot is left over.
+    const home = await c.waitFor(
+      'one serving replica per host again, and the doubled slot gone once drained',
+      (s) => spread(s) && s.replicas.length === 3,
+      90_000,
+    );
     const okAfter = trading.ok();
     while (trading.ok() < okAfter + 30) await new Promise((r) => setTimeout(r, 50));
     const result = await trading.stop();
@@ -97,26 +117,28 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     expect(removal).toBeGreaterThan(0);
     for (const view of c.views.slice(removal))
       expect(view.members.map((m) => m.address)).not.toContain(victim?.address);
+    // From the view before the move on, the view never shrank: the mover joined as the doubled one left.
+    const mover = home.replicas.find((r) => r.host === host);
+    const joined = c.views.findIndex((v) => v.members.some((m) => m.address === mover?.address));
+    expect(joined).toBeGreaterThan(removal);
+    for (const view of c.views.slice(joined - 1)) expect(view.members).toHaveLength(3);
     expect(serving(await c.status())).toHaveLength(3);
   }
 
-  it('partition one host: no call fails, its replica is replaced on another host, and once healed the stale one is killed, never twice in a view', async () => {
-    await hostLost(
-      (c) => c.network.partition(c.network.host('h1')),
-      async (c) => c.network.heal(c.network.host('h1')),
-    );
+  it("hedge inject partition: no call fails, the host's replica is replaced on another host, and once healed (Ctrl-C heals it) the stale one is killed, never twice in a view, and a replica moves back home", async () => {
+    await hostLost('partition', ['--down-for', '10m'], async (_c, _host, run) => {
+      // Interrupted, the injector heals the partition before it exits.
+      expect(await run.interrupt()).toBe(0);
+    });
   });
 
-  it('crash a whole host (every process in it): no call fails, its replica is replaced on another host; a new agent there lists none of the old', async () => {
-    await hostLost(
-      (c) => {
-        expect(c.network.crash(c.network.host('h1')).length).toBeGreaterThanOrEqual(2);
-      },
-      async (c) => {
-        // The host comes back with a fresh agent on the same address: nothing of the old runs there.
-        await c.restartAgent('h1');
-      },
-    );
+  it('hedge inject host-crash (every process on the host): no call fails, its replica is replaced on another host; a new agent there lists none of the old, and a replica moves back home', async () => {
+    await hostLost('host-crash', [], async (c, host, run) => {
+      expect(await run.exited).toBe(0);
+      expect(c.network.crash(c.network.host(host))).toEqual([]);
+      // The host comes back with a fresh agent on the same address: nothing of the old runs there.
+      await c.restartAgent(host);
+    });
   });
 
   it("partition the manager's host: clients keep trading on the last view, no replica is killed, and views continue after healing", async () => {

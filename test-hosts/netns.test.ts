@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNetwork, type SimulatedNetwork } from '../src/common/netns.js';
+import { createNetwork, type SimulatedNetwork, simulatedHostAt } from '../src/common/netns.js';
 
 /** Connects from inside `host` to the gateway's port: what the peer saw, within 1.5 s. */
 async function dial(network: SimulatedNetwork, hostName: string, port: number): Promise<string> {
@@ -39,6 +39,15 @@ describe('simulated hosts (network namespaces)', () => {
     expect(await dial(network, 'b', port)).toBe('hello');
     network.heal(network.host('a'));
     expect(await dial(network, 'a', port)).toBe('hello');
+    // Found by its address, as `hedge inject` finds a host of another process's network.
+    const attached = simulatedHostAt(network.host('b').address);
+    expect(attached?.namespace).toBe(network.host('b').namespace);
+    attached?.partition();
+    expect(await dial(network, 'b', port)).toBe('silence');
+    attached?.heal();
+    expect(await dial(network, 'b', port)).toBe('hello');
+    expect(simulatedHostAt('10.0.0.12')).toBeUndefined();
+    expect(simulatedHostAt(`198.18.${network.run}.99`)).toBeUndefined();
 
     const sleeper = network.spawnIn(network.host('b'), 'sleep', ['600']);
     const exited = new Promise((resolve) => sleeper.once('exit', (_code, signal) => resolve(signal)));

@@ -8,8 +8,8 @@ export default defineConfig({
   test: {
     include: ['test-hosts/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts', 'test-hosts/require-root.ts'],
-    // Plaintext: see insecure-setup.ts (mTLS across the simulated hosts is not wired yet).
-    setupFiles: ['test-hosts/insecure-setup.ts'],
+    // mTLS on, as on real hosts: each simulated host gets certificates naming its address (support/multi-host.ts).
+    setupFiles: ['test/support/tls-setup.ts'],
     environment: 'node',
     env: { HEDGE_LOG_LEVEL: 'warn' },
     pool: 'forks',

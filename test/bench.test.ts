@@ -82,7 +82,12 @@ describe('hedge bench', () => {
     [['bench', '--configs', ','], /expected at least one configuration/],
     [
       ['bench', '--faults', 'crash,flood'],
-      /unknown fault flood; expected none, crash, hang, db-primary, feed, overload/,
+      /unknown fault flood; expected none, crash, hang, db-primary, feed, overload, partition, host-crash/,
+    ],
+    [['bench', '--faults', 'none,partition'], /--faults partition needs hosts to lose: --hosts 3/],
+    [
+      ['bench', '--hosts', '3', '--faults', 'host-crash', '--host-down-for', '10s'],
+      /--host-down-for 10s must be shorter than --fault-interval 10s/,
     ],
     [['bench-replica', '--duration', '0'], /'--duration <duration>' argument '0' is invalid/],
     [

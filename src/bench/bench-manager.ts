@@ -8,6 +8,8 @@ export interface BenchManagerOptions {
   replicas: number;
   minimum: number;
   args?: string[];
+  /** Beside the database URL (a TLS directory of its own, on a simulated host's network). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A replication manager for one benchmark configuration; its address. The database URL goes by environment. */
@@ -24,7 +26,7 @@ export async function startBenchManager(group: ProcessGroup, o: BenchManagerOpti
       String(o.minimum),
       ...(o.args ?? []),
     ],
-    { DATABASE_URL: o.databaseUrl },
+    { ...o.env, DATABASE_URL: o.databaseUrl },
   );
   return String(ready.address);
 }

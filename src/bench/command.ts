@@ -126,6 +126,8 @@ interface BenchCliOptions {
   capacityDuration: number;
   seed: number;
   hangFor: number;
+  hosts: number;
+  hostDownFor: number;
   out?: string;
   dataDir?: string;
   databaseUrl?: string;
@@ -142,7 +144,8 @@ export function benchCommand(): Command {
   return withMetricsOptions(new Command('bench'))
     .description(
       'Fault-injection benchmark: for each configuration (single, passive, active-nocache, active, hedged-2, deferred) and fault ' +
-        '(none, crash, hang; or db-primary, the database primary SIGKILLed, with --target on `hedge up --ha`), C clients ' +
+        '(none, crash, hang; or db-primary, the database primary SIGKILLed, with --target on `hedge up --ha`; or ' +
+        'partition and host-crash, a whole simulated host lost, with --hosts), C clients ' +
         'trade for D seconds after a warm-up while a replica (or the primary) is crashed or hung every interval; records every request and fault, checks the database for duplicates after each run, and writes ' +
         'requests.ndjson, faults.ndjson, summary.json, report.md and SVG plots to a results folder. Starts its own ' +
         'system unless --target.',
@@ -210,6 +213,21 @@ export function benchCommand(): Command {
         '5s',
       ),
     )
+    .option(
+      '--hosts <n>',
+      'run the replicas on this many simulated hosts (network namespaces in 198.18.0.0/15, made and removed by the ' +
+        'bench; root only), an agent on each; the database, feeds, manager and clients sit on the bridge. 0: one host',
+      intOption(0, 16),
+      0,
+    )
+    .addOption(
+      defaulted(
+        '--host-down-for <duration>',
+        'how long a partition cuts a host off, or a crashed host stays down before its agent starts again',
+        positiveDurationOption,
+        '5s',
+      ),
+    )
     .addOption(settingOption({ ...HEARTBEAT_INTERVAL, description: "the managers' heartbeat interval" }))
     .addOption(settingOption({ ...HEARTBEAT_TIMEOUT, description: "the managers' heartbeat timeout" }))
     .addOption(settingOption({ ...POOL, description: "each replica's database connections" }))
@@ -273,6 +291,8 @@ export function benchCommand(): Command {
         capacityDurationMs: opts.capacityDuration,
         seed: opts.seed,
         hangMs: opts.hangFor,
+        hosts: opts.hosts,
+        hostDownMs: opts.hostDownFor,
         outDir,
         force: opts.force ?? false,
         command: `npx hedge ${process.argv.slice(2).join(' ')}`,

@@ -4,9 +4,18 @@ export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'h
 /**
  * db-primary: SIGKILL the database primary's postmaster (a system of several database nodes, `hedge up --ha`);
  * feed: SIGKILL one of the two feeds (the bench restarts it on its port);
- * overload: no fault injected; two busy loops beside the system and more load than it sustains (spurious faults counted).
+ * overload: no fault injected; two busy loops beside the system and more load than it sustains (spurious faults counted);
+ * partition, host-crash: a simulated host (`--hosts`) cut off, or every process on it killed, for --host-down-for.
  */
-export type FaultMode = 'none' | 'crash' | 'hang' | 'db-primary' | 'feed' | 'overload';
+export type FaultMode =
+  | 'none'
+  | 'crash'
+  | 'hang'
+  | 'db-primary'
+  | 'feed'
+  | 'overload'
+  | 'partition'
+  | 'host-crash';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
   'single',
@@ -16,7 +25,16 @@ export const CONFIG_NAMES: readonly ConfigName[] = [
   'hedged-2',
   'deferred',
 ];
-export const FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang', 'db-primary', 'feed', 'overload'];
+export const FAULT_MODES: readonly FaultMode[] = [
+  'none',
+  'crash',
+  'hang',
+  'db-primary',
+  'feed',
+  'overload',
+  'partition',
+  'host-crash',
+];
 /** What `hedge bench` runs unless told otherwise: the replica faults the seed measured. */
 export const DEFAULT_FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];
 

@@ -7,12 +7,16 @@ import { FaultInjector, type FaultKind, type Injection } from '../fault-injector
 /** One injected fault, followed through the manager's status to its end. */
 export interface FaultRecord {
   kind: FaultKind;
+  /** The replica's slot; a host fault's first casualty's. */
   replica: string;
   pid: number;
+  /** A host fault's host, and every replica that was serving on it. */
+  host?: string;
+  casualties?: { id: string; pid: number }[];
   injected_at_ms: number;
-  /** When the manager found the replica faulty. */
+  /** When the manager found the replica (a host fault: its first casualty) faulty. */
   detected_at_ms: number | null;
-  /** When the replacement (the slot's next process, or a warm spare) was serving in the view. */
+  /** When the replacement (the slot's next process, or a warm spare; a host fault: the last one's) was serving in the view. */
   recovered_at_ms: number | null;
   detection_ms: number | null;
   recovery_ms: number | null;
@@ -25,6 +29,9 @@ export interface FaultTrackerOptions {
   atMs: number[];
   seed: number;
   hangMs: number;
+  /** How long a partitioned host is cut off, or a crashed one down before `restartHost`. */
+  hostDownMs?: number;
+  restartHost?: (host: string) => void;
   /** The database, for db-primary faults. */
   databaseUrl?: string;
   /** The system's data directory: the feeds' run files (kind `feed`). */
@@ -56,6 +63,8 @@ export class FaultTracker {
         atMs: options.atMs,
         seed: options.seed,
         hangMs: options.hangMs,
+        hostDownMs: options.hostDownMs,
+        restartHost: options.restartHost,
         slowDelayMs: 0,
         slowDurationMs: 0,
         databaseUrl: options.databaseUrl,
@@ -72,6 +81,8 @@ export class FaultTracker {
   /** Stops injecting and waits for every injected fault to be detected and recovered (or given up on). */
   async finish(): Promise<FaultRecord[]> {
     this.injector.stop();
+    // A partition under way heals (a crashed host restarts) first: the next run starts with every host on the network.
+    await this.injector.finished;
     await Promise.all(this.following);
     this.manager.close();
     return this.faults;
@@ -79,10 +90,13 @@ export class FaultTracker {
 
   private onInjection(injection: Injection): void {
     if (injection.outcome !== 'injected' || !injection.target) return;
+    const casualties = injection.replicas;
+    const first = casualties?.[0];
     const record: FaultRecord = {
       kind: this.options.kind,
-      replica: injection.target.id,
-      pid: injection.target.pid,
+      replica: first?.id ?? injection.target.id,
+      pid: first?.pid ?? injection.target.pid,
+      ...(casualties ? { host: injection.target.id, casualties } : {}),
       injected_at_ms: injection.time_ms,
       detected_at_ms: null,
       recovered_at_ms: null,
@@ -120,22 +134,25 @@ export class FaultTracker {
     const giveUpAt = Date.now() + FOLLOW_MS;
     while (Date.now() < giveUpAt) {
       const status = await fetchStatus(this.manager, 1_000).catch(() => undefined);
-      const slot = status?.replicas.find((r) => r.id === record.replica);
-      if (slot) {
-        const faultAt = Number(slot.last_fault_at_ms);
-        if (record.detected_at_ms === null && faultAt >= record.injected_at_ms) {
-          record.detected_at_ms = faultAt;
-          record.detection_ms = faultAt - record.injected_at_ms;
-        }
+      const lost = record.casualties ?? [{ id: record.replica, pid: record.pid }];
+      const faultAt = Math.min(
+        ...lost
+          .map((c) => Number(status?.replicas.find((r) => r.id === c.id)?.last_fault_at_ms ?? 0))
+          .filter((t) => t >= record.injected_at_ms),
+      );
+      if (record.detected_at_ms === null && Number.isFinite(faultAt)) {
+        record.detected_at_ms = faultAt;
+        record.detection_ms = faultAt - record.injected_at_ms;
       }
-      // The replacement: the slot's own next process, or a warm spare that joined the view in its place.
+      // The replacements: the slots' own next processes, or warm spares that joined the view in their place.
       const detectedAt = record.detected_at_ms;
       const since = (status?.replicas ?? [])
-        .filter((r) => r.state === 'REPLICA_STATE_SERVING' && r.pid !== record.pid)
+        .filter((r) => r.state === 'REPLICA_STATE_SERVING' && !lost.some((c) => c.pid === r.pid))
         .map((r) => Number(r.serving_since_ms))
-        .filter((t) => detectedAt !== null && t >= detectedAt);
-      if (since.length > 0) {
-        const servingSince = Math.min(...since);
+        .filter((t) => detectedAt !== null && t >= detectedAt)
+        .sort((a, b) => a - b);
+      if (since.length >= lost.length) {
+        const servingSince = since[lost.length - 1] as number;
         record.recovered_at_ms = servingSince;
         record.recovery_ms = servingSince - record.injected_at_ms;
         return;

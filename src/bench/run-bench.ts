@@ -11,6 +11,7 @@ import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../common/verify-database.js';
 import { servingCount, spareCount } from '../ui/status-view.js';
 import { faultWindows, overlapsFault, type RunSummary, summarizeRun } from './analysis.js';
+import { type BenchHosts, createBenchHosts } from './bench-hosts.js';
 import { startBenchManager } from './bench-manager.js';
 import { benchPlots, type PlottedRun } from './bench-plots.js';
 import { type BenchConfig, CONFIGS, type ConfigName, type FaultMode } from './configurations.js';
@@ -40,6 +41,10 @@ export interface BenchOptions {
   capacityDurationMs: number;
   seed: number;
   hangMs: number;
+  /** Simulated hosts (network namespaces, as root) the replicas run on, an agent each; 0: none, one host. */
+  hosts?: number;
+  /** How long a partitioned host is cut off, or a crashed one down before its agent starts again. */
+  hostDownMs?: number;
   outDir: string;
   /** Write into an outDir that already holds files (an earlier run's); without it the bench refuses to start. */
   force?: boolean;
@@ -83,9 +88,25 @@ export function checkBenchOptions(options: BenchOptions): void {
         .join(', ')}); --configs has none of them`,
     );
   }
+  const hostFaults = options.faults.filter((f) => f === 'partition' || f === 'host-crash');
+  if (hostFaults.length > 0 && !(options.hosts && options.hosts >= 2)) {
+    throw new Error(
+      `--faults ${hostFaults.join(',')} needs hosts to lose: --hosts 3 (simulated hosts, network namespaces, as root)`,
+    );
+  }
+  if (options.hosts && options.target)
+    throw new Error('--hosts starts its own system; it cannot be used with --target');
+  if (options.hosts && process.getuid?.() !== 0)
+    throw new Error('--hosts needs root (it makes network namespaces, veth pairs and a bridge)');
+  if (hostFaults.length > 0 && (options.hostDownMs ?? 0) >= options.faultIntervalMs) {
+    throw new Error(
+      `--host-down-for ${seconds(options.hostDownMs ?? 0)} must be shorter than --fault-interval ${seconds(options.faultIntervalMs)}: a host must be back before the next fault`,
+    );
+  }
   // `single` runs fault-free whatever --faults says.
   const faultRuns =
-    configs.some((c) => c !== 'single') && options.faults.some((f) => f === 'crash' || f === 'hang');
+    configs.some((c) => c !== 'single') &&
+    options.faults.some((f) => f === 'crash' || f === 'hang' || f === 'partition' || f === 'host-crash');
   if (faultRuns && faultOffsets(options.durationMs, options.faultIntervalMs).length === 0) {
     const { durationMs: d, faultIntervalMs: i } = options;
     throw new Error(
@@ -118,27 +139,36 @@ export async function runBench(options: BenchOptions): Promise<BenchSummary> {
  * The bench's two stock feeds (one seed, a key each), their addresses as a --feed
  * list. A feed that dies (the `feed` fault) is started again on its port.
  */
-async function startBenchFeeds(group: ProcessGroup, dataDirArgs: string[], seed: number): Promise<string> {
+async function startBenchFeeds(
+  group: ProcessGroup,
+  dataDirArgs: string[],
+  seed: number,
+  hosts: BenchHosts | undefined,
+): Promise<string> {
+  const host = hosts?.gateway ?? '127.0.0.1';
   const args = (name: string, port: number) => [
     'feed',
     ...dataDirArgs,
     '--name',
     name,
+    '--host',
+    host,
     '--port',
     String(port),
     '--seed',
     String(seed),
   ];
+  const env = hosts?.rootEnv ?? {};
   const ports = new Map<string, number>();
   for (const name of ['feed', 'feed-2']) {
-    const address = String((await group.start(name, args(name, 0))).address);
+    const address = String((await group.start(name, args(name, 0), env)).address);
     ports.set(name, Number(address.slice(address.lastIndexOf(':') + 1)));
   }
   group.onUnexpectedExit((name) => {
     const port = ports.get(name);
-    if (port !== undefined) void group.start(name, args(name, port)).catch(() => {});
+    if (port !== undefined) void group.start(name, args(name, port), env).catch(() => {});
   });
-  return [...ports.values()].map((p) => `127.0.0.1:${p}`).join(',');
+  return [...ports.values()].map((p) => `${host}:${p}`).join(',');
 }
 
 /** The bench with its own system in `dataDir`, or against `options.target` without one. */
@@ -147,6 +177,9 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
   const faultsOut = createWriteStream(join(options.outDir, 'faults.ndjson'));
   const progress = new Progress(options.progress ?? process.stderr);
   const group = dataDir ? new ProcessGroup(join(dataDir, 'logs')) : undefined;
+  // Made before any process starts, removed after the last has stopped (and on exit or a signal).
+  const hosts = dataDir && options.hosts ? createBenchHosts(options.hosts, dataDir) : undefined;
+  let agents: string | undefined;
   const runs: PlottedRun[] = [];
   const capacity: RunSummary[] = [];
   let postgres = 'PostgreSQL';
@@ -158,9 +191,12 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
     } else {
       const system = group as ProcessGroup;
       const dataDirArgs = ['--data-dir', dataDir as string];
+      const dbHost = hosts ? ['--host', hosts.gateway] : [];
       databaseUrl =
-        options.databaseUrl ?? String((await system.start('db', ['db', ...dataDirArgs])).databaseUrl);
-      feedAddress = await startBenchFeeds(system, dataDirArgs, options.seed);
+        options.databaseUrl ??
+        String((await system.start('db', ['db', ...dataDirArgs, ...dbHost])).databaseUrl);
+      feedAddress = await startBenchFeeds(system, dataDirArgs, options.seed, hosts);
+      if (hosts) agents = await hosts.startAgents(system, databaseUrl);
     }
     const pool = createPool(databaseUrl, { max: 2, applicationName: 'hedge-bench' });
     postgres =
@@ -183,7 +219,15 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
                 databaseUrl,
                 replicas: config.replicas,
                 minimum: Math.min(2, config.replicas),
-                args: ['--dedup', config.dedup, '--spares', String(spares), ...(options.managerArgs ?? [])],
+                args: [
+                  '--dedup',
+                  config.dedup,
+                  '--spares',
+                  String(spares),
+                  ...(hosts && agents ? ['--host', hosts.gateway, '--agents', agents] : []),
+                  ...(options.managerArgs ?? []),
+                ],
+                env: hosts?.rootEnv,
               });
           const faults = name === 'single' ? (['none'] as FaultMode[]) : options.faults;
           const bench = await prepare(config, manager, feedAddress, options);
@@ -191,6 +235,16 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
             const context = {
               bench,
               dataDir,
+              restartHost:
+                hosts && group
+                  ? (host: string) =>
+                      void hosts.restartAgent(group, databaseUrl, host).catch((err: Error) => {
+                        // The runs after this have one host fewer; the log says so.
+                        process.stderr.write(
+                          `hedge bench: host ${host}'s agent did not start again: ${err.message}\n`,
+                        );
+                      })
+                  : undefined,
               pool,
               databaseUrl,
               options,
@@ -222,6 +276,7 @@ async function bench(options: BenchOptions, dataDir: string | undefined): Promis
   } finally {
     progress.stop();
     await group?.stop();
+    hosts?.teardown();
     await Promise.all([requestsOut, faultsOut].map((s) => new Promise((r) => s.end(r))));
   }
 
@@ -359,6 +414,8 @@ interface MeasureContext {
   faultsOut: NodeJS.WritableStream;
   /** The manager's warm spares (null: a --target system's). */
   spares: number | null;
+  /** Brings a crashed simulated host's agent back (`--hosts`). */
+  restartHost?: (host: string) => void;
 }
 
 async function managerFaults(manager: string): Promise<number> {
@@ -388,6 +445,8 @@ async function measure(
           atMs: faultOffsets(durationMs, options.faultIntervalMs),
           seed: options.seed,
           hangMs: options.hangMs,
+          hostDownMs: options.hostDownMs,
+          restartHost: context.restartHost,
           databaseUrl: context.databaseUrl,
           dataDir: context.dataDir,
         });
@@ -431,7 +490,10 @@ async function measure(
     records.filter((r) => r.outcome === 'ok').map((r) => r.request_id),
   );
   // A database or feed fault is no replica fault: the manager counts only the latter.
-  const replicaFaults = faults.filter((f) => f.kind !== 'db-primary' && f.kind !== 'feed').length;
+  // A host fault is a fault of each replica that served there.
+  const replicaFaults = faults
+    .filter((f) => f.kind !== 'db-primary' && f.kind !== 'feed')
+    .reduce((n, f) => n + (f.casualties?.length ?? 1), 0);
   const spurious = (await managerFaults(manager)) - faultsBefore - replicaFaults;
   const windows = faultWindows(faults);
   const load = rate ? `open@${rate}` : 'closed';

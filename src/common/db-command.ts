@@ -19,8 +19,12 @@ export function dbCommand(): Command {
     )
     .addOption(settingOption(DATA_DIR))
     .option('--port <port>', 'port to listen on (default: a free one)', intOption(1, 65535))
+    .option(
+      '--host <address>',
+      'also listen on this address, for other hosts (password logins from its subnet; the URL names it)',
+    )
     .option('--pg-stat-statements', 'load pg_stat_statements, to see where database time goes')
-    .action(async (opts: { dataDir?: string; port?: number; pgStatStatements?: boolean }) => {
+    .action(async (opts: { dataDir?: string; port?: number; host?: string; pgStatStatements?: boolean }) => {
       const dataDir = resolveDataDir(opts.dataDir);
       // One owner per data directory; the `hedge up` that started this process already is it.
       lockDataDir(dataDir, 'hedge db', true);
@@ -30,6 +34,7 @@ export function dbCommand(): Command {
       const db = await startEmbeddedPostgres(join(dataDir, 'pg'), {
         log,
         port: opts.port,
+        host: opts.host,
         statStatements: opts.pgStatStatements,
       });
       writeRunFile(dataDir, 'db', { databaseUrl: db.url });

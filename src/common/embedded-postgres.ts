@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -36,6 +36,20 @@ export interface EmbeddedOptions {
   port?: number;
   /** What owns the server, for the message another process trying to start it gets. */
   owner?: string;
+  /**
+   * Also listen on this address, for other hosts (the URL names it): clients of the
+   * server's own subnets may then connect, with the password, as on loopback.
+   */
+  host?: string;
+}
+
+/** pg_hba.conf's line for `host`: password logins from the subnets the server is on (PostgreSQL's samenet). */
+const SAMENET_LINE = 'host all all samenet scram-sha-256';
+
+function allowSameNet(clusterDir: string): void {
+  const file = join(clusterDir, 'pg_hba.conf');
+  if (!readFileSync(file, 'utf8').split('\n').includes(SAMENET_LINE))
+    appendFileSync(file, `${SAMENET_LINE}\n`);
 }
 
 const DATABASE = 'hedge';
@@ -78,7 +92,7 @@ async function startOwnedServer(
   await stopLeftoverServer(clusterDir, log);
   const port = options.port || (await freePort());
   const flags = [
-    ['listen_addresses', '127.0.0.1'],
+    ['listen_addresses', options.host ? `127.0.0.1,${options.host}` : '127.0.0.1'],
     ['unix_socket_directories', ''],
     ['max_connections', '400'],
     ['shared_buffers', '256MB'],
@@ -100,8 +114,9 @@ async function startOwnedServer(
     log?.info({ clusterDir }, 'initialising a new PostgreSQL cluster');
     await server.initialise();
   }
+  if (options.host) allowSameNet(clusterDir);
   await server.start();
-  const serverUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  const serverUrl = `postgres://postgres:${encodeURIComponent(password)}@${options.host ?? '127.0.0.1'}:${port}`;
   await ensureDatabase(`${serverUrl}/postgres`, DATABASE);
   const pid = readPostmasterPid(clusterDir);
   log?.info({ port, postgresPid: pid, clusterDir }, 'PostgreSQL is up');

@@ -127,6 +127,70 @@ function claimRun(): number {
   throw new Error(`all ${RUNS} simulated networks are in use (see ${LOCK_DIR})`);
 }
 
+function partitionLink(veth: string): void {
+  ip('link', 'set', veth, 'down');
+}
+
+function healLink(run: number, veth: string): void {
+  ip('link', 'set', veth, 'up');
+  // Addresses that went unanswered during the partition are marked FAILED in the neighbour
+  // tables, and a connection to them fails at once (EHOSTUNREACH) until re-probed: forget them.
+  ipQuietly('neigh', 'flush', 'dev', bridgeName(run));
+  for (const ns of namespaces())
+    if (ns.startsWith(namespacePrefix(run))) ipQuietly('-n', ns, 'neigh', 'flush', 'dev', 'eth0');
+}
+
+function crashNamespace(namespace: string): number[] {
+  let pids: number[] = [];
+  try {
+    pids = ip('netns', 'pids', namespace)
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map(Number);
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  return pids;
+}
+
+/** A simulated host of a running network, found by its address, and its faults. */
+export interface AttachedHost extends SimulatedHost {
+  partition(): void;
+  heal(): void;
+  crash(): number[];
+}
+
+/**
+ * The simulated host whose address is `address` (198.18.<run>.<10+n>), in a
+ * network another process made (a bench's, a test's): what `hedge inject`
+ * partitions or crashes. Undefined when no such namespace exists: the address
+ * is a real host's, which no command here can cut off.
+ */
+export function simulatedHostAt(address: string): AttachedHost | undefined {
+  const match = /^198\.18\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  if (!match) return undefined;
+  const run = Number(match[1]);
+  const n = Number(match[2]) - 10;
+  const namespace = `${namespacePrefix(run)}h${n}`;
+  if (run >= RUNS || n < 1 || process.getuid?.() !== 0 || !namespaces().includes(namespace)) return undefined;
+  const veth = vethName(run, n);
+  return {
+    name: namespace,
+    namespace,
+    address,
+    partition: () => partitionLink(veth),
+    heal: () => healLink(run, veth),
+    crash: () => crashNamespace(namespace),
+  };
+}
+
 /** Creates `names.length` hosts on one bridge. Removes what it made if any step fails. */
 export function createNetwork(names: string[]): SimulatedNetwork {
   requireRoot();
@@ -158,35 +222,9 @@ export function createNetwork(names: string[]): SimulatedNetwork {
     },
     spawnIn: (host, command, args, options = {}) =>
       spawn('ip', ['netns', 'exec', host.namespace, command, ...args], options),
-    partition: (host) => {
-      ip('link', 'set', veth(host), 'down');
-    },
-    heal: (host) => {
-      ip('link', 'set', veth(host), 'up');
-      // Addresses that went unanswered during the partition are marked FAILED in the neighbour
-      // tables, and a connection to them fails at once (EHOSTUNREACH) until re-probed: forget them.
-      ipQuietly('neigh', 'flush', 'dev', bridgeName(run));
-      for (const other of hosts) ipQuietly('-n', other.namespace, 'neigh', 'flush', 'dev', 'eth0');
-    },
-    crash: (host) => {
-      let pids: number[] = [];
-      try {
-        pids = ip('netns', 'pids', host.namespace)
-          .split('\n')
-          .filter((l) => l.trim() !== '')
-          .map(Number);
-      } catch {
-        return [];
-      }
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-      return pids;
-    },
+    partition: (host) => partitionLink(veth(host)),
+    heal: (host) => healLink(run, veth(host)),
+    crash: (host) => crashNamespace(host.namespace),
     teardown,
   };
   try {

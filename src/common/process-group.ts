@@ -17,7 +17,7 @@ interface Member {
 export class ProcessGroup {
   private readonly members: Member[] = [];
   private stopping = false;
-  private onExit: (name: string, description: string) => void = () => {};
+  private readonly onExit: ((name: string, description: string) => void)[] = [];
 
   constructor(readonly logDir: string) {
     mkdirSync(logDir, { recursive: true });
@@ -27,14 +27,20 @@ export class ProcessGroup {
     return join(this.logDir, `${name}.log`);
   }
 
-  /** Calls `listener` when a member exits while the group is not stopping. */
+  /** Calls `listener` (as well as any earlier ones) when a member exits while the group is not stopping. */
   onUnexpectedExit(listener: (name: string, description: string) => void): void {
-    this.onExit = listener;
+    this.onExit.push(listener);
   }
 
-  async start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ReadyMessage> {
+  /** `wrapper`: a command that runs node in turn (`ip netns exec <namespace>`: the member runs on a simulated host). */
+  async start(
+    name: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    wrapper?: string[],
+  ): Promise<ReadyMessage> {
     const output = openSync(this.logFile(name), 'a');
-    const process = spawnHedge(args, { lifeline: true, output, env });
+    const process = spawnHedge(args, { lifeline: true, output, env, wrapper });
     closeSync(output);
     const member: Member = { name, process };
     this.members.push(member);
@@ -42,7 +48,8 @@ export class ProcessGroup {
       const index = this.members.indexOf(member);
       if (index >= 0) this.members.splice(index, 1);
       if (!this.stopping && !member.stopping) {
-        this.onExit(name, `${name} exited (code ${code}, signal ${signal}); see ${this.logFile(name)}`);
+        for (const listener of this.onExit)
+          listener(name, `${name} exited (code ${code}, signal ${signal}); see ${this.logFile(name)}`);
       }
     });
     return process.ready.catch((err: Error) => {

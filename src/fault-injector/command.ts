@@ -25,6 +25,7 @@ interface InjectCliOptions {
   seed: number;
   min?: number;
   hangFor: number;
+  downFor: number;
   slowDelay: number;
   slowFor: number;
 }
@@ -47,7 +48,10 @@ export function injectCommand(): Command {
         'slow (added latency; replicas need --allow-fault-injection), at a seeded-random serving replica, never ' +
         "below the minimum of serving replicas; or db-primary (SIGKILL the database primary's postmaster, for " +
         '`hedge up --ha`), or feed (SIGKILL a seeded-random stock feed of the data directory, never the last ' +
-        'one running). Prints one JSON line per injection. Runs on the replicas’ machine.',
+        'one running); or partition (take a host’s link down for --down-for, so peers see silence) or ' +
+        'host-crash (SIGKILL every process on a host; it stays down) at a seeded-random host of the manager’s ' +
+        'that runs a serving replica, never below the minimum: simulated hosts only (network namespaces, as ' +
+        'root; `hedge bench --hosts`). Prints one JSON line per injection. Runs on the replicas’ machine.',
     ),
     MANAGER_ADDRESS,
     { ...DATABASE_URL, description: 'the database, for --kinds db-primary' },
@@ -72,6 +76,14 @@ export function injectCommand(): Command {
     .option('--min <n>', "fewest serving replicas to leave (default: the manager's minimum)", intOption(0))
     .addOption(
       defaulted('--hang-for <duration>', 'how long a hang lasts before SIGCONT', durationOption, '5s'),
+    )
+    .addOption(
+      defaulted(
+        '--down-for <duration>',
+        'how long a partitioned host stays cut off before its link is up again',
+        positiveDurationOption,
+        '10s',
+      ),
     )
     .addOption(
       defaulted(
@@ -101,6 +113,7 @@ export function injectCommand(): Command {
           seed: opts.seed,
           minimum: opts.min,
           hangMs: opts.hangFor,
+          hostDownMs: opts.downFor,
           slowDelayMs: opts.slowDelay,
           slowDurationMs: opts.slowFor,
         },
@@ -115,7 +128,8 @@ export function injectCommand(): Command {
       };
       stopOnSignals(
         async () => {
-          injector.stop();
+          // A partition under way heals now: an interrupted injector leaves no host cut off.
+          injector.stop(true);
           verdict();
         },
         (err) => process.stderr.write(`hedge inject: ${(err as Error).message}\n`),

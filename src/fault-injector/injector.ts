@@ -5,15 +5,26 @@ import { isAlive, signalQuietly } from '../common/process-state.js';
 import { hedgeProto } from '../common/proto.js';
 import { mulberry32 } from '../common/random.js';
 import { deadlineAfter, invoke } from '../common/rpc.js';
+import type { HostStatus__Output } from '../gen/hedge/v1/HostStatus.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
 import { channelCredentials } from '../tls/transport.js';
+import { actOnHost, type HostFaultKind, isHostFault } from './host-faults.js';
 
 /**
  * `db-primary`: SIGKILL the postmaster of the database's primary (needs `databaseUrl`);
  * `feed`: SIGKILL one of the stock feeds (found through the data directory's run files), never the last one.
+ * `partition`, `host-crash`: a whole host of the manager's (host-faults.ts).
  */
-export type FaultKind = 'crash' | 'hang' | 'slow' | 'db-primary' | 'feed';
-export const FAULT_KINDS: readonly FaultKind[] = ['crash', 'hang', 'slow', 'db-primary', 'feed'];
+export type FaultKind = 'crash' | 'hang' | 'slow' | 'db-primary' | 'feed' | HostFaultKind;
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'crash',
+  'hang',
+  'slow',
+  'db-primary',
+  'feed',
+  'partition',
+  'host-crash',
+];
 
 export interface InjectorOptions {
   manager: string;
@@ -29,6 +40,10 @@ export interface InjectorOptions {
   /** Never leave fewer serving replicas than this (default: the manager's minimum). */
   minimum?: number;
   hangMs: number;
+  /** How long a partition lasts before the host's link comes up again, or a crashed host is down. */
+  hostDownMs?: number;
+  /** Brings a crashed host's processes back (a bench restarts its agent); without it the host stays down. */
+  restartHost?: (host: string) => void;
   slowDelayMs: number;
   slowDurationMs: number;
   /** The database, for `db-primary` (a multi-host URL names every node). */
@@ -43,6 +58,8 @@ export interface Injection {
   time: string;
   kind: FaultKind;
   target?: { id: string; pid: number; address: string };
+  /** A host fault's casualties: the replicas serving on the host. */
+  replicas?: { id: string; pid: number }[];
   outcome: 'injected' | 'skipped' | 'failed';
   detail?: string;
   serving_before: number;
@@ -97,12 +114,36 @@ export class FaultInjector {
     if (durationMs !== undefined) this.timers.push(setTimeout(() => this.stop(), durationMs));
   }
 
-  stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.manager.close();
-    this.done();
+  /**
+   * Injects no more. A partition under way still heals when it is due, and
+   * `finished` waits for it; `healNow` (Ctrl-C) heals it at once instead.
+   */
+  stop(healNow = false): void {
+    if (!this.stopped) {
+      this.stopped = true;
+      for (const t of this.timers) clearTimeout(t);
+      this.manager.close();
+    }
+    if (healNow) for (const [timer, heal] of [...this.heals]) this.runHeal(timer, heal);
+    if (this.heals.size === 0) this.done();
+  }
+
+  /** Heals still due, by their timers: a link is never left down when the injector is done. */
+  private readonly heals = new Map<NodeJS.Timeout, () => void>();
+
+  private scheduleHeal(heal: () => void, afterMs: number): void {
+    const timer: NodeJS.Timeout = setTimeout(() => this.runHeal(timer, heal), afterMs);
+    this.heals.set(timer, heal);
+  }
+
+  private runHeal(timer: NodeJS.Timeout, heal: () => void): void {
+    clearTimeout(timer);
+    this.heals.delete(timer);
+    try {
+      heal();
+    } finally {
+      if (this.stopped && this.heals.size === 0) this.done();
+    }
   }
 
   /**
@@ -139,6 +180,7 @@ export class FaultInjector {
     );
     if (kind === 'db-primary') return this.killDatabasePrimary(base, serving.length);
     const minimum = this.options.minimum ?? status.minimum;
+    if (isHostFault(kind)) return this.faultHost(kind, base, status.hosts, serving, minimum);
     if (serving.length - 1 < minimum) {
       return this.emit({
         ...base,
@@ -192,6 +234,57 @@ export class FaultInjector {
     } finally {
       admin.close();
     }
+  }
+
+  /**
+   * Partitions or crashes a seeded-random reachable host that runs a serving
+   * replica, if those serving elsewhere are at least the minimum.
+   */
+  private faultHost(
+    kind: HostFaultKind,
+    base: Pick<Injection, 'time_ms' | 'time' | 'kind'>,
+    hosts: HostStatus__Output[],
+    serving: ReplicaStatus__Output[],
+    minimum: number,
+  ): Injection {
+    const on = (h: HostStatus__Output) => serving.filter((r) => r.host === h.name);
+    const candidates = hosts.filter(
+      (h) => h.reachable && on(h).length > 0 && serving.length - on(h).length >= minimum,
+    );
+    if (candidates.length === 0) {
+      return this.emit({
+        ...base,
+        outcome: 'skipped',
+        detail:
+          hosts.length === 0
+            ? 'the manager has no hosts (it runs without agents)'
+            : `no reachable host can be lost leaving ${minimum} serving (${serving.length} serving)`,
+        serving_before: serving.length,
+      });
+    }
+    const host = this.pick(candidates);
+    const victims = on(host);
+    const downMs = this.options.hostDownMs ?? 10_000;
+    const failure = actOnHost(kind, host, {
+      downMs,
+      restart: this.options.restartHost,
+      scheduleHeal: (heal, afterMs) => this.scheduleHeal(heal, afterMs),
+    });
+    if (failure === undefined) {
+      const until = kind === 'partition' ? Date.now() + downMs : Number.POSITIVE_INFINITY;
+      for (const r of victims) this.downUntil.set(r.pid, until);
+      this.injected += 1;
+    }
+    const injection = this.emit({
+      ...base,
+      target: { id: host.name, pid: 0, address: host.address },
+      replicas: victims.map((r) => ({ id: r.id, pid: r.pid })),
+      outcome: failure === undefined ? 'injected' : 'failed',
+      detail: failure,
+      serving_before: serving.length,
+    });
+    if (this.options.count !== undefined && this.injected >= this.options.count) this.stop();
+    return injection;
   }
 
   /** The database's primary postmaster, SIGKILLed: its target is the node, not a replica. */

@@ -10,6 +10,7 @@ import { type Launch, type Launcher, LocalLauncher } from './launcher.js';
 import { managerMetrics } from './manager-metrics.js';
 import type { MembershipPublisher } from './membership.js';
 import { PhiAccrual } from './phi-accrual.js';
+import { homeOf } from './placement.js';
 import { type Registry, type RegistryEntry, writeRegistry } from './registry.js';
 import {
   addressOf,
@@ -139,6 +140,10 @@ export class Supervisor {
   private viewDirty = false;
   private rejuvenationTimer?: NodeJS.Timeout;
   private relocationTimer?: NodeJS.Timeout;
+  /** A move home without a warm spare: the new slot started on the returned host, and the one it replaces. */
+  private mover?: { id: string; replacing: string; host: string };
+  /** The slot that moved home through `mover`: removed once drained, not started again. */
+  private removing?: string;
   private readonly processWatch: NodeJS.Timeout;
   private stopped = false;
   /** While starting, views wait until every slot has been adopted or spawned: one view, not one per replica. */
@@ -186,7 +191,8 @@ export class Supervisor {
     }
     this.firstSpawns = [];
     let members = [...this.slots.values()].filter((s) => s.role === 'member').length;
-    for (let i = 1; i <= this.options.replicas + this.options.spares; i++) {
+    // Up to the count, not by id: after a move home the ids are not r1..rN (an adopted r4 may stand for r1).
+    for (let i = 1; this.slots.size < this.options.replicas + this.options.spares; i++) {
       const id = `r${i}`;
       if (this.slots.has(id)) continue;
       const role = members < this.options.replicas ? 'member' : 'spare';
@@ -310,7 +316,9 @@ export class Supervisor {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
         const [slotId, slotEvent] = next;
         const state = this.slots.get(slotId);
-        if (state) {
+        if (slotEvent.type === 'drained' && slotId === this.removing && state?.phase.kind === 'draining') {
+          this.removeSlot(slotId);
+        } else if (state) {
           const result = transition(state, slotEvent, {
             nowMs: Date.now(),
             heartbeatMisses: this.options.heartbeatMisses,
@@ -406,8 +414,15 @@ export class Supervisor {
   private moveHome(): void {
     const slots = [...this.slots.values()];
     if (this.stopped || slots.some((s) => s.phase.kind === 'draining')) return;
+    if (this.mover) {
+      this.finishMove(this.mover);
+      return;
+    }
     const spare = slots.find((s) => s.phase.kind === 'spare');
-    if (!spare) return;
+    if (!spare) {
+      if (this.options.spares === 0) this.startMover();
+      return;
+    }
     for (const move of this.launcher.movesHome()) {
       const slot = this.slots.get(move.slot);
       if (!slot || !isServing(slot) || slot.id === spare.id) continue;
@@ -417,6 +432,80 @@ export class Supervisor {
       ]);
       return;
     }
+  }
+
+  /**
+   * Moving home with no warm spare (--spares 0): a process of a new slot, one
+   * whose home is the returned host, starts there as a spare (placement puts it
+   * on its home, which holds the fewest),
+   * then joins the view as the away replica drains (finishMove). The view never
+   * shrinks, and the away slot is removed once drained, so the slots stay as many.
+   */
+  private startMover(): void {
+    const move = this.launcher.movesHome().find((m) => {
+      const slot = this.slots.get(m.slot);
+      return slot !== undefined && isServing(slot);
+    });
+    if (!move) return;
+    // The lowest free id whose home is that host: a successor at home is never moved again.
+    const hosts = this.launcher.hosts();
+    const taken = (n: number) => this.slots.has(`r${n}`) || homeOf(`r${n}`, hosts) !== move.host;
+    const limit = (this.slots.size + 1) * Math.max(hosts.length, 1);
+    let n = 1;
+    while (n <= limit && taken(n)) n += 1;
+    if (n > limit) return;
+    const id = `r${n}`;
+    this.mover = { id, replacing: move.slot, host: move.host };
+    this.log.info(
+      { replica: id, replacing: move.slot, host: move.host },
+      'moving a replica home: starting its successor there',
+    );
+    this.begin(newSlot(id, Date.now(), 'spare'));
+  }
+
+  private finishMove(mover: { id: string; replacing: string; host: string }): void {
+    const next = this.slots.get(mover.id);
+    const away = this.slots.get(mover.replacing);
+    if (next?.role === 'member') {
+      // A spare covers any member that fails: this one took a failed member's place, and stays.
+      this.mover = undefined;
+      return;
+    }
+    const kind = next?.phase.kind;
+    const awayServing = away !== undefined && isServing(away);
+    if ((kind === 'starting' || kind === 'not-serving') && awayServing) return;
+    this.mover = undefined;
+    const pid = next && 'pid' in next.phase ? next.phase.pid : undefined;
+    const landed = pid !== undefined && this.launcher.hostOf(mover.id, pid) === mover.host;
+    if (next && kind === 'spare' && landed && away && awayServing) {
+      this.removing = away.id;
+      this.dispatchAll([
+        [next.id, { type: 'promote', incarnation: next.incarnation, replacing: away.id }],
+        [
+          away.id,
+          { type: 'retire', incarnation: away.incarnation, why: `moving home to host ${mover.host}` },
+        ],
+      ]);
+      return;
+    }
+    // It failed, landed elsewhere, or the away replica is gone meanwhile: the extra slot goes, nothing moves.
+    if (next) {
+      this.log.info({ replica: next.id, replacing: mover.replacing }, 'moving home abandoned');
+      this.dispatch(next.id, { type: 'stop' });
+      this.removeSlot(next.id);
+    }
+  }
+
+  /** Forgets a slot whose process is gone or stopping: it is in no view and no registry any more. */
+  private removeSlot(id: string): void {
+    if (this.removing === id) this.removing = undefined;
+    this.slots.delete(id);
+    this.children.delete(id);
+    clearTimeout(this.respawnTimers.get(id));
+    this.respawnTimers.delete(id);
+    this.perform(id, { kind: 'stop-heartbeat' });
+    this.saveRegistry();
+    this.log.info({ replica: id }, 'slot removed after moving home');
   }
 
   private perform(id: string, effect: Effect): void {

@@ -1,6 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
-import { credentials } from '@grpc/grpc-js';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fetchStatusFrom, type ManagerStatus } from '../../src/client/manager-client.js';
 import { QuoteSource } from '../../src/client/quote-source.js';
 import { ReplicatedCallError, ReplicatedClient } from '../../src/client/replicated-client.js';
@@ -9,10 +11,16 @@ import { ensureAdministrator } from '../../src/common/admin.js';
 import { spawnHedge } from '../../src/common/hedge-process.js';
 import { uuidv7 } from '../../src/common/ids.js';
 import { createNetwork, type SimulatedHost, type SimulatedNetwork } from '../../src/common/netns.js';
+import { CLI_PATH, makeTempDataDir } from '../../src/common/paths.js';
 import { hedgeProto } from '../../src/common/proto.js';
 import { deadlineAfter, invoke } from '../../src/common/rpc.js';
+import type { Injection } from '../../src/fault-injector/injector.js';
 import type { HostReplicas__Output } from '../../src/gen/hedge/v1/HostReplicas.js';
 import type { Membership__Output } from '../../src/gen/hedge/v1/Membership.js';
+import { ROLES } from '../../src/tls/certificates.js';
+import { issueHostTlsDir } from '../../src/tls/host-tls-dir.js';
+import { loadIdentity, localHosts, readAuthority } from '../../src/tls/tls-dir.js';
+import { channelCredentials, useTransport } from '../../src/tls/transport.js';
 import { managerArgs as baseManagerArgs } from '../../test/support/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { startTestFeed, type TestFeed } from '../../test/support/feed.js';
@@ -41,6 +49,8 @@ export interface MultiHost {
   restartManager(): Promise<void>;
   /** A fresh agent on the host, on the address the manager was given (after a crash). */
   restartAgent(host: string): Promise<void>;
+  /** `hedge inject <args>` against the manager, from the test's namespace (the root one). */
+  inject(args: string[]): InjectRun;
   stop(): Promise<void>;
 }
 
@@ -77,6 +87,32 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
   try {
+    // mTLS across the hosts, as on real ones: each host's certificates name its own address
+    // (`hedge certs issue --host`), from the test run's CA; no host but the root one holds its key.
+    const runTlsDir = process.env.HEDGE_TLS_DIR ?? '';
+    const authority = readAuthority(runTlsDir);
+    const tlsRoot = makeTempDataDir('hedge-hosts-tls-');
+    cleanups.push(() => rmSync(tlsRoot, { recursive: true, force: true }));
+    // The test's own process serves the feed on the bridge and plays every client: all roles, at the gateway too.
+    const rootDir = issueHostTlsDir(
+      authority,
+      join(tlsRoot, 'root'),
+      [ROLES],
+      [...localHosts(), network.gateway],
+    );
+    useTransport({ insecure: false, identity: loadIdentity(rootDir, ROLES) });
+    cleanups.push(() => useTransport({ insecure: false, identity: loadIdentity(runTlsDir, ROLES) }));
+    const hostTls = (host: SimulatedHost, roles: ('manager' | 'replica')[]) => ({
+      HEDGE_TLS_DIR: issueHostTlsDir(
+        authority,
+        join(tlsRoot, host.name),
+        roles.map((r) => [r]),
+        [host.address],
+      ),
+    });
+    const tlsEnv = new Map(
+      network.hosts.map((h) => [h.name, hostTls(h, h.name === 'm' ? ['manager'] : ['manager', 'replica'])]),
+    );
     const db = await createTestDatabase();
     cleanups.push(() => db.drop());
     const dbUrl = new URL(db.url);
@@ -97,7 +133,11 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
       const host = network.host(name);
       const spawned = spawnHedge(
         ['agent', '--name', name, '--host', host.address, '--port', String(port), '--data-dir', feed.dataDir],
-        { wrapper: inHost(host), env: { DATABASE_URL: dbUrl.toString() }, output: 'inherit' },
+        {
+          wrapper: inHost(host),
+          env: { DATABASE_URL: dbUrl.toString(), ...tlsEnv.get(name) },
+          output: 'inherit',
+        },
       );
       children.push(spawned.child);
       agents.set(name, String((await spawned.ready).address));
@@ -113,7 +153,11 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
           [...agents].map(([name, address]) => `${name}=${address}`).join(','),
           ...managerArgs,
         ],
-        { wrapper: inHost(managerHost), env: { DATABASE_URL: dbUrl.toString() }, output: 'inherit' },
+        {
+          wrapper: inHost(managerHost),
+          env: { DATABASE_URL: dbUrl.toString(), ...tlsEnv.get('m') },
+          output: 'inherit',
+        },
       );
       children.push(manager.child);
       managerChild = manager.child;
@@ -122,7 +166,7 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
     const managerAddress = await startManager();
 
     const views: Membership__Output[] = [];
-    const watcher = new (hedgeProto().ReplicationManager)(managerAddress, credentials.createInsecure());
+    const watcher = new (hedgeProto().ReplicationManager)(managerAddress, channelCredentials('manager'));
     const stream = watcher.WatchMembership({});
     stream.on('data', (view: Membership__Output) => views.push(view));
     stream.on('error', () => {});
@@ -156,7 +200,8 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
         }
       },
       listOn: async (host) => {
-        const client = new AgentClient(agents.get(host) ?? '', credentials.createInsecure());
+        // Agents hold the manager role.
+        const client = new AgentClient(agents.get(host) ?? '', channelCredentials('manager'));
         try {
           return await invoke<HostReplicas__Output>((cb) =>
             client.ListReplicas({}, { deadline: deadlineAfter(3_000) }, cb),
@@ -184,6 +229,25 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
         await startManager(Number(managerAddress.split(':').pop()));
       },
       restartAgent: (name) => startAgent(name, Number(agents.get(name)?.split(':').pop())),
+      inject: (args) => {
+        const child = spawn(process.execPath, [CLI_PATH, 'inject', '--manager', managerAddress, ...args], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        children.push(child);
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        const injection = new Promise<Injection>((resolve, reject) => {
+          createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line)));
+          void exited.then((code) => reject(new Error(`hedge inject exited (${code}) before injecting`)));
+        });
+        return {
+          injection,
+          exited,
+          interrupt: async () => {
+            child.kill('SIGINT');
+            return exited;
+          },
+        };
+      },
       stop,
     };
     return cluster;
@@ -191,6 +255,15 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
     await stop();
     throw err;
   }
+}
+
+export interface InjectRun {
+  /** Its first JSON line. */
+  injection: Promise<Injection>;
+  /** SIGINTs it (a partition under way heals at once); its exit code. */
+  interrupt(): Promise<number | null>;
+  /** Its exit code, once it exits on its own. */
+  exited: Promise<number | null>;
 }
 
 export interface Trading {
