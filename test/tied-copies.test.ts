@@ -228,4 +228,47 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
       await Promise.all([doomed.stop(), survivor.stop()]);
     }
   });
+
+  it('active client: the executing copy’s replica freezes (its transaction still commits) and its sibling lost tied: the sibling is asked again untied and gives the answer long before the deadline', async () => {
+    const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath };
+    const [frozen, survivor] = await Promise.all([
+      spawnReplica(setup, 'tied-f'),
+      spawnReplica(setup, 'tied-g'),
+    ]);
+    const client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: [
+        { id: 'frozen', address: frozen.address },
+        { id: 'survivor', address: survivor.address },
+      ],
+      // Without the untied re-ask the call would wait for the frozen copy until this runs out.
+      deadlineMs: 15_000,
+      failoverBudgetMs: 15_000,
+    });
+    const tx = await holdAccount();
+    let released = false;
+    try {
+      const request = await newBuy();
+      survivor.child.kill('SIGSTOP');
+      const call = client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+      await waitFor('the frozen copy executing', async () => (await lockWaiters()) === 1);
+      // Its statement is in PostgreSQL, which finishes it; its answer will never leave the replica.
+      frozen.child.kill('SIGSTOP');
+      survivor.child.kill('SIGCONT');
+      await waitFor('the untied copy waiting on the claim', async () => (await lockWaiters()) === 2, 20_000);
+      await release(tx);
+      released = true;
+      const result = await call;
+      expect(result.response.trade?.shares).toBe('3');
+      expect(result.telemetry.answeredBy).toBe('survivor');
+      expect(result.telemetry.failures).toEqual([]);
+      expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
+    } finally {
+      if (!released) await release(tx);
+      frozen.child.kill('SIGCONT');
+      survivor.child.kill('SIGCONT');
+      client.close();
+      await Promise.all([frozen.stop(), survivor.stop()]);
+    }
+  });
 });

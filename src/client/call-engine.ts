@@ -129,6 +129,15 @@ export function runCall<T>(replicas: ReplicaSet, spec: CallSpec<T>): Promise<Cal
  */
 const LOSER_GRACE_MS = 100;
 
+/**
+ * After a copy lost tied, how long the client waits for the sibling that holds the
+ * request before asking one replica again untied. The holder normally answers within
+ * milliseconds; one cut off by a partition (or frozen) after committing never does,
+ * and its attempt would otherwise hold the call until the deadline while the answer
+ * sits in the database. An untied copy waits on the claim, or reads the stored answer.
+ */
+const TIED_REASK_MS = 500;
+
 interface InFlight {
   member: ReplicaMember;
   call: { cancel(): void };
@@ -160,6 +169,7 @@ class CallExecution<T> {
   private lastError: WireFailure | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private hedgeTimer: NodeJS.Timeout | undefined;
+  private reaskTimer: NodeJS.Timeout | undefined;
   private rounds = 0;
   private resolve: (r: CallResult<T>) => void = () => {};
   private reject: (e: unknown) => void = () => {};
@@ -284,6 +294,7 @@ class CallExecution<T> {
       // tied, and wait for the stored answer.
       clientMetrics.loss(attempt.member.id);
       if (this.inFlight.size === 0) this.launchRound();
+      else this.reaskUntiedLater(attempt.member);
       return;
     }
     if (this.policy.retryability(err.code) === 'final') {
@@ -292,6 +303,15 @@ class CallExecution<T> {
       return;
     }
     this.attemptFailed(attempt.member, err);
+  }
+
+  /** Once per call: if no answer came within TIED_REASK_MS of a tied loss, `member` is asked untied. */
+  private reaskUntiedLater(member: ReplicaMember): void {
+    if (this.reaskTimer !== undefined) return;
+    this.reaskTimer = setTimeout(() => {
+      if (this.settled || !this.replicas.inView(member) || this.isInFlight(member)) return;
+      this.launch(member);
+    }, TIED_REASK_MS);
   }
 
   private attemptFailed(member: ReplicaMember, err: WireFailure): void {
@@ -410,6 +430,7 @@ class CallExecution<T> {
     this.settled = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.hedgeTimer);
+    clearTimeout(this.reaskTimer);
     this.stopWatching();
     if (member) clientMetrics.win(member.id);
     if (this.inFlight.size > 0) {
