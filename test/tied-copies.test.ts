@@ -98,6 +98,24 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
     return rows[0];
   }
 
+  /** Two replicas of the test's own (`first` is the one the test breaks) and an active client of both. */
+  async function twoReplicas(firstId: string, budget: { deadlineMs: number; failoverBudgetMs?: number }) {
+    const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath };
+    const [first, survivor] = await Promise.all([
+      spawnReplica(setup, `tied-${firstId}`),
+      spawnReplica(setup, `tied-${firstId}-survivor`),
+    ]);
+    const client = await ReplicatedClient.connect({
+      mode: 'active',
+      replicas: [
+        { id: firstId, address: first.address },
+        { id: 'survivor', address: survivor.address },
+      ],
+      ...budget,
+    });
+    return { first, survivor, client };
+  }
+
   const newBuy = async (): Promise<TradeRequest> => ({
     request_id: uuidv7(),
     symbol: 'ABC',
@@ -184,19 +202,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
 
   it('active client: the executing copy’s replica dies and its sibling lost tied; the client asks again untied and gets the one answer', async () => {
     // Two replicas of their own: one is killed.
-    const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath };
-    const [doomed, survivor] = await Promise.all([
-      spawnReplica(setup, 'tied-d'),
-      spawnReplica(setup, 'tied-e'),
-    ]);
-    const client = await ReplicatedClient.connect({
-      mode: 'active',
-      replicas: [
-        { id: 'doomed', address: doomed.address },
-        { id: 'survivor', address: survivor.address },
-      ],
-      deadlineMs: 30_000,
-    });
+    const { first: doomed, survivor, client } = await twoReplicas('doomed', { deadlineMs: 30_000 });
     const tx = await holdAccount();
     let released = false;
     try {
@@ -230,18 +236,12 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
   });
 
   it('active client: the executing copy’s replica freezes (its transaction still commits) and its sibling lost tied: the sibling is asked again untied and gives the answer long before the deadline', async () => {
-    const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath };
-    const [frozen, survivor] = await Promise.all([
-      spawnReplica(setup, 'tied-f'),
-      spawnReplica(setup, 'tied-g'),
-    ]);
-    const client = await ReplicatedClient.connect({
-      mode: 'active',
-      replicas: [
-        { id: 'frozen', address: frozen.address },
-        { id: 'survivor', address: survivor.address },
-      ],
-      // Without the untied re-ask the call would wait for the frozen copy until this runs out.
+    // Without the untied re-ask the call would wait for the frozen copy until this runs out.
+    const {
+      first: frozen,
+      survivor,
+      client,
+    } = await twoReplicas('frozen', {
       deadlineMs: 15_000,
       failoverBudgetMs: 15_000,
     });

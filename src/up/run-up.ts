@@ -66,6 +66,10 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     log.info({ process: name, childPid: ready.pid, address: ready.address }, `${name} is up`);
     return ready;
   };
+  /** A process that just came up is restarted with `args` (on its first port) if it exits. */
+  const restartOnExit = (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+    restartable.set(name, { args, env, restarts: new Backoff(BACKOFF.upRestart), readyAt: Date.now() });
+  };
 
   group.onUnexpectedExit((name, description) => {
     const spec = restartable.get(name);
@@ -91,12 +95,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   /** The embedded server; restarted, like the feed and the manager, on its first port (clients have its URL). */
   const startDatabase = async (): Promise<string> => {
     const url = String((await start('db', ['db', ...dataDirArgs])).databaseUrl);
-    restartable.set('db', {
-      args: ['db', ...dataDirArgs, '--port', new URL(url).port],
-      env: {},
-      restarts: new Backoff(BACKOFF.upRestart),
-      readyAt: Date.now(),
-    });
+    restartOnExit('db', ['db', ...dataDirArgs, '--port', new URL(url).port]);
     return url;
   };
 
@@ -139,12 +138,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       const feed = await start(name, feedArgs(port), metricsEnv);
       feedMetrics.push(String(feed.metrics));
       feedAddresses.push(String(feed.address));
-      restartable.set(name, {
-        args: feedArgs(portOf(String(feed.address))),
-        env: metricsEnv,
-        restarts: new Backoff(BACKOFF.upRestart),
-        readyAt: Date.now(),
-      });
+      restartOnExit(name, feedArgs(portOf(String(feed.address))), metricsEnv);
     }
     const feedList = feedAddresses.join(',');
 
@@ -175,12 +169,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
       const ready = await start(name, managerArgs(port), managerEnv);
       manager ??= ready;
       managerAddresses.push(String(ready.address));
-      restartable.set(name, {
-        args: managerArgs(portOf(String(ready.address))),
-        env: managerEnv,
-        restarts: new Backoff(BACKOFF.upRestart),
-        readyAt: Date.now(),
-      });
+      restartOnExit(name, managerArgs(portOf(String(ready.address))), managerEnv);
     }
     if (!manager) throw new Error('no manager');
     // Several managers: the run file names all of them, under up's pid, whichever is active.
