@@ -216,8 +216,8 @@ export class AgentLauncher implements Launcher {
     }));
   }
 
-  movesHome(): Placed[] {
-    return movesHome(this.placementHosts(), this.placed());
+  movesHome(isSpare: (slot: string) => boolean): Placed[] {
+    return movesHome(this.placementHosts(), this.placed(), isSpare);
   }
 
   isolated(): boolean {

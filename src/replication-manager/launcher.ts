@@ -53,8 +53,8 @@ export interface Launcher {
   /** The host a replica runs on, for the registry and status; undefined for local ones. */
   hostOf(id: string, pid: number): string | undefined;
   hosts(): HostView[];
-  /** Slots running away from their home host while it is back and free (placement.ts's movesHome). */
-  movesHome(): { slot: string; host: string }[];
+  /** Slots running away from their home host while it is back and serves none of its own (placement.ts's movesHome). */
+  movesHome(isSpare: (slot: string) => boolean): { slot: string; host: string }[];
   /**
    * The manager cannot tell a replica's silence from its own: every host it has is
    * out of its reach. Health misses are then no evidence against a replica.

@@ -48,16 +48,22 @@ export function chooseHost(
 }
 
 /**
- * Slots running away from their home host while it is reachable and holds none
- * of its own: each such slot, at most one per home, is to move back.
+ * Slots running away from their home host while it is reachable and serves none
+ * of its own: each such slot, at most one per home, is to move back. A warm spare
+ * (`isSpare`) is never moved, and one at home does not count as serving there: it
+ * is what takes the moving slot's place in the view.
  */
-export function movesHome(hosts: readonly PlacementHost[], placed: readonly Placed[]): Placed[] {
+export function movesHome(
+  hosts: readonly PlacementHost[],
+  placed: readonly Placed[],
+  isSpare: (slot: string) => boolean = () => false,
+): Placed[] {
   const moves: Placed[] = [];
   for (const p of placed) {
     const home = homeOf(p.slot, hosts);
-    if (home === undefined || home === p.host) continue;
+    if (home === undefined || home === p.host || isSpare(p.slot)) continue;
     if (!hosts.find((h) => h.name === home)?.reachable) continue;
-    if (placed.some((q) => q.host === home && homeOf(q.slot, hosts) === home)) continue;
+    if (placed.some((q) => q.host === home && homeOf(q.slot, hosts) === home && !isSpare(q.slot))) continue;
     if (moves.some((m) => m.host === home)) continue;
     moves.push({ slot: p.slot, host: home });
   }

@@ -423,7 +423,7 @@ export class Supervisor {
       if (this.options.spares === 0) this.startMover();
       return;
     }
-    for (const move of this.launcher.movesHome()) {
+    for (const move of this.launcher.movesHome(this.isSpare)) {
       const slot = this.slots.get(move.slot);
       if (!slot || !isServing(slot) || slot.id === spare.id) continue;
       this.dispatchAll([
@@ -441,8 +441,10 @@ export class Supervisor {
    * then joins the view as the away replica drains (finishMove). The view never
    * shrinks, and the away slot is removed once drained, so the slots stay as many.
    */
+  private readonly isSpare = (id: string): boolean => this.slots.get(id)?.phase.kind === 'spare';
+
   private startMover(): void {
-    const move = this.launcher.movesHome().find((m) => {
+    const move = this.launcher.movesHome(this.isSpare).find((m) => {
       const slot = this.slots.get(m.slot);
       return slot !== undefined && isServing(slot);
     });

@@ -54,4 +54,18 @@ describe('placement', () => {
     // Home already holds its own slot: nothing to move.
     expect(movesHome(hosts('a', 'b', 'c'), [...placed, { slot: 'r2', host: 'b' }].slice(1))).toEqual([]);
   });
+
+  it('a warm spare at home does not count as serving there, and a spare is never moved', () => {
+    // r4 (home a) serves on c since a was lost; a came back holding r1 as the warm spare.
+    const placed = [
+      { slot: 'r1', host: 'a' },
+      { slot: 'r2', host: 'b' },
+      { slot: 'r3', host: 'c' },
+      { slot: 'r4', host: 'c' },
+    ];
+    const spare = (s: string) => (slot: string) => slot === s;
+    expect(movesHome(hosts('a', 'b', 'c'), placed, spare('r1'))).toEqual([{ slot: 'r4', host: 'a' }]);
+    // Once r1 serves and r4 is the spare (on c, say): nothing moves.
+    expect(movesHome(hosts('a', 'b', 'c'), placed, spare('r4'))).toEqual([]);
+  });
 });
