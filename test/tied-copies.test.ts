@@ -200,21 +200,26 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
     }
   });
 
-  it('active client: the executing copy’s replica dies and its sibling lost tied; the client asks again untied and gets the one answer', async () => {
-    // Two replicas of their own: one is killed.
-    const { first: doomed, survivor, client } = await twoReplicas('doomed', { deadlineMs: 30_000 });
+  /**
+   * An active call over two replicas of the test's own whose executing copy is `first`'s: the
+   * survivor is stopped until `first`'s copy is inside its statement (held on the account row),
+   * then `breakIt` breaks `first` and the survivor runs again; its tied copy loses, and the call's
+   * answer must come from the survivor's untied copy once the row is released.
+   */
+  async function executingCopyBroken(
+    firstId: string,
+    breakIt: (first: ReplicaProcess) => Promise<void>,
+    budget: { deadlineMs: number; failoverBudgetMs?: number },
+  ) {
+    const { first, survivor, client } = await twoReplicas(firstId, budget);
     const tx = await holdAccount();
     let released = false;
     try {
       const request = await newBuy();
-      // The survivor is stopped, so the doomed replica's copy is the one that executes.
       survivor.child.kill('SIGSTOP');
       const call = client.call<TradeResponse__Output>(BUY, request, trader.metadata);
-      await waitFor('the doomed copy executing', async () => (await lockWaiters()) === 1);
-      doomed.child.kill('SIGKILL');
-      await exited(doomed.child);
-      // Its backend keeps the claim until its statement ends. The survivor's tied copy loses
-      // to it at once; the client's next round is untied and waits on the claim.
+      await waitFor(`the ${firstId} copy executing`, async () => (await lockWaiters()) === 1);
+      await breakIt(first);
       survivor.child.kill('SIGCONT');
       await waitFor('the untied copy waiting on the claim', async () => (await lockWaiters()) === 2, 20_000);
       await release(tx);
@@ -222,53 +227,42 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
       const result = await call;
       expect(result.response.trade?.shares).toBe('3');
       expect(result.telemetry.answeredBy).toBe('survivor');
-      expect(result.telemetry.attempts).toBe(3);
-      expect(result.telemetry.failures.map((f) => [f.replica, f.code])).toEqual([
-        ['doomed', status.UNAVAILABLE],
-      ]);
       expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
+      return result.telemetry;
     } finally {
       if (!released) await release(tx);
+      first.child.kill('SIGCONT');
       survivor.child.kill('SIGCONT');
       client.close();
-      await Promise.all([doomed.stop(), survivor.stop()]);
+      await Promise.all([first.stop(), survivor.stop()]);
     }
+  }
+
+  it('active client: the executing copy’s replica dies and its sibling lost tied; the client asks again untied and gets the one answer', async () => {
+    // Its backend keeps the claim until its statement ends. The survivor's tied copy loses
+    // to it at once; the client's next round is untied and waits on the claim.
+    const telemetry = await executingCopyBroken(
+      'doomed',
+      async (doomed) => {
+        doomed.child.kill('SIGKILL');
+        await exited(doomed.child);
+      },
+      { deadlineMs: 30_000 },
+    );
+    expect(telemetry.attempts).toBe(3);
+    expect(telemetry.failures.map((f) => [f.replica, f.code])).toEqual([['doomed', status.UNAVAILABLE]]);
   });
 
   it('active client: the executing copy’s replica freezes (its transaction still commits) and its sibling lost tied: the sibling is asked again untied and gives the answer long before the deadline', async () => {
-    // Without the untied re-ask the call would wait for the frozen copy until this runs out.
-    const {
-      first: frozen,
-      survivor,
-      client,
-    } = await twoReplicas('frozen', {
-      deadlineMs: 15_000,
-      failoverBudgetMs: 15_000,
-    });
-    const tx = await holdAccount();
-    let released = false;
-    try {
-      const request = await newBuy();
-      survivor.child.kill('SIGSTOP');
-      const call = client.call<TradeResponse__Output>(BUY, request, trader.metadata);
-      await waitFor('the frozen copy executing', async () => (await lockWaiters()) === 1);
-      // Its statement is in PostgreSQL, which finishes it; its answer will never leave the replica.
-      frozen.child.kill('SIGSTOP');
-      survivor.child.kill('SIGCONT');
-      await waitFor('the untied copy waiting on the claim', async () => (await lockWaiters()) === 2, 20_000);
-      await release(tx);
-      released = true;
-      const result = await call;
-      expect(result.response.trade?.shares).toBe('3');
-      expect(result.telemetry.answeredBy).toBe('survivor');
-      expect(result.telemetry.failures).toEqual([]);
-      expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
-    } finally {
-      if (!released) await release(tx);
-      frozen.child.kill('SIGCONT');
-      survivor.child.kill('SIGCONT');
-      client.close();
-      await Promise.all([frozen.stop(), survivor.stop()]);
-    }
+    // Its statement is in PostgreSQL, which finishes it; its answer never leaves the replica.
+    // Without the untied re-ask the call would wait for the frozen copy until the deadline.
+    const telemetry = await executingCopyBroken(
+      'frozen',
+      async (frozen) => {
+        frozen.child.kill('SIGSTOP');
+      },
+      { deadlineMs: 15_000, failoverBudgetMs: 15_000 },
+    );
+    expect(telemetry.failures).toEqual([]);
   });
 });
