@@ -126,7 +126,9 @@ export async function startHaSystem(options: { managers?: 1 | 2 } = {}): Promise
       managerAddress,
       managers,
       managerAddresses,
-      status: () => fetchStatusFrom(managerAddress),
+      // A generous deadline: a new channel (mTLS handshake, pick_first over both managers) on a machine
+      // running three PostgreSQL nodes, three etcd members and the replicas.
+      status: () => fetchStatusFrom(managerAddress, 10_000),
       session: async (mode) => {
         // The defaults: a trade sent during a fail-over must succeed as a user's would (failover-budget.ts).
         const replicated = await ReplicatedClient.connect({ manager: managerAddress, mode });
