@@ -148,9 +148,10 @@ BEGIN
   -- Before anything else, so that a tied loser costs a lock probe and an index probe:
   -- no session read, no fingerprint, no stored answer read and sent back. Most losers
   -- come a moment after the winner committed. The lock is the transaction's (this
-  -- statement's), released after the executing copy's commit is visible; the probe
-  -- takes its own snapshot, after the lock. Two ids hashing alike only make a copy
-  -- answer 'tied' that could have waited.
+  -- statement's), released after the executing copy's commit is visible. The probe
+  -- shares the expression's snapshot, taken before the lock: a winner that commits in
+  -- between is missed here, and the copy goes on to the claim, which answers it as a
+  -- replay. Two ids hashing alike only make a copy answer 'tied' that could have waited.
   IF p_tied AND (NOT pg_try_advisory_xact_lock(tied_copies_lock_class(), hashtext(p_request_id::text))
                  OR EXISTS (SELECT 1 FROM request_log WHERE request_id = p_request_id)) THEN
     RETURN ROW(NULL, NULL, NULL, NULL, 'tied')::executed_request;

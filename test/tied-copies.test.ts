@@ -203,13 +203,15 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
   /**
    * An active call over two replicas of the test's own whose executing copy is `first`'s: the
    * survivor is stopped until `first`'s copy is inside its statement (held on the account row),
-   * then `breakIt` breaks `first` and the survivor runs again; its tied copy loses, and the call's
-   * answer must come from the survivor's untied copy once the row is released.
+   * then `breakIt` breaks `first` and the survivor runs again, until `waiters` backends wait on a
+   * lock (`waiting` says which); the call's answer must come from the survivor once the row is
+   * released.
    */
   async function executingCopyBroken(
     firstId: string,
     breakIt: (first: ReplicaProcess) => Promise<void>,
     budget: { deadlineMs: number; failoverBudgetMs?: number },
+    waiting: { what: string; waiters: number },
   ) {
     const { first, survivor, client } = await twoReplicas(firstId, budget);
     const tx = await holdAccount();
@@ -221,7 +223,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
       await waitFor(`the ${firstId} copy executing`, async () => (await lockWaiters()) === 1);
       await breakIt(first);
       survivor.child.kill('SIGCONT');
-      await waitFor('the untied copy waiting on the claim', async () => (await lockWaiters()) === 2, 20_000);
+      await waitFor(waiting.what, async () => (await lockWaiters()) === waiting.waiters, 20_000);
       await release(tx);
       released = true;
       const result = await call;
@@ -238,18 +240,20 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
     }
   }
 
-  it('active client: the executing copy’s replica dies and its sibling lost tied; the client asks again untied and gets the one answer', async () => {
-    // Its backend keeps the claim until its statement ends. The survivor's tied copy loses
-    // to it at once; the client's next round is untied and waits on the claim.
+  it('active client: the executing copy’s replica dies mid-statement; PostgreSQL rolls its copy back, and the sibling’s tied copy, finding nothing held, executes the request once', async () => {
+    // PostgreSQL notices the vanished client within 250 ms (client_connection_check_interval)
+    // and rolls its statement back, claim and lock with it; only then does the survivor run.
     const telemetry = await executingCopyBroken(
       'doomed',
       async (doomed) => {
         doomed.child.kill('SIGKILL');
         await exited(doomed.child);
+        await waitFor('the doomed copy rolled back', async () => (await lockWaiters()) === 0);
       },
       { deadlineMs: 30_000 },
+      { what: 'the survivor’s tied copy executing', waiters: 1 },
     );
-    expect(telemetry.attempts).toBe(3);
+    expect(telemetry.attempts).toBe(2);
     expect(telemetry.failures.map((f) => [f.replica, f.code])).toEqual([['doomed', status.UNAVAILABLE]]);
   });
 
@@ -262,6 +266,8 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
         frozen.child.kill('SIGSTOP');
       },
       { deadlineMs: 15_000, failoverBudgetMs: 15_000 },
+      // Its backend holds the claim (its replica's socket is open): the re-asked untied copy waits on it.
+      { what: 'the untied copy waiting on the claim', waiters: 2 },
     );
     expect(telemetry.failures).toEqual([]);
   });

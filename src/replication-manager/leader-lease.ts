@@ -9,6 +9,8 @@ import type { Logger } from '../common/logger.js';
 export const LEASE_TTL_SECONDS = 2;
 /** How often the active manager renews its lease: several renewals per TTL, so one slow answer costs nothing. */
 const KEEPALIVE_INTERVAL_MS = 400;
+/** Without a renewal sent this long ago and answered, the lease is taken as lost (see the timer). */
+const LOST_AFTER_MS = LEASE_TTL_SECONDS * 1000 - KEEPALIVE_INTERVAL_MS - 300;
 /** How often a standby looks whether the key is free. */
 const STANDBY_POLL_MS = 200;
 /** One etcd request, before the next endpoint is asked. */
@@ -125,8 +127,11 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
     options.onLost(why);
   };
   const timer = setInterval(() => {
-    // Checked before asking: a process resumed after a pause longer than the TTL must not act as active.
-    if (Date.now() - renewedAt > LEASE_TTL_SECONDS * 1000) {
+    // Checked before asking: a process resumed after a pause must not act as active. etcd
+    // expires the key TTL after the last renewal it received, which came after `renewedAt`
+    // (the time it was sent); giving up a tick and a margin earlier means this manager has
+    // stopped acting before a standby can take the key.
+    if (Date.now() - renewedAt > LOST_AFTER_MS) {
       lost(`the manager lease was not renewed for ${Date.now() - renewedAt} ms`);
       return;
     }

@@ -35,15 +35,20 @@ const CERT_YEARS = 2;
 /** The hosts every certificate names: a process on one host is reached over loopback. */
 export const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
 
-/** RSA keys by Node's own crypto (native, milliseconds); forge only builds and signs the certificates. */
-function newKeyPair(): forge.pki.rsa.KeyPair {
+/**
+ * RSA keys by Node's own crypto (native, milliseconds); forge only builds and signs the
+ * certificates. The key is written out as Node encoded it (`pem`): forge's own encoding of
+ * it now and then pads an integer with a zero byte, which OpenSSL 3 refuses ("illegal
+ * padding"; seen once in a clean-clone test run).
+ */
+function newKeyPair(): forge.pki.rsa.KeyPair & { pem: string } {
   const { privateKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
   const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
-  return { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e) };
+  return { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e), pem: privateKey };
 }
 
 function yearsAfter(date: Date, years: number): Date {
@@ -53,8 +58,10 @@ function yearsAfter(date: Date, years: number): Date {
 }
 
 function serialNumber(): string {
-  // Positive: the leading hex digit below 8.
-  return `0${randomBytes(15).toString('hex')}`;
+  // 16 bytes, DER-minimal and positive: the first byte 0x01–0x7f (no sign bit, no zero padding).
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0] as number) & 0x7f || 0x01;
+  return bytes.toString('hex');
 }
 
 /** A new certificate authority: a self-signed CA certificate and its key. */
@@ -77,7 +84,7 @@ export function createAuthority(commonName = 'hedge CA'): KeyAndCertificate {
     { name: 'subjectKeyIdentifier' },
   ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+  return { cert: forge.pki.certificateToPem(cert), key: keys.pem };
 }
 
 /** A certificate for `roles` at `hosts`, signed by `authority`, good for client and server use alike. */
@@ -113,7 +120,7 @@ export function issueCertificate(authority: KeyAndCertificate, options: IssueOpt
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
   cert.sign(caKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+  return { cert: forge.pki.certificateToPem(cert), key: keys.pem };
 }
 
 /**
