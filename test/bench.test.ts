@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faultOffsets } from '../src/bench/run-bench.js';
 import { CLI_PATH, makeTempDataDir, PACKAGE_ROOT } from '../src/common/paths.js';
 import { textOutsideSvg } from './support/svg-text.js';
@@ -20,10 +20,16 @@ const run = promisify(execFile);
 const NOT_A_WORKLOAD = join(PACKAGE_ROOT, 'test/fixtures/not-a-workload');
 
 describe('hedge bench', () => {
-  const root = makeTempDataDir('hedge-bench-test-');
-  const out = join(root, 'results');
-  const tmp = join(root, 'tmp');
-  mkdirSync(tmp);
+  // Made in beforeAll, not at collection: a run that filters these tests out runs no hook to remove it.
+  let root = '';
+  let out = '';
+  let tmp = '';
+  beforeAll(() => {
+    root = makeTempDataDir('hedge-bench-test-');
+    out = join(root, 'results');
+    tmp = join(root, 'tmp');
+    mkdirSync(tmp);
+  });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('schedules faults inside the measured time, one per interval', () => {
@@ -288,7 +294,11 @@ describe('hedge bench', () => {
 });
 
 describe('hedge bench-idle', () => {
-  const root = makeTempDataDir('hedge-bench-idle-test-');
+  // Made in beforeAll, not at collection: a run that filters this test out runs no hook to remove it.
+  let root = '';
+  beforeAll(() => {
+    root = makeTempDataDir('hedge-bench-idle-test-');
+  });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('measures every process of an idle hedge up (spares and PostgreSQL included), then stops it and removes its directory', async () => {

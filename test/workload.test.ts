@@ -45,7 +45,11 @@ function workloadCli(cluster: Cluster, file: string, outDir: string, ...extra: s
 }
 
 describe('hedge workload', () => {
-  const out = makeTempDataDir('hedge-workload-');
+  // Made in beforeAll, not at collection: a run that filters these tests out runs no hook to remove it.
+  let out = '';
+  beforeAll(() => {
+    out = makeTempDataDir('hedge-workload-');
+  });
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('a file with no workload command (like /etc/passwd) is refused before the system is looked for', async () => {

@@ -69,6 +69,9 @@ export function spawnHedge(args: string[], options: HedgeSpawnOptions = {}): Spa
   const ready = new Promise<ReadyMessage>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
+      // The caller gets no handle to a process that never became ready: it is not left running.
+      // (An up killed like this takes its children with it: they watch their owner.)
+      child.kill('SIGKILL');
       reject(
         new Error(`hedge ${args[0]} did not report ready within ${options.readyTimeoutMs ?? 30_000} ms`),
       );
