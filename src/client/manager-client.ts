@@ -1,3 +1,4 @@
+import { Metadata } from '@grpc/grpc-js';
 import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import type { ManagerStatus__Output } from '../gen/hedge/v1/ManagerStatus.js';
@@ -15,11 +16,25 @@ export type { ManagerStatus__Output as ManagerStatus, Membership__Output as Memb
  * a disconnect tries them all again, so a standby that takes over is found.
  */
 export function managerClient(address: string): ReplicationManagerClient {
-  return new (hedgeProto().ReplicationManager)(
+  const client = new (hedgeProto().ReplicationManager)(
     managerTarget(address),
     channelCredentials('manager'),
     PEER_CHANNEL_OPTIONS,
   );
+  if (address.includes(',')) OVER_A_LIST.add(client);
+  return client;
+}
+
+/**
+ * Clients over several managers. Their calls wait for a connection within the deadline:
+ * while pick_first moves from the dead manager to the one that took over, the channel is
+ * briefly in transient failure, and a call failing fast there got "No connection
+ * established" though the other manager was answering (two clean-clone HA runs).
+ */
+const OVER_A_LIST = new WeakSet<ReplicationManagerClient>();
+
+function callMetadata(client: ReplicationManagerClient): Metadata {
+  return new Metadata({ waitForReady: OVER_A_LIST.has(client) });
 }
 
 /** The gRPC target for a manager address or a comma-separated list of IPv4 host:port. */
@@ -35,7 +50,9 @@ export function fetchStatus(
   client: ReplicationManagerClient,
   timeoutMs = 2_000,
 ): Promise<ManagerStatus__Output> {
-  return invoke((cb) => client.GetStatus({}, { deadline: deadlineAfter(timeoutMs) }, cb));
+  return invoke((cb) =>
+    client.GetStatus({}, callMetadata(client), { deadline: deadlineAfter(timeoutMs) }, cb),
+  );
 }
 
 /** The status from the manager at `address`, over a channel opened for this call alone. */
@@ -52,5 +69,7 @@ export function fetchMembership(
   client: ReplicationManagerClient,
   timeoutMs = 2_000,
 ): Promise<Membership__Output> {
-  return invoke((cb) => client.GetMembership({}, { deadline: deadlineAfter(timeoutMs) }, cb));
+  return invoke((cb) =>
+    client.GetMembership({}, callMetadata(client), { deadline: deadlineAfter(timeoutMs) }, cb),
+  );
 }
