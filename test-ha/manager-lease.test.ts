@@ -1,16 +1,9 @@
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { fetchMembership, fetchStatusFrom, managerClient } from '../src/client/manager-client.js';
-import { answering, type HaSystem, startHaSystem } from './support/ha-system.js';
+import { answering, type HaSystem, startHaSystem, stopAfterEach } from './support/ha-system.js';
 import { TradeStream } from './support/trade-stream.js';
 
-let sys: HaSystem | undefined;
-let stream: TradeStream | undefined;
-afterEach(async () => {
-  await stream?.stop();
-  stream = undefined;
-  await sys?.stop();
-  sys = undefined;
-});
+const held = stopAfterEach();
 
 /** Each replica slot's process and restarts: a spawn or a kill by either manager would change them. */
 async function replicaProcesses(s: HaSystem): Promise<string[]> {
@@ -19,8 +12,8 @@ async function replicaProcesses(s: HaSystem): Promise<string[]> {
 }
 
 it('two managers, one active through an etcd lease: SIGKILL of the active one mid-trading, the standby takes over, adopts every replica, and no call fails', async () => {
-  sys = await startHaSystem({ managers: 2 });
-  const s = sys;
+  const s = await startHaSystem({ managers: 2 });
+  held.sys = s;
   const [activeAddress, standbyAddress] = s.managerAddresses as [string, string];
   const sessions = await Promise.all([
     s.session('active'),
@@ -31,7 +24,8 @@ it('two managers, one active through an etcd lease: SIGKILL of the active one mi
   // Only the active manager serves (and supervises); the standby does not even listen.
   await fetchStatusFrom(activeAddress);
   await expect(fetchStatusFrom(standbyAddress, 1_000)).rejects.toThrow();
-  stream = new TradeStream(sessions, s.quotes);
+  const stream = new TradeStream(sessions, s.quotes);
+  held.stream = stream;
   await stream.acknowledge(40);
   const before = await replicaProcesses(s);
   expect(before.length).toBeGreaterThanOrEqual(3);

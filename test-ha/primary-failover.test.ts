@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TradingSession } from '../src/client/trading-session.js';
 import { createPool } from '../src/common/database.js';
 import { verifyDatabase } from '../src/common/verify-database.js';
 import { descendantsOf } from '../test/support/processes.js';
-import { type HaSystem, startHaSystem } from './support/ha-system.js';
+import { type HaSystem, startHaSystem, stopAfterEach } from './support/ha-system.js';
 import { TradeStream } from './support/trade-stream.js';
 
 /** Said, not asserted: the machine is shared, and a pause is a measurement (see `hedge bench --fault db-primary`). */
@@ -89,21 +89,14 @@ async function tradesOn(url: string): Promise<string> {
 }
 
 describe('the HA database: Patroni, three PostgreSQL 15 nodes in strict synchronous mode, real faults', () => {
-  let sys: HaSystem | undefined;
-  let stream: TradeStream | undefined;
-  afterEach(async () => {
-    await stream?.stop();
-    stream = undefined;
-    await sys?.stop();
-    sys = undefined;
-  });
+  const held = stopAfterEach();
 
   /** A new system with active and passive clients trading on it, 40 trades acknowledged; torn down after the test. */
   async function tradingSystem(): Promise<{ s: HaSystem; stream: TradeStream }> {
     const s = await startHaSystem();
-    sys = s;
+    held.sys = s;
     const trades = new TradeStream(await sessionsOf(s), s.quotes);
-    stream = trades;
+    held.stream = trades;
     await trades.acknowledge(40);
     return { s, stream: trades };
   }

@@ -1,5 +1,6 @@
 import { cpSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { afterEach } from 'vitest';
 import type { ManagerStatus } from '../../src/client/manager-client.js';
 import { fetchStatusFrom } from '../../src/client/manager-client.js';
 import { QuoteSource } from '../../src/client/quote-source.js';
@@ -16,6 +17,7 @@ import { freePort } from '../../src/ha/ha-layout.js';
 import { managerArgs } from '../../test/support/cluster.js';
 import { startTestFeed, type TestFeed } from '../../test/support/feed.js';
 import { uniqueUsername } from '../../test/support/trader.js';
+import type { TradeStream } from './trade-stream.js';
 
 export interface HaSystem {
   dataDir: string;
@@ -162,4 +164,16 @@ export async function answering(address: string, timeoutMs = 120_000): Promise<v
     if (Date.now() > deadline) throw new Error(`the manager at ${address} did not become active`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** What a test started, stopped after each test: its trade stream first, then its system. */
+export function stopAfterEach(): { sys?: HaSystem; stream?: TradeStream } {
+  const held: { sys?: HaSystem; stream?: TradeStream } = {};
+  afterEach(async () => {
+    await held.stream?.stop();
+    held.stream = undefined;
+    await held.sys?.stop();
+    held.sys = undefined;
+  });
+  return held;
 }
