@@ -7,6 +7,7 @@ import { type DatabaseOutageMemory, isDatabaseUnavailable } from './failover-bud
 import type { ReplicaMember, View } from './membership-watcher.js';
 import type { ReplicationMode } from './replication-mode.js';
 import type { ReplicationPolicy } from './replication-policy.js';
+import type { SilentReplicas } from './silent-replicas.js';
 
 export interface AttemptFailure {
   replica: string;
@@ -89,6 +90,8 @@ export interface ReplicaSet {
   onClose(listener: () => void): () => void;
   /** When a replica last answered that the database is away, to any call of this client. */
   readonly databaseOutage: DatabaseOutageMemory;
+  /** The replicas this client's attempts timed out on lately, until they answer or the view changes. */
+  readonly silentReplicas: SilentReplicas;
 }
 
 export interface CallSpec<T> {
@@ -215,7 +218,7 @@ class CallExecution<T> {
   private launchRound(): void {
     if (this.settled) return;
     this.rounds += 1;
-    const ordered = this.replicas.candidates(this.policy.rotate);
+    const ordered = this.preferAnswering(this.replicas.candidates(this.policy.rotate));
     if (ordered.length === 0) this.sawRecovery = true;
     let candidates = ordered.filter((m) => !this.failed.has(m.address));
     if (candidates.length === 0) {
@@ -276,6 +279,8 @@ class CallExecution<T> {
     if (!this.inFlight.delete(attempt)) return;
     // A copy that answers after the call was settled: its answer is the stored one; nothing to do.
     if (this.settled) return;
+    if (!err || (isWireFailure(err) && this.policy.retryability(err.code) === 'final'))
+      this.replicas.silentReplicas.answered(attempt.member.address);
     if (!err) {
       this.finish(attempt.member, status.OK);
       this.policy.adaptiveHedge?.observe(this.spec.method, this.telemetry.latencyMs);
@@ -317,7 +322,10 @@ class CallExecution<T> {
   private attemptFailed(member: ReplicaMember, err: WireFailure): void {
     this.lastError = err;
     if (isDatabaseUnavailable(err)) this.replicas.databaseOutage.note();
-    if (err.code === status.DEADLINE_EXCEEDED) this.silent.add(member.address);
+    if (err.code === status.DEADLINE_EXCEEDED) {
+      this.silent.add(member.address);
+      if (this.policy.demoteSilentMs !== undefined) this.replicas.silentReplicas.timedOut(member.address);
+    }
     this.failed.add(member.address);
     this.telemetry.failures.push({ replica: member.id, code: err.code, atMs: Date.now() });
     clientMetrics.failure(member.id, err.code);
@@ -334,9 +342,9 @@ class CallExecution<T> {
     }
     if (this.policy.replaceFailed) {
       // Fail over at once to the next replica of the view, with the same request id.
-      const next = this.replicas
-        .candidates(false)
-        .find((m) => !this.failed.has(m.address) && !this.isInFlight(m));
+      const next = this.preferAnswering(this.replicas.candidates(false)).find(
+        (m) => !this.failed.has(m.address) && !this.isInFlight(m),
+      );
       if (next) {
         clientMetrics.failover(member.id);
         this.launch(next);
@@ -445,6 +453,12 @@ class CallExecution<T> {
     this.telemetry.endMs = Date.now();
     this.telemetry.latencyMs = performance.now() - this.started;
     clientMetrics.call(this.spec.method, code, this.telemetry.latencyMs / 1000);
+  }
+
+  /** The view's members in the policy's order, those this client lately found silent last (demoteSilentMs). */
+  private preferAnswering(members: ReplicaMember[]): ReplicaMember[] {
+    const windowMs = this.policy.demoteSilentMs;
+    return windowMs === undefined ? members : this.replicas.silentReplicas.last(members, windowMs);
   }
 
   private isInFlight(member: ReplicaMember): boolean {
