@@ -108,6 +108,8 @@ export interface CallSpec<T> {
    * replica of the view timed out on it (undefined: never past deadlineMs).
    */
   failoverBudgetMs?: number;
+  /** The budget instead when every replica's silence is the only sign (at most failoverBudgetMs; undefined: the same). */
+  silenceBudgetMs?: number;
   attempt: Attempt<T>;
 }
 
@@ -157,8 +159,8 @@ class CallExecution<T> {
   private readonly started = performance.now();
   private readonly startMs = Date.now();
   private deadline: number;
-  /** The deadline was moved out to the fail-over budget. */
-  private extended = false;
+  /** The deadline was moved out to a fail-over budget: this long from the call's start. */
+  private extendedToMs: number | undefined;
   /**
    * Signs, in this call, of a fault the system is handling rather than a system
    * that is gone: a round found no replica in the view, or the manager took one
@@ -383,26 +385,30 @@ class CallExecution<T> {
    * the fail-over budget from its start: a replica said the database is unavailable
    * (to this call, or lately to another of the client's); the manager took replicas
    * out of the view during the call, or left none in it (NOT_SERVING while there is
-   * no primary, or all being replaced); or every replica in the view went silent on
-   * this call (what a frozen primary looks like before anyone notices). A retry with
-   * the same request id is safe, and a fail-over ends by itself. Replicas that refuse
-   * connections or fail otherwise still end the call at its deadline.
+   * no primary, or all being replaced). If every replica in the view went silent on
+   * this call and nothing else is known (what a frozen primary looks like before
+   * anyone notices, and also a client cut off from every replica), only until the
+   * shorter silence budget; a sign that comes later extends it to the whole budget.
+   * A retry with the same request id is safe, and a fail-over ends by itself.
+   * Replicas that refuse connections or fail otherwise still end the call at its deadline.
    */
   private remainingMs(): number {
     const now = Date.now();
     const budget = this.spec.failoverBudgetMs;
-    if (
-      this.deadline <= now &&
-      !this.extended &&
-      budget !== undefined &&
-      budget > this.spec.deadlineMs &&
-      (this.replicas.databaseOutage.recent(budget, now) ||
-        this.sawRecovery ||
-        this.replicas.view.members.length === 0 ||
-        this.replicas.view.members.every((m) => this.silent.has(m.address)))
-    ) {
-      this.extended = true;
-      this.deadline = this.startMs + budget;
+    if (this.deadline <= now && budget !== undefined) {
+      const members = this.replicas.view.members;
+      const told =
+        this.replicas.databaseOutage.recent(budget, now) || this.sawRecovery || members.length === 0;
+      const silent = members.every((m) => this.silent.has(m.address));
+      const limit = told
+        ? budget
+        : silent
+          ? Math.min(budget, this.spec.silenceBudgetMs ?? budget)
+          : undefined;
+      if (limit !== undefined && this.startMs + limit > this.deadline) {
+        this.extendedToMs = limit;
+        this.deadline = this.startMs + limit;
+      }
     }
     return this.deadline - now;
   }
@@ -417,9 +423,10 @@ class CallExecution<T> {
     const last = this.lastError
       ? ` (last failure: ${status[this.lastError.code]} ${this.lastError.details})`
       : '';
-    const within = this.extended
-      ? `${this.spec.failoverBudgetMs} ms (a fail-over was under way: the database unavailable, or the replicas out of the view or silent)`
-      : `${this.spec.deadlineMs} ms`;
+    const within =
+      this.extendedToMs !== undefined
+        ? `${this.extendedToMs} ms (a fail-over was under way: the database unavailable, or the replicas out of the view or silent)`
+        : `${this.spec.deadlineMs} ms`;
     this.fail(undefined, status.DEADLINE_EXCEEDED, undefined, `no replica answered within ${within}${last}`);
   }
 
