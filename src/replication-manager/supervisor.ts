@@ -77,9 +77,10 @@ const MAX_HEARTBEAT_TIMEOUT_MS = 2_000;
 /**
  * While a replica's host agent is silent (and the manager hears the other hosts),
  * its heartbeat is a probe this short, this often: a few in a row unanswered make
- * it faulty (HOST_PROBE_MISSES) in about a second. Short enough to count three
- * within the agent's silence threshold, long enough for a loopback-fast answer
- * from a busy replica; and no verdict rests on one.
+ * it faulty (HOST_PROBE_MISSES) in about a second. Short enough that three fit
+ * between the first suspicion (two agent ticks missed, 500 ms) and shortly after
+ * the 1 s that makes the host out of reach; a health check answers in
+ * milliseconds even on a busy replica, and no verdict rests on one probe.
  */
 const HOST_PROBE_TIMEOUT_MS = 250;
 const HOST_PROBE_INTERVAL_MS = 250;
