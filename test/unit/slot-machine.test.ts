@@ -175,12 +175,14 @@ const faultWhileStarting: Row = ['faulty', ['count-fault', 'log', 'write-registr
 /** A member's slot whose place a spare took: its next process is the spare. */
 const covered = (kind: PhaseKind): Row => [kind, ['write-registry']];
 /**
- * A watched process (serving, not serving, a spare) unanswered or reported by a
- * client: one miss is below the floor of heartbeatMisses (2 here), however high phi
- * is, and a report plus one unanswered probe is a single miss, so it stays as it is
- * (a report logged); stopped, gone or silent past the cap, it is a fault.
+ * A watched process (serving, not serving, a spare) that exits is a fault, and one
+ * stopped has its heartbeat stopped first. Unanswered or reported by a client: one
+ * miss is below the floor of heartbeatMisses (2 here), however high phi is, and a
+ * report plus one unanswered probe is a single miss, so it stays as it is (a report
+ * logged); stopped, gone or silent past the cap, it is a fault.
  */
 const watched = (kind: PhaseKind, fault: Row): Partial<Record<EventName, Row>> => ({
+  exited: fault,
   'health unanswered': [kind, []],
   'health unanswered, phi above threshold': [kind, []],
   'health unanswered beyond the cap': fault,
@@ -191,6 +193,7 @@ const watched = (kind: PhaseKind, fault: Row): Partial<Record<EventName, Row>> =
   'client report beyond the cap': fault,
   'client report, process stopped': fault,
   'client report, process gone': fault,
+  stop: ['stopped', ['stop-heartbeat', 'terminate']],
 });
 
 /** Every row that does something; every other (state, event) leaves the state as it is, with no effect. */
@@ -204,19 +207,15 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     stop: ['stopped', ['terminate']],
   },
   serving: {
-    exited: faultOutOfView,
     'health SERVING': ['serving', []],
     'health NOT_SERVING': ['not-serving', ['log', 'publish-view']],
     ...watched('serving', faultOutOfView),
     retire: ['draining', ['log', 'stop-heartbeat', 'publish-view', 'drain']],
-    stop: ['stopped', ['stop-heartbeat', 'terminate']],
   },
   'not-serving': {
-    exited: faultNotInView,
     'health SERVING': ['serving', ['log', 'publish-view']],
     'health NOT_SERVING': ['not-serving', []],
     ...watched('not-serving', faultNotInView),
-    stop: ['stopped', ['stop-heartbeat', 'terminate']],
   },
   faulty: {
     exited: ['faulty', []],
@@ -231,12 +230,10 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     stop: ['stopped', ['cancel-respawn']],
   },
   spare: {
-    exited: faultNotInView,
     'health SERVING': ['spare', []],
     'health NOT_SERVING': ['not-serving', ['log', 'write-registry']],
     ...watched('spare', faultNotInView),
     promote: ['serving', ['log', 'publish-view']],
-    stop: ['stopped', ['stop-heartbeat', 'terminate']],
   },
   draining: {
     exited: ['draining', []],
