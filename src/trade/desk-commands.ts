@@ -55,6 +55,27 @@ const GROUPS: [string, string[]][] = [
 const KEYS =
   'keys: Tab completes, Up/Down recall, Ctrl-C cancels the line or the question, twice quits; PgUp/PgDn scroll';
 
+type Side = 'buy' | 'sell';
+/** What the day-trading commands of a buy and of a sell say differently. */
+const SIDE_WORDS = {
+  buy: {
+    Name: 'Buy',
+    reserve: 'reserve dollars of a stock at the quote',
+    reserved: 'reserved',
+    amount: 'reserve dollars for a buy trigger on a symbol',
+    moves: 'falls',
+    holds: 'cash',
+  },
+  sell: {
+    Name: 'Sell',
+    reserve: 'dollars of a stock held, at the quote',
+    reserved: 'set aside',
+    amount: 'dollars of a symbol to sell by trigger',
+    moves: 'rises',
+    holds: 'shares',
+  },
+} as const;
+
 /** A quote is traded only with at least this much of its life left; an older one is fetched again. */
 const QUOTE_MARGIN_MS = 1_500;
 
@@ -157,6 +178,54 @@ export function deskCommands(
     afterAccountChange();
   };
   const quoted = (symbol: string) => quotes.get(symbol).catch(() => null);
+
+  /** dbuy, commit_buy, cancel_buy, and the same three of a sell: a side's pending order. */
+  const orderCommands = (side: Side): Record<string, DeskCommand> => {
+    const { Name, reserve, reserved } = SIDE_WORDS[side];
+    return {
+      [`d${side}`]: {
+        args: [SYMBOL, DOLLARS],
+        describe: `day-trading ${side.toUpperCase()}: ${reserve}; commit_${side} within 60 s`,
+        run: async ([symbol = '', amount = '']) =>
+          dayCommand(`${side} ${symbol} ${amount}`, async () =>
+            dayTrading[side](symbol, amount, await quoted(symbol)),
+          ),
+      },
+      [`commit_${side}`]: {
+        args: [],
+        describe: `${side} what the last d${side} ${reserved}`,
+        run: () => dayCommand(`commit_${side}`, () => dayTrading[`commit${Name}`]()),
+      },
+      [`cancel_${side}`]: {
+        args: [],
+        describe: `drop the last d${side}`,
+        run: () => dayCommand(`cancel_${side}`, () => dayTrading[`cancel${Name}`]()),
+      },
+    };
+  };
+  /** set_buy_amount, set_buy_trigger, cancel_set_buy, and the same three of a sell: a side's trigger. */
+  const triggerCommands = (side: Side): Record<string, DeskCommand> => {
+    const { Name, amount, moves, holds } = SIDE_WORDS[side];
+    return {
+      [`set_${side}_amount`]: {
+        args: [SYMBOL, DOLLARS],
+        describe: amount,
+        run: ([s = '', a = '']) =>
+          dayCommand(`set_${side}_amount ${s} ${a}`, () => dayTrading[`set${Name}Amount`](s, a)),
+      },
+      [`set_${side}_trigger`]: {
+        args: [SYMBOL, dollars('price')],
+        describe: `${side} when the price ${moves} to this (after set_${side}_amount)`,
+        run: ([s = '', p = '']) =>
+          dayCommand(`set_${side}_trigger ${s} ${p}`, () => dayTrading[`set${Name}Trigger`](s, p)),
+      },
+      [`cancel_set_${side}`]: {
+        args: [SYMBOL],
+        describe: `drop a symbol's ${side} trigger, releasing its ${holds}`,
+        run: ([s = '']) => dayCommand(`cancel_set_${side} ${s}`, () => dayTrading[`cancelSet${Name}`](s)),
+      },
+    };
+  };
 
   const commands: Record<string, DeskCommand> = {
     help: {
@@ -262,75 +331,10 @@ export function deskCommands(
         await desk.refresh();
       },
     },
-    dbuy: {
-      args: [SYMBOL, DOLLARS],
-      describe: 'day-trading BUY: reserve dollars of a stock at the quote; commit_buy within 60 s',
-      run: async ([symbol = '', amount = '']) =>
-        dayCommand(`buy ${symbol} ${amount}`, async () =>
-          dayTrading.buy(symbol, amount, await quoted(symbol)),
-        ),
-    },
-    commit_buy: {
-      args: [],
-      describe: 'buy what the last dbuy reserved',
-      run: () => dayCommand('commit_buy', () => dayTrading.commitBuy()),
-    },
-    cancel_buy: {
-      args: [],
-      describe: 'drop the last dbuy',
-      run: () => dayCommand('cancel_buy', () => dayTrading.cancelBuy()),
-    },
-    dsell: {
-      args: [SYMBOL, DOLLARS],
-      describe: 'day-trading SELL: dollars of a stock held, at the quote; commit_sell within 60 s',
-      run: async ([symbol = '', amount = '']) =>
-        dayCommand(`sell ${symbol} ${amount}`, async () =>
-          dayTrading.sell(symbol, amount, await quoted(symbol)),
-        ),
-    },
-    commit_sell: {
-      args: [],
-      describe: 'sell what the last dsell set aside',
-      run: () => dayCommand('commit_sell', () => dayTrading.commitSell()),
-    },
-    cancel_sell: {
-      args: [],
-      describe: 'drop the last dsell',
-      run: () => dayCommand('cancel_sell', () => dayTrading.cancelSell()),
-    },
-    set_buy_amount: {
-      args: [SYMBOL, DOLLARS],
-      describe: 'reserve dollars for a buy trigger on a symbol',
-      run: ([s = '', a = '']) => dayCommand(`set_buy_amount ${s} ${a}`, () => dayTrading.setBuyAmount(s, a)),
-    },
-    set_buy_trigger: {
-      args: [SYMBOL, dollars('price')],
-      describe: 'buy when the price falls to this (after set_buy_amount)',
-      run: ([s = '', p = '']) =>
-        dayCommand(`set_buy_trigger ${s} ${p}`, () => dayTrading.setBuyTrigger(s, p)),
-    },
-    cancel_set_buy: {
-      args: [SYMBOL],
-      describe: "drop a symbol's buy trigger, releasing its cash",
-      run: ([s = '']) => dayCommand(`cancel_set_buy ${s}`, () => dayTrading.cancelSetBuy(s)),
-    },
-    set_sell_amount: {
-      args: [SYMBOL, DOLLARS],
-      describe: 'dollars of a symbol to sell by trigger',
-      run: ([s = '', a = '']) =>
-        dayCommand(`set_sell_amount ${s} ${a}`, () => dayTrading.setSellAmount(s, a)),
-    },
-    set_sell_trigger: {
-      args: [SYMBOL, dollars('price')],
-      describe: 'sell when the price rises to this (after set_sell_amount)',
-      run: ([s = '', p = '']) =>
-        dayCommand(`set_sell_trigger ${s} ${p}`, () => dayTrading.setSellTrigger(s, p)),
-    },
-    cancel_set_sell: {
-      args: [SYMBOL],
-      describe: "drop a symbol's sell trigger, releasing its shares",
-      run: ([s = '']) => dayCommand(`cancel_set_sell ${s}`, () => dayTrading.cancelSetSell(s)),
-    },
+    ...orderCommands('buy'),
+    ...orderCommands('sell'),
+    ...triggerCommands('buy'),
+    ...triggerCommands('sell'),
     summary: {
       args: [],
       describe: 'DISPLAY_SUMMARY: account, pending orders and triggers, read again',
