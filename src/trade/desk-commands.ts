@@ -8,21 +8,18 @@ import type { CommandResult__Output } from '../gen/hedge/v1/CommandResult.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import { formatReplicaTable, formatSummary } from '../ui/status-view.js';
 import {
-  type ArgSpec,
+  type CommandSpec,
   DOLLARS,
   dollars,
-  parseArgs,
   SHARES,
   SYMBOL,
   text,
   UsageError,
   usageOf,
 } from './command-args.js';
+import { runCommand } from './command-run.js';
 import { cents } from './positions.js';
 import type { TradingDesk } from './trading-desk.js';
-
-/** A question abandoned with Ctrl-C: the command stops, nothing more is sent. */
-export class Cancelled extends Error {}
 
 /** How a command asks the person at the terminal something (the order line turns into the question). */
 export interface Prompter {
@@ -30,11 +27,6 @@ export interface Prompter {
   ask(prompt: string, secret?: boolean): Promise<string>;
   /** y or n; Ctrl-C is n. */
   confirm(question: string): Promise<boolean>;
-}
-
-export interface DeskCommand extends ArgSpec {
-  describe: string;
-  run(args: string[]): Promise<void>;
 }
 
 export interface DeskOptions {
@@ -90,7 +82,7 @@ export function deskCommands(
   dayTrading: DayTradingSession,
   prompter: Prompter,
   options: DeskOptions,
-): Record<string, DeskCommand> {
+): Record<string, CommandSpec> {
   const { session, quotes } = desk;
   /** Sends one replicated call, recording how it went whether it worked or not. */
   const send = async <T>(what: string, call: () => Promise<CallResult<T>>, render: (r: T) => string) => {
@@ -117,6 +109,28 @@ export function deskCommands(
   };
   const afterAccountChange = () => void desk.refresh().catch((e) => desk.say(`refresh: ${e.message}`, 'bad'));
   const password = async (given: string | undefined) => given ?? (await prompter.ask('password: ', true));
+
+  /** Register or login: the password asked for, hidden, unless given; the last user's figures cleared once in. */
+  const signInCommand = <T>(
+    what: string,
+    describe: string,
+    signIn: (user: string, password: string) => Promise<CallResult<T>>,
+    render: (r: T, user: string) => string,
+    then: () => unknown,
+  ): CommandSpec => ({
+    args: [text('user'), text('password')],
+    required: 1,
+    describe,
+    run: async ([user = '', given]) => {
+      await send(
+        what,
+        async () => signIn(user, await password(given)),
+        (r) => render(r, user),
+      );
+      desk.clearAccount();
+      await then();
+    },
+  });
 
   /** A buy or sell of whole shares at a live quote, shown and confirmed first; a quote that aged out is fetched again. */
   const trade = async (side: 'buy' | 'sell', [symbol = '', sharesText = '']: string[]) => {
@@ -180,7 +194,7 @@ export function deskCommands(
   const quoted = (symbol: string) => quotes.get(symbol).catch(() => null);
 
   /** dbuy, commit_buy, cancel_buy, and the same three of a sell: a side's pending order. */
-  const orderCommands = (side: Side): Record<string, DeskCommand> => {
+  const orderCommands = (side: Side): Record<string, CommandSpec> => {
     const { Name, reserve, reserved } = SIDE_WORDS[side];
     return {
       [`d${side}`]: {
@@ -204,7 +218,7 @@ export function deskCommands(
     };
   };
   /** set_buy_amount, set_buy_trigger, cancel_set_buy, and the same three of a sell: a side's trigger. */
-  const triggerCommands = (side: Side): Record<string, DeskCommand> => {
+  const triggerCommands = (side: Side): Record<string, CommandSpec> => {
     const { Name, amount, moves, holds } = SIDE_WORDS[side];
     return {
       [`set_${side}_amount`]: {
@@ -227,38 +241,26 @@ export function deskCommands(
     };
   };
 
-  const commands: Record<string, DeskCommand> = {
+  const commands: Record<string, CommandSpec> = {
     help: {
       args: [text('command')],
       required: 0,
       describe: 'this list, or one command in full',
       run: async ([name]) => desk.say(help(name)),
     },
-    register: {
-      args: [text('user'), text('password')],
-      required: 1,
-      describe: 'sign up and log in (the password is asked for, hidden)',
-      run: async ([user = '', given]) => {
-        await send(
-          'register',
-          async () => session.register(user, await password(given)),
-          (r) => `registered ${r.username} and logged in`,
-        );
-        desk.clearAccount();
-        afterAccountChange();
-      },
-    },
-    login: {
-      args: [text('user'), text('password')],
-      required: 1,
-      describe: 'log in (the password is asked for, hidden)',
-      run: async ([user = '', given]) => {
-        await send(
-          'login',
-          async () => session.login(user, await password(given)),
-          () => `logged in as ${user}`,
-        );
-        desk.clearAccount();
+    register: signInCommand(
+      'register',
+      'sign up and log in (the password is asked for, hidden)',
+      (user, password) => session.register(user, password),
+      (r) => `registered ${r.username} and logged in`,
+      afterAccountChange,
+    ),
+    login: signInCommand(
+      'login',
+      'log in (the password is asked for, hidden)',
+      (user, password) => session.login(user, password),
+      (_, user) => `logged in as ${user}`,
+      async () => {
         await desk.refresh();
         await send(
           'display_summary',
@@ -266,7 +268,7 @@ export function deskCommands(
           () => 'pending orders and triggers read',
         ).then((s) => desk.takeSummary(s));
       },
-    },
+    ),
     logout: {
       args: [],
       describe: 'end the session',
@@ -398,7 +400,7 @@ export function deskCommands(
     },
   };
   const help = (name?: string): string => {
-    const line = (n: string, spec: DeskCommand, width: number) =>
+    const line = (n: string, spec: CommandSpec, width: number) =>
       `${usageOf(n, spec).padEnd(width)}${spec.describe}`;
     if (name !== undefined && name.toLowerCase() !== 'all') {
       const spec = commands[name.toLowerCase()];
@@ -429,7 +431,7 @@ export function deskCommands(
 /** Runs one typed line; failures are said on the desk, never thrown. Resolves false when the line was quit. */
 export async function runDeskLine(
   line: string,
-  commands: Record<string, DeskCommand>,
+  commands: Record<string, CommandSpec>,
   desk: TradingDesk,
 ): Promise<boolean> {
   const [name = '', ...words] = line.trim().split(/\s+/);
@@ -440,15 +442,7 @@ export async function runDeskLine(
     desk.say(`unknown command ${JSON.stringify(name)}; type help`, 'bad');
     return true;
   }
-  try {
-    await spec.run(parseArgs(spec, words));
-  } catch (e) {
-    if (e instanceof Cancelled) desk.say('cancelled');
-    else if (e instanceof UsageError)
-      desk.say(`error: ${e.message}\nusage: ${usageOf(name.toLowerCase(), spec)}`, 'bad');
-    else if (e instanceof ReplicatedCallError)
-      desk.say(`error: ${status[e.code]}${e.reason ? ` ${e.reason}` : ''}: ${e.details}`, 'bad');
-    else desk.say(`error: ${(e as Error).message}`, 'bad');
-  }
+  const failure = await runCommand(name, spec, words);
+  if (failure) desk.say(failure.message ?? 'cancelled', failure.message ? 'bad' : undefined);
   return true;
 }
