@@ -180,6 +180,10 @@ export async function prepareLayout(dataDir: string, placement = LOOPBACK): Prom
         `hedge-${p.etcd[0]?.peer}`,
         // Patroni talks to etcd over its v2 API (see patroniConfig).
         '--enable-v2=true',
+        // A member cut off from the others campaigns in vain, raising its term each time; without a pre-vote
+        // round its return deposed the leader, and the election that followed cost the active manager its
+        // lease (seen when a host was partitioned and healed, test-ha/primary-partition.test.ts).
+        '--pre-vote=true',
         '--logger',
         'zap',
         '--log-level',

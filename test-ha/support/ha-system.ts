@@ -62,11 +62,20 @@ export async function startHaSystem(options: { managers?: 1 | 2; hosts?: boolean
   let network: SimulatedNetwork | undefined;
   const stop = async () => {
     for (const pid of stopped.splice(0)) signalQuietly(pid, 'SIGCONT');
-    // A member cut off would stop slowly (Patroni waiting on etcd): every host rejoins first.
-    for (const host of network?.hosts ?? []) network?.heal(host);
-    for (const s of sessions) s.client.close();
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-    network?.teardown();
+    try {
+      // A member cut off would stop slowly (Patroni waiting on etcd): every host rejoins first.
+      for (const host of network?.hosts ?? []) {
+        try {
+          network?.heal(host);
+        } catch {
+          // Its link is gone already: nothing to heal.
+        }
+      }
+      for (const s of sessions) s.client.close();
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+    } finally {
+      network?.teardown();
+    }
     // For a person chasing a failure: the members' logs, kept where they say.
     const keep = process.env.HEDGE_TEST_KEEP_LOGS;
     if (keep) cpSync(join(dataDir, 'logs'), join(keep, basename(dataDir)), { recursive: true });
