@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createPool } from '../src/common/database.js';
+import { MEMBERS } from '../src/ha/ha-layout.js';
 import {
   expectEachAcknowledgedOnce,
   expectPrimaryHistory,
@@ -29,23 +30,36 @@ async function replicaConnectionsOn(sys: HaSystem, primaryName: string): Promise
   return new Map(rows.map((r) => [r.application_name, Number(r.since_ms)]));
 }
 
-/** When the node at `url` is first seen out of recovery (promoted), polled. */
-async function promoted(url: string, timeoutMs = 120_000): Promise<number> {
-  const pool = createPool(url, { max: 1, connectionTimeoutMs: 2_000, queryTimeoutMs: 2_000 });
+/**
+ * When the first of the nodes at `urls` is seen out of recovery (promoted),
+ * each polled on a connection of its own from the moment this is called: not
+ * through Patroni's REST API, which waits on a silent member's answer.
+ */
+async function firstPromoted(urls: string[], timeoutMs = 120_000): Promise<number> {
+  const pools = urls.map((url) =>
+    createPool(url, { max: 1, connectionTimeoutMs: 2_000, queryTimeoutMs: 2_000 }),
+  );
+  let found: number | undefined;
+  const deadline = Date.now() + timeoutMs;
   try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const inRecovery = await pool.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r').then(
-        (r) => r.rows[0]?.r !== false,
-        () => true,
-      );
-      if (!inRecovery) return Date.now();
-      if (Date.now() > deadline) throw new Error(`${url} was not promoted within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await Promise.all(
+      pools.map(async (pool) => {
+        while (found === undefined && Date.now() < deadline) {
+          const promoted = await pool.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r').then(
+            (r) => r.rows[0]?.r === false,
+            () => false,
+          );
+          if (promoted) found ??= Date.now();
+          else await new Promise((r) => setTimeout(r, 100));
+        }
+      }),
+    );
   } finally {
-    await pool.end();
+    await Promise.all(pools.map((p) => p.end()));
   }
+  if (found === undefined)
+    throw new Error(`none of ${urls.length} standbys was promoted within ${timeoutMs} ms`);
+  return found;
 }
 
 describe('the HA database with each member on a host of its own (network namespaces)', () => {
@@ -64,11 +78,16 @@ describe('the HA database with each member on a host of its own (network namespa
     for (const m of s.managers) m.child.once('exit', () => managerExits.push(Date.now()));
     const old = await s.member('leader');
     const host = network.hosts[memberIndex(old.name)] as (typeof network.hosts)[number];
+    const standbys = Array.from({ length: MEMBERS }, (_, i) => i)
+      .filter((i) => i !== memberIndex(old.name))
+      .map((i) => s.cluster.layout.nodeUrl(i));
     network.partition(host);
     const cutAt = Date.now();
+    const promotion = firstPromoted(standbys);
+    promotion.catch(() => {}); // awaited below; a failure before then is the test's, not an unhandled one
     const next = await s.member('leader', 120_000, old.name);
     const electedMs = Date.now() - cutAt;
-    const promotedMs = (await promoted(s.cluster.layout.nodeUrl(memberIndex(next.name)))) - cutAt;
+    const promotedMs = (await promotion) - cutAt;
     await stream.acknowledge(40);
     reportPause(
       `primary ${old.name}'s host ${host.address} partitioned, ${next.name} promoted`,
