@@ -316,16 +316,18 @@ describe('bad input gets a precise status, a readable message, and changes nothi
   });
 
   it('selling more shares than held, and buying beyond cash', async () => {
-    await expectRefused(
-      async () => trader.sell('ABC', 6, await feed.quote('ABC')),
-      status.FAILED_PRECONDITION,
-      'INSUFFICIENT_SHARES',
-    );
-    await expectRefused(
-      async () => trader.sell('DEF', 1, await feed.quote('DEF')),
-      status.FAILED_PRECONDITION,
-      'INSUFFICIENT_SHARES',
-    );
+    // 5 ABC held, no DEF.
+    for (const [symbol, shares] of [
+      ['ABC', 6],
+      ['DEF', 1],
+    ] as const) {
+      const quote = await feed.quote(symbol);
+      await expectRefused(
+        () => trader.sell(symbol, shares, quote),
+        status.FAILED_PRECONDITION,
+        'INSUFFICIENT_SHARES',
+      );
+    }
     // 1000.00 deposited, 5 ABC at 10.00 bought: 950.00 left; 1 JKL costs 1234.56.
     const failure = await expectRefused(
       async () => trader.buy('JKL', 1, await feed.quote('JKL')),

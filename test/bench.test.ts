@@ -1,36 +1,26 @@
 import { execFile } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { faultOffsets } from '../src/bench/run-bench.js';
-import { CLI_PATH, makeTempDataDir, PACKAGE_ROOT } from '../src/common/paths.js';
+import { CLI_PATH, PACKAGE_ROOT } from '../src/common/paths.js';
 import { textOutsideSvg } from './support/svg-text.js';
+import { useTempDir } from './support/temp-dir.js';
 
 const run = promisify(execFile);
 /** A file of three lines, none a workload command (like /etc/passwd). */
 const NOT_A_WORKLOAD = join(PACKAGE_ROOT, 'test/fixtures/not-a-workload');
 
 describe('hedge bench', () => {
-  // Made in beforeAll, not at collection: a run that filters these tests out runs no hook to remove it.
-  let root = '';
+  const root = useTempDir('hedge-bench-test-');
   let out = '';
   let tmp = '';
   beforeAll(() => {
-    root = makeTempDataDir('hedge-bench-test-');
-    out = join(root, 'results');
-    tmp = join(root, 'tmp');
+    out = join(root.path, 'results');
+    tmp = join(root.path, 'tmp');
     mkdirSync(tmp);
   });
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('schedules faults inside the measured time, one per interval', () => {
     expect(faultOffsets(20_000, 10_000)).toEqual([5_000, 15_000]);
@@ -40,8 +30,8 @@ describe('hedge bench', () => {
 
   /** Runs the CLI in an empty folder with its own TMPDIR; its exit code, stderr, and what it left in either. */
   async function attempt(args: string[]) {
-    const cwd = mkdtempSync(join(root, 'cwd-'));
-    const tmpdir = mkdtempSync(join(root, 'tmp-'));
+    const cwd = mkdtempSync(join(root.path, 'cwd-'));
+    const tmpdir = mkdtempSync(join(root.path, 'tmp-'));
     const outcome = await run(process.execPath, [CLI_PATH, ...args], {
       cwd,
       env: { ...process.env, TMPDIR: tmpdir },
@@ -121,7 +111,7 @@ describe('hedge bench', () => {
   it.concurrent.each([['bench'], ['bench-workload', join(PACKAGE_ROOT, 'seng468/workloads/1userWorkLoad')]])(
     '%s refuses an --out that holds files, before starting anything, and leaves them',
     async (...command) => {
-      const earlier = mkdtempSync(join(root, 'earlier-'));
+      const earlier = mkdtempSync(join(root.path, 'earlier-'));
       writeFileSync(join(earlier, 'summary.json'), 'an earlier run\n');
       const { code, stderr, left } = await attempt([...command, '--out', earlier]);
       expect(code).toBe(1);
@@ -294,15 +284,10 @@ describe('hedge bench', () => {
 });
 
 describe('hedge bench-idle', () => {
-  // Made in beforeAll, not at collection: a run that filters this test out runs no hook to remove it.
-  let root = '';
-  beforeAll(() => {
-    root = makeTempDataDir('hedge-bench-idle-test-');
-  });
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const root = useTempDir('hedge-bench-idle-test-');
 
   it('measures every process of an idle hedge up (spares and PostgreSQL included), then stops it and removes its directory', async () => {
-    const tmp = join(root, 'tmp');
+    const tmp = join(root.path, 'tmp');
     mkdirSync(tmp);
     const { stdout } = await run(
       process.execPath,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Client, type Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DedupStrategy } from '../src/common/dedup-strategy.js';
 import { reasonOf } from '../src/common/errors.js';
@@ -11,39 +11,12 @@ import { newSessionToken } from '../src/common/session-token.js';
 import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js';
 import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
-import { channelCredentials } from '../src/tls/transport.js';
 import { type TestDatabase, useTestDatabase } from './support/database.js';
 import { useTestFeed } from './support/feed.js';
+import { rawBuy } from './support/raw-buy.js';
 import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
 import { failureOf, Trader, tradingClient, uniqueUsername } from './support/trader.js';
 import { waitFor } from './support/wait.js';
-
-type RawResult =
-  | { ok: true; bytes: Buffer }
-  | { ok: false; code: number; reason: string | undefined; details: string };
-
-/** A Buy whose response is kept as the bytes that crossed the wire. */
-function rawBuy(address: string, metadata: Metadata, request: TradeRequest): Promise<RawResult> {
-  const method = hedgeProto().Trading.service.Buy;
-  const client = new Client(address, channelCredentials());
-  return new Promise<RawResult>((resolve) => {
-    client.makeUnaryRequest(
-      method.path,
-      method.requestSerialize,
-      (bytes: Buffer) => bytes,
-      request,
-      metadata,
-      { deadline: deadlineAfter(20_000) },
-      (err: ServiceError | null, bytes?: Buffer) => {
-        resolve(
-          err
-            ? { ok: false, code: err.code, reason: reasonOf(err), details: err.details }
-            : { ok: true, bytes: bytes as Buffer },
-        );
-      },
-    );
-  }).finally(() => client.close());
-}
 
 async function effectsOf(db: TestDatabase, requestId: string) {
   const { rows } = await db.pool.query<{ trades: number; transactions: number }>(

@@ -1,5 +1,5 @@
 import { Metadata, Server, type ServiceError, type sendUnaryData, status } from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCall } from '../src/client/call-engine.js';
 import { ReplicaChannels } from '../src/client/replica-channels.js';
 import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-client.js';
@@ -10,6 +10,7 @@ import { DATABASE_UNAVAILABLE, toServiceError } from '../src/common/errors.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
 import { listen } from './support/fake-replicas.js';
+import { undoAfterEach } from './support/undo-after-each.js';
 
 const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
 /** The client's ordinary deadline here; the fail-over outlasts it by far. */
@@ -47,12 +48,7 @@ async function replicaAway(awayMs: number, away: Away): Promise<{ address: strin
 }
 
 describe('the fail-over budget: a call outlives its deadline while the replicas say the database is away', () => {
-  const servers: Server[] = [];
-  const clients: ReplicatedClient[] = [];
-  afterEach(() => {
-    for (const c of clients.splice(0)) c.close();
-    for (const s of servers.splice(0)) s.forceShutdown();
-  });
+  const undo = undoAfterEach();
 
   async function setUp(
     mode: ReplicationMode,
@@ -61,14 +57,14 @@ describe('the fail-over budget: a call outlives its deadline while the replicas 
     tuning: { failoverBudgetMs?: number; attemptTimeoutMs?: number } = {},
   ) {
     const replicas = await Promise.all([1, 2, 3].map(() => replicaAway(awayMs, away)));
-    servers.push(...replicas.map((r) => r.server));
+    for (const r of replicas) undo(() => r.server.forceShutdown());
     const client = await ReplicatedClient.connect({
       mode,
       replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
       deadlineMs: DEADLINE_MS,
       ...tuning,
     });
-    clients.push(client);
+    undo(() => client.close());
     return client;
   }
 
@@ -128,7 +124,7 @@ describe('the fail-over budget: a call outlives its deadline while the replicas 
     budgets: { failoverBudgetMs: number; silenceBudgetMs: number },
   ) {
     const replicas = await Promise.all([1, 2, 3].map(() => replicaAway(awayMs, away)));
-    servers.push(...replicas.map((r) => r.server));
+    for (const r of replicas) undo(() => r.server.forceShutdown());
     const channels = new ReplicaChannels(
       { number: 1n, members: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })) },
       undefined,

@@ -1,11 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Server, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QuoteSource } from '../src/client/quote-source.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { SignedQuote } from '../src/gen/hedge/v1/SignedQuote.js';
 import type { StreamQuotesRequest__Output } from '../src/gen/hedge/v1/StreamQuotesRequest.js';
 import { serverCredentials } from '../src/tls/transport.js';
+import { undoAfterEach } from './support/undo-after-each.js';
 import { waitFor } from './support/wait.js';
 
 function quoteOf(symbol: string): SignedQuote {
@@ -27,17 +28,12 @@ async function listen(server: Server): Promise<number> {
 }
 
 describe('QuoteSource', () => {
-  const servers: Server[] = [];
-  const sources: QuoteSource[] = [];
-  afterEach(() => {
-    for (const s of sources.splice(0)) s.close();
-    for (const s of servers.splice(0)) s.forceShutdown();
-  });
+  const undo = undoAfterEach();
 
   it('callers asking for one symbol at once share one fetch, and a fresh quote is then served from memory', async () => {
     let calls = 0;
     const server = new Server();
-    servers.push(server);
+    undo(() => server.forceShutdown());
     server.addService(hedgeProto().StockFeed.service, {
       GetQuote: (_call: unknown, callback: sendUnaryData<SignedQuote>) => {
         calls += 1;
@@ -47,7 +43,7 @@ describe('QuoteSource', () => {
     });
     const port = await listen(server);
     const source = new QuoteSource(`127.0.0.1:${port}`);
-    sources.push(source);
+    undo(() => source.close());
     const quotes = await Promise.all(Array.from({ length: 10 }, () => source.get('ABC')));
     expect(calls).toBe(1);
     expect(new Set(quotes.map((q) => q.price))).toEqual(new Set(['10.00']));
@@ -59,7 +55,7 @@ describe('QuoteSource', () => {
     const streams: { symbols: string[]; open: boolean }[] = [];
     let firstFailed = false;
     const server = new Server();
-    servers.push(server);
+    undo(() => server.forceShutdown());
     server.addService(hedgeProto().StockFeed.service, {
       GetQuote: (call: { request: { symbol: string } }, callback: sendUnaryData<SignedQuote>) =>
         callback(null, quoteOf(call.request.symbol)),
@@ -78,7 +74,7 @@ describe('QuoteSource', () => {
       },
     });
     const source = new QuoteSource(`127.0.0.1:${await listen(server)}`);
-    sources.push(source);
+    undo(() => source.close());
     await source.follow(['ABC']);
     await waitFor('the first stream to fail', () => firstFailed);
     // Time for the failure to reach the source, which then waits 500 ms to reopen.

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { uuidv7 } from '../src/common/ids.js';
 import { createLogger } from '../src/common/logger.js';
-import { startReaper } from '../src/replica/reaper.js';
+import { startPeriodicJob } from '../src/replica/periodic-job.js';
+import { reaperJob } from '../src/replica/reaper.js';
 import { useTestDatabase } from './support/database.js';
 
 describe('the request-log reaper', () => {
@@ -23,7 +24,8 @@ describe('the request-log reaper', () => {
       `INSERT INTO sessions (token_hash, user_id, expires_at) SELECT '\\x01'::bytea, id, now() - interval '25 hours' FROM users WHERE username = 'reaped'
        UNION ALL SELECT '\\x02'::bytea, id, now() - interval '1 hour' FROM users WHERE username = 'reaped'`,
     );
-    const reaper = startReaper(db.pool, 24 * 3_600_000, 50, createLogger('reaper'));
+    const log = createLogger('reaper');
+    const reaper = startPeriodicJob(db.pool, reaperJob(24 * 3_600_000, log), 50, log);
     try {
       const deadline = Date.now() + 10_000;
       while ((await db.pool.query('SELECT 1 FROM request_log WHERE request_id = $1', [old])).rowCount !== 0) {

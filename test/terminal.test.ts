@@ -1,10 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { makeTempDataDir } from '../src/common/paths.js';
+import { describe, expect, it } from 'vitest';
 import { requestsOf, tradeArgs, useCluster } from './support/cluster.js';
-import { spawnInPty } from './support/pty.js';
+import { usePtys } from './support/pty.js';
+import { useTempDir } from './support/temp-dir.js';
 import { uniqueUsername } from './support/trader.js';
 
 interface Run {
@@ -115,95 +115,75 @@ describe('hedge trade, the terminal client', () => {
 
   describe('in a terminal', () => {
     // Its own data directory: the history file a terminal session keeps goes there.
-    const home = makeTempDataDir('hedge-terminal-');
-    afterAll(() => rmSync(home, { recursive: true, force: true }));
-    const interactive = () => spawnInPty(process.execPath, tradeArgs(c, '--plain', '--data-dir', home));
+    const home = useTempDir('hedge-terminal-');
+    const inPty = usePtys();
+    const interactive = () => inPty(process.execPath, tradeArgs(c, '--plain', '--data-dir', home.path));
 
     it('asks for a password with echo off and keeps no password in its history', async () => {
       const user = uniqueUsername('tty');
       const secret = 'Zebra-Secret-4471';
       const pty = interactive();
-      try {
-        let at = await pty.expect(/hedge> /);
-        pty.type(`register ${user}\r`);
-        at = await pty.expect(/password: /, at);
-        pty.type(`${secret}\r`);
-        at = await pty.expect(new RegExp(`registered ${user}[^\\n]*\\n[^\\n]*\\n${user}> `), at);
-        // On a line, then recalled with the up arrow: the history holds the line without its password.
-        pty.type(`login ${user} ${secret}\r`);
-        at = await pty.expect(new RegExp(`logged in; session until[^\\n]*\\n[^\\n]*\\n${user}> `), at);
-        pty.type('\x1b[A');
-        at = await pty.expect(new RegExp(`login ${user}(?! ${secret})`), at);
-        pty.type('\r');
-        at = await pty.expect(/password: /, at);
-        pty.type(`${secret}\r`);
-        at = await pty.expect(/logged in; session until/, at);
-        // Further back: the register line, and no password typed at a prompt.
-        pty.type('\x1b[A\x1b[A\x1b[A');
-        at = await pty.expect(new RegExp(`register ${user}`), at);
-        pty.type('\x15quit\r');
-        expect(await pty.exited).toBe(0);
-        // Typed three times, shown never: not echoed at the prompt, not recalled from the history.
-        const shown = pty.output.split(secret).length - 1;
-        expect(shown).toBe(1); // the one login line typed in full, echoed as it was typed
-      } finally {
-        pty.kill();
-      }
+      let at = await pty.expect(/hedge> /);
+      pty.type(`register ${user}\r`);
+      at = await pty.expect(/password: /, at);
+      pty.type(`${secret}\r`);
+      at = await pty.expect(new RegExp(`registered ${user}[^\\n]*\\n[^\\n]*\\n${user}> `), at);
+      // On a line, then recalled with the up arrow: the history holds the line without its password.
+      pty.type(`login ${user} ${secret}\r`);
+      at = await pty.expect(new RegExp(`logged in; session until[^\\n]*\\n[^\\n]*\\n${user}> `), at);
+      pty.type('\x1b[A');
+      at = await pty.expect(new RegExp(`login ${user}(?! ${secret})`), at);
+      pty.type('\r');
+      at = await pty.expect(/password: /, at);
+      pty.type(`${secret}\r`);
+      at = await pty.expect(/logged in; session until/, at);
+      // Further back: the register line, and no password typed at a prompt.
+      pty.type('\x1b[A\x1b[A\x1b[A');
+      at = await pty.expect(new RegExp(`register ${user}`), at);
+      pty.type('\x15quit\r');
+      expect(await pty.exited).toBe(0);
+      // Typed three times, shown never: not echoed at the prompt, not recalled from the history.
+      const shown = pty.output.split(secret).length - 1;
+      expect(shown).toBe(1); // the one login line typed in full, echoed as it was typed
     });
 
     it('a new session recalls the lines of the last one with Up, without their passwords', async () => {
       const user = uniqueUsername('recall');
       const first = interactive();
-      try {
-        await first.expect(/hedge> /);
-        first.type(`register ${user} Recall-Secret-8\r`);
-        await first.expect(/registered/);
-        first.type('quit\r');
-        expect(await first.exited).toBe(0);
-      } finally {
-        first.kill();
-      }
+      await first.expect(/hedge> /);
+      first.type(`register ${user} Recall-Secret-8\r`);
+      await first.expect(/registered/);
+      first.type('quit\r');
+      expect(await first.exited).toBe(0);
       const second = interactive();
-      try {
-        let at = await second.expect(/hedge> /);
-        second.type('\x1b[A');
-        at = await second.expect(new RegExp(`register ${user}`), at);
-        second.type('\x15quit\r');
-        expect(await second.exited).toBe(0);
-        expect(second.output).not.toContain('Recall-Secret-8');
-      } finally {
-        second.kill();
-      }
-      expect(readFileSync(join(home, 'trade-history'), 'utf8')).not.toContain('Recall-Secret-8');
+      let at = await second.expect(/hedge> /);
+      second.type('\x1b[A');
+      at = await second.expect(new RegExp(`register ${user}`), at);
+      second.type('\x15quit\r');
+      expect(await second.exited).toBe(0);
+      expect(second.output).not.toContain('Recall-Secret-8');
+      expect(readFileSync(join(home.path, 'trade-history'), 'utf8')).not.toContain('Recall-Secret-8');
     });
 
     it('Ctrl-C clears the line; two on an empty line quit, and so does Ctrl-D', async () => {
       const pty = interactive();
-      try {
-        let at = await pty.expect(/hedge> /);
-        pty.type('frobnicate');
-        at = await pty.expect(/frobnicate/, at);
-        pty.type('\x03');
-        at = await pty.expect(/^\^C\nhedge> /, at);
-        // The abandoned line was not run: help's output comes next, no "unknown command".
-        pty.type('help\r');
-        at = await pty.expect(/commands:[\s\S]*hedge> /, at);
-        pty.type('\x03');
-        at = await pty.expect(/Ctrl-C again or Ctrl-D to quit/, at);
-        pty.type('\x03');
-        expect(await pty.exited).toBe(0);
-        expect(pty.output).not.toContain('unknown command');
-      } finally {
-        pty.kill();
-      }
+      let at = await pty.expect(/hedge> /);
+      pty.type('frobnicate');
+      at = await pty.expect(/frobnicate/, at);
+      pty.type('\x03');
+      at = await pty.expect(/^\^C\nhedge> /, at);
+      // The abandoned line was not run: help's output comes next, no "unknown command".
+      pty.type('help\r');
+      at = await pty.expect(/commands:[\s\S]*hedge> /, at);
+      pty.type('\x03');
+      at = await pty.expect(/Ctrl-C again or Ctrl-D to quit/, at);
+      pty.type('\x03');
+      expect(await pty.exited).toBe(0);
+      expect(pty.output).not.toContain('unknown command');
       const second = interactive();
-      try {
-        await second.expect(/hedge> /);
-        second.type('\x04');
-        expect(await second.exited).toBe(0);
-      } finally {
-        second.kill();
-      }
+      await second.expect(/hedge> /);
+      second.type('\x04');
+      expect(await second.exited).toBe(0);
     });
   });
 });

@@ -1,44 +1,21 @@
-import { Client, type Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicatedClient } from '../src/client/replicated-client.js';
 import type { PoolClient } from '../src/common/database.js';
-import { reasonOf } from '../src/common/errors.js';
 import { exited } from '../src/common/hedge-process.js';
 import { uuidv7 } from '../src/common/ids.js';
 import { hedgeProto } from '../src/common/proto.js';
-import { deadlineAfter } from '../src/common/rpc.js';
 import { TIED_KEY, TIED_LOSS_REASON } from '../src/common/tied-copies.js';
 import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
-import { channelCredentials } from '../src/tls/transport.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startTestFeed, type TestFeed } from './support/feed.js';
+import { type RawResult, rawBuy } from './support/raw-buy.js';
 import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
 import { Trader, tradingClient } from './support/trader.js';
 import { waitFor } from './support/wait.js';
 
 const BUY = hedgeProto().Trading.service.Buy;
-
-type RawResult = { ok: true; bytes: Buffer } | { ok: false; code: number; reason: string | undefined };
-
-/** A Buy sent to one replica as the active client sends a copy, marked tied or not; the answer as its bytes. */
-function rawBuy(address: string, metadata: Metadata, request: TradeRequest): Promise<RawResult> {
-  const client = new Client(address, channelCredentials());
-  return new Promise<RawResult>((resolve) => {
-    client.makeUnaryRequest(
-      BUY.path,
-      BUY.requestSerialize,
-      (bytes: Buffer) => bytes,
-      request,
-      metadata,
-      { deadline: deadlineAfter(30_000) },
-      (err: ServiceError | null, bytes?: Buffer) =>
-        resolve(
-          err ? { ok: false, code: err.code, reason: reasonOf(err) } : { ok: true, bytes: bytes as Buffer },
-        ),
-    );
-  }).finally(() => client.close());
-}
 
 describe('tied copies: a copy that finds a sibling executing its request, or its answer stored, answers at once', () => {
   let db: TestDatabase;
@@ -133,7 +110,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
       executing = rawBuy(a, tied, request);
       await waitFor('the executing copy blocked on the account row', async () => (await lockWaiters()) === 1);
       // The sibling is inside its statement and cannot commit: an answer now did not wait for it.
-      expect(await rawBuy(b, tied, request)).toEqual({
+      expect(await rawBuy(b, tied, request)).toMatchObject({
         ok: false,
         code: status.ABORTED,
         reason: TIED_LOSS_REASON,
@@ -149,7 +126,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
     const bytes = (first as { bytes: Buffer }).bytes;
     expect((second as { bytes: Buffer }).bytes.equals(bytes)).toBe(true);
     // After the commit: a tied copy loses at once (its sibling answered), an untied one is given the stored answer.
-    expect(await rawBuy(b, tied, request)).toEqual({
+    expect(await rawBuy(b, tied, request)).toMatchObject({
       ok: false,
       code: status.ABORTED,
       reason: TIED_LOSS_REASON,
@@ -169,7 +146,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
         request.request_id,
       ]);
       const lost = await rawBuy(replicas[1]?.address ?? '', tied, request);
-      expect(lost).toEqual({ ok: false, code: status.ABORTED, reason: TIED_LOSS_REASON });
+      expect(lost).toMatchObject({ ok: false, code: status.ABORTED, reason: TIED_LOSS_REASON });
       expect(await effects(request.request_id ?? '')).toEqual({ trades: 0, logged: 0 });
     } finally {
       await tx.query('ROLLBACK');

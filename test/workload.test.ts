@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, makeTempDataDir, PACKAGE_ROOT } from '../src/common/paths.js';
+import { CLI_PATH, PACKAGE_ROOT } from '../src/common/paths.js';
 import { verifyDatabase } from '../src/common/verify-database.js';
 import { FaultInjector, type Injection } from '../src/fault-injector/injector.js';
 import { replayWorkload } from '../src/workload/replay.js';
@@ -11,6 +11,7 @@ import { parseWorkload } from '../src/workload/workload-file.js';
 import { type LogEvent, parseAuditLog, validateAuditLog } from './support/audit-log.js';
 import { type Cluster, startCluster } from './support/cluster.js';
 import { SpecModel } from './support/spec-model.js';
+import { useTempDir } from './support/temp-dir.js';
 
 const run = promisify(execFile);
 const WORKLOADS = join(PACKAGE_ROOT, 'seng468/workloads');
@@ -45,15 +46,10 @@ function workloadCli(cluster: Cluster, file: string, outDir: string, ...extra: s
 }
 
 describe('hedge workload', () => {
-  // Made in beforeAll, not at collection: a run that filters these tests out runs no hook to remove it.
-  let out = '';
-  beforeAll(() => {
-    out = makeTempDataDir('hedge-workload-');
-  });
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  const out = useTempDir('hedge-workload-');
 
   it('a file with no workload command (like /etc/passwd) is refused before the system is looked for', async () => {
-    const dataDir = mkdtempSync(join(out, 'not-a-workload-'));
+    const dataDir = mkdtempSync(join(out.path, 'not-a-workload-'));
     const outcome = await run(
       process.execPath,
       [
@@ -95,7 +91,7 @@ describe('hedge workload', () => {
     const cluster = await startCluster([], { anySymbol: true, prices: { S: price }, tickMs: NO_TICKS });
     try {
       const file = join(WORKLOADS, '1userWorkLoad');
-      const { stdout } = await workloadCli(cluster, file, out, '--json');
+      const { stdout } = await workloadCli(cluster, file, out.path, '--json');
       const summary = JSON.parse(stdout);
       expect(Object.keys(summary)).toEqual(
         expect.arrayContaining([
@@ -108,7 +104,7 @@ describe('hedge workload', () => {
           'log',
         ]),
       );
-      expect(summary).toMatchObject({ commands: 100, infra_failures: 0, log: join(out, 'testLOG') });
+      expect(summary).toMatchObject({ commands: 100, infra_failures: 0, log: join(out.path, 'testLOG') });
 
       const xml = readFileSync(summary.log, 'utf8');
       expect(await validateAuditLog(xml)).toEqual([]);
@@ -171,21 +167,19 @@ describe('hedge workload', () => {
 
   describe('a workload file of its own', () => {
     let cluster: Cluster;
-    let dir: string;
+    const dir = useTempDir('hedge-workload-own-');
     beforeAll(async () => {
       cluster = await startCluster([], { anySymbol: true, prices: { S: 1_000n }, tickMs: NO_TICKS });
-      dir = makeTempDataDir('hedge-workload-own-');
     });
     afterAll(async () => {
       await cluster?.stop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
     /** Writes `lines` as a workload file and returns a runner of `hedge workload` on it into `outDir`. */
     function workloadOf(name: string, lines: string[]) {
-      const file = join(dir, name);
+      const file = join(dir.path, name);
       writeFileSync(file, `${lines.join('\n')}\n`);
-      const outDir = join(dir, `${name}-out`);
+      const outDir = join(dir.path, `${name}-out`);
       return { outDir, workload: (...extra: string[]) => workloadCli(cluster, file, outDir, ...extra) };
     }
 
@@ -330,7 +324,7 @@ describe('hedge workload', () => {
         dataDir: cluster.feed.dataDir,
         mode: 'active',
         concurrency: 10,
-        outDir: join(out, crashEveryMs ? 'crash' : 'calm'),
+        outDir: join(out.path, crashEveryMs ? 'crash' : 'calm'),
       });
       injector?.stop();
       await injector?.finished;

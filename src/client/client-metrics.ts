@@ -1,6 +1,7 @@
 import type { status } from '@grpc/grpc-js';
-import { Counter, Histogram } from 'prom-client';
-import { codeLabel, LATENCY_BUCKETS, metricsRegistry } from '../common/metrics.js';
+import type { Counter, Histogram } from 'prom-client';
+import { codeLabel, LATENCY_BUCKETS } from '../common/metrics.js';
+import { counter, histogram } from '../common/registered-metrics.js';
 
 /**
  * The replicated client's figures, per replica, in the process's registry
@@ -9,37 +10,32 @@ import { codeLabel, LATENCY_BUCKETS, metricsRegistry } from '../common/metrics.j
  * label children are bound once per replica, so an event is a map lookup and
  * an increment.
  */
-const wins = new Counter({
-  name: 'hedge_client_replica_wins_total',
-  help: 'Calls whose answer came from this replica (the first final answer, the one the caller got)',
-  labelNames: ['replica'],
-  registers: [metricsRegistry],
-});
-const losses = new Counter({
-  name: 'hedge_client_replica_losses_total',
-  help: "Copies of a call still unanswered on this replica when another replica's answer settled it",
-  labelNames: ['replica'],
-  registers: [metricsRegistry],
-});
-const failures = new Counter({
-  name: 'hedge_client_replica_failures_total',
-  help: 'Attempts this replica failed (unavailable, deadline, overloaded, left the view), by status code',
-  labelNames: ['replica', 'grpc_code'],
-  registers: [metricsRegistry],
-});
-const failovers = new Counter({
-  name: 'hedge_client_failovers_total',
-  help: 'Attempts sent to another replica at once because this one failed (passive and hedged modes)',
-  labelNames: ['replica'],
-  registers: [metricsRegistry],
-});
-const calls = new Histogram({
-  name: 'hedge_client_call_seconds',
-  help: 'Logical calls (all attempts on all replicas together), by method and final status code',
-  labelNames: ['grpc_method', 'grpc_code'],
-  buckets: LATENCY_BUCKETS,
-  registers: [metricsRegistry],
-});
+const wins = counter(
+  'hedge_client_replica_wins_total',
+  'Calls whose answer came from this replica (the first final answer, the one the caller got)',
+  ['replica'],
+);
+const losses = counter(
+  'hedge_client_replica_losses_total',
+  "Copies of a call still unanswered on this replica when another replica's answer settled it",
+  ['replica'],
+);
+const failures = counter(
+  'hedge_client_replica_failures_total',
+  'Attempts this replica failed (unavailable, deadline, overloaded, left the view), by status code',
+  ['replica', 'grpc_code'],
+);
+const failovers = counter(
+  'hedge_client_failovers_total',
+  'Attempts sent to another replica at once because this one failed (passive and hedged modes)',
+  ['replica'],
+);
+const calls = histogram(
+  'hedge_client_call_seconds',
+  'Logical calls (all attempts on all replicas together), by method and final status code',
+  ['grpc_method', 'grpc_code'],
+  LATENCY_BUCKETS,
+);
 
 interface ReplicaChildren {
   win: Counter.Internal;

@@ -1,4 +1,4 @@
-import { Metadata } from '@grpc/grpc-js';
+import { type CallOptions, type ClientUnaryCall, Metadata, type requestCallback } from '@grpc/grpc-js';
 import { hedgeProto } from '../common/proto.js';
 import { deadlineAfter, invoke, PEER_CHANNEL_OPTIONS } from '../common/rpc.js';
 import type { ManagerStatus__Output } from '../gen/hedge/v1/ManagerStatus.js';
@@ -46,13 +46,20 @@ export function managerTarget(address: string): string {
   return `ipv4:${list.join(',')}`;
 }
 
+/** A call of one of the manager's methods that take no argument, with the deadline and metadata each carries. */
+function ask<Res>(
+  client: ReplicationManagerClient,
+  timeoutMs: number,
+  call: (metadata: Metadata, options: CallOptions, callback: requestCallback<Res>) => ClientUnaryCall,
+): Promise<Res> {
+  return invoke((cb) => call(callMetadata(client), { deadline: deadlineAfter(timeoutMs) }, cb));
+}
+
 export function fetchStatus(
   client: ReplicationManagerClient,
   timeoutMs = 2_000,
 ): Promise<ManagerStatus__Output> {
-  return invoke((cb) =>
-    client.GetStatus({}, callMetadata(client), { deadline: deadlineAfter(timeoutMs) }, cb),
-  );
+  return ask(client, timeoutMs, (metadata, options, cb) => client.GetStatus({}, metadata, options, cb));
 }
 
 /** The status from the manager at `address`, over a channel opened for this call alone. */
@@ -69,7 +76,5 @@ export function fetchMembership(
   client: ReplicationManagerClient,
   timeoutMs = 2_000,
 ): Promise<Membership__Output> {
-  return invoke((cb) =>
-    client.GetMembership({}, callMetadata(client), { deadline: deadlineAfter(timeoutMs) }, cb),
-  );
+  return ask(client, timeoutMs, (metadata, options, cb) => client.GetMembership({}, metadata, options, cb));
 }

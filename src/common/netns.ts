@@ -73,7 +73,12 @@ const vethName = (run: number, n: number) => `hv${run}h${n}`;
 
 /** Every namespace, veth and bridge of `run`, and its lock file. */
 function removeRun(run: number): void {
-  for (const ns of namespaces()) if (ns.startsWith(namespacePrefix(run))) ipQuietly('netns', 'del', ns);
+  // A namespace outlives its deletion while processes run in it: a dead run's (its PostgreSQL, say) go first.
+  for (const ns of namespaces()) {
+    if (!ns.startsWith(namespacePrefix(run))) continue;
+    crashNamespace(ns);
+    ipQuietly('netns', 'del', ns);
+  }
   // Deleting a namespace deletes its veth end, and with it the peer; a veth never moved in is removed here.
   for (const link of links()) if (link.startsWith(`hv${run}h`)) ipQuietly('link', 'del', link);
   ipQuietly('link', 'del', bridgeName(run));

@@ -1,15 +1,13 @@
-import { Gauge } from 'prom-client';
 import type { Pool } from './database.js';
-import { metricsRegistry } from './metrics.js';
+import { gauge } from './registered-metrics.js';
 
 const pools = new Map<string, Pool>();
 
 /** Read from the pools when scraped: nothing to keep up to date on the hot path. */
-new Gauge({
+gauge({
   name: 'hedge_db_pool_connections',
   help: 'Database connections of a pool: total open, idle, and callers waiting for one',
   labelNames: ['pool', 'state'],
-  registers: [metricsRegistry],
   collect() {
     for (const [name, pool] of pools) {
       this.set({ pool: name, state: 'total' }, pool.totalCount);

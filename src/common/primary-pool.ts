@@ -69,25 +69,30 @@ interface TrackedClient {
 
 /**
  * Which node of a multi-host URL is the primary, kept current by asking every
- * node `pg_is_in_recovery()` twice a second. A primary that still answers as
+ * node `pg_is_in_recovery()` twice a second. Each node is asked on its own
+ * schedule, and every answer is weighed as it comes: a node gone silent (its
+ * host cut off) answers only when its probe times out, and must not hold back
+ * the news that another node was promoted. A primary that still answers as
  * primary is kept (sticky): a stale primary coming back from a pause also
  * claims to be one until Patroni demotes it, and it must not win the replicas
  * back. Two claimants and neither the current one: no primary, until one of
- * them steps down. When the primary changes (or is lost), every connection to
- * the old one is cut, so a transaction open on it fails at once (UNAVAILABLE to
- * its client, who retries with the same request id) instead of hanging on a
- * host that stopped answering.
+ * them steps down (nothing is decided before every node answered once). When
+ * the primary changes (or is lost), every connection to the old one is cut, so
+ * a transaction open on it fails at once (UNAVAILABLE to its client, who
+ * retries with the same request id) instead of hanging on a host that stopped
+ * answering.
  */
 class PrimaryTracker {
   primary: DatabaseNode | undefined;
-  roles: NodeRole[];
+  /** Each node's last answer; undefined until its first. */
+  roles: (NodeRole | undefined)[];
   private readonly probes: pg.Pool[];
   private readonly clients = new Set<TrackedClient>();
   private waiters: (() => void)[] = [];
   private misses = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private probing: Promise<void> | undefined;
-  private again = false;
+  private readonly timers: (NodeJS.Timeout | undefined)[];
+  private readonly probing: (Promise<void> | undefined)[];
+  private readonly again: boolean[];
   private stopped = false;
   users = 0;
 
@@ -96,7 +101,10 @@ class PrimaryTracker {
     private readonly log?: Logger,
   ) {
     this.probes = nodes.map(probePool);
-    this.roles = nodes.map(() => 'down');
+    this.roles = nodes.map(() => undefined);
+    this.timers = nodes.map(() => undefined);
+    this.probing = nodes.map(() => undefined);
+    this.again = nodes.map(() => false);
     void this.probeNow();
   }
 
@@ -125,45 +133,62 @@ class PrimaryTracker {
     return () => this.clients.delete(client);
   }
 
-  probeNow(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.probing) {
-      this.again = true;
-      return this.probing;
-    }
-    clearTimeout(this.timer);
-    this.probing = this.probeAll().finally(() => {
-      this.probing = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.probeNow();
-      } else this.schedule();
-    });
-    return this.probing;
+  async probeNow(): Promise<void> {
+    await Promise.all(this.nodes.map((_, i) => this.probeNode(i)));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    for (const timer of this.timers) clearTimeout(timer);
     await Promise.all(this.probes.map((p) => p.end().catch(() => {})));
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.probeNow(), PROBE_INTERVAL_MS);
-    this.timer.unref();
+  private probeNode(i: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const running = this.probing[i];
+    if (running) {
+      this.again[i] = true;
+      return running;
+    }
+    clearTimeout(this.timers[i]);
+    const done = probe(this.probes[i] as pg.Pool)
+      .then((role) => {
+        if (this.stopped) return;
+        this.roles[i] = role;
+        this.weigh(i);
+      })
+      .finally(() => {
+        this.probing[i] = undefined;
+        if (this.again[i]) {
+          this.again[i] = false;
+          void this.probeNode(i);
+        } else this.schedule(i);
+      });
+    this.probing[i] = done;
+    return done;
   }
 
-  private async probeAll(): Promise<void> {
-    this.roles = await Promise.all(this.probes.map(probe));
+  private schedule(i: number): void {
     if (this.stopped) return;
+    const timer = setTimeout(() => void this.probeNode(i), PROBE_INTERVAL_MS);
+    timer.unref();
+    this.timers[i] = timer;
+  }
+
+  /** Node `answered` just answered: the primary as every node's last answer has it. */
+  private weigh(answered: number): void {
+    if (this.roles.includes(undefined)) return;
     const claimants = this.nodes.filter((_, i) => this.roles[i] === 'primary');
-    const current = this.primary ? this.roles[this.nodes.indexOf(this.primary)] : undefined;
+    const index = this.primary ? this.nodes.indexOf(this.primary) : -1;
+    const current = index >= 0 ? this.roles[index] : undefined;
     if (current === 'primary') {
-      this.misses = 0;
+      if (answered === index) this.misses = 0;
       return;
     }
-    if (current === 'down' && claimants.length === 0 && ++this.misses < PRIMARY_MISSES) return;
+    if (current === 'down' && claimants.length === 0) {
+      // Misses are the primary's own probes in a row that got no answer.
+      if (answered !== index || ++this.misses < PRIMARY_MISSES) return;
+    }
     this.misses = 0;
     if (claimants.length > 1) {
       this.log?.warn(

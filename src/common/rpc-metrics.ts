@@ -1,24 +1,23 @@
 import type { status } from '@grpc/grpc-js';
-import { Counter, Histogram } from 'prom-client';
-import { codeLabel, LATENCY_BUCKETS, metricsRegistry } from './metrics.js';
+import type { Counter, Histogram } from 'prom-client';
+import { codeLabel, LATENCY_BUCKETS } from './metrics.js';
+import { counter, histogram } from './registered-metrics.js';
 
 const LABELS = ['grpc_service', 'grpc_method', 'grpc_code'] as const;
 
-const handled = new Counter({
-  name: 'hedge_grpc_server_handled_total',
-  help: 'RPCs this server completed, by service, method and status code',
-  labelNames: LABELS,
-  registers: [metricsRegistry],
-});
+const handled = counter(
+  'hedge_grpc_server_handled_total',
+  'RPCs this server completed, by service, method and status code',
+  LABELS,
+);
 
 /** Buckets from 1 ms (a read) to 10 s (a call waiting out a restarting database). */
-const handling = new Histogram({
-  name: 'hedge_grpc_server_handling_seconds',
-  help: 'Time from an RPC arriving to its answer (for a stream: to its end), by service, method and status code',
-  labelNames: LABELS,
-  buckets: LATENCY_BUCKETS,
-  registers: [metricsRegistry],
-});
+const handling = histogram(
+  'hedge_grpc_server_handling_seconds',
+  'Time from an RPC arriving to its answer (for a stream: to its end), by service, method and status code',
+  LABELS,
+  LATENCY_BUCKETS,
+);
 
 interface Children {
   handled: Counter.Internal;

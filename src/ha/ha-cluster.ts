@@ -10,7 +10,15 @@ import { readJsonFile } from '../common/json-file.js';
 import type { Logger } from '../common/logger.js';
 import { migrate } from '../common/migrate.js';
 import { commandLine, isAlive, signalQuietly } from '../common/process-state.js';
-import { ETCD, type HaLayout, MEMBERS, PATRONI, prepareLayout } from './ha-layout.js';
+import {
+  ETCD,
+  type HaLayout,
+  type HaPlacement,
+  LOOPBACK,
+  MEMBERS,
+  PATRONI,
+  prepareLayout,
+} from './ha-layout.js';
 
 export interface HaMember {
   name: string;
@@ -58,23 +66,33 @@ const READY_TIMEOUT_MS = 120_000;
  * again for the next fault (a restarted Patroni takes over the postmaster it
  * left running; a restarted etcd member rejoins from its data directory).
  * Resolves once a primary with a synchronous standby serves the migrated hedge
- * database.
+ * database. `placement` puts member i (its etcd, Patroni and PostgreSQL) on a
+ * host of its own: its address, and its network namespace (a simulated host,
+ * src/common/netns.ts), which its processes are started in.
  */
-export async function startHaCluster(dataDir: string, log?: Logger): Promise<HaCluster> {
-  const layout = await prepareLayout(dataDir);
+export async function startHaCluster(
+  dataDir: string,
+  log?: Logger,
+  placement: HaPlacement = LOOPBACK,
+): Promise<HaCluster> {
+  const layout = await prepareLayout(dataDir, placement);
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const pidsFile = join(layout.dir, 'pids.json');
   await killLeftovers(layout, pidsFile, log);
   const started: Started[] = [];
   const restarts = new Map<string, { backoff: Backoff; startedAt: number }>();
-  const run = (name: string, command: string, args: string[]) => {
+  const run = (name: string, member: number, command: string, args: string[]) => {
     const output = openSync(join(logDir, `${name}.log`), 'a');
     const asUser =
       layout.uid !== undefined
         ? ['--reuid', String(layout.uid), '--regid', String(layout.gid), '--init-groups']
         : [];
-    const child = spawn('setpriv', [...asUser, '--pdeathsig', 'KILL', '--', command, ...args], {
+    const setpriv = ['setpriv', ...asUser, '--pdeathsig', 'KILL', '--', command, ...args];
+    // `ip netns exec` execs setpriv in the host's namespace (same pid): --pdeathsig still ties it to this process.
+    const namespace = layout.placement.hosts[member]?.namespace;
+    const line = namespace ? ['ip', 'netns', 'exec', namespace, ...setpriv] : setpriv;
+    const child = spawn(line[0] as string, line.slice(1), {
       detached: true,
       stdio: ['ignore', output, output],
       env: { ...process.env, HOME: layout.dir, LC_ALL: 'C.UTF-8' },
@@ -91,7 +109,7 @@ export async function startHaCluster(dataDir: string, log?: Logger): Promise<HaC
         `${name} exited (${signal ?? `code ${code}`}); restarting it`,
       );
       setTimeout(() => {
-        if (!stopping) run(name, command, args);
+        if (!stopping) run(name, member, command, args);
       }, delayMs).unref();
     });
     const entry = started.find((s) => s.name === name);
@@ -116,14 +134,14 @@ export async function startHaCluster(dataDir: string, log?: Logger): Promise<HaC
     writeFileSync(pidsFile, '[]');
   };
   try {
-    for (let i = 0; i < MEMBERS; i++) run(`etcd${i + 1}`, ETCD, layout.etcdArgs(i));
+    for (let i = 0; i < MEMBERS; i++) run(`etcd${i + 1}`, i, ETCD, layout.etcdArgs(i));
     await waitFor(
       'an etcd quorum',
       () => etcdHealthy(layout),
       READY_TIMEOUT_MS,
       () => stopping,
     );
-    for (let i = 0; i < MEMBERS; i++) run(`patroni${i + 1}`, PATRONI, [layout.patroniConfig(i)]);
+    for (let i = 0; i < MEMBERS; i++) run(`patroni${i + 1}`, i, PATRONI, [layout.patroniConfig(i)]);
     const patroniPids = () =>
       Object.fromEntries(
         started.filter((s) => s.name.startsWith('patroni')).map((s) => [s.name, s.child.pid]),
@@ -238,8 +256,8 @@ async function getJson(url: string): Promise<unknown> {
 
 function etcdHealth(layout: HaLayout): Promise<boolean[]> {
   return Promise.all(
-    layout.ports.etcd.map((e) =>
-      getJson(`http://127.0.0.1:${e.client}/health`).then(
+    layout.ports.etcd.map((e, i) =>
+      getJson(`http://${layout.host(i)}:${e.client}/health`).then(
         (h) => (h as { health?: string }).health === 'true',
         () => false,
       ),
@@ -253,9 +271,9 @@ async function etcdHealthy(layout: HaLayout): Promise<boolean> {
 
 /** The members as any Patroni that answers lists them (GET /cluster). */
 async function clusterMembers(layout: HaLayout): Promise<{ name: string; role?: string; state?: string }[]> {
-  for (const p of layout.ports.postgres) {
+  for (const [i, p] of layout.ports.postgres.entries()) {
     try {
-      const body = (await getJson(`http://127.0.0.1:${p.rest}/cluster`)) as {
+      const body = (await getJson(`http://${layout.host(i)}:${p.rest}/cluster`)) as {
         members?: { name: string; role?: string; state?: string }[];
       };
       if (body.members) return body.members;

@@ -15,6 +15,28 @@ export const HA_SETUP =
 /** Three of each: a primary and two standbys (one synchronous), and an etcd quorum that survives one loss. */
 export const MEMBERS = 3;
 const HOST = '127.0.0.1';
+
+/**
+ * Where member i runs: the address its etcd, Patroni and PostgreSQL listen on
+ * and are reached at, and the network namespace of its simulated host (none:
+ * this process's, as `hedge up --ha` runs them).
+ */
+export interface HaMemberHost {
+  address: string;
+  namespace?: string;
+}
+
+export interface HaPlacement {
+  hosts: HaMemberHost[];
+  /** The network peers and clients connect from (pg_hba), in CIDR. */
+  network: string;
+}
+
+/** Every member on loopback: `hedge up --ha` on one machine. */
+export const LOOPBACK: HaPlacement = {
+  hosts: Array.from({ length: MEMBERS }, () => ({ address: HOST })),
+  network: `${HOST}/32`,
+};
 /** The Patroni cluster's name in etcd. */
 const SCOPE = 'hedge';
 
@@ -38,6 +60,9 @@ export interface HaPorts {
 export interface HaLayout {
   dir: string;
   ports: HaPorts;
+  placement: HaPlacement;
+  /** Member i's address. */
+  host(i: number): string;
   password: string;
   /** The uid and gid the members run as: postgres refuses to run as root. */
   uid?: number;
@@ -85,7 +110,7 @@ function memberUser(): { uid?: number; gid?: number } {
  * password, one etcd data directory and one Patroni config and PostgreSQL data
  * directory per member. Owned by the user the members run as.
  */
-export async function prepareLayout(dataDir: string): Promise<HaLayout> {
+export async function prepareLayout(dataDir: string, placement = LOOPBACK): Promise<HaLayout> {
   for (const bin of [PATRONI, ETCD, join(PG_BIN_DIR, 'postgres'), join(PG_BIN_DIR, 'pg_rewind')]) {
     if (!existsSync(bin)) throw new Error(`${bin} is missing: ${HA_SETUP}`);
   }
@@ -117,11 +142,14 @@ export async function prepareLayout(dataDir: string): Promise<HaLayout> {
   const replicationPassword = secret('replication-password');
   const rewindPassword = secret('rewind-password');
   const p = ports;
+  const host = (i: number) => (placement.hosts[i] as HaMemberHost).address;
   const etcdName = (i: number) => `etcd${i + 1}`;
-  const initialCluster = p.etcd.map((e, i) => `${etcdName(i)}=http://${HOST}:${e.peer}`).join(',');
+  const initialCluster = p.etcd.map((e, i) => `${etcdName(i)}=http://${host(i)}:${e.peer}`).join(',');
   const layout: HaLayout = {
     dir,
     ports: p,
+    placement,
+    host,
     password,
     uid,
     gid,
@@ -137,13 +165,13 @@ export async function prepareLayout(dataDir: string): Promise<HaLayout> {
         '--data-dir',
         join(dir, etcdName(i)),
         '--listen-client-urls',
-        `http://${HOST}:${e.client}`,
+        `http://${host(i)}:${e.client}`,
         '--advertise-client-urls',
-        `http://${HOST}:${e.client}`,
+        `http://${host(i)}:${e.client}`,
         '--listen-peer-urls',
-        `http://${HOST}:${e.peer}`,
+        `http://${host(i)}:${e.peer}`,
         '--initial-advertise-peer-urls',
-        `http://${HOST}:${e.peer}`,
+        `http://${host(i)}:${e.peer}`,
         '--initial-cluster',
         initialCluster,
         '--initial-cluster-state',
@@ -152,15 +180,19 @@ export async function prepareLayout(dataDir: string): Promise<HaLayout> {
         `hedge-${p.etcd[0]?.peer}`,
         // Patroni talks to etcd over its v2 API (see patroniConfig).
         '--enable-v2=true',
+        // A member cut off from the others campaigns in vain, raising its term each time; without a pre-vote
+        // round its return deposed the leader, and the election that followed cost the active manager its
+        // lease (seen when a host was partitioned and healed, test-ha/primary-partition.test.ts).
+        '--pre-vote=true',
         '--logger',
         'zap',
         '--log-level',
         'warn',
       ];
     },
-    etcdUrls: p.etcd.map((e) => `http://${HOST}:${e.client}`).join(','),
+    etcdUrls: p.etcd.map((e, i) => `http://${host(i)}:${e.client}`).join(','),
     nodeUrl: (i) =>
-      `postgres://postgres:${encodeURIComponent(password)}@${HOST}:${p.postgres[i]?.port}/hedge`,
+      `postgres://postgres:${encodeURIComponent(password)}@${host(i)}:${p.postgres[i]?.port}/hedge`,
   };
   for (let i = 0; i < MEMBERS; i++) {
     for (const d of [layout.etcdDir(i), layout.nodeDir(i)]) {
@@ -183,20 +215,22 @@ function patroniConfig(
 ): Record<string, unknown> {
   const { ports } = layout;
   const node = ports.postgres[i] as { port: number; rest: number };
+  const host = layout.host(i);
+  const { network } = layout.placement;
   const hba = [
     'local all all scram-sha-256',
-    `host all all ${HOST}/32 scram-sha-256`,
-    `host replication replicator ${HOST}/32 scram-sha-256`,
+    `host all all ${network} scram-sha-256`,
+    `host replication replicator ${network} scram-sha-256`,
   ];
   return {
     scope: SCOPE,
     name: `pg${i + 1}`,
-    restapi: { listen: `${HOST}:${node.rest}`, connect_address: `${HOST}:${node.rest}` },
+    restapi: { listen: `${host}:${node.rest}`, connect_address: `${host}:${node.rest}` },
     // etcd's v2 API, not etcd3: Debian 12's Patroni 3.0.2 renews an expired etcd3 lease by writing the leader
     // key unconditionally, so a primary that was paused past its ttl took the key back from the standby already
     // promoted in its place (seen in test-ha; fixed upstream in Patroni 3.0.3, patroni/patroni#2689). Its v2
     // backend renews the key by compare-and-swap on its own name, and a stale primary that lost it demotes.
-    etcd: { hosts: ports.etcd.map((e) => `${HOST}:${e.client}`) },
+    etcd: { hosts: ports.etcd.map((e, j) => `${layout.host(j)}:${e.client}`) },
     bootstrap: {
       dcs: {
         ...PATRONI_TIMING,
@@ -221,8 +255,8 @@ function patroniConfig(
       pg_hba: hba,
     },
     postgresql: {
-      listen: `${HOST}:${node.port}`,
-      connect_address: `${HOST}:${node.port}`,
+      listen: `${host}:${node.port}`,
+      connect_address: `${host}:${node.port}`,
       data_dir: layout.pgData(i),
       bin_dir: PG_BIN_DIR,
       pgpass: join(layout.nodeDir(i), 'pgpass'),

@@ -1,15 +1,14 @@
-import { Counter } from 'prom-client';
-import { metricsRegistry } from '../common/metrics.js';
+import type { Counter } from 'prom-client';
+import { counter } from '../common/registered-metrics.js';
 
 /** How a copy found its request id (executed_request.dedup, migrations/005). */
 export type DedupOutcome = 'claimed' | 'waited' | 'replayed' | 'tied';
 
-const outcomes = new Counter({
-  name: 'hedge_dedup_outcomes_total',
-  help: "Requests by how this replica's copy found the request id: claimed (did the work), waited (on another copy's claim), replayed (the stored answer), tied (answered at once: a tied sibling was executing it)",
-  labelNames: ['outcome'],
-  registers: [metricsRegistry],
-});
+const outcomes = counter(
+  'hedge_dedup_outcomes_total',
+  "Requests by how this replica's copy found the request id: claimed (did the work), waited (on another copy's claim), replayed (the stored answer), tied (answered at once: a tied sibling was executing it)",
+  ['outcome'],
+);
 
 const bound: Record<string, Counter.Internal> = {
   claimed: outcomes.labels('claimed'),

@@ -1,7 +1,5 @@
-import { ADVISORY_LOCKS } from '../common/advisory-locks.js';
-import type { Pool } from '../common/database.js';
 import type { Logger } from '../common/logger.js';
-import { inBatches, startPeriodicJob } from './periodic-job.js';
+import { inBatches, type PeriodicJob } from './periodic-job.js';
 
 const BATCH = 500;
 
@@ -9,30 +7,19 @@ const BATCH = 500;
  * Releases what expired pending orders reserved, for users nobody touches (a
  * user's own next command releases theirs too).
  */
-export function startOrderSweeper(
-  pool: Pool,
-  replicaId: string,
-  intervalMs: number,
-  log: Logger,
-): { stop(): void } {
-  return startPeriodicJob(
-    pool,
-    {
-      name: 'order-sweeper',
-      lock: ADVISORY_LOCKS.orderSweeper,
-      intervalMs,
-      run: async (client) => {
-        await inBatches(BATCH, async () => {
-          const { rows } = await client.query<{ n: number }>('SELECT sweep_expired_orders($1, $2) AS n', [
-            replicaId,
-            BATCH,
-          ]);
-          const released = rows[0]?.n ?? 0;
-          if (released > 0) log.info({ released }, 'released expired pending orders');
-          return released;
-        });
-      },
+export function orderSweeperJob(replicaId: string, log: Logger): PeriodicJob {
+  return {
+    lock: 'orderSweeper',
+    run: async (client) => {
+      await inBatches(BATCH, async () => {
+        const { rows } = await client.query<{ n: number }>('SELECT sweep_expired_orders($1, $2) AS n', [
+          replicaId,
+          BATCH,
+        ]);
+        const released = rows[0]?.n ?? 0;
+        if (released > 0) log.info({ released }, 'released expired pending orders');
+        return released;
+      });
     },
-    log,
-  );
+  };
 }

@@ -11,9 +11,10 @@ import { AccountReads } from './account-reads.js';
 import { AuditReads } from './audit-reads.js';
 import { dayTradingHandlers } from './day-trading-service.js';
 import { Executor } from './executor.js';
-import { startOrderSweeper } from './order-sweeper.js';
+import { orderSweeperJob } from './order-sweeper.js';
+import { startPeriodicJob } from './periodic-job.js';
 import { QuoteVerifier } from './quote-verifier.js';
-import { startReaper } from './reaper.js';
+import { reaperJob } from './reaper.js';
 import { type SessionRate, SessionRateLimiter } from './session-rate-limit.js';
 import type { SignInLimits } from './sign-in-throttle.js';
 import { replicaAdminHandlers, Slowness } from './slowness.js';
@@ -103,8 +104,10 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
     (reachable) => started.setServing(reachable),
     log,
   ).start();
-  const reaper = startReaper(pool, options.requestRetentionMs, options.reapIntervalMs, log);
-  const sweeper = startOrderSweeper(pool, options.id, options.orderSweepIntervalMs ?? 5_000, log);
+  const jobs = [
+    startPeriodicJob(pool, reaperJob(options.requestRetentionMs, log), options.reapIntervalMs, log),
+    startPeriodicJob(pool, orderSweeperJob(options.id, log), options.orderSweepIntervalMs ?? 5_000, log),
+  ];
   const triggers = options.feedAddress
     ? new TriggerWatcher(new TriggerFiring(pool, options.id), options.feedAddress, quotes, log, undefined, {
         url: options.databaseUrl,
@@ -121,8 +124,7 @@ export async function runReplica(options: ReplicaOptions, log: Logger): Promise<
     address: started.address,
     stop: async () => {
       await database.stop();
-      reaper.stop();
-      sweeper.stop();
+      for (const job of jobs) job.stop();
       triggers?.stop();
       await started.shutdown();
       stopReportingPool();

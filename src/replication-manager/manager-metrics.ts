@@ -1,5 +1,4 @@
-import { Counter, Gauge, Histogram } from 'prom-client';
-import { metricsRegistry } from '../common/metrics.js';
+import { counter, gauge, histogram } from '../common/registered-metrics.js';
 import type { ReplicaStatus } from '../gen/hedge/v1/ReplicaStatus.js';
 
 /** What the gauges read when scraped: the manager's own state, nothing copied on each change. */
@@ -10,20 +9,18 @@ interface ManagerState {
 
 let watched: ManagerState | undefined;
 
-new Gauge({
+gauge({
   name: 'hedge_manager_view_number',
   help: 'The number of the membership view the manager publishes',
-  registers: [metricsRegistry],
   collect() {
     if (watched) this.set(watched.viewNumber());
   },
 });
 
-new Gauge({
+gauge({
   name: 'hedge_manager_replicas',
   help: "The manager's replica slots by state (serving, starting, not_serving, faulty, backing_off, …)",
   labelNames: ['state'],
-  registers: [metricsRegistry],
   collect() {
     if (!watched) return;
     this.reset();
@@ -36,27 +33,24 @@ new Gauge({
   },
 });
 
-const detections = new Counter({
-  name: 'hedge_manager_faults_detected_total',
-  help: 'Replicas the manager judged faulty (and killed to replace), by cause',
-  labelNames: ['cause'],
-  registers: [metricsRegistry],
-});
+const detections = counter(
+  'hedge_manager_faults_detected_total',
+  'Replicas the manager judged faulty (and killed to replace), by cause',
+  ['cause'],
+);
 
-const replacements = new Counter({
-  name: 'hedge_manager_replacements_total',
-  help: 'Replacements that came to serve and joined the view, by the cause of the fault they replaced',
-  labelNames: ['cause'],
-  registers: [metricsRegistry],
-});
+const replacements = counter(
+  'hedge_manager_replacements_total',
+  'Replacements that came to serve and joined the view, by the cause of the fault they replaced',
+  ['cause'],
+);
 
-const recovery = new Histogram({
-  name: 'hedge_manager_recovery_seconds',
-  help: 'From a fault detected to its replacement serving in the view',
-  labelNames: ['cause'],
-  buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
-  registers: [metricsRegistry],
-});
+const recovery = histogram(
+  'hedge_manager_recovery_seconds',
+  'From a fault detected to its replacement serving in the view',
+  ['cause'],
+  [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+);
 
 export const managerMetrics = {
   watch(state: ManagerState): void {

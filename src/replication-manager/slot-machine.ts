@@ -348,12 +348,7 @@ function ready(state: SlotState, pid: number | undefined, address: string, nowMs
  * UNANSWERED_CAP_MS. NOT_SERVING is an answer: the replica leaves the view until it
  * reports SERVING again, and is not replaced.
  */
-function health(
-  state: SlotState,
-  phase: Watched,
-  event: Extract<SlotEvent, { type: 'health' }>,
-  context: MachineContext,
-): Transition {
+const health: WatchedHandler<'health'> = (state, phase, event, context) => {
   const { pid, address } = phase;
   const changed: Effect = state.role === 'member' ? { kind: 'publish-view' } : { kind: 'write-registry' };
   if (event.answer === 'SERVING' && phase.kind === 'not-serving')
@@ -389,7 +384,7 @@ function health(
   const hang = hangOf(signals, misses, context);
   if (hang) return fault(state, hang, 'heartbeat', context.nowMs);
   return unchanged({ ...state, phase: { ...phase, misses } });
-}
+};
 
 /**
  * The detector's one rule for a live process that did not answer (`misses` in a
@@ -420,12 +415,7 @@ function hangOf(signals: HealthSignals, misses: number, context: MachineContext)
  * already suspected (phi over the floor of misses) or silent for the cap. Otherwise
  * the heartbeat goes on watching; the report does not count as a miss.
  */
-function clientReport(
-  state: SlotState,
-  phase: Watched,
-  event: Extract<SlotEvent, { type: 'client-report' }>,
-  context: MachineContext,
-): Transition {
+const clientReport: WatchedHandler<'client-report'> = (state, phase, event, context) => {
   const { signals, what } = event;
   if (signals.process === 'gone')
     return fault(gone(state), `${what}; the process is gone`, 'exit', context.nowMs);
@@ -444,10 +434,18 @@ function clientReport(
       }),
     ],
   };
-}
+};
 
 /** The phases of a ready process whose heartbeat runs. */
 type Watched = Extract<Phase, { kind: 'serving' | 'not-serving' | 'spare' }>;
+
+/** What a watched process's event of type `T` does to its slot. */
+type WatchedHandler<T extends SlotEvent['type']> = (
+  state: SlotState,
+  phase: Watched,
+  event: Extract<SlotEvent, { type: T }>,
+  context: MachineContext,
+) => Transition;
 
 /** A warm spare joins the view in a failed or retiring member's place. */
 function promote(

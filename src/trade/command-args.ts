@@ -51,6 +51,12 @@ export interface ArgSpec {
   required?: number;
 }
 
+/** A command of a front-end's table: its arguments, its line in help, and what it does with them. */
+export interface CommandSpec extends ArgSpec {
+  describe: string;
+  run(args: string[]): Promise<void>;
+}
+
 export function usageOf(name: string, spec: ArgSpec): string {
   const required = spec.required ?? spec.args.length;
   return [name, ...spec.args.map((a, i) => (i < required ? `<${a.name}>` : `[${a.name}]`))].join(' ');

@@ -8,21 +8,18 @@ import type { CommandResult__Output } from '../gen/hedge/v1/CommandResult.js';
 import type { SignedQuote__Output } from '../gen/hedge/v1/SignedQuote.js';
 import { formatReplicaTable, formatSummary } from '../ui/status-view.js';
 import {
-  type ArgSpec,
+  type CommandSpec,
   DOLLARS,
   dollars,
-  parseArgs,
   SHARES,
   SYMBOL,
   text,
   UsageError,
   usageOf,
 } from './command-args.js';
+import { runCommand } from './command-run.js';
 import { cents } from './positions.js';
 import type { TradingDesk } from './trading-desk.js';
-
-/** A question abandoned with Ctrl-C: the command stops, nothing more is sent. */
-export class Cancelled extends Error {}
 
 /** How a command asks the person at the terminal something (the order line turns into the question). */
 export interface Prompter {
@@ -30,11 +27,6 @@ export interface Prompter {
   ask(prompt: string, secret?: boolean): Promise<string>;
   /** y or n; Ctrl-C is n. */
   confirm(question: string): Promise<boolean>;
-}
-
-export interface DeskCommand extends ArgSpec {
-  describe: string;
-  run(args: string[]): Promise<void>;
 }
 
 export interface DeskOptions {
@@ -55,6 +47,27 @@ const GROUPS: [string, string[]][] = [
 const KEYS =
   'keys: Tab completes, Up/Down recall, Ctrl-C cancels the line or the question, twice quits; PgUp/PgDn scroll';
 
+type Side = 'buy' | 'sell';
+/** What the day-trading commands of a buy and of a sell say differently. */
+const SIDE_WORDS = {
+  buy: {
+    Name: 'Buy',
+    reserve: 'reserve dollars of a stock at the quote',
+    reserved: 'reserved',
+    amount: 'reserve dollars for a buy trigger on a symbol',
+    moves: 'falls',
+    holds: 'cash',
+  },
+  sell: {
+    Name: 'Sell',
+    reserve: 'dollars of a stock held, at the quote',
+    reserved: 'set aside',
+    amount: 'dollars of a symbol to sell by trigger',
+    moves: 'rises',
+    holds: 'shares',
+  },
+} as const;
+
 /** A quote is traded only with at least this much of its life left; an older one is fetched again. */
 const QUOTE_MARGIN_MS = 1_500;
 
@@ -69,7 +82,7 @@ export function deskCommands(
   dayTrading: DayTradingSession,
   prompter: Prompter,
   options: DeskOptions,
-): Record<string, DeskCommand> {
+): Record<string, CommandSpec> {
   const { session, quotes } = desk;
   /** Sends one replicated call, recording how it went whether it worked or not. */
   const send = async <T>(what: string, call: () => Promise<CallResult<T>>, render: (r: T) => string) => {
@@ -96,6 +109,28 @@ export function deskCommands(
   };
   const afterAccountChange = () => void desk.refresh().catch((e) => desk.say(`refresh: ${e.message}`, 'bad'));
   const password = async (given: string | undefined) => given ?? (await prompter.ask('password: ', true));
+
+  /** Register or login: the password asked for, hidden, unless given; the last user's figures cleared once in. */
+  const signInCommand = <T>(
+    what: string,
+    describe: string,
+    signIn: (user: string, password: string) => Promise<CallResult<T>>,
+    render: (r: T, user: string) => string,
+    then: () => unknown,
+  ): CommandSpec => ({
+    args: [text('user'), text('password')],
+    required: 1,
+    describe,
+    run: async ([user = '', given]) => {
+      await send(
+        what,
+        async () => signIn(user, await password(given)),
+        (r) => render(r, user),
+      );
+      desk.clearAccount();
+      await then();
+    },
+  });
 
   /** A buy or sell of whole shares at a live quote, shown and confirmed first; a quote that aged out is fetched again. */
   const trade = async (side: 'buy' | 'sell', [symbol = '', sharesText = '']: string[]) => {
@@ -158,38 +193,74 @@ export function deskCommands(
   };
   const quoted = (symbol: string) => quotes.get(symbol).catch(() => null);
 
-  const commands: Record<string, DeskCommand> = {
+  /** dbuy, commit_buy, cancel_buy, and the same three of a sell: a side's pending order. */
+  const orderCommands = (side: Side): Record<string, CommandSpec> => {
+    const { Name, reserve, reserved } = SIDE_WORDS[side];
+    return {
+      [`d${side}`]: {
+        args: [SYMBOL, DOLLARS],
+        describe: `day-trading ${side.toUpperCase()}: ${reserve}; commit_${side} within 60 s`,
+        run: async ([symbol = '', amount = '']) =>
+          dayCommand(`${side} ${symbol} ${amount}`, async () =>
+            dayTrading[side](symbol, amount, await quoted(symbol)),
+          ),
+      },
+      [`commit_${side}`]: {
+        args: [],
+        describe: `${side} what the last d${side} ${reserved}`,
+        run: () => dayCommand(`commit_${side}`, () => dayTrading[`commit${Name}`]()),
+      },
+      [`cancel_${side}`]: {
+        args: [],
+        describe: `drop the last d${side}`,
+        run: () => dayCommand(`cancel_${side}`, () => dayTrading[`cancel${Name}`]()),
+      },
+    };
+  };
+  /** set_buy_amount, set_buy_trigger, cancel_set_buy, and the same three of a sell: a side's trigger. */
+  const triggerCommands = (side: Side): Record<string, CommandSpec> => {
+    const { Name, amount, moves, holds } = SIDE_WORDS[side];
+    return {
+      [`set_${side}_amount`]: {
+        args: [SYMBOL, DOLLARS],
+        describe: amount,
+        run: ([s = '', a = '']) =>
+          dayCommand(`set_${side}_amount ${s} ${a}`, () => dayTrading[`set${Name}Amount`](s, a)),
+      },
+      [`set_${side}_trigger`]: {
+        args: [SYMBOL, dollars('price')],
+        describe: `${side} when the price ${moves} to this (after set_${side}_amount)`,
+        run: ([s = '', p = '']) =>
+          dayCommand(`set_${side}_trigger ${s} ${p}`, () => dayTrading[`set${Name}Trigger`](s, p)),
+      },
+      [`cancel_set_${side}`]: {
+        args: [SYMBOL],
+        describe: `drop a symbol's ${side} trigger, releasing its ${holds}`,
+        run: ([s = '']) => dayCommand(`cancel_set_${side} ${s}`, () => dayTrading[`cancelSet${Name}`](s)),
+      },
+    };
+  };
+
+  const commands: Record<string, CommandSpec> = {
     help: {
       args: [text('command')],
       required: 0,
       describe: 'this list, or one command in full',
       run: async ([name]) => desk.say(help(name)),
     },
-    register: {
-      args: [text('user'), text('password')],
-      required: 1,
-      describe: 'sign up and log in (the password is asked for, hidden)',
-      run: async ([user = '', given]) => {
-        await send(
-          'register',
-          async () => session.register(user, await password(given)),
-          (r) => `registered ${r.username} and logged in`,
-        );
-        desk.clearAccount();
-        afterAccountChange();
-      },
-    },
-    login: {
-      args: [text('user'), text('password')],
-      required: 1,
-      describe: 'log in (the password is asked for, hidden)',
-      run: async ([user = '', given]) => {
-        await send(
-          'login',
-          async () => session.login(user, await password(given)),
-          () => `logged in as ${user}`,
-        );
-        desk.clearAccount();
+    register: signInCommand(
+      'register',
+      'sign up and log in (the password is asked for, hidden)',
+      (user, password) => session.register(user, password),
+      (r) => `registered ${r.username} and logged in`,
+      afterAccountChange,
+    ),
+    login: signInCommand(
+      'login',
+      'log in (the password is asked for, hidden)',
+      (user, password) => session.login(user, password),
+      (_, user) => `logged in as ${user}`,
+      async () => {
         await desk.refresh();
         await send(
           'display_summary',
@@ -197,7 +268,7 @@ export function deskCommands(
           () => 'pending orders and triggers read',
         ).then((s) => desk.takeSummary(s));
       },
-    },
+    ),
     logout: {
       args: [],
       describe: 'end the session',
@@ -262,75 +333,10 @@ export function deskCommands(
         await desk.refresh();
       },
     },
-    dbuy: {
-      args: [SYMBOL, DOLLARS],
-      describe: 'day-trading BUY: reserve dollars of a stock at the quote; commit_buy within 60 s',
-      run: async ([symbol = '', amount = '']) =>
-        dayCommand(`buy ${symbol} ${amount}`, async () =>
-          dayTrading.buy(symbol, amount, await quoted(symbol)),
-        ),
-    },
-    commit_buy: {
-      args: [],
-      describe: 'buy what the last dbuy reserved',
-      run: () => dayCommand('commit_buy', () => dayTrading.commitBuy()),
-    },
-    cancel_buy: {
-      args: [],
-      describe: 'drop the last dbuy',
-      run: () => dayCommand('cancel_buy', () => dayTrading.cancelBuy()),
-    },
-    dsell: {
-      args: [SYMBOL, DOLLARS],
-      describe: 'day-trading SELL: dollars of a stock held, at the quote; commit_sell within 60 s',
-      run: async ([symbol = '', amount = '']) =>
-        dayCommand(`sell ${symbol} ${amount}`, async () =>
-          dayTrading.sell(symbol, amount, await quoted(symbol)),
-        ),
-    },
-    commit_sell: {
-      args: [],
-      describe: 'sell what the last dsell set aside',
-      run: () => dayCommand('commit_sell', () => dayTrading.commitSell()),
-    },
-    cancel_sell: {
-      args: [],
-      describe: 'drop the last dsell',
-      run: () => dayCommand('cancel_sell', () => dayTrading.cancelSell()),
-    },
-    set_buy_amount: {
-      args: [SYMBOL, DOLLARS],
-      describe: 'reserve dollars for a buy trigger on a symbol',
-      run: ([s = '', a = '']) => dayCommand(`set_buy_amount ${s} ${a}`, () => dayTrading.setBuyAmount(s, a)),
-    },
-    set_buy_trigger: {
-      args: [SYMBOL, dollars('price')],
-      describe: 'buy when the price falls to this (after set_buy_amount)',
-      run: ([s = '', p = '']) =>
-        dayCommand(`set_buy_trigger ${s} ${p}`, () => dayTrading.setBuyTrigger(s, p)),
-    },
-    cancel_set_buy: {
-      args: [SYMBOL],
-      describe: "drop a symbol's buy trigger, releasing its cash",
-      run: ([s = '']) => dayCommand(`cancel_set_buy ${s}`, () => dayTrading.cancelSetBuy(s)),
-    },
-    set_sell_amount: {
-      args: [SYMBOL, DOLLARS],
-      describe: 'dollars of a symbol to sell by trigger',
-      run: ([s = '', a = '']) =>
-        dayCommand(`set_sell_amount ${s} ${a}`, () => dayTrading.setSellAmount(s, a)),
-    },
-    set_sell_trigger: {
-      args: [SYMBOL, dollars('price')],
-      describe: 'sell when the price rises to this (after set_sell_amount)',
-      run: ([s = '', p = '']) =>
-        dayCommand(`set_sell_trigger ${s} ${p}`, () => dayTrading.setSellTrigger(s, p)),
-    },
-    cancel_set_sell: {
-      args: [SYMBOL],
-      describe: "drop a symbol's sell trigger, releasing its shares",
-      run: ([s = '']) => dayCommand(`cancel_set_sell ${s}`, () => dayTrading.cancelSetSell(s)),
-    },
+    ...orderCommands('buy'),
+    ...orderCommands('sell'),
+    ...triggerCommands('buy'),
+    ...triggerCommands('sell'),
     summary: {
       args: [],
       describe: 'DISPLAY_SUMMARY: account, pending orders and triggers, read again',
@@ -394,7 +400,7 @@ export function deskCommands(
     },
   };
   const help = (name?: string): string => {
-    const line = (n: string, spec: DeskCommand, width: number) =>
+    const line = (n: string, spec: CommandSpec, width: number) =>
       `${usageOf(n, spec).padEnd(width)}${spec.describe}`;
     if (name !== undefined && name.toLowerCase() !== 'all') {
       const spec = commands[name.toLowerCase()];
@@ -425,7 +431,7 @@ export function deskCommands(
 /** Runs one typed line; failures are said on the desk, never thrown. Resolves false when the line was quit. */
 export async function runDeskLine(
   line: string,
-  commands: Record<string, DeskCommand>,
+  commands: Record<string, CommandSpec>,
   desk: TradingDesk,
 ): Promise<boolean> {
   const [name = '', ...words] = line.trim().split(/\s+/);
@@ -436,15 +442,7 @@ export async function runDeskLine(
     desk.say(`unknown command ${JSON.stringify(name)}; type help`, 'bad');
     return true;
   }
-  try {
-    await spec.run(parseArgs(spec, words));
-  } catch (e) {
-    if (e instanceof Cancelled) desk.say('cancelled');
-    else if (e instanceof UsageError)
-      desk.say(`error: ${e.message}\nusage: ${usageOf(name.toLowerCase(), spec)}`, 'bad');
-    else if (e instanceof ReplicatedCallError)
-      desk.say(`error: ${status[e.code]}${e.reason ? ` ${e.reason}` : ''}: ${e.details}`, 'bad');
-    else desk.say(`error: ${(e as Error).message}`, 'bad');
-  }
+  const failure = await runCommand(name, spec, words);
+  if (failure) desk.say(failure.message ?? 'cancelled', failure.message ? 'bad' : undefined);
   return true;
 }

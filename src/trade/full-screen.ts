@@ -5,8 +5,9 @@ import { DayTradingSession } from '../client/day-trading-session.js';
 import type { ManagerStatus } from '../client/manager-client.js';
 import type { QuoteSource } from '../client/quote-source.js';
 import type { TradingSession } from '../client/trading-session.js';
-import { withoutPassword } from './command-args.js';
-import { Cancelled, type DeskCommand, deskCommands, type Prompter, runDeskLine } from './desk-commands.js';
+import { type CommandSpec, withoutPassword } from './command-args.js';
+import { Cancelled } from './command-run.js';
+import { deskCommands, type Prompter, runDeskLine } from './desk-commands.js';
 import type { HistoryFile } from './history-file.js';
 import { OrderLine } from './order-line.js';
 import { TradingDesk } from './trading-desk.js';
@@ -48,7 +49,7 @@ class Keyboard implements Prompter {
   private left = false;
   /** A Ctrl-C on an empty line: another one quits. */
   private armed = false;
-  commands: Record<string, DeskCommand> = {};
+  commands: Record<string, CommandSpec> = {};
   /** Leaves the client (set once the screen is up). */
   quit: () => void = () => {};
 

@@ -8,10 +8,9 @@ import type { TradingSession } from '../client/trading-session.js';
 import { formatReplicaTable, formatSummary } from '../ui/status-view.js';
 import { textTable } from '../ui/text-table.js';
 import {
-  type ArgSpec,
   COUNT,
+  type CommandSpec,
   DOLLARS,
-  parseArgs,
   SHARES,
   SYMBOL,
   text,
@@ -19,6 +18,7 @@ import {
   usageOf,
   withoutPassword,
 } from './command-args.js';
+import { Cancelled, runCommand } from './command-run.js';
 import type { HistoryFile } from './history-file.js';
 
 export interface TerminalDeps {
@@ -30,14 +30,6 @@ export interface TerminalDeps {
   err: NodeJS.WritableStream;
   /** The lines typed on a terminal, across sessions (a script's are not kept). */
   history?: HistoryFile;
-}
-
-/** A password prompt abandoned with Ctrl-C or Ctrl-D: nothing to say. */
-class Cancelled extends Error {}
-
-interface CommandSpec extends ArgSpec {
-  describe: string;
-  run(args: string[]): Promise<void>;
 }
 
 /**
@@ -294,21 +286,12 @@ export async function runTerminal(
   };
   /** Runs one command; a failure is counted and said, never thrown. */
   const execute = async (name: string, spec: CommandSpec, words: string[]): Promise<void> => {
-    try {
-      await spec.run(parseArgs(spec, words));
-    } catch (e) {
-      failed += 1;
-      if (e instanceof Cancelled) {
-        // The user knows.
-      } else if (e instanceof UsageError) {
-        complain(`error: ${e.message}\nusage: ${usageOf(name.toLowerCase(), spec)}`);
-      } else if (e instanceof ReplicatedCallError) {
-        complain(`error: ${status[e.code]}${e.reason ? ` ${e.reason}` : ''}: ${e.details}`);
-        complain(telemetryLine(e.telemetry));
-      } else {
-        complain(`error: ${(e as Error).message}`);
-      }
-    }
+    const failure = await runCommand(name, spec, words);
+    if (!failure) return;
+    failed += 1;
+    // Nothing to say about a cancelled password prompt: the user knows.
+    if (failure.message) complain(failure.message);
+    if (failure.error instanceof ReplicatedCallError) complain(telemetryLine(failure.error.telemetry));
   };
   if (interactive) say(`hedge trading client (${session.client.options.mode} mode). Type help for commands.`);
   // Lines typed while the login is under way wait their turn here.

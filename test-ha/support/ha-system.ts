@@ -10,10 +10,11 @@ import { TradingSession } from '../../src/client/trading-session.js';
 import { ensureAdministrator } from '../../src/common/admin.js';
 import { createPool, type Pool } from '../../src/common/database.js';
 import { type SpawnedHedgeProcess, spawnHedge, stopChild } from '../../src/common/hedge-process.js';
+import { createNetwork, type SimulatedNetwork } from '../../src/common/netns.js';
 import { makeTempDataDir } from '../../src/common/paths.js';
 import { signalQuietly } from '../../src/common/process-state.js';
 import { type HaCluster, type HaMember, startHaCluster } from '../../src/ha/ha-cluster.js';
-import { freePort } from '../../src/ha/ha-layout.js';
+import { freePort, MEMBERS } from '../../src/ha/ha-layout.js';
 import { managerArgs } from '../../test/support/cluster.js';
 import { startTestFeed, type TestFeed } from '../../test/support/feed.js';
 import { uniqueUsername } from '../../test/support/trader.js';
@@ -22,6 +23,8 @@ import type { TradeStream } from './trade-stream.js';
 export interface HaSystem {
   dataDir: string;
   cluster: HaCluster;
+  /** With `hosts`: the simulated hosts db1-db3, member i on host i; hedge and the test in the root namespace. */
+  network?: SimulatedNetwork;
   /** A pool over all three nodes: it follows the primary, as the replicas' do. */
   pool: Pool;
   feed: TestFeed;
@@ -46,24 +49,47 @@ export interface HaSystem {
  * The system `hedge up --ha` runs, with a test feed in this process: the
  * Patroni cluster (three etcd members, three PostgreSQL 15 nodes) under a
  * temporary data directory, and a real manager process with three real replica
- * processes over its multi-host URL. `stop` kills and removes all of it.
+ * processes over its multi-host URL. With `hosts`, each database member (etcd,
+ * Patroni, PostgreSQL) runs on a simulated host of its own (a network
+ * namespace, src/common/netns.ts), reached over the bridge. `stop` kills and
+ * removes all of it, the namespaces last, failed test or not.
  */
-export async function startHaSystem(options: { managers?: 1 | 2 } = {}): Promise<HaSystem> {
+export async function startHaSystem(options: { managers?: 1 | 2; hosts?: boolean } = {}): Promise<HaSystem> {
   const dataDir = makeTempDataDir('hedge-test-ha-');
   const cleanups: (() => Promise<void>)[] = [];
   const stopped: number[] = [];
   const sessions: TradingSession[] = [];
+  let network: SimulatedNetwork | undefined;
   const stop = async () => {
     for (const pid of stopped.splice(0)) signalQuietly(pid, 'SIGCONT');
-    for (const s of sessions) s.client.close();
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+    try {
+      // A member cut off would stop slowly (Patroni waiting on etcd): every host rejoins first.
+      for (const host of network?.hosts ?? []) {
+        try {
+          network?.heal(host);
+        } catch {
+          // Its link is gone already: nothing to heal.
+        }
+      }
+      for (const s of sessions) s.client.close();
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+    } finally {
+      network?.teardown();
+    }
     // For a person chasing a failure: the members' logs, kept where they say.
     const keep = process.env.HEDGE_TEST_KEEP_LOGS;
     if (keep) cpSync(join(dataDir, 'logs'), join(keep, basename(dataDir)), { recursive: true });
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    const cluster = await startHaCluster(dataDir);
+    if (options.hosts) {
+      network = createNetwork(Array.from({ length: MEMBERS }, (_, i) => `db${i + 1}`));
+    }
+    const placement = network && {
+      hosts: network.hosts.map((h) => ({ address: h.address, namespace: h.namespace })),
+      network: `${network.gateway.replace(/\.\d+$/, '.0')}/24`,
+    };
+    const cluster = await startHaCluster(dataDir, undefined, placement);
     cleanups.push(() => cluster.stop());
     const pool = createPool(cluster.databaseUrl, { max: 2, applicationName: 'hedge-test-ha' });
     cleanups.push(() => pool.end());
@@ -122,6 +148,7 @@ export async function startHaSystem(options: { managers?: 1 | 2 } = {}): Promise
     return {
       dataDir,
       cluster,
+      network,
       pool,
       feed,
       quotes,

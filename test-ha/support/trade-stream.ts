@@ -7,6 +7,7 @@ export interface TradeOutcome {
   requestId: string;
   acknowledged: boolean;
   error?: string;
+  startMs: number;
   endMs: number;
 }
 
@@ -47,6 +48,11 @@ export class TradeStream {
     }
   }
 
+  /** The trades sent before `atMs` and answered after it: in flight at that moment. */
+  inFlightAt(atMs: number): TradeOutcome[] {
+    return this.outcomes.filter((o) => o.startMs <= atMs && o.endMs > atMs);
+  }
+
   /** The longest time between two acknowledgements from `sinceMs` on: the pause clients saw. */
   longestPauseMs(sinceMs: number): number {
     const times = [sinceMs, ...this.acknowledged.map((o) => o.endMs).filter((t) => t >= sinceMs)].sort(
@@ -66,12 +72,13 @@ export class TradeStream {
     await quotes.follow(['ABC']);
     while (this.running) {
       const requestId = uuidv7();
+      const startMs = Date.now();
       try {
         await session.buy('ABC', 1, await quotes.get('ABC'), requestId);
-        this.outcomes.push({ requestId, acknowledged: true, endMs: Date.now() });
+        this.outcomes.push({ requestId, acknowledged: true, startMs, endMs: Date.now() });
       } catch (err) {
         const error = err instanceof ReplicatedCallError ? `${err.code} ${err.details}` : String(err);
-        this.outcomes.push({ requestId, acknowledged: false, error, endMs: Date.now() });
+        this.outcomes.push({ requestId, acknowledged: false, error, startMs, endMs: Date.now() });
       }
     }
   }

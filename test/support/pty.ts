@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
+import { afterEach } from 'vitest';
 
 const RELAY = fileURLToPath(new URL('./pty-relay.py', import.meta.url));
 
@@ -77,5 +78,21 @@ export function spawnInPty(
     kill: () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     },
+  };
+}
+
+/**
+ * `spawnInPty` for the enclosing block's tests: every terminal it starts is killed
+ * after its test, passed or failed (one that exited already is left alone).
+ */
+export function usePtys(): typeof spawnInPty {
+  const started: Pty[] = [];
+  afterEach(() => {
+    for (const pty of started.splice(0)) pty.kill();
+  });
+  return (...args) => {
+    const pty = spawnInPty(...args);
+    started.push(pty);
+    return pty;
   };
 }

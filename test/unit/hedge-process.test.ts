@@ -1,18 +1,13 @@
-import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exited, spawnHedge } from '../../src/common/hedge-process.js';
-import { makeTempDataDir } from '../../src/common/paths.js';
+import { useTempDir } from '../support/temp-dir.js';
 
 describe('spawnHedge', () => {
-  let dataDir = '';
-  beforeAll(() => {
-    dataDir = makeTempDataDir('hedge-spawn-test-');
-  });
-  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  const dataDir = useTempDir('hedge-spawn-test-');
 
   it('kills a process that does not report ready in time: the caller, given no ready process, cannot', async () => {
     // 1 ms: shorter than any Node process takes to start, so the feed is never ready in time.
-    const { child, ready } = spawnHedge(['feed', '--data-dir', dataDir, '--port', '0'], {
+    const { child, ready } = spawnHedge(['feed', '--data-dir', dataDir.path, '--port', '0'], {
       readyTimeoutMs: 1,
     });
     await expect(ready).rejects.toThrow(/did not report ready within 1 ms/);

@@ -176,6 +176,27 @@ const faultNotInView: Row = ['faulty', ['count-fault', 'log', 'stop-heartbeat', 
 const faultWhileStarting: Row = ['faulty', ['count-fault', 'log', 'write-registry', 'kill']];
 /** A member's slot whose place a spare took: its next process is the spare. */
 const covered = (kind: PhaseKind): Row => [kind, ['write-registry']];
+/**
+ * A watched process (serving, not serving, a spare) that exits is a fault, and one
+ * stopped has its heartbeat stopped first. Unanswered or reported by a client: one
+ * miss is below the floor of heartbeatMisses (2 here), however high phi is, and a
+ * report plus one unanswered probe is a single miss, so it stays as it is (a report
+ * logged); stopped, gone or silent past the cap, it is a fault.
+ */
+const watched = (kind: PhaseKind, fault: Row): Partial<Record<EventName, Row>> => ({
+  exited: fault,
+  'health unanswered': [kind, []],
+  'health unanswered, phi above threshold': [kind, []],
+  'health unanswered beyond the cap': fault,
+  'health unanswered, process stopped': fault,
+  'health unanswered, process gone': fault,
+  'client report, running': [kind, ['log']],
+  'client report, phi above threshold': [kind, ['log']],
+  'client report beyond the cap': fault,
+  'client report, process stopped': fault,
+  'client report, process gone': fault,
+  stop: ['stopped', ['stop-heartbeat', 'terminate']],
+});
 
 /** Every row that does something; every other (state, event) leaves the state as it is, with no effect. */
 const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
@@ -188,40 +209,15 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     stop: ['stopped', ['terminate']],
   },
   serving: {
-    exited: faultOutOfView,
     'health SERVING': ['serving', []],
     'health NOT_SERVING': ['not-serving', ['log', 'publish-view']],
-    'health unanswered': ['serving', []],
-    // A first miss: below the floor of heartbeatMisses (2 here), however high phi is.
-    'health unanswered, phi above threshold': ['serving', []],
-    'health unanswered beyond the cap': faultOutOfView,
-    'health unanswered, process stopped': faultOutOfView,
-    'health unanswered, process gone': faultOutOfView,
-    // A report plus one unanswered probe is a single miss: not a fault while running (below the floor here).
-    'client report, running': ['serving', ['log']],
-    'client report, phi above threshold': ['serving', ['log']],
-    'client report beyond the cap': faultOutOfView,
-    'client report, process stopped': faultOutOfView,
-    'client report, process gone': faultOutOfView,
+    ...watched('serving', faultOutOfView),
     retire: ['draining', ['log', 'stop-heartbeat', 'publish-view', 'drain']],
-    stop: ['stopped', ['stop-heartbeat', 'terminate']],
   },
   'not-serving': {
-    exited: faultNotInView,
     'health SERVING': ['serving', ['log', 'publish-view']],
     'health NOT_SERVING': ['not-serving', []],
-    'health unanswered': ['not-serving', []],
-    'health unanswered, phi above threshold': ['not-serving', []],
-    'health unanswered beyond the cap': faultNotInView,
-    'health unanswered, process stopped': faultNotInView,
-    'health unanswered, process gone': faultNotInView,
-    // A report plus one unanswered probe is a single miss: not a fault while running (below the floor here).
-    'client report, running': ['not-serving', ['log']],
-    'client report, phi above threshold': ['not-serving', ['log']],
-    'client report beyond the cap': faultNotInView,
-    'client report, process stopped': faultNotInView,
-    'client report, process gone': faultNotInView,
-    stop: ['stopped', ['stop-heartbeat', 'terminate']],
+    ...watched('not-serving', faultNotInView),
   },
   faulty: {
     exited: ['faulty', []],
@@ -236,21 +232,10 @@ const TABLE: Record<PhaseKind, Partial<Record<EventName, Row>>> = {
     stop: ['stopped', ['cancel-respawn']],
   },
   spare: {
-    exited: faultNotInView,
     'health SERVING': ['spare', []],
     'health NOT_SERVING': ['not-serving', ['log', 'write-registry']],
-    'health unanswered': ['spare', []],
-    'health unanswered, phi above threshold': ['spare', []],
-    'health unanswered beyond the cap': faultNotInView,
-    'health unanswered, process stopped': faultNotInView,
-    'health unanswered, process gone': faultNotInView,
-    'client report, running': ['spare', ['log']],
-    'client report, phi above threshold': ['spare', ['log']],
-    'client report beyond the cap': faultNotInView,
-    'client report, process stopped': faultNotInView,
-    'client report, process gone': faultNotInView,
+    ...watched('spare', faultNotInView),
     promote: ['serving', ['log', 'publish-view']],
-    stop: ['stopped', ['stop-heartbeat', 'terminate']],
   },
   draining: {
     exited: ['draining', []],

@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeTempDataDir } from '../../src/common/paths.js';
 import { hedgeProto } from '../../src/common/proto.js';
 import { PEER_CHANNEL_OPTIONS } from '../../src/common/rpc.js';
@@ -8,6 +8,7 @@ import type { SignedQuote__Output } from '../../src/gen/hedge/v1/SignedQuote.js'
 import type { StockFeedClient } from '../../src/gen/hedge/v1/StockFeed.js';
 import { channelCredentials } from '../../src/tls/transport.js';
 import { startTestFeed, type TestFeed } from '../support/feed.js';
+import { undoAfterEach } from '../support/undo-after-each.js';
 import { waitFor } from '../support/wait.js';
 
 const FAST = { initialMs: 20, maxMs: 200 };
@@ -44,10 +45,7 @@ function watchQuotes(client: StockFeedClient) {
 }
 
 describe('watch (a reconnecting stream)', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
+  const cleanup = undoAfterEach();
 
   /** A feed on a data directory of the test's, so that it can be restarted on its port. */
   async function restartableFeed(): Promise<{
@@ -62,7 +60,7 @@ describe('watch (a reconnecting stream)', () => {
       await feed?.stop();
       feed = undefined;
     };
-    cleanups.push(async () => {
+    cleanup(async () => {
       await stop();
       rmSync(dataDir, { recursive: true, force: true });
     });
@@ -77,14 +75,14 @@ describe('watch (a reconnecting stream)', () => {
 
   function clientOf(address: string): StockFeedClient {
     const client = new (hedgeProto().StockFeed)(address, channelCredentials(), PEER_CHANNEL_OPTIONS);
-    cleanups.push(() => client.close());
+    cleanup(() => client.close());
     return client;
   }
 
   it('reopens the stream after the server goes away and comes back, and keeps one stream open', async () => {
     const feed = await restartableFeed();
     const w = watchQuotes(clientOf(feed.feed().address));
-    cleanups.push(() => w.handle.close());
+    cleanup(() => w.handle.close());
     await waitFor('a first quote', () => w.quotes.length > 0);
 
     await feed.stop();
@@ -106,7 +104,7 @@ describe('watch (a reconnecting stream)', () => {
     const closed = watchQuotes(client);
     // A second watch, on the same back-off, shows when the closed one would have reopened.
     const control = watchQuotes(client);
-    cleanups.push(() => control.handle.close());
+    cleanup(() => control.handle.close());
     await waitFor('a first quote on both', () => closed.quotes.length > 0 && control.quotes.length > 0);
 
     closed.handle.close();
@@ -140,7 +138,7 @@ describe('watch (a reconnecting stream)', () => {
       },
       backoff: { initialMs: 60_000, maxMs: 60_000 },
     });
-    cleanups.push(() => pending.close());
+    cleanup(() => pending.close());
     await feed.stop();
     await waitFor('the stream to be lost', () => resets === 1);
     // The reopen is the one timer close() can clear (the stream is gone): nothing else runs in between.
