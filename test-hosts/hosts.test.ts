@@ -88,6 +88,10 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
         serving(s).every((r) => r.host !== host),
     );
     expect(replaced.hosts.find((h) => h.name === host)?.reachable).toBe(false);
+    // Judged by its own silence (direct probes while its agent was silent and the others heard), not by phi seconds later.
+    expect(replaced.replicas.find((r) => r.id === victim?.id)?.last_fault).toMatch(
+      /its host's agent silent for \d+ ms while the manager hears the other hosts, and \d+ direct probes unanswered in a row$/,
+    );
     const okBefore = trading.ok();
     while (trading.ok() < okBefore + 30) await new Promise((r) => setTimeout(r, 50));
     await recover(c, host, run);

@@ -1,7 +1,11 @@
-import { Server, type ServiceError, type sendUnaryData, status } from '@grpc/grpc-js';
+import { Metadata, Server, type ServiceError, type sendUnaryData, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { runCall } from '../src/client/call-engine.js';
+import { ReplicaChannels } from '../src/client/replica-channels.js';
 import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-client.js';
 import type { ReplicationMode } from '../src/client/replication-mode.js';
+import { POLICIES } from '../src/client/replication-policy.js';
+import { unaryBytes } from '../src/client/unary-bytes.js';
 import { DATABASE_UNAVAILABLE, toServiceError } from '../src/common/errors.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
@@ -110,5 +114,66 @@ describe('the fail-over budget: a call outlives its deadline while the replicas 
     expect((err as ReplicatedCallError).details).toMatch(
       /^no replica answered within 2000 ms \(a fail-over was under way: the database unavailable/,
     );
+  });
+
+  /** One call through the call engine over the three replicas, with its budgets given as they are. */
+  async function engineCall(
+    mode: ReplicationMode,
+    awayMs: number,
+    away: Away,
+    budgets: { failoverBudgetMs: number; silenceBudgetMs: number },
+  ) {
+    const replicas = await Promise.all([1, 2, 3].map(() => replicaAway(awayMs, away)));
+    for (const r of replicas) undo(() => r.server.forceShutdown());
+    const channels = new ReplicaChannels(
+      { number: 1n, members: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })) },
+      undefined,
+    );
+    try {
+      return await runCall<Buffer>(channels, {
+        policy: { ...POLICIES[mode], attemptTimeoutMs: 200 },
+        method: GET_PORTFOLIO.path,
+        mode,
+        deadlineMs: DEADLINE_MS,
+        ...budgets,
+        attempt: (channel, deadline, done) =>
+          unaryBytes(
+            channel,
+            GET_PORTFOLIO.path,
+            GET_PORTFOLIO.requestSerialize({}),
+            new Metadata(),
+            deadline,
+            done,
+          ),
+      }).then(
+        (result) => ({ ok: true as const, result }),
+        (err: unknown) => ({ ok: false as const, err }),
+      );
+    } finally {
+      channels.close();
+    }
+  }
+
+  it.each(['active', 'passive'] as const)(
+    '%s: every replica silent and nothing else known (a client cut off looks so too): the call ends at the shorter silence budget, not the whole one',
+    async (mode) => {
+      const outcome = await engineCall(mode, 600_000, 'silent', {
+        failoverBudgetMs: 60_000,
+        silenceBudgetMs: 2_000,
+      });
+      expect(outcome.ok).toBe(false);
+      const err = outcome.ok ? undefined : (outcome.err as ReplicatedCallError);
+      expect(err).toBeInstanceOf(ReplicatedCallError);
+      expect(err?.code).toBe(status.DEADLINE_EXCEEDED);
+      expect(err?.details).toMatch(/^no replica answered within 2000 ms \(a fail-over was under way/);
+    },
+  );
+
+  it('DATABASE_UNAVAILABLE past the silence budget: the call still gets the whole budget and succeeds', async () => {
+    const outcome = await engineCall('active', 3 * DEADLINE_MS, 'database', {
+      failoverBudgetMs: 60_000,
+      silenceBudgetMs: 2 * DEADLINE_MS,
+    });
+    expect(outcome.ok && Buffer.isBuffer(outcome.result.response)).toBe(true);
   });
 });

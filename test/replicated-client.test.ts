@@ -1,4 +1,4 @@
-import { Server, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
+import { Metadata, Server, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { DayTradingSession } from '../src/client/day-trading-session.js';
 import { ReplicatedCallError } from '../src/client/replicated-client.js';
@@ -6,7 +6,7 @@ import type { ReplicationMode } from '../src/client/replication-mode.js';
 import { TradingSession } from '../src/client/trading-session.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { DumpLogResult } from '../src/gen/hedge/v1/DumpLogResult.js';
-import type { LogChunk } from '../src/gen/hedge/v1/LogChunk.js';
+import type { LogChunk, LogChunk__Output } from '../src/gen/hedge/v1/LogChunk.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
 import type { StreamLogRequest__Output } from '../src/gen/hedge/v1/StreamLogRequest.js';
 import { type Behaviour, listen, useFakeReplicas } from './support/fake-replicas.js';
@@ -113,6 +113,46 @@ describe('the replicated client against real gRPC servers', () => {
     });
     expect(xml).toBe(`<log>${events.join('')}</log>`);
     expect(requests.map((r) => r.after_event_id)).toEqual(['0', '1']);
+  });
+
+  it('DUMPLOG: a replica that goes silent mid-stream is abandoned after the idle timeout, and another resumes after the last chunk', async () => {
+    const requests: StreamLogRequest__Output[] = [];
+    const events = ['<userCommand>1</userCommand>', '<userCommand>2</userCommand>'];
+    // The first attempt gets one chunk and then nothing (its replica cut off); the next one ends the log.
+    await logStreamingReplicas((call) => {
+      requests.push(call.request);
+      const after = Number(call.request.after_event_id);
+      const last = after + 1 === events.length;
+      call.write({
+        xml: `${after === 0 ? '<log>' : ''}${events[after]}${last ? '</log>' : ''}`,
+        last_event_id: String(after + 1),
+        last,
+      });
+      if (last) call.end();
+    });
+    const client = await connectToAll({ mode: 'passive' });
+    let xml = '';
+    const result = await client.readStream<LogChunk__Output>(
+      {
+        method: hedgeProto().DayTrading.service.StreamLog,
+        request: (last) => ({
+          upto_event_id: '2',
+          after_event_id: last?.last_event_id ?? '0',
+          whole_log: true,
+        }),
+        metadata: new Metadata(),
+        take: (chunk) => {
+          xml += chunk.xml;
+        },
+        isLast: (chunk) => chunk.last,
+        idleMs: 300,
+      },
+      60_000,
+    );
+    expect(xml).toBe(`<log>${events.join('')}</log>`);
+    expect(requests.map((r) => r.after_event_id)).toEqual(['0', '1']);
+    expect(result.telemetry.failures).toMatchObject([{ replica: 'r1', code: status.DEADLINE_EXCEEDED }]);
+    expect(result.telemetry.answeredBy).toBe('r2');
   });
 
   it('DUMPLOG: a sink that fails ends the dump with its own error; no replica is asked to resume', async () => {

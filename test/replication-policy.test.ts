@@ -1,7 +1,10 @@
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { runCall } from '../src/client/call-engine.js';
+import { ReplicaChannels } from '../src/client/replica-channels.js';
 import { REPLICATION_MODES } from '../src/client/replication-mode.js';
 import { POLICIES, RESUMABLE_STREAM, replicationPolicies } from '../src/client/replication-policy.js';
+import { unaryBytes } from '../src/client/unary-bytes.js';
 import { isRetryable, retryability } from '../src/common/errors.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
@@ -51,6 +54,9 @@ describe('the replication policies as values', () => {
     // The deferred mode's second copy waits for the p95 of the method's recent calls (20 ms before any).
     expect(POLICIES.deferred.adaptiveHedge).toMatchObject({ count: 1 });
     expect(POLICIES.deferred.adaptiveHedge?.delayMs('/any')).toBe(20);
+    // Passive alone remembers a replica that timed out, and tries it last for a while.
+    expect(REPLICATION_MODES.filter((m) => POLICIES[m].demoteSilentMs !== undefined)).toEqual(['passive']);
+    expect(POLICIES.passive.demoteSilentMs).toBe(10_000);
     // A stream that writes to a sink goes to one replica at a time and may take as long as the log does.
     expect(RESUMABLE_STREAM).toMatchObject({ fanOut: 1, attemptTimeoutMs: undefined, replaceFailed: true });
   });
@@ -131,6 +137,46 @@ describe('which replicas each policy asks, against real gRPC servers', () => {
     expect(result.telemetry.failures[0]).toMatchObject({ replica: 'r1', code: status.DEADLINE_EXCEEDED });
     expect(result.telemetry.answeredBy).not.toBe('r1');
     expect(replicas[1]?.calls).toBeGreaterThanOrEqual(1);
+  });
+
+  it('passive: a replica that timed out is tried last by the next calls of the client, until the view changes', async () => {
+    await setUp(['silent', 'ok', 'ok'], { mode: 'passive' });
+    const members = replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address }));
+    const channels = new ReplicaChannels({ number: 1n, members }, undefined);
+    try {
+      const call = () =>
+        runCall<Buffer>(channels, {
+          policy: POLICIES.passive,
+          method: GET_PORTFOLIO.path,
+          mode: 'passive',
+          deadlineMs: 20_000,
+          attempt: (channel, deadline, done) =>
+            unaryBytes(
+              channel,
+              GET_PORTFOLIO.path,
+              GET_PORTFOLIO.requestSerialize({}),
+              new Metadata(),
+              deadline,
+              done,
+            ),
+        });
+      const first = await call();
+      expect(first.telemetry.failures[0]).toMatchObject({ replica: 'r1', code: status.DEADLINE_EXCEEDED });
+      // The next calls go to an answering replica first: no second wait for the silent one.
+      for (let i = 0; i < 4; i++) {
+        const next = await call();
+        expect(next.telemetry).toMatchObject({ attempts: 1, failures: [] });
+        expect(next.telemetry.answeredBy).not.toBe('r1');
+      }
+      expect(replicas[0]?.calls).toBe(1);
+      // A new view: the manager has judged the replicas again, and the view's order holds again.
+      channels.applyView({ number: 2n, members });
+      const after = await call();
+      expect(after.telemetry.failures[0]).toMatchObject({ replica: 'r1', code: status.DEADLINE_EXCEEDED });
+      expect(replicas[0]?.calls).toBe(2);
+    } finally {
+      channels.close();
+    }
   });
 
   it('hedged: each call goes to two replicas, starting one further along the view each time', async () => {

@@ -7,6 +7,7 @@ import { type DatabaseOutageMemory, isDatabaseUnavailable } from './failover-bud
 import type { ReplicaMember, View } from './membership-watcher.js';
 import type { ReplicationMode } from './replication-mode.js';
 import type { ReplicationPolicy } from './replication-policy.js';
+import type { SilentReplicas } from './silent-replicas.js';
 
 export interface AttemptFailure {
   replica: string;
@@ -89,6 +90,8 @@ export interface ReplicaSet {
   onClose(listener: () => void): () => void;
   /** When a replica last answered that the database is away, to any call of this client. */
   readonly databaseOutage: DatabaseOutageMemory;
+  /** The replicas this client's attempts timed out on lately, until they answer or the view changes. */
+  readonly silentReplicas: SilentReplicas;
 }
 
 export interface CallSpec<T> {
@@ -105,6 +108,8 @@ export interface CallSpec<T> {
    * replica of the view timed out on it (undefined: never past deadlineMs).
    */
   failoverBudgetMs?: number;
+  /** The budget instead when every replica's silence is the only sign (at most failoverBudgetMs; undefined: the same). */
+  silenceBudgetMs?: number;
   attempt: Attempt<T>;
 }
 
@@ -154,8 +159,8 @@ class CallExecution<T> {
   private readonly started = performance.now();
   private readonly startMs = Date.now();
   private deadline: number;
-  /** The deadline was moved out to the fail-over budget. */
-  private extended = false;
+  /** The deadline was moved out to a fail-over budget: this long from the call's start. */
+  private extendedToMs: number | undefined;
   /**
    * Signs, in this call, of a fault the system is handling rather than a system
    * that is gone: a round found no replica in the view, or the manager took one
@@ -215,7 +220,7 @@ class CallExecution<T> {
   private launchRound(): void {
     if (this.settled) return;
     this.rounds += 1;
-    const ordered = this.replicas.candidates(this.policy.rotate);
+    const ordered = this.preferAnswering(this.replicas.candidates(this.policy.rotate));
     if (ordered.length === 0) this.sawRecovery = true;
     let candidates = ordered.filter((m) => !this.failed.has(m.address));
     if (candidates.length === 0) {
@@ -276,6 +281,8 @@ class CallExecution<T> {
     if (!this.inFlight.delete(attempt)) return;
     // A copy that answers after the call was settled: its answer is the stored one; nothing to do.
     if (this.settled) return;
+    if (!err || (isWireFailure(err) && this.policy.retryability(err.code) === 'final'))
+      this.replicas.silentReplicas.answered(attempt.member.address);
     if (!err) {
       this.finish(attempt.member, status.OK);
       this.policy.adaptiveHedge?.observe(this.spec.method, this.telemetry.latencyMs);
@@ -317,7 +324,10 @@ class CallExecution<T> {
   private attemptFailed(member: ReplicaMember, err: WireFailure): void {
     this.lastError = err;
     if (isDatabaseUnavailable(err)) this.replicas.databaseOutage.note();
-    if (err.code === status.DEADLINE_EXCEEDED) this.silent.add(member.address);
+    if (err.code === status.DEADLINE_EXCEEDED) {
+      this.silent.add(member.address);
+      if (this.policy.demoteSilentMs !== undefined) this.replicas.silentReplicas.timedOut(member.address);
+    }
     this.failed.add(member.address);
     this.telemetry.failures.push({ replica: member.id, code: err.code, atMs: Date.now() });
     clientMetrics.failure(member.id, err.code);
@@ -334,9 +344,9 @@ class CallExecution<T> {
     }
     if (this.policy.replaceFailed) {
       // Fail over at once to the next replica of the view, with the same request id.
-      const next = this.replicas
-        .candidates(false)
-        .find((m) => !this.failed.has(m.address) && !this.isInFlight(m));
+      const next = this.preferAnswering(this.replicas.candidates(false)).find(
+        (m) => !this.failed.has(m.address) && !this.isInFlight(m),
+      );
       if (next) {
         clientMetrics.failover(member.id);
         this.launch(next);
@@ -375,26 +385,30 @@ class CallExecution<T> {
    * the fail-over budget from its start: a replica said the database is unavailable
    * (to this call, or lately to another of the client's); the manager took replicas
    * out of the view during the call, or left none in it (NOT_SERVING while there is
-   * no primary, or all being replaced); or every replica in the view went silent on
-   * this call (what a frozen primary looks like before anyone notices). A retry with
-   * the same request id is safe, and a fail-over ends by itself. Replicas that refuse
-   * connections or fail otherwise still end the call at its deadline.
+   * no primary, or all being replaced). If every replica in the view went silent on
+   * this call and nothing else is known (what a frozen primary looks like before
+   * anyone notices, and also a client cut off from every replica), only until the
+   * shorter silence budget; a sign that comes later extends it to the whole budget.
+   * A retry with the same request id is safe, and a fail-over ends by itself.
+   * Replicas that refuse connections or fail otherwise still end the call at its deadline.
    */
   private remainingMs(): number {
     const now = Date.now();
     const budget = this.spec.failoverBudgetMs;
-    if (
-      this.deadline <= now &&
-      !this.extended &&
-      budget !== undefined &&
-      budget > this.spec.deadlineMs &&
-      (this.replicas.databaseOutage.recent(budget, now) ||
-        this.sawRecovery ||
-        this.replicas.view.members.length === 0 ||
-        this.replicas.view.members.every((m) => this.silent.has(m.address)))
-    ) {
-      this.extended = true;
-      this.deadline = this.startMs + budget;
+    if (this.deadline <= now && budget !== undefined) {
+      const members = this.replicas.view.members;
+      const told =
+        this.replicas.databaseOutage.recent(budget, now) || this.sawRecovery || members.length === 0;
+      const silent = members.every((m) => this.silent.has(m.address));
+      const limit = told
+        ? budget
+        : silent
+          ? Math.min(budget, this.spec.silenceBudgetMs ?? budget)
+          : undefined;
+      if (limit !== undefined && this.startMs + limit > this.deadline) {
+        this.extendedToMs = limit;
+        this.deadline = this.startMs + limit;
+      }
     }
     return this.deadline - now;
   }
@@ -409,9 +423,10 @@ class CallExecution<T> {
     const last = this.lastError
       ? ` (last failure: ${status[this.lastError.code]} ${this.lastError.details})`
       : '';
-    const within = this.extended
-      ? `${this.spec.failoverBudgetMs} ms (a fail-over was under way: the database unavailable, or the replicas out of the view or silent)`
-      : `${this.spec.deadlineMs} ms`;
+    const within =
+      this.extendedToMs !== undefined
+        ? `${this.extendedToMs} ms (a fail-over was under way: the database unavailable, or the replicas out of the view or silent)`
+        : `${this.spec.deadlineMs} ms`;
     this.fail(undefined, status.DEADLINE_EXCEEDED, undefined, `no replica answered within ${within}${last}`);
   }
 
@@ -445,6 +460,12 @@ class CallExecution<T> {
     this.telemetry.endMs = Date.now();
     this.telemetry.latencyMs = performance.now() - this.started;
     clientMetrics.call(this.spec.method, code, this.telemetry.latencyMs / 1000);
+  }
+
+  /** The view's members in the policy's order, those this client lately found silent last (demoteSilentMs). */
+  private preferAnswering(members: ReplicaMember[]): ReplicaMember[] {
+    const windowMs = this.policy.demoteSilentMs;
+    return windowMs === undefined ? members : this.replicas.silentReplicas.last(members, windowMs);
   }
 
   private isInFlight(member: ReplicaMember): boolean {

@@ -8,6 +8,15 @@ import type { WireFailure } from './call-engine.js';
  * after a frozen primary host, so 30 s covers both with room for a loaded machine.
  */
 export const FAILOVER_BUDGET_MS = 30_000;
+/**
+ * How long a call goes on by default when the only sign of a fail-over is that
+ * every replica of the view went silent on it: a frozen primary looks so until
+ * Patroni replaces it (13–16 s measured), but so does a client cut off from every
+ * replica, which would otherwise learn of it only after the whole budget. A word
+ * from a replica (DATABASE_UNAVAILABLE) or the manager (replicas out of the view)
+ * still extends the call to FAILOVER_BUDGET_MS.
+ */
+export const SILENCE_BUDGET_MS = 20_000;
 
 /** Whether a replica answered that its database is away (no primary, a connection cut by a fail-over). */
 export function isDatabaseUnavailable(err: WireFailure): boolean {

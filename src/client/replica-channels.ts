@@ -4,6 +4,7 @@ import { channelCredentials } from '../tls/transport.js';
 import type { ReplicaSet } from './call-engine.js';
 import { DatabaseOutageMemory } from './failover-budget.js';
 import type { MembershipWatcher, ReplicaMember, View } from './membership-watcher.js';
+import { SilentReplicas } from './silent-replicas.js';
 
 const REPORT_INTERVAL_MS = 500;
 const CHANNEL_CLOSE_GRACE_MS = 10_000;
@@ -19,6 +20,7 @@ export class ReplicaChannels implements ReplicaSet {
   private readonly viewListeners = new Set<(view: View) => void>();
   private readonly closeListeners = new Set<() => void>();
   readonly databaseOutage = new DatabaseOutageMemory();
+  readonly silentReplicas = new SilentReplicas();
   private rotation = 0;
   private closedFlag = false;
 
@@ -86,6 +88,7 @@ export class ReplicaChannels implements ReplicaSet {
   applyView(view: View): void {
     if (this.closedFlag) return;
     this.currentView = view;
+    this.silentReplicas.forget();
     const addresses = new Set(view.members.map((m) => m.address));
     for (const member of view.members) this.channelFor(member);
     for (const address of this.lastReport.keys())

@@ -3,7 +3,7 @@ import { isRetryable } from '../common/errors.js';
 import { TIED_KEY } from '../common/tied-copies.js';
 import { newTraceparent, TRACEPARENT_KEY } from '../common/trace-context.js';
 import { type CallResult, ReplicatedCallError, runCall } from './call-engine.js';
-import { FAILOVER_BUDGET_MS } from './failover-budget.js';
+import { FAILOVER_BUDGET_MS, SILENCE_BUDGET_MS } from './failover-budget.js';
 import { MembershipWatcher, type ReplicaMember, type View } from './membership-watcher.js';
 import { ReplicaChannels } from './replica-channels.js';
 import type { ReplicationMode } from './replication-mode.js';
@@ -37,6 +37,7 @@ export interface ReplicatedClientOptions {
    * How long a whole call may go on instead while the replicas answer that the
    * database is unavailable (a fail-over under `hedge up --ha`), each attempt still
    * within deadlineMs (default FAILOVER_BUDGET_MS, 30 s; never less than deadlineMs).
+   * When every replica's silence is the only sign, at most SILENCE_BUDGET_MS (20 s).
    */
   failoverBudgetMs?: number;
   /**
@@ -152,6 +153,7 @@ export class ReplicatedClient {
       mode: this.options.mode,
       deadlineMs: this.options.deadlineMs,
       failoverBudgetMs: this.options.failoverBudgetMs,
+      silenceBudgetMs: SILENCE_BUDGET_MS,
       attempt: (channel, deadline, done, tied) => {
         let bytes: Buffer;
         try {

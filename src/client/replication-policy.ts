@@ -25,6 +25,13 @@ export interface ReplicationPolicy {
   };
   /** When an attempt on one replica is abandoned and failed over (undefined: the call's whole deadline). */
   attemptTimeoutMs?: number;
+  /**
+   * A replica an attempt timed out on is tried after every other member of the view
+   * for this long, by every call of the client, unless it answers meanwhile or the
+   * view changes (silent-replicas.ts): a replica cut off by a partition costs one
+   * attempt timeout, not one per call until the manager drops it (undefined: never).
+   */
+  demoteSilentMs?: number;
   /** Each call starts at the next member of the view, spreading the load over the replicas. */
   rotate: boolean;
   /**
@@ -65,10 +72,12 @@ export function replicationPolicies(tuning: PolicyTuning = {}): Record<Replicati
       replaceFailed: false,
       retryability,
     },
-    // One replica at a time, in view order; a silent one is waited for 1 s by default.
+    // One replica at a time, in view order; a silent one is waited for 1 s by default, then
+    // tried last for 10 s (longer than the manager takes to replace a lost host's replica).
     passive: {
       fanOut: 1,
       attemptTimeoutMs: attemptTimeoutMs ?? 1_000,
+      demoteSilentMs: 10_000,
       rotate: false,
       replaceFailed: true,
       retryability,

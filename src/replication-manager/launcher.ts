@@ -30,6 +30,14 @@ export interface HostView {
   replicas: string[];
 }
 
+/** A replica's host whose agent has gone quiet while the manager hears a majority of its hosts. */
+export interface HostSilence {
+  /** How long its agent has not been heard. */
+  silentMs: number;
+  /** When it was last heard: one episode of silence. */
+  sinceMs: number;
+}
+
 /**
  * Where the supervisor's processes come from and how it reaches them: every
  * spawn, signal, wait and /proc read of a replica goes through here, by slot id
@@ -60,6 +68,12 @@ export interface Launcher {
    * out of its reach. Health misses are then no evidence against a replica.
    */
   isolated(): boolean;
+  /**
+   * The replica's host agent has gone quiet (two ticks missed) while the manager
+   * still hears a majority of its hosts: its replicas are then probed directly,
+   * and judged by their own silence. Undefined otherwise, and on one host.
+   */
+  hostSilence(id: string, pid: number): HostSilence | undefined;
   /** The supervisor has adopted what it could: what else runs on the hosts is stale. */
   settled(current: () => { id: string; pid?: number }[]): void;
   close(): void;
@@ -162,6 +176,10 @@ export class LocalLauncher implements Launcher {
 
   isolated(): boolean {
     return false;
+  }
+
+  hostSilence(): undefined {
+    return undefined;
   }
 
   settled(): void {}

@@ -102,6 +102,12 @@ export interface HealthSignals {
   process: ProcessState;
   phi: number;
   silentMs: number;
+  /**
+   * Set while the replica's host agent is silent and the manager still hears a
+   * majority of its hosts (so the silence is not its own): how long the agent has
+   * been silent, and the short direct probes of the replica unanswered in a row.
+   */
+  host?: { silentMs: number; misses: number };
 }
 
 /** Instructions for the supervisor. */
@@ -151,6 +157,14 @@ export const PHI_THRESHOLD = 8;
  * replica starved of CPU on a loaded 2-core machine does not reach it.
  */
 export const UNANSWERED_CAP_MS = 10_000;
+/**
+ * A replica on a silent host (its agent not heard for HOST_SILENCE_MS while a
+ * majority of the hosts is heard) is faulty once this many short probes in a row
+ * went unanswered: judged by its own silence, not its agent's, in about a second
+ * instead of the seconds phi needs at a 2 s heartbeat (decision: issue 16).
+ */
+export const HOST_PROBE_MISSES = 3;
+export const HOST_SILENCE_MS = 1_000;
 
 /** A replica that served for less than this before failing counts towards back-off. */
 const QUICK_FAILURE_MS = 1_000;
@@ -379,6 +393,14 @@ const health: WatchedHandler<'health'> = (state, phase, event, context) => {
  */
 function hangOf(signals: HealthSignals, misses: number, context: MachineContext): string | undefined {
   if (signals.process === 'stopped') return 'the process is stopped (state T in /proc)';
+  const { host } = signals;
+  if (
+    host &&
+    host.misses >= HOST_PROBE_MISSES &&
+    host.silentMs >= HOST_SILENCE_MS &&
+    misses >= context.heartbeatMisses
+  )
+    return `its host's agent silent for ${host.silentMs} ms while the manager hears the other hosts, and ${host.misses} direct probes unanswered in a row`;
   if (signals.silentMs >= UNANSWERED_CAP_MS)
     return `running but unanswered for ${signals.silentMs} ms (${misses} heartbeat(s))`;
   if (misses >= context.heartbeatMisses && signals.phi >= PHI_THRESHOLD)
@@ -398,7 +420,8 @@ const clientReport: WatchedHandler<'client-report'> = (state, phase, event, cont
   if (signals.process === 'gone')
     return fault(gone(state), `${what}; the process is gone`, 'exit', context.nowMs);
   // The report itself is no miss: judged on the misses the heartbeat counted.
-  if (hangOf(signals, phase.misses, context)) return fault(state, what, 'client report', context.nowMs);
+  const hang = hangOf(signals, phase.misses, context);
+  if (hang) return fault(state, `${what}; ${hang}`, 'client report', context.nowMs);
   return {
     state,
     effects: [

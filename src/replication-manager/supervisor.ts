@@ -74,6 +74,16 @@ const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
  * would never be seen. A stop is still seen within a heartbeat interval meanwhile.
  */
 const MAX_HEARTBEAT_TIMEOUT_MS = 2_000;
+/**
+ * While a replica's host agent is silent (and the manager hears the other hosts),
+ * its heartbeat is a probe this short, this often: a few in a row unanswered make
+ * it faulty (HOST_PROBE_MISSES) in about a second. Short enough that three fit
+ * between the first suspicion (two agent ticks missed, 500 ms) and shortly after
+ * the 1 s that makes the host out of reach; a health check answers in
+ * milliseconds even on a busy replica, and no verdict rests on one probe.
+ */
+const HOST_PROBE_TIMEOUT_MS = 250;
+const HOST_PROBE_INTERVAL_MS = 250;
 /** A retired replica is signalled this long after leaving the view: its clients have the new view by then. */
 const DRAIN_NOTICE_MS = 500;
 /** How long a retired replica may take to finish its calls after SIGTERM. */
@@ -90,6 +100,12 @@ interface Heartbeat {
   stopped: boolean;
   /** Ends the loop's current wait (a pending check, or the pause before the next). */
   wake?: () => void;
+  /** Waiting for the next check (not a check pending). */
+  pausing: boolean;
+  /** Short probes unanswered in a row while its host is silent (HealthSignals.host). */
+  hostMisses: number;
+  /** The host silence (its start) the loop was last woken for: woken once per silence, not every watch. */
+  probedSilence?: number;
 }
 
 /** Resolves with `value` when the heartbeat is woken. */
@@ -107,8 +123,15 @@ function pause(beat: Heartbeat, ms: number): Promise<void> {
       beat.wake = undefined;
       resolve();
     };
-    const timer = setTimeout(done, ms);
-    beat.wake = done;
+    const timer = setTimeout(() => {
+      beat.pausing = false;
+      done();
+    }, ms);
+    beat.pausing = true;
+    beat.wake = () => {
+      beat.pausing = false;
+      done();
+    };
   });
 }
 
@@ -263,10 +286,12 @@ export class Supervisor {
     const beat = this.heartbeats.get(id);
     if (!beat || this.slots.get(id)?.incarnation !== incarnation || this.launcher.isolated()) return false;
     const nowMs = Date.now();
+    const silence = beat.pid === undefined ? undefined : this.launcher.hostSilence(id, beat.pid);
     const signals = {
       process: beat.pid === undefined ? ('gone' as const) : this.launcher.state(id, beat.pid),
       phi: beat.detector.phi(nowMs),
       silentMs: beat.detector.silentMs(nowMs),
+      host: silence && { silentMs: silence.silentMs, misses: beat.hostMisses },
     };
     this.dispatch(id, { type: 'client-report', incarnation, what: `client reported: ${what}`, signals });
     const after = this.slots.get(id);
@@ -678,6 +703,8 @@ export class Supervisor {
       health: healthClient(address, HEARTBEAT_CHANNEL_OPTIONS),
       detector,
       stopped: false,
+      pausing: false,
+      hostMisses: 0,
     };
     this.heartbeats.set(id, beat);
     const stateOf = (): ProcessState => (pid === undefined ? 'gone' : this.launcher.state(id, pid));
@@ -687,11 +714,15 @@ export class Supervisor {
       let timeoutMs = Math.max(heartbeatTimeoutMs, FIRST_HEARTBEAT_TIMEOUT_MS);
       while (!beat.stopped) {
         const began = Date.now();
+        // Its host's agent silent while the others are heard: a short probe, repeated soon if unanswered.
+        const silence = pid === undefined ? undefined : this.launcher.hostSilence(id, pid);
+        if (silence) beat.probedSilence = silence.sinceMs;
         let process = stateOf();
         let answer: HealthAnswer;
         if (process === 'running') {
           const woken = Symbol('woken');
-          const checked = await Promise.race([this.probe(id, timeoutMs), wakeOf(beat, woken)]);
+          const checkMs = silence ? HOST_PROBE_TIMEOUT_MS : timeoutMs;
+          const checked = await Promise.race([this.probe(id, checkMs), wakeOf(beat, woken)]);
           beat.wake = undefined;
           answer = checked === woken ? undefined : (checked as HealthAnswer);
           process = answer === undefined ? stateOf() : 'running';
@@ -704,21 +735,42 @@ export class Supervisor {
         else if (this.launcher.isolated()) beat.detector = new PhiAccrual(heartbeatIntervalMs, nowMs);
         timeoutMs =
           answer !== undefined ? heartbeatTimeoutMs : Math.min(timeoutMs * 2, MAX_HEARTBEAT_TIMEOUT_MS);
-        const signals = { process, phi: beat.detector.phi(nowMs), silentMs: beat.detector.silentMs(nowMs) };
+        // A miss counts against the replica only if its host is still silent and the others
+        // still heard once the probe ended; otherwise the count starts over.
+        const still =
+          answer === undefined && silence && pid !== undefined
+            ? this.launcher.hostSilence(id, pid)
+            : undefined;
+        beat.hostMisses = still ? beat.hostMisses + 1 : 0;
+        const signals = {
+          process,
+          phi: beat.detector.phi(nowMs),
+          silentMs: beat.detector.silentMs(nowMs),
+          host: still && { silentMs: still.silentMs, misses: beat.hostMisses },
+        };
         // A manager cut off from every host cannot tell their silence from its own: no evidence.
         if (answer !== undefined || !this.launcher.isolated())
           this.dispatch(id, { type: 'health', incarnation, answer, signals });
-        const left = began + heartbeatIntervalMs - Date.now();
+        const left = began + (still ? HOST_PROBE_INTERVAL_MS : heartbeatIntervalMs) - Date.now();
         if (left > 0 && !beat.stopped) await pause(beat, left);
       }
     })();
   }
 
-  /** One timer for every heartbeat: a process that stopped or went wakes its loop. */
+  /**
+   * One timer for every heartbeat: a process that stopped or went wakes its loop,
+   * and so, once per silence, does its host's agent going silent while the others
+   * are heard (the probes start then, not at the next heartbeat).
+   */
   private watchProcesses(): void {
     for (const [id, beat] of this.heartbeats) {
-      if (beat.wake && (beat.pid === undefined || this.launcher.state(id, beat.pid) !== 'running'))
+      if (!beat.wake) continue;
+      if (beat.pid === undefined || this.launcher.state(id, beat.pid) !== 'running') {
         beat.wake();
+        continue;
+      }
+      const silence = beat.pausing ? this.launcher.hostSilence(id, beat.pid) : undefined;
+      if (silence && beat.probedSilence !== silence.sinceMs) beat.wake();
     }
   }
 

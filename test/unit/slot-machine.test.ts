@@ -4,6 +4,8 @@ import {
   backoffMs,
   type Effect,
   type HealthSignals,
+  HOST_PROBE_MISSES,
+  HOST_SILENCE_MS,
   type MachineContext,
   newSlot,
   PHI_THRESHOLD,
@@ -320,7 +322,10 @@ describe('the slot machine', () => {
       event('client report, process stopped'),
       context,
     );
-    expect(state.lastFault).toMatchObject({ what: 'client reported: status 14', cause: 'client report' });
+    expect(state.lastFault).toMatchObject({
+      what: 'client reported: status 14; the process is stopped (state T in /proc)',
+      cause: 'client report',
+    });
     expect(effects).toContainEqual({ kind: 'kill', incarnation: INCARNATION, pid: 42 });
   });
 
@@ -334,7 +339,10 @@ describe('the slot machine', () => {
       event('health unanswered'),
       report,
     ]);
-    expect(state.lastFault).toMatchObject({ what: 'client reported: status 14', cause: 'client report' });
+    expect(state.lastFault).toMatchObject({
+      what: `client reported: status 14; 2 heartbeat(s) unanswered, phi ${(PHI_THRESHOLD + 1).toFixed(1)} ≥ 8 after 3500 ms silent`,
+      cause: 'client report',
+    });
     expect(kinds(effects)).toEqual(faultOutOfView[1]);
   });
 
@@ -384,6 +392,44 @@ describe('the slot machine', () => {
     expect(state.lastFault).toMatchObject({
       what: `running but unanswered for ${UNANSWERED_CAP_MS} ms (1 heartbeat(s))`,
       cause: 'heartbeat',
+    });
+  });
+
+  it('a replica on a silent host is faulty after HOST_PROBE_MISSES short probes unanswered in a row once its agent is silent for HOST_SILENCE_MS, whatever phi says; an answer or the host heard again starts over', () => {
+    const probe = (misses: number, silentMs = HOST_SILENCE_MS): SlotEvent => ({
+      type: 'health',
+      incarnation: INCARNATION,
+      answer: undefined,
+      signals: { process: 'running', phi: 0.5, silentMs: 600, host: { silentMs, misses } },
+    });
+    const below = Array.from({ length: HOST_PROBE_MISSES - 1 }, (_, i) => probe(i + 1));
+    // Too few probes, or the agent not silent long enough yet (the probes start at 500 ms): still watching.
+    const early = run(inPhase('serving'), [...below, probe(HOST_PROBE_MISSES, HOST_SILENCE_MS - 1)]);
+    expect(early.state.phase).toMatchObject({ kind: 'serving', misses: HOST_PROBE_MISSES });
+    expect(early.effects).toEqual([]);
+    // Host heard again (no host signal): an unanswered heartbeat with a low phi is no fault.
+    const heard = run(inPhase('serving'), [...below, event('health unanswered')]);
+    expect(heard.effects).toEqual([]);
+    const { state, effects } = run(inPhase('serving'), [...below, probe(HOST_PROBE_MISSES)]);
+    expect(state.lastFault).toMatchObject({
+      what: `its host's agent silent for ${HOST_SILENCE_MS} ms while the manager hears the other hosts, and ${HOST_PROBE_MISSES} direct probes unanswered in a row`,
+      cause: 'heartbeat',
+    });
+    expect(kinds(effects)).toEqual(faultOutOfView[1]);
+    // A client's report is judged by the same rule.
+    const reported = transition(
+      { ...inPhase('serving'), phase: { ...phases.serving, misses: HOST_PROBE_MISSES } } as SlotState,
+      clientReport(INCARNATION, {
+        process: 'running',
+        phi: 0.5,
+        silentMs: 600,
+        host: { silentMs: HOST_SILENCE_MS, misses: HOST_PROBE_MISSES },
+      }),
+      context,
+    );
+    expect(reported.state.lastFault).toMatchObject({
+      what: `client reported: status 14; its host's agent silent for ${HOST_SILENCE_MS} ms while the manager hears the other hosts, and ${HOST_PROBE_MISSES} direct probes unanswered in a row`,
+      cause: 'client report',
     });
   });
 
