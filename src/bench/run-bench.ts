@@ -43,8 +43,10 @@ export interface BenchOptions {
   hangMs: number;
   /** Simulated hosts (network namespaces, as root) the replicas run on, an agent each; 0: none, one host. */
   hosts?: number;
-  /** How long a partitioned host is cut off, or a crashed one down before its agent starts again. */
+  /** How long a partitioned host is cut off, a delay lasts, or a crashed one down before its agent starts again. */
   hostDownMs?: number;
+  /** What a delay adds to each chunk of a host's connections, each way. */
+  hostDelayMs?: number;
   outDir: string;
   /** Write into an outDir that already holds files (an earlier run's); without it the bench refuses to start. */
   force?: boolean;
@@ -88,7 +90,7 @@ export function checkBenchOptions(options: BenchOptions): void {
         .join(', ')}); --configs has none of them`,
     );
   }
-  const hostFaults = options.faults.filter((f) => f === 'partition' || f === 'host-crash');
+  const hostFaults = options.faults.filter((f) => f === 'partition' || f === 'host-crash' || f === 'delay');
   if (hostFaults.length > 0 && !(options.hosts && options.hosts >= 2)) {
     throw new Error(
       `--faults ${hostFaults.join(',')} needs hosts to lose: --hosts 3 (simulated hosts, network namespaces, as root)`,
@@ -106,7 +108,9 @@ export function checkBenchOptions(options: BenchOptions): void {
   // `single` runs fault-free whatever --faults says.
   const faultRuns =
     configs.some((c) => c !== 'single') &&
-    options.faults.some((f) => f === 'crash' || f === 'hang' || f === 'partition' || f === 'host-crash');
+    options.faults.some(
+      (f) => f === 'crash' || f === 'hang' || f === 'partition' || f === 'host-crash' || f === 'delay',
+    );
   if (faultRuns && faultOffsets(options.durationMs, options.faultIntervalMs).length === 0) {
     const { durationMs: d, faultIntervalMs: i } = options;
     throw new Error(
@@ -446,6 +450,7 @@ async function measure(
           seed: options.seed,
           hangMs: options.hangMs,
           hostDownMs: options.hostDownMs,
+          hostDelayMs: options.hostDelayMs,
           restartHost: context.restartHost,
           databaseUrl: context.databaseUrl,
           dataDir: context.dataDir,
