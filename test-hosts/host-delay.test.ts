@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -53,6 +53,35 @@ const closed = (socket: Socket) =>
     socket.once('close', () => resolve());
   });
 
+/**
+ * A client inside `host` of an echo server at `address`:`port`: it prints its
+ * fastest of 5 round trips, then, whenever its connection is closed under it,
+ * `reset`, reconnects and prints its fastest again.
+ */
+function echoClientIn(network: SimulatedNetwork, host: SimulatedHost, address: string, port: number) {
+  const script = `const net = require('net');
+    const trip = (s) => new Promise((r) => { const t = performance.now(); s.once('data', () => r(performance.now() - t)); s.write('x'); });
+    const go = () => { const s = net.connect(${port}, '${address}');
+      s.on('error', () => {});
+      s.once('connect', async () => { let best = Infinity; for (let i = 0; i < 5; i++) best = Math.min(best, await trip(s)); console.log(best); });
+      s.once('close', () => { console.log('reset'); setTimeout(go, 50); }); };
+    go();`;
+  const child = network.spawnIn(host, process.execPath, ['-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    lines.push(line);
+    for (const w of waiters.splice(0)) w();
+  });
+  const next = async (): Promise<string> => {
+    while (lines.length === 0) await new Promise<void>((r) => waiters.push(r));
+    return lines.shift() as string;
+  };
+  return { child, next };
+}
+
 const tables = (host: SimulatedHost) =>
   execFileSync('ip', ['netns', 'exec', host.namespace, 'nft', 'list', 'tables'], { encoding: 'utf8' });
 
@@ -60,20 +89,29 @@ describe('the delay fault on a simulated host (an nft redirect to a delaying pro
   let network: SimulatedNetwork | undefined;
   const children: ChildProcess[] = [];
   const sockets: Socket[] = [];
+  let server: Server | undefined;
   afterEach(() => {
+    server?.close();
     for (const s of sockets) s.destroy();
     for (const c of children) c.kill('SIGKILL');
     network?.teardown();
     network = undefined;
   });
 
-  it('resets the connections to the host, delays each way what reconnects and what listens later, and stop leaves nothing', async () => {
+  it('resets the connections to and from the host, delays each way what reconnects and what listens later, and stop leaves nothing', async () => {
     network = createNetwork(['a']);
     const host = network.host('a');
     const port = await echoIn(network, host, children);
     const direct = await open(host.address, port);
     sockets.push(direct);
     const before = await fastest(direct, 5);
+    // And a connection the host makes: to an echo server off the host (the gateway, as the database is).
+    const echo = createServer((c) => c.on('error', () => {}).pipe(c));
+    server = echo;
+    await new Promise<void>((resolve) => echo.listen(0, network?.gateway, resolve));
+    const outbound = echoClientIn(network, host, network.gateway, (echo.address() as { port: number }).port);
+    children.push(outbound.child);
+    const outBefore = Number(await outbound.next());
 
     const delay = await startHostDelay(host.namespace, host.address, DELAY_MS);
     expect(tables(host)).toContain('hedge_delay');
@@ -84,6 +122,9 @@ describe('the delay fault on a simulated host (an nft redirect to a delaying pro
     // Each chunk waits the delay each way: a round trip pays it twice. A lower bound only.
     const during = await fastest(proxied, 5);
     expect(during - before).toBeGreaterThanOrEqual(2 * DELAY_MS - 5);
+    // The host's own connection out: reset, and through the proxy once it reconnects.
+    expect(await outbound.next()).toBe('reset');
+    expect(Number(await outbound.next()) - outBefore).toBeGreaterThanOrEqual(2 * DELAY_MS - 5);
 
     // A port that starts listening during the delay is delayed too, once the proxy has read it.
     const later = await echoIn(network, host, children);
@@ -99,6 +140,9 @@ describe('the delay fault on a simulated host (an nft redirect to a delaying pro
 
     await delay.stop();
     await closed(proxied);
+    // Closed by the proxy as it stopped, the host's connection out comes back direct.
+    expect(await outbound.next()).toBe('reset');
+    expect(Number(await outbound.next())).toBeGreaterThan(0);
     expect(tables(host)).not.toContain('hedge_delay');
     for (let i = 0; i < 100 && isAlive(delay.pid); i++) await new Promise((r) => setTimeout(r, 50));
     expect(isAlive(delay.pid)).toBe(false);

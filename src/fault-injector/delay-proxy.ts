@@ -16,11 +16,26 @@ export class DelayProxy {
 
   constructor(private readonly delayMs: number) {}
 
-  /** A listener on `host`:0 forwarding to `target`; its port. */
-  async listen(host: string, target: { host: string; port: number }): Promise<number> {
+  /**
+   * A listener on `host`:0 forwarding to `target`; its port. `dialFrom` binds
+   * each upstream connection's local end (a rule may have to tell the proxy's
+   * own connections from those it redirects to it).
+   */
+  async listen(
+    host: string,
+    target: { host: string; port: number },
+    dialFrom?: () => { address: string; port: number },
+  ): Promise<number> {
     let port = 0;
     const server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
-      const upstream = connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
+      const local = dialFrom?.();
+      const upstream = connect({
+        host: target.host,
+        port: target.port,
+        allowHalfOpen: true,
+        noDelay: true,
+        ...(local ? { localAddress: local.address, localPort: local.port } : {}),
+      });
       const pair = { port, client, upstream };
       this.pairs.add(pair);
       const destroy = () => {
