@@ -184,17 +184,22 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     expect(nftTables(c, host)).toContain('hedge_delay');
     const [proxy] = delayProxies(c, host);
     expect(proxy).toBeGreaterThan(0);
-    // The peers' connections were reset and came back through the proxy: it holds connections from off the host.
+    // The connections to and from the host were reset and came back through the proxy: it holds
+    // connections from off the host (clients, the manager) and to the database, which it dials.
     const address = c.network.host(host).address;
+    const dbPort = new URL(c.dbUrl).port;
     for (;;) {
-      const through = execFileSync(
+      const held = execFileSync(
         'ip',
         ['netns', 'exec', c.network.host(host).namespace, 'ss', '-tnpH', 'state', 'established'],
         { encoding: 'utf8' },
       )
         .split('\n')
-        .filter((l) => l.includes(`pid=${proxy},`) && !l.trim().split(/\s+/)[3]?.startsWith(`${address}:`));
-      if (through.length > 0) break;
+        .filter((l) => l.includes(`pid=${proxy},`))
+        .map((l) => l.trim().split(/\s+/).slice(2, 4));
+      const fromOff = held.some(([, peer]) => !peer?.startsWith(`${address}:`));
+      const toDatabase = held.some(([, peer]) => peer === `${c.network.gateway}:${dbPort}`);
+      if (fromOff && toDatabase) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     // A call to the host's agent on a new channel: its TLS handshake and the call pay the delay each
