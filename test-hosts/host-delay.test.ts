@@ -151,4 +151,35 @@ describe('the delay fault on a simulated host (an nft redirect to a delaying pro
     // Direct again: the proxy is gone and the rules with it, and the port answers.
     expect(await roundTrip(after)).toBeGreaterThan(0);
   });
+
+  it('with scope incoming, only the connections made to the host go through the proxy', async () => {
+    network = createNetwork(['a']);
+    const host = network.host('a');
+    const port = await echoIn(network, host, children);
+    const echo = createServer((c) => c.on('error', () => {}).pipe(c));
+    server = echo;
+    await new Promise<void>((resolve) => echo.listen(0, network?.gateway, resolve));
+    const outbound = echoClientIn(network, host, network.gateway, (echo.address() as { port: number }).port);
+    children.push(outbound.child);
+    await outbound.next();
+    const delay = await startHostDelay(host.namespace, host.address, DELAY_MS, 'incoming');
+    const proxied = await open(host.address, port);
+    sockets.push(proxied);
+    expect(await fastest(proxied, 3)).toBeGreaterThanOrEqual(2 * DELAY_MS - 5);
+    // Several of the proxy's rounds later, the host's connection out is still the one it had.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const map = execFileSync(
+      'ip',
+      ['netns', 'exec', host.namespace, 'nft', 'list', 'map', 'ip', 'hedge_delay', 'out'],
+      { encoding: 'utf8' },
+    );
+    expect(map).not.toContain('elements');
+    await delay.stop();
+    expect(tables(host)).not.toContain('hedge_delay');
+    // It was never reset: the client printed nothing since its first round trips.
+    outbound.child.kill('SIGKILL');
+    expect(await Promise.race([outbound.next(), new Promise((r) => setTimeout(() => r('none'), 200))])).toBe(
+      'none',
+    );
+  });
 });

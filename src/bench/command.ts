@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import {
   choiceListOption,
+  choiceOption,
   defaulted,
   durationOption,
   heartbeatArgs,
@@ -24,6 +25,7 @@ import {
   SPARES,
   settingOption,
 } from '../common/settings.js';
+import { DELAY_SCOPES, type DelayScope } from '../fault-injector/host-delay-rules.js';
 import {
   CONFIG_NAMES,
   type ConfigName,
@@ -129,6 +131,7 @@ interface BenchCliOptions {
   hosts: number;
   hostDownFor: number;
   hostDelay: number;
+  hostDelayScope: DelayScope;
   out?: string;
   dataDir?: string;
   databaseUrl?: string;
@@ -237,6 +240,14 @@ export function benchCommand(): Command {
         '100ms',
       ),
     )
+    .addOption(
+      defaulted(
+        '--host-delay-scope <scope>',
+        'which of the host’s connections a delay covers: all (to it and from it, to the database and feeds) or incoming',
+        choiceOption(DELAY_SCOPES),
+        'all',
+      ),
+    )
     .addOption(settingOption({ ...HEARTBEAT_INTERVAL, description: "the managers' heartbeat interval" }))
     .addOption(settingOption({ ...HEARTBEAT_TIMEOUT, description: "the managers' heartbeat timeout" }))
     .addOption(settingOption({ ...POOL, description: "each replica's database connections" }))
@@ -303,6 +314,7 @@ export function benchCommand(): Command {
         hosts: opts.hosts,
         hostDownMs: opts.hostDownFor,
         hostDelayMs: opts.hostDelay,
+        hostDelayScope: opts.hostDelayScope,
         outDir,
         force: opts.force ?? false,
         command: `npx hedge ${process.argv.slice(2).join(' ')}`,

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
 import { liveFeeds } from '../common/live-feeds.js';
 import { primaryPostmaster } from '../common/primary-postmaster.js';
+import type { DelayScope } from '../fault-injector/host-delay-rules.js';
 import { FaultInjector, type FaultKind, type Injection } from '../fault-injector/injector.js';
 
 /** One injected fault, followed through the manager's status to its end. */
@@ -31,8 +32,9 @@ export interface FaultTrackerOptions {
   hangMs: number;
   /** How long a partitioned host is cut off, a delay lasts, or a crashed one down before `restartHost`. */
   hostDownMs?: number;
-  /** What a delay adds to each chunk of the host's connections, each way. */
+  /** What a delay adds to each chunk of the host's connections, each way, and to which. */
   hostDelayMs?: number;
+  hostDelayScope?: DelayScope;
   restartHost?: (host: string) => void;
   /** The database, for db-primary faults. */
   databaseUrl?: string;
@@ -67,6 +69,7 @@ export class FaultTracker {
         hangMs: options.hangMs,
         hostDownMs: options.hostDownMs,
         hostDelayMs: options.hostDelayMs,
+        hostDelayScope: options.hostDelayScope,
         restartHost: options.restartHost,
         slowDelayMs: 0,
         slowDurationMs: 0,

@@ -9,6 +9,7 @@ import { createPool } from '../common/database.js';
 import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../common/verify-database.js';
+import type { DelayScope } from '../fault-injector/host-delay-rules.js';
 import { servingCount, spareCount } from '../ui/status-view.js';
 import { faultWindows, overlapsFault, type RunSummary, summarizeRun } from './analysis.js';
 import { type BenchHosts, createBenchHosts } from './bench-hosts.js';
@@ -45,8 +46,9 @@ export interface BenchOptions {
   hosts?: number;
   /** How long a partitioned host is cut off, a delay lasts, or a crashed one down before its agent starts again. */
   hostDownMs?: number;
-  /** What a delay adds to each chunk of a host's connections, each way. */
+  /** What a delay adds to each chunk of a host's connections, each way, and to which. */
   hostDelayMs?: number;
+  hostDelayScope?: DelayScope;
   outDir: string;
   /** Write into an outDir that already holds files (an earlier run's); without it the bench refuses to start. */
   force?: boolean;
@@ -451,6 +453,7 @@ async function measure(
           hangMs: options.hangMs,
           hostDownMs: options.hostDownMs,
           hostDelayMs: options.hostDelayMs,
+          hostDelayScope: options.hostDelayScope,
           restartHost: context.restartHost,
           databaseUrl: context.databaseUrl,
           dataDir: context.dataDir,

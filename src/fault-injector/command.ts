@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   choiceListOption,
+  choiceOption,
   defaulted,
   durationOption,
   intOption,
@@ -11,6 +12,7 @@ import { formatDuration } from '../common/duration.js';
 import { stopOnSignals } from '../common/hedge-process.js';
 import { withRunningSystemOptions } from '../common/running-system-options.js';
 import { DATABASE_URL, MANAGER_ADDRESS, requireSetting, resolveDataDir } from '../common/settings.js';
+import { DELAY_SCOPES, type DelayScope } from './host-delay-rules.js';
 import { FAULT_KINDS, type FaultKind } from './injector.js';
 
 interface InjectCliOptions {
@@ -27,6 +29,7 @@ interface InjectCliOptions {
   hangFor: number;
   downFor: number;
   delay: number;
+  delayScope: DelayScope;
   slowDelay: number;
   slowFor: number;
 }
@@ -99,6 +102,14 @@ export function injectCommand(): Command {
     )
     .addOption(
       defaulted(
+        '--delay-scope <scope>',
+        'which of a host’s connections a delay covers: all (to it and from it, to the database and feeds) or incoming',
+        choiceOption(DELAY_SCOPES),
+        'all',
+      ),
+    )
+    .addOption(
+      defaulted(
         '--slow-delay <duration>',
         'latency a slow fault adds to every call',
         durationOption,
@@ -127,6 +138,7 @@ export function injectCommand(): Command {
           hangMs: opts.hangFor,
           hostDownMs: opts.downFor,
           hostDelayMs: opts.delay,
+          hostDelayScope: opts.delayScope,
           slowDelayMs: opts.slowDelay,
           slowDurationMs: opts.slowFor,
         },

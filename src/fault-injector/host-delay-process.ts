@@ -2,11 +2,17 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { DelayProxy } from './delay-proxy.js';
-import { DELAY_TABLE, DIAL_PORTS, delayTableRules } from './host-delay-rules.js';
+import {
+  DELAY_SCOPES,
+  DELAY_TABLE,
+  type DelayScope,
+  DIAL_PORTS,
+  delayTableRules,
+} from './host-delay-rules.js';
 
 /**
  * The delay fault's process, run inside the delayed host's network namespace
- * (`ip netns exec`) by host-delay.ts: `node host-delay-process.js <address> <delay ms>`.
+ * (`ip netns exec`) by host-delay.ts: `node host-delay-process.js <address> <delay ms> <all|incoming>`.
  *
  * Both ways of the host's link. In: every TCP port listening on the host (its
  * agent, its replicas, whatever starts there later) gets a DelayProxy
@@ -17,7 +23,7 @@ import { DELAY_TABLE, DIAL_PORTS, delayTableRules } from './host-delay-rules.js'
  * (the database, the feeds, ...) gets a listener on 127.0.0.1, and an output
  * rule redirects the host's new connections to that destination there; the
  * proxy dials the destination from a port of DIAL_PORTS, which the rule leaves
- * alone. NAT applies to new connections only, so a port's or destination's
+ * alone (not with scope `incoming`). NAT applies to new connections only, so a port's or destination's
  * established connections are reset (`ss -K`) as soon as it is mapped: they
  * reconnect, through the proxy. The sockets are read again every REFRESH_MS,
  * so replicas started or stopped during the delay are mapped and unmapped, and
@@ -33,10 +39,10 @@ const REFRESH_MS = 200;
 const CLOSING_MS = 300;
 const run = promisify(execFile);
 
-const [address, delayArg] = process.argv.slice(2);
+const [address, delayArg, scope] = process.argv.slice(2);
 const delayMs = Number(delayArg);
-if (!address || !Number.isFinite(delayMs) || delayMs < 0) {
-  process.stderr.write('usage: host-delay-process.js <address> <delay ms>\n');
+if (!address || !Number.isFinite(delayMs) || delayMs < 0 || !DELAY_SCOPES.includes(scope as DelayScope)) {
+  process.stderr.write('usage: host-delay-process.js <address> <delay ms> <all|incoming>\n');
   process.exit(2);
 }
 const proxy = new DelayProxy(delayMs);
@@ -125,7 +131,8 @@ async function resetOutgoing(destination: { host: string; port: number }): Promi
 
 async function refresh(): Promise<void> {
   const { all, delayed: ports } = await listeningPorts();
-  for (const [key, destination] of await outgoingDestinations(all)) {
+  const outgoing = scope === 'all' ? await outgoingDestinations(all) : new Map();
+  for (const [key, destination] of outgoing) {
     if (mappedOut.has(key) || stopping) continue;
     const via = await proxy.listen('127.0.0.1', destination, dialFrom);
     mappedOut.set(key, via);

@@ -2,6 +2,14 @@
 export const DELAY_TABLE = 'hedge_delay';
 
 /**
+ * What a delay covers: `all` the host's TCP connections (those other hosts make
+ * to it and those it makes, to the database and the feeds), or only the
+ * `incoming` ones (a host far from its clients and manager, near its database).
+ */
+export type DelayScope = 'all' | 'incoming';
+export const DELAY_SCOPES: readonly DelayScope[] = ['all', 'incoming'];
+
+/**
  * The local ports the proxy dials other hosts from: below the namespace's
  * ephemeral range (32768-60999 by default, checked when the delay starts), so
  * that no other socket of the host has one, and the output rule can leave the

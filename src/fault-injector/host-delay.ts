@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PACKAGE_ROOT } from '../common/paths.js';
-import { DELAY_TABLE } from './host-delay-rules.js';
+import { DELAY_TABLE, type DelayScope } from './host-delay-rules.js';
 
 /** The compiled process that delays a host's traffic from inside its namespace (host-delay-process.ts). */
 const HOST_DELAY_PROCESS = resolve(PACKAGE_ROOT, 'dist/fault-injector/host-delay-process.js');
@@ -41,20 +41,30 @@ function removeTable(namespace: string): void {
 
 /**
  * Adds `delayMs` to every chunk of every TCP connection other hosts make to
- * the host at `address` (namespace `namespace`), each way, from now until
- * `stop`: its established ones are reset to make them reconnect through the
- * proxy. A child of this process, which dies with it (its stdin closes).
+ * the host at `address` (namespace `namespace`), and with scope `all` of those
+ * it makes to other hosts, each way, from now until `stop`: its established
+ * ones are reset to make them reconnect through the proxy. A child of this process, which dies with it (its stdin closes).
  */
 export async function startHostDelay(
   namespace: string,
   address: string,
   delayMs: number,
+  scope: DelayScope = 'all',
 ): Promise<HostDelay> {
   const missing = missingNft();
   if (missing) throw new Error(missing);
   const child = spawn(
     'ip',
-    ['netns', 'exec', namespace, process.execPath, HOST_DELAY_PROCESS, address, String(Math.round(delayMs))],
+    [
+      'netns',
+      'exec',
+      namespace,
+      process.execPath,
+      HOST_DELAY_PROCESS,
+      address,
+      String(Math.round(delayMs)),
+      scope,
+    ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let stderr = '';

@@ -1,6 +1,7 @@
 import { simulatedHostAt } from '../common/netns.js';
 import type { HostStatus__Output } from '../gen/hedge/v1/HostStatus.js';
 import { startHostDelay } from './host-delay.js';
+import type { DelayScope } from './host-delay-rules.js';
 
 /**
  * Faults of a whole host: `partition` takes its link down (peers see silence,
@@ -22,8 +23,9 @@ export function isHostFault(kind: string): kind is HostFaultKind {
 export interface HostFaultOptions {
   /** How long the host is cut off, delayed, or down (silent) after a crash before its link and `restart` bring it back. */
   downMs: number;
-  /** What a delay adds to each chunk, each way. */
+  /** What a delay adds to each chunk, each way, and to which connections. */
   delayMs?: number;
+  delayScope?: DelayScope;
   /** Brings a crashed host's processes back once its link is up (a bench's agent); without it none runs there. */
   restart?: (host: string) => void;
   /** Schedules the heal; the injector runs it early when told to stop at once. */
@@ -46,7 +48,12 @@ export async function actOnHost(
       simulated.partition();
       options.scheduleHeal(() => simulated.heal(), options.downMs);
     } else if (kind === 'delay') {
-      const delay = await startHostDelay(simulated.namespace, address, options.delayMs ?? 100);
+      const delay = await startHostDelay(
+        simulated.namespace,
+        address,
+        options.delayMs ?? 100,
+        options.delayScope,
+      );
       options.scheduleHeal(delay.stop, options.downMs);
     } else {
       if (simulated.crash().length === 0) {

@@ -8,6 +8,7 @@ import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { HostStatus__Output } from '../gen/hedge/v1/HostStatus.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
 import { channelCredentials } from '../tls/transport.js';
+import type { DelayScope } from './host-delay-rules.js';
 import { actOnHost, type HostFaultKind, isHostFault } from './host-faults.js';
 
 /**
@@ -43,8 +44,9 @@ export interface InjectorOptions {
   hangMs: number;
   /** How long a partition or a delay lasts before the host's link comes up again, or a crashed host is down. */
   hostDownMs?: number;
-  /** What a `delay` adds to each chunk of the host's connections, each way. */
+  /** What a `delay` adds to each chunk of the host's connections, each way, and to which (default all). */
   hostDelayMs?: number;
+  hostDelayScope?: DelayScope;
   /** Brings a crashed host's processes back (a bench restarts its agent); without it the host stays down. */
   restartHost?: (host: string) => void;
   slowDelayMs: number;
@@ -292,6 +294,7 @@ export class FaultInjector {
     const failure = await actOnHost(kind, host, {
       downMs,
       delayMs: this.options.hostDelayMs,
+      delayScope: this.options.hostDelayScope,
       restart: this.options.restartHost,
       scheduleHeal: (heal, afterMs) => {
         // A delayed host stays reachable: it is delayed once at a time.
