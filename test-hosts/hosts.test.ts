@@ -151,7 +151,7 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     });
   });
 
-  it('hedge inject host-crash (every process on the host): no call fails, its replica is replaced on another host; a new agent there lists none of the old, and a replica moves back home', async () => {
+  it('hedge inject host-crash (every process on the host killed, its link down: silent): no call fails, its replica is replaced on another host; a new agent there lists none of the old, and a replica moves back home', async () => {
     await hostLost('host-crash', [], async (c, host, run) => {
       expect(await run.exited).toBe(0);
       expect(c.network.pids(c.network.host(host))).toEqual([]);
