@@ -160,7 +160,7 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     });
   });
 
-  it('hedge inject delay: trades go on without a failed call while the peers reconnect to the host through the delaying proxy, and once it ends no rule or proxy is left', async () => {
+  it('hedge inject delay: trades go on without a failed call while the peers reconnect to the host through the delaying proxy, and once it ends (or Ctrl-C) no rule or proxy is left', async () => {
     const { c } = await ready();
     const sessions = await Promise.all(Array.from({ length: 3 }, () => c.session()));
     const trading = keepTrading(sessions, c.quotes);
@@ -212,6 +212,15 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     expect(await run.exited).toBe(0);
     expect(nftTables(c, host)).not.toContain('hedge_delay');
     expect(delayProxies(c, host)).toEqual([]);
+    // Interrupted, the injector ends a delay under way before it exits.
+    const again = c.inject(['--kinds', 'delay', '--down-for', '10m', '--at', '0s', '--seed', '3']);
+    const second = await again.injection;
+    expect(second.outcome).toBe('injected');
+    const secondHost = second.target?.id ?? '';
+    expect(delayProxies(c, secondHost)).toHaveLength(1);
+    expect(await again.interrupt()).toBe(0);
+    expect(nftTables(c, secondHost)).not.toContain('hedge_delay');
+    expect(delayProxies(c, secondHost)).toEqual([]);
     const okAfter = trading.ok();
     while (trading.ok() < okAfter + 30) await new Promise((r) => setTimeout(r, 50));
     await c.waitFor('three serving, one per host', spread);
