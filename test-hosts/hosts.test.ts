@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ManagerStatus } from '../src/client/manager-client.js';
 import { verifyDatabase } from '../src/common/verify-database.js';
@@ -10,6 +13,22 @@ import {
   sharesByUser,
   startMultiHost,
 } from './support/multi-host.js';
+
+/** The delay fault's proxies running in the host's namespace. */
+function delayProxies(c: MultiHost, host: string): number[] {
+  return c.network.pids(c.network.host(host)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('host-delay-process');
+    } catch {
+      return false;
+    }
+  });
+}
+
+const nftTables = (c: MultiHost, host: string) =>
+  execFileSync('ip', ['netns', 'exec', c.network.host(host).namespace, 'nft', 'list', 'tables'], {
+    encoding: 'utf8',
+  });
 
 const serving = (s: ManagerStatus) => s.replicas.filter((r) => r.state === 'REPLICA_STATE_SERVING');
 const hostOf = (s: ManagerStatus, id: string) => s.replicas.find((r) => r.id === id)?.host;
@@ -136,13 +155,82 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     });
   });
 
-  it('hedge inject host-crash (every process on the host): no call fails, its replica is replaced on another host; a new agent there lists none of the old, and a replica moves back home', async () => {
+  it('hedge inject host-crash (every process on the host killed, its link down: silent): no call fails, its replica is replaced on another host; a new agent there lists none of the old, and a replica moves back home', async () => {
     await hostLost('host-crash', [], async (c, host, run) => {
       expect(await run.exited).toBe(0);
-      expect(c.network.crash(c.network.host(host))).toEqual([]);
+      expect(c.network.pids(c.network.host(host))).toEqual([]);
       // The host comes back with a fresh agent on the same address: nothing of the old runs there.
       await c.restartAgent(host);
     });
+  });
+
+  it('hedge inject delay: trades go on without a failed call while the peers reconnect to the host through the delaying proxy, and once it ends (or Ctrl-C) no rule or proxy is left', async () => {
+    const { c } = await ready();
+    const sessions = await Promise.all(Array.from({ length: 3 }, () => c.session()));
+    const trading = keepTrading(sessions, c.quotes);
+    while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
+    const run = c.inject([
+      '--kinds',
+      'delay',
+      '--delay',
+      '100ms',
+      '--down-for',
+      '15s',
+      '--at',
+      '0s',
+      '--seed',
+      '3',
+    ]);
+    const injection = await run.injection;
+    expect(injection.outcome).toBe('injected');
+    const host = injection.target?.id ?? '';
+    expect(REPLICA_HOSTS).toContain(host);
+    expect(nftTables(c, host)).toContain('hedge_delay');
+    const [proxy] = delayProxies(c, host);
+    expect(proxy).toBeGreaterThan(0);
+    // The connections to and from the host were reset and came back through the proxy: it holds
+    // connections from off the host (clients, the manager) and to the database, which it dials.
+    const address = c.network.host(host).address;
+    const dbPort = new URL(c.dbUrl).port;
+    for (;;) {
+      const held = execFileSync(
+        'ip',
+        ['netns', 'exec', c.network.host(host).namespace, 'ss', '-tnpH', 'state', 'established'],
+        { encoding: 'utf8' },
+      )
+        .split('\n')
+        .filter((l) => l.includes(`pid=${proxy},`))
+        .map((l) => l.trim().split(/\s+/).slice(2, 4));
+      const fromOff = held.some(([, peer]) => !peer?.startsWith(`${address}:`));
+      const toDatabase = held.some(([, peer]) => peer === `${c.network.gateway}:${dbPort}`);
+      if (fromOff && toDatabase) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // A call to the host's agent on a new channel: its TLS handshake and the call pay the delay each
+    // way, at least twice (a lower bound only).
+    const start = performance.now();
+    await c.listOn(host);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(2 * 100);
+    const okDelayed = trading.ok();
+    while (trading.ok() < okDelayed + 30) await new Promise((r) => setTimeout(r, 50));
+    expect(await run.exited).toBe(0);
+    expect(nftTables(c, host)).not.toContain('hedge_delay');
+    expect(delayProxies(c, host)).toEqual([]);
+    // Interrupted, the injector ends a delay under way before it exits.
+    const again = c.inject(['--kinds', 'delay', '--down-for', '10m', '--at', '0s', '--seed', '3']);
+    const second = await again.injection;
+    expect(second.outcome).toBe('injected');
+    const secondHost = second.target?.id ?? '';
+    expect(delayProxies(c, secondHost)).toHaveLength(1);
+    expect(await again.interrupt()).toBe(0);
+    expect(nftTables(c, secondHost)).not.toContain('hedge_delay');
+    expect(delayProxies(c, secondHost)).toEqual([]);
+    const okAfter = trading.ok();
+    while (trading.ok() < okAfter + 30) await new Promise((r) => setTimeout(r, 50));
+    await c.waitFor('three serving, one per host', spread);
+    const result = await trading.stop();
+    await expectExactlyOnce(c, result);
+    expectNoDoubles(c.views);
   });
 
   it("partition the manager's host: clients keep trading on the last view, no replica is killed, and views continue after healing", async () => {

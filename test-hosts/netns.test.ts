@@ -26,7 +26,7 @@ describe('simulated hosts (network namespaces)', () => {
     network?.teardown();
   });
 
-  it('connects hosts over the bridge; a partition is silence, heal restores it; a crash kills every process; teardown leaves nothing', async () => {
+  it('connects hosts over the bridge; a partition is silence, heal restores it; a crash kills every process and is silent until healed; teardown leaves nothing', async () => {
     network = createNetwork(['a', 'b']);
     const served = createServer((socket) => socket.end('hello'));
     server = served;
@@ -54,6 +54,11 @@ describe('simulated hosts (network namespaces)', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(network.crash(network.host('b')).length).toBeGreaterThan(0);
     expect(await exited).toBe('SIGKILL');
+    expect(network.pids(network.host('b'))).toEqual([]);
+    // A crashed host is silent, not refusing, until it comes back.
+    expect(await dial(network, 'b', port)).toBe('silence');
+    network.heal(network.host('b'));
+    expect(await dial(network, 'b', port)).toBe('hello');
 
     const { run } = network;
     network.teardown();

@@ -81,6 +81,11 @@ describe('hedge bench', () => {
       /unknown fault flood; expected none, crash, hang, db-primary, feed, overload, partition, host-crash/,
     ],
     [['bench', '--faults', 'none,partition'], /--faults partition needs hosts to lose: --hosts 3/],
+    [['bench', '--faults', 'delay'], /--faults delay needs hosts to lose: --hosts 3/],
+    [
+      ['bench', '--host-delay-scope', 'out'],
+      /'--host-delay-scope <scope>' argument 'out' is invalid\. expected one of all, incoming/,
+    ],
     [
       ['bench', '--hosts', '3', '--faults', 'host-crash', '--host-down-for', '10s'],
       /--host-down-for 10s must be shorter than --fault-interval 10s/,

@@ -223,6 +223,8 @@ describe('hedge inject', () => {
     [['--every', '0'], "option '--every <duration>' argument '0' is invalid. expected a duration above zero"],
     [['--at', '5s,5s,5s'], 'offset 5s is given twice; each must differ'],
     [['--at', '1s,2s,1000ms'], 'offset 1s is given twice; each must differ'],
+    [['--kinds', 'delay', '--delay', '0'], "option '--delay <duration>' argument '0' is invalid"],
+    [['--kinds', 'delay', '--delay-scope', 'out'], 'expected one of all, incoming'],
   ])('refuses %j: no injection is made', async (args, message) => {
     const run = await hedgeRun(['inject', '--manager', '127.0.0.1:1', ...args]);
     expect(run.stderr).toContain(message);

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import {
   choiceListOption,
+  choiceOption,
   defaulted,
   durationOption,
   heartbeatArgs,
@@ -24,6 +25,7 @@ import {
   SPARES,
   settingOption,
 } from '../common/settings.js';
+import { DELAY_SCOPES, type DelayScope } from '../fault-injector/host-delay-rules.js';
 import {
   CONFIG_NAMES,
   type ConfigName,
@@ -128,6 +130,8 @@ interface BenchCliOptions {
   hangFor: number;
   hosts: number;
   hostDownFor: number;
+  hostDelay: number;
+  hostDelayScope: DelayScope;
   out?: string;
   dataDir?: string;
   databaseUrl?: string;
@@ -145,7 +149,7 @@ export function benchCommand(): Command {
     .description(
       'Fault-injection benchmark: for each configuration (single, passive, active-nocache, active, hedged-2, deferred) and fault ' +
         '(none, crash, hang; or db-primary, the database primary SIGKILLed, with --target on `hedge up --ha`; or ' +
-        'partition and host-crash, a whole simulated host lost, with --hosts), C clients ' +
+        'partition and host-crash, a whole simulated host lost, or delay, its connections delayed, with --hosts), C clients ' +
         'trade for D seconds after a warm-up while a replica (or the primary) is crashed or hung every interval; records every request and fault, checks the database for duplicates after each run, and writes ' +
         'requests.ndjson, faults.ndjson, summary.json, report.md and SVG plots to a results folder. Starts its own ' +
         'system unless --target.',
@@ -223,9 +227,25 @@ export function benchCommand(): Command {
     .addOption(
       defaulted(
         '--host-down-for <duration>',
-        'how long a partition cuts a host off, or a crashed host stays down before its agent starts again',
+        'how long a partition cuts a host off or a delay lasts, or a crashed host stays down (silent) before its link is up and its agent starts again',
         positiveDurationOption,
         '5s',
+      ),
+    )
+    .addOption(
+      defaulted(
+        '--host-delay <duration>',
+        'what a delay fault adds to each chunk of the connections to a host, each way (a round trip pays it twice)',
+        positiveDurationOption,
+        '100ms',
+      ),
+    )
+    .addOption(
+      defaulted(
+        '--host-delay-scope <scope>',
+        'which of the host’s connections a delay covers: all (to it and from it, to the database and feeds) or incoming',
+        choiceOption(DELAY_SCOPES),
+        'all',
       ),
     )
     .addOption(settingOption({ ...HEARTBEAT_INTERVAL, description: "the managers' heartbeat interval" }))
@@ -293,6 +313,8 @@ export function benchCommand(): Command {
         hangMs: opts.hangFor,
         hosts: opts.hosts,
         hostDownMs: opts.hostDownFor,
+        hostDelayMs: opts.hostDelay,
+        hostDelayScope: opts.hostDelayScope,
         outDir,
         force: opts.force ?? false,
         command: `npx hedge ${process.argv.slice(2).join(' ')}`,

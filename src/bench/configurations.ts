@@ -5,7 +5,8 @@ export type ConfigName = 'single' | 'passive' | 'active-nocache' | 'active' | 'h
  * db-primary: SIGKILL the database primary's postmaster (a system of several database nodes, `hedge up --ha`);
  * feed: SIGKILL one of the two feeds (the bench restarts it on its port);
  * overload: no fault injected; two busy loops beside the system and more load than it sustains (spurious faults counted);
- * partition, host-crash: a simulated host (`--hosts`) cut off, or every process on it killed, for --host-down-for.
+ * partition, host-crash: a simulated host (`--hosts`) cut off, or every process on it killed and its link down, for --host-down-for;
+ * delay: the connections to such a host delayed by --host-delay each way, for --host-down-for.
  */
 export type FaultMode =
   | 'none'
@@ -15,7 +16,8 @@ export type FaultMode =
   | 'feed'
   | 'overload'
   | 'partition'
-  | 'host-crash';
+  | 'host-crash'
+  | 'delay';
 
 export const CONFIG_NAMES: readonly ConfigName[] = [
   'single',
@@ -34,6 +36,7 @@ export const FAULT_MODES: readonly FaultMode[] = [
   'overload',
   'partition',
   'host-crash',
+  'delay',
 ];
 /** What `hedge bench` runs unless told otherwise: the replica faults the seed measured. */
 export const DEFAULT_FAULT_MODES: readonly FaultMode[] = ['none', 'crash', 'hang'];

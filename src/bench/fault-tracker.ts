@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fetchStatus, managerClient } from '../client/manager-client.js';
 import { liveFeeds } from '../common/live-feeds.js';
 import { primaryPostmaster } from '../common/primary-postmaster.js';
+import type { DelayScope } from '../fault-injector/host-delay-rules.js';
 import { FaultInjector, type FaultKind, type Injection } from '../fault-injector/injector.js';
 
 /** One injected fault, followed through the manager's status to its end. */
@@ -29,8 +30,11 @@ export interface FaultTrackerOptions {
   atMs: number[];
   seed: number;
   hangMs: number;
-  /** How long a partitioned host is cut off, or a crashed one down before `restartHost`. */
+  /** How long a partitioned host is cut off, a delay lasts, or a crashed one down before `restartHost`. */
   hostDownMs?: number;
+  /** What a delay adds to each chunk of the host's connections, each way, and to which. */
+  hostDelayMs?: number;
+  hostDelayScope?: DelayScope;
   restartHost?: (host: string) => void;
   /** The database, for db-primary faults. */
   databaseUrl?: string;
@@ -64,6 +68,8 @@ export class FaultTracker {
         seed: options.seed,
         hangMs: options.hangMs,
         hostDownMs: options.hostDownMs,
+        hostDelayMs: options.hostDelayMs,
+        hostDelayScope: options.hostDelayScope,
         restartHost: options.restartHost,
         slowDelayMs: 0,
         slowDurationMs: 0,
@@ -90,7 +96,10 @@ export class FaultTracker {
 
   private onInjection(injection: Injection): void {
     if (injection.outcome !== 'injected' || !injection.target) return;
-    const casualties = injection.replicas;
+    // A delay takes no replica out: nothing for the manager to detect or replace (a fault it finds is
+    // spurious), and its window is the delay's own.
+    const delayed = this.options.kind === 'delay';
+    const casualties = delayed ? [] : injection.replicas;
     const first = casualties?.[0];
     const record: FaultRecord = {
       kind: this.options.kind,
@@ -104,6 +113,10 @@ export class FaultTracker {
       recovery_ms: null,
     };
     this.faults.push(record);
+    if (delayed) {
+      record.recovered_at_ms = injection.time_ms + (this.options.hostDownMs ?? 10_000);
+      return;
+    }
     this.following.push(record.kind === 'db-primary' ? this.followPromotion(record) : this.follow(record));
   }
 

@@ -9,6 +9,7 @@ import { createPool } from '../common/database.js';
 import { inDataDir } from '../common/paths.js';
 import { ProcessGroup } from '../common/process-group.js';
 import { verifyDatabase } from '../common/verify-database.js';
+import type { DelayScope } from '../fault-injector/host-delay-rules.js';
 import { servingCount, spareCount } from '../ui/status-view.js';
 import { faultWindows, overlapsFault, type RunSummary, summarizeRun } from './analysis.js';
 import { type BenchHosts, createBenchHosts } from './bench-hosts.js';
@@ -43,8 +44,11 @@ export interface BenchOptions {
   hangMs: number;
   /** Simulated hosts (network namespaces, as root) the replicas run on, an agent each; 0: none, one host. */
   hosts?: number;
-  /** How long a partitioned host is cut off, or a crashed one down before its agent starts again. */
+  /** How long a partitioned host is cut off, a delay lasts, or a crashed one down before its agent starts again. */
   hostDownMs?: number;
+  /** What a delay adds to each chunk of a host's connections, each way, and to which. */
+  hostDelayMs?: number;
+  hostDelayScope?: DelayScope;
   outDir: string;
   /** Write into an outDir that already holds files (an earlier run's); without it the bench refuses to start. */
   force?: boolean;
@@ -88,7 +92,7 @@ export function checkBenchOptions(options: BenchOptions): void {
         .join(', ')}); --configs has none of them`,
     );
   }
-  const hostFaults = options.faults.filter((f) => f === 'partition' || f === 'host-crash');
+  const hostFaults = options.faults.filter((f) => f === 'partition' || f === 'host-crash' || f === 'delay');
   if (hostFaults.length > 0 && !(options.hosts && options.hosts >= 2)) {
     throw new Error(
       `--faults ${hostFaults.join(',')} needs hosts to lose: --hosts 3 (simulated hosts, network namespaces, as root)`,
@@ -106,7 +110,9 @@ export function checkBenchOptions(options: BenchOptions): void {
   // `single` runs fault-free whatever --faults says.
   const faultRuns =
     configs.some((c) => c !== 'single') &&
-    options.faults.some((f) => f === 'crash' || f === 'hang' || f === 'partition' || f === 'host-crash');
+    options.faults.some(
+      (f) => f === 'crash' || f === 'hang' || f === 'partition' || f === 'host-crash' || f === 'delay',
+    );
   if (faultRuns && faultOffsets(options.durationMs, options.faultIntervalMs).length === 0) {
     const { durationMs: d, faultIntervalMs: i } = options;
     throw new Error(
@@ -446,6 +452,8 @@ async function measure(
           seed: options.seed,
           hangMs: options.hangMs,
           hostDownMs: options.hostDownMs,
+          hostDelayMs: options.hostDelayMs,
+          hostDelayScope: options.hostDelayScope,
           restartHost: context.restartHost,
           databaseUrl: context.databaseUrl,
           dataDir: context.dataDir,

@@ -14,8 +14,11 @@ import { isAlive } from './process-state.js';
  *
  * A partition takes the host's bridge port down: the host keeps its address and
  * routes, so packets in both directions vanish without an answer (peers see
- * silence and time out, never a refused connection). tc netem is not available
- * on these kernels, so no delay or loss is modelled.
+ * silence and time out, never a refused connection). A crash kills every
+ * process in the namespace and takes the link down too: the namespace's kernel
+ * would otherwise answer for the dead host with refused connections, where a
+ * real crashed host is silent until it comes back (`heal`). tc netem is not
+ * available on these kernels: a delay is modelled by a proxy (delay-proxy.ts).
  */
 export interface SimulatedHost {
   name: string;
@@ -39,9 +42,12 @@ export interface SimulatedNetwork {
   ): ReturnType<typeof spawn>;
   /** Cuts the host off: its link down, so peers see silence. */
   partition(host: SimulatedHost): void;
+  /** Brings a cut off or crashed host's link up again. */
   heal(host: SimulatedHost): void;
-  /** SIGKILLs every process in the host's namespace at once (a power cut). */
+  /** A power cut: SIGKILLs every process in the host's namespace at once and takes its link down (silence). */
   crash(host: SimulatedHost): number[];
+  /** The processes running in the host's namespace. */
+  pids(host: SimulatedHost): number[];
   /** Removes every namespace, link and bridge of the run (safe to call twice). */
   teardown(): void;
 }
@@ -145,16 +151,19 @@ function healLink(run: number, veth: string): void {
     if (ns.startsWith(namespacePrefix(run))) ipQuietly('-n', ns, 'neigh', 'flush', 'dev', 'eth0');
 }
 
-function crashNamespace(namespace: string): number[] {
-  let pids: number[] = [];
+function pidsIn(namespace: string): number[] {
   try {
-    pids = ip('netns', 'pids', namespace)
+    return ip('netns', 'pids', namespace)
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map(Number);
   } catch {
     return [];
   }
+}
+
+function killNamespace(namespace: string): number[] {
+  const pids = pidsIn(namespace);
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -165,11 +174,18 @@ function crashNamespace(namespace: string): number[] {
   return pids;
 }
 
+/** Silent, as a crashed host is: the link goes down before the processes die, so no RST or FIN leaves. */
+function crashHost(namespace: string, veth: string): number[] {
+  partitionLink(veth);
+  return killNamespace(namespace);
+}
+
 /** A simulated host of a running network, found by its address, and its faults. */
 export interface AttachedHost extends SimulatedHost {
   partition(): void;
   heal(): void;
   crash(): number[];
+  pids(): number[];
 }
 
 /**
@@ -192,7 +208,8 @@ export function simulatedHostAt(address: string): AttachedHost | undefined {
     address,
     partition: () => partitionLink(veth),
     heal: () => healLink(run, veth),
-    crash: () => crashNamespace(namespace),
+    crash: () => crashHost(namespace, veth),
+    pids: () => pidsIn(namespace),
   };
 }
 
@@ -213,7 +230,7 @@ export function createNetwork(names: string[]): SimulatedNetwork {
   const teardown = () => {
     if (tornDown) return;
     tornDown = true;
-    for (const host of hosts) network.crash(host);
+    for (const host of hosts) killNamespace(host.namespace);
     removeRun(run);
   };
   const network: SimulatedNetwork = {
@@ -229,7 +246,8 @@ export function createNetwork(names: string[]): SimulatedNetwork {
       spawn('ip', ['netns', 'exec', host.namespace, command, ...args], options),
     partition: (host) => partitionLink(veth(host)),
     heal: (host) => healLink(run, veth(host)),
-    crash: (host) => crashNamespace(host.namespace),
+    crash: (host) => crashHost(host.namespace, veth(host)),
+    pids: (host) => pidsIn(host.namespace),
     teardown,
   };
   try {

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   choiceListOption,
+  choiceOption,
   defaulted,
   durationOption,
   intOption,
@@ -11,6 +12,7 @@ import { formatDuration } from '../common/duration.js';
 import { stopOnSignals } from '../common/hedge-process.js';
 import { withRunningSystemOptions } from '../common/running-system-options.js';
 import { DATABASE_URL, MANAGER_ADDRESS, requireSetting, resolveDataDir } from '../common/settings.js';
+import { DELAY_SCOPES, type DelayScope } from './host-delay-rules.js';
 import { FAULT_KINDS, type FaultKind } from './injector.js';
 
 interface InjectCliOptions {
@@ -26,6 +28,8 @@ interface InjectCliOptions {
   min?: number;
   hangFor: number;
   downFor: number;
+  delay: number;
+  delayScope: DelayScope;
   slowDelay: number;
   slowFor: number;
 }
@@ -49,7 +53,10 @@ export function injectCommand(): Command {
         "below the minimum of serving replicas; or db-primary (SIGKILL the database primary's postmaster, for " +
         '`hedge up --ha`), or feed (SIGKILL a seeded-random stock feed of the data directory, never the last ' +
         'one running); or partition (take a host’s link down for --down-for, so peers see silence) or ' +
-        'host-crash (SIGKILL every process on a host; it stays down) at a seeded-random host of the manager’s ' +
+        'host-crash (SIGKILL every process on a host and take its link down for --down-for, silent as a crashed ' +
+        'host; then its link is up with nothing running) or delay (add --delay to each chunk of the TCP ' +
+        'connections other hosts make to a host, each way, for --down-for; its established ones are reset to ' +
+        'reconnect through the delaying proxy; needs nft) at a seeded-random host of the manager’s ' +
         'that runs a serving replica, never below the minimum: simulated hosts only (network namespaces, as ' +
         'root; `hedge bench --hosts`). Prints one JSON line per injection. Runs on the replicas’ machine.',
     ),
@@ -80,9 +87,25 @@ export function injectCommand(): Command {
     .addOption(
       defaulted(
         '--down-for <duration>',
-        'how long a partitioned host stays cut off before its link is up again',
+        'how long a partitioned or crashed host stays cut off before its link is up again (a delay: how long it lasts)',
         positiveDurationOption,
         '10s',
+      ),
+    )
+    .addOption(
+      defaulted(
+        '--delay <duration>',
+        'what a delay fault adds to each chunk of a host’s connections, each way (a round trip pays it twice)',
+        positiveDurationOption,
+        '100ms',
+      ),
+    )
+    .addOption(
+      defaulted(
+        '--delay-scope <scope>',
+        'which of a host’s connections a delay covers: all (to it and from it, to the database and feeds) or incoming',
+        choiceOption(DELAY_SCOPES),
+        'all',
       ),
     )
     .addOption(
@@ -114,6 +137,8 @@ export function injectCommand(): Command {
           minimum: opts.min,
           hangMs: opts.hangFor,
           hostDownMs: opts.downFor,
+          hostDelayMs: opts.delay,
+          hostDelayScope: opts.delayScope,
           slowDelayMs: opts.slowDelay,
           slowDurationMs: opts.slowFor,
         },
@@ -128,8 +153,9 @@ export function injectCommand(): Command {
       };
       stopOnSignals(
         async () => {
-          // A partition under way heals now: an interrupted injector leaves no host cut off.
+          // A partition or delay under way heals now: an interrupted injector leaves no host cut off or delayed.
           injector.stop(true);
+          await injector.finished;
           verdict();
         },
         (err) => process.stderr.write(`hedge inject: ${(err as Error).message}\n`),

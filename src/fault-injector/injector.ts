@@ -8,12 +8,13 @@ import { deadlineAfter, invoke } from '../common/rpc.js';
 import type { HostStatus__Output } from '../gen/hedge/v1/HostStatus.js';
 import type { ReplicaStatus__Output } from '../gen/hedge/v1/ReplicaStatus.js';
 import { channelCredentials } from '../tls/transport.js';
+import type { DelayScope } from './host-delay-rules.js';
 import { actOnHost, type HostFaultKind, isHostFault } from './host-faults.js';
 
 /**
  * `db-primary`: SIGKILL the postmaster of the database's primary (needs `databaseUrl`);
  * `feed`: SIGKILL one of the stock feeds (found through the data directory's run files), never the last one.
- * `partition`, `host-crash`: a whole host of the manager's (host-faults.ts).
+ * `partition`, `host-crash`, `delay`: a whole host of the manager's (host-faults.ts).
  */
 export type FaultKind = 'crash' | 'hang' | 'slow' | 'db-primary' | 'feed' | HostFaultKind;
 export const FAULT_KINDS: readonly FaultKind[] = [
@@ -24,6 +25,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'feed',
   'partition',
   'host-crash',
+  'delay',
 ];
 
 export interface InjectorOptions {
@@ -40,8 +42,11 @@ export interface InjectorOptions {
   /** Never leave fewer serving replicas than this (default: the manager's minimum). */
   minimum?: number;
   hangMs: number;
-  /** How long a partition lasts before the host's link comes up again, or a crashed host is down. */
+  /** How long a partition or a delay lasts before the host's link comes up again, or a crashed host is down. */
   hostDownMs?: number;
+  /** What a `delay` adds to each chunk of the host's connections, each way, and to which (default all). */
+  hostDelayMs?: number;
+  hostDelayScope?: DelayScope;
   /** Brings a crashed host's processes back (a bench restarts its agent); without it the host stays down. */
   restartHost?: (host: string) => void;
   slowDelayMs: number;
@@ -58,7 +63,7 @@ export interface Injection {
   time: string;
   kind: FaultKind;
   target?: { id: string; pid: number; address: string };
-  /** A host fault's casualties: the replicas serving on the host. */
+  /** A host fault's casualties: the replicas serving on the host (a delay's: those it slows). */
   replicas?: { id: string; pid: number }[];
   outcome: 'injected' | 'skipped' | 'failed';
   detail?: string;
@@ -125,25 +130,40 @@ export class FaultInjector {
       this.manager.close();
     }
     if (healNow) for (const [timer, heal] of [...this.heals]) this.runHeal(timer, heal);
-    if (this.heals.size === 0) this.done();
+    if (this.heals.size === 0 && this.healing === 0) this.done();
   }
 
-  /** Heals still due, by their timers: a link is never left down when the injector is done. */
-  private readonly heals = new Map<NodeJS.Timeout, () => void>();
+  /** Hosts under a delay of this injector's. */
+  private readonly delayed = new Set<string>();
 
-  private scheduleHeal(heal: () => void, afterMs: number): void {
+  /** Heals still due, by their timers: a link is never left down when the injector is done. */
+  private readonly heals = new Map<NodeJS.Timeout, () => void | Promise<void>>();
+  /** Heals under way (a delay's proxy closing its connections): `finished` waits for them too. */
+  private healing = 0;
+
+  private scheduleHeal(heal: () => void | Promise<void>, afterMs: number): void {
     const timer: NodeJS.Timeout = setTimeout(() => this.runHeal(timer, heal), afterMs);
     this.heals.set(timer, heal);
   }
 
-  private runHeal(timer: NodeJS.Timeout, heal: () => void): void {
+  private runHeal(timer: NodeJS.Timeout, heal: () => void | Promise<void>): void {
     clearTimeout(timer);
     this.heals.delete(timer);
+    this.healing += 1;
+    const settle = () => {
+      this.healing -= 1;
+      if (this.stopped && this.heals.size === 0 && this.healing === 0) this.done();
+    };
+    let healed: void | Promise<void>;
     try {
-      heal();
-    } finally {
-      if (this.stopped && this.heals.size === 0) this.done();
+      healed = heal();
+    } catch (err) {
+      settle();
+      throw err;
     }
+    void Promise.resolve(healed)
+      .catch((err: Error) => process.stderr.write(`hedge inject: a heal failed: ${err.message}\n`))
+      .finally(settle);
   }
 
   /**
@@ -180,7 +200,8 @@ export class FaultInjector {
     );
     if (kind === 'db-primary') return this.killDatabasePrimary(base, serving.length);
     const minimum = this.options.minimum ?? status.minimum;
-    if (isHostFault(kind)) return this.faultHost(kind, base, status.hosts, serving, minimum);
+    if (isHostFault(kind))
+      return this.faultHost(kind, base, status.hosts, serving, kind === 'delay' ? 0 : minimum);
     if (serving.length - 1 < minimum) {
       return this.emit({
         ...base,
@@ -237,19 +258,24 @@ export class FaultInjector {
   }
 
   /**
-   * Partitions or crashes a seeded-random reachable host that runs a serving
-   * replica, if those serving elsewhere are at least the minimum.
+   * Partitions, crashes or delays a seeded-random reachable host that runs a
+   * serving replica, if those serving elsewhere are at least the minimum (a
+   * delay takes none out: it has no minimum).
    */
-  private faultHost(
+  private async faultHost(
     kind: HostFaultKind,
     base: Pick<Injection, 'time_ms' | 'time' | 'kind'>,
     hosts: HostStatus__Output[],
     serving: ReplicaStatus__Output[],
     minimum: number,
-  ): Injection {
+  ): Promise<Injection> {
     const on = (h: HostStatus__Output) => serving.filter((r) => r.host === h.name);
     const candidates = hosts.filter(
-      (h) => h.reachable && on(h).length > 0 && serving.length - on(h).length >= minimum,
+      (h) =>
+        h.reachable &&
+        !this.delayed.has(h.name) &&
+        on(h).length > 0 &&
+        serving.length - on(h).length >= minimum,
     );
     if (candidates.length === 0) {
       return this.emit({
@@ -265,16 +291,25 @@ export class FaultInjector {
     const host = this.pick(candidates);
     const victims = on(host);
     const downMs = this.options.hostDownMs ?? 10_000;
-    const failure = actOnHost(kind, host, {
+    const failure = await actOnHost(kind, host, {
       downMs,
+      delayMs: this.options.hostDelayMs,
+      delayScope: this.options.hostDelayScope,
       restart: this.options.restartHost,
-      scheduleHeal: (heal, afterMs) => this.scheduleHeal(heal, afterMs),
+      scheduleHeal: (heal, afterMs) => {
+        // A delayed host stays reachable: it is delayed once at a time.
+        if (kind === 'delay') this.delayed.add(host.name);
+        this.scheduleHeal(async () => {
+          await heal();
+          this.delayed.delete(host.name);
+        }, afterMs);
+      },
     });
-    if (failure === undefined) {
+    if (failure === undefined && kind !== 'delay') {
       const until = kind === 'partition' ? Date.now() + downMs : Number.POSITIVE_INFINITY;
       for (const r of victims) this.downUntil.set(r.pid, until);
-      this.injected += 1;
     }
+    if (failure === undefined) this.injected += 1;
     const injection = this.emit({
       ...base,
       target: { id: host.name, pid: 0, address: host.address },

@@ -32,6 +32,8 @@ export const REPLICA_HOSTS = ['h1', 'h2', 'h3'];
 export interface MultiHost {
   network: SimulatedNetwork;
   db: TestDatabase;
+  /** The database as the hosts reach it (through the relay on the bridge). */
+  dbUrl: string;
   feed: TestFeed;
   quotes: QuoteSource;
   managerAddress: string;
@@ -179,6 +181,7 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
     const cluster: MultiHost = {
       network,
       db,
+      dbUrl: dbUrl.toString(),
       feed,
       quotes,
       managerAddress,

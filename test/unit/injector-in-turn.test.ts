@@ -37,7 +37,7 @@ describe('injections due at one moment', () => {
 
   it('a host fault on a manager without hosts (no agents) is skipped with the reason, and touches nothing', async () => {
     const before = (await c.status()).replicas.map((r) => r.pid);
-    const lines = await injectAll(['partition', 'host-crash'], [0]);
+    const lines = await injectAll(['partition', 'host-crash', 'delay'], [0]);
     expect(lines.map((l) => [l.outcome, l.detail])).toEqual([
       ['skipped', 'the manager has no hosts (it runs without agents)'],
     ]);
