@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../common/logger.js';
 
@@ -52,6 +53,14 @@ class EtcdHttp {
 }
 
 export interface Leadership {
+  /**
+   * Whether the lease is still held by this process's own monotonic clock: a renewal
+   * sent less than LOST_AFTER_MS ago was answered. Asked before every action that
+   * changes the world (a view, a spawn, a kill, a registry write): a process resumed
+   * after a pause longer than the TTL must not act before its timer fires. False
+   * once, and the lease is given up as lost (`onLost` is called).
+   */
+  held(): boolean;
   /** Gives the key up at once (revokes the lease), so a standby takes over without waiting for the TTL. */
   release(): Promise<void>;
 }
@@ -92,11 +101,14 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
   const { log } = options;
   let waitingSaid = false;
   let lease: string | undefined;
+  /** When the grant of the lease now held was asked for: its TTL runs from no earlier. */
+  let grantedAt = 0;
   for (;;) {
     if (options.signal?.aborted) throw new Error('stopped while waiting for the manager lease');
     try {
       const range = await etcd.post<{ kvs?: unknown[] }>('/v3/kv/range', { key, keys_only: true });
       if (!range.kvs?.length) {
+        grantedAt = performance.now();
         const grant = await etcd.post<{ ID: string }>('/v3/lease/grant', { TTL: LEASE_TTL_SECONDS });
         lease = grant.ID;
         const txn = await etcd.post<TxnAnswer>('/v3/kv/txn', {
@@ -116,9 +128,10 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
     }
     await delay(STANDBY_POLL_MS);
   }
-  const held = lease as string;
-  log.info({ lease: held }, 'holding the manager lease: active');
-  let renewedAt = Date.now();
+  const id = lease as string;
+  log.info({ lease: id }, 'holding the manager lease: active');
+  // Monotonic: a wall clock stepped back (NTP) must not make an old renewal look recent.
+  let renewedAt = grantedAt;
   let ended = false;
   const lost = (why: string) => {
     if (ended) return;
@@ -126,18 +139,22 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
     clearInterval(timer);
     options.onLost(why);
   };
+  // etcd expires the key TTL after the last renewal it received, which came after `renewedAt`
+  // (the time it was sent); giving up a tick and a margin earlier means this manager has
+  // stopped acting before a standby can take the key.
+  const held = (): boolean => {
+    if (ended) return false;
+    const silentMs = performance.now() - renewedAt;
+    if (silentMs <= LOST_AFTER_MS) return true;
+    lost(`the manager lease was not renewed for ${Math.round(silentMs)} ms`);
+    return false;
+  };
   const timer = setInterval(() => {
-    // Checked before asking: a process resumed after a pause must not act as active. etcd
-    // expires the key TTL after the last renewal it received, which came after `renewedAt`
-    // (the time it was sent); giving up a tick and a margin earlier means this manager has
-    // stopped acting before a standby can take the key.
-    if (Date.now() - renewedAt > LOST_AFTER_MS) {
-      lost(`the manager lease was not renewed for ${Date.now() - renewedAt} ms`);
-      return;
-    }
-    const asked = Date.now();
+    // Checked before asking: a process resumed after a pause must not act as active.
+    if (!held()) return;
+    const asked = performance.now();
     etcd
-      .post<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: held })
+      .post<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: id })
       .then((answer) => {
         if (Number(answer.result?.TTL ?? 0) > 0) renewedAt = Math.max(renewedAt, asked);
         else lost('the manager lease expired');
@@ -145,11 +162,12 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
       .catch(() => {});
   }, KEEPALIVE_INTERVAL_MS);
   return {
+    held,
     release: async () => {
       if (ended) return;
       ended = true;
       clearInterval(timer);
-      await etcd.post('/v3/lease/revoke', { ID: held }).catch(() => {});
+      await etcd.post('/v3/lease/revoke', { ID: id }).catch(() => {});
     },
   };
 }
