@@ -16,6 +16,7 @@ import {
   addressOf,
   adoptedSlot,
   type Effect,
+  freeSpares,
   type HealthAnswer,
   isServing,
   newSlot,
@@ -398,7 +399,7 @@ export class Supervisor {
     const byId = (a: SlotState, b: SlotState) => a.id.localeCompare(b.id, 'en', { numeric: true });
     const slots = [...this.slots.values()].sort(byId);
     const needy = slots.filter(outOfView);
-    const spares = slots.filter((s) => s.phase.kind === 'spare');
+    const spares = freeSpares(slots, this.mover?.id);
     const pairs = Math.min(needy.length, spares.length);
     const swaps: [string, SlotEvent][] = [];
     for (let i = 0; i < pairs; i++) {
@@ -421,7 +422,7 @@ export class Supervisor {
   private rejuvenate(): void {
     const slots = [...this.slots.values()];
     if (this.stopped || slots.some((s) => s.phase.kind === 'draining')) return;
-    const spare = slots.find((s) => s.phase.kind === 'spare');
+    const [spare] = freeSpares(slots, this.mover?.id);
     if (!spare) return;
     const { maxRssBytes, maxAgeMs } = this.options.rejuvenate ?? {};
     const nowMs = Date.now();
