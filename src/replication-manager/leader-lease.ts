@@ -10,8 +10,12 @@ import type { Logger } from '../common/logger.js';
 export const LEASE_TTL_SECONDS = 2;
 /** How often the active manager renews its lease: several renewals per TTL, so one slow answer costs nothing. */
 const KEEPALIVE_INTERVAL_MS = 400;
-/** Without a renewal sent this long ago and answered, the lease is taken as lost (see the timer). */
-const LOST_AFTER_MS = LEASE_TTL_SECONDS * 1000 - KEEPALIVE_INTERVAL_MS - 300;
+/**
+ * Without a renewal sent this long ago and answered, the lease is taken as lost. Every
+ * action asks (`held`) when it is taken, so the margin below the TTL covers only the
+ * action itself and the standby's poll, not a timer's tick.
+ */
+const LOST_AFTER_MS = LEASE_TTL_SECONDS * 1000 - 500;
 /** How often a standby looks whether the key is free. */
 const STANDBY_POLL_MS = 200;
 /** One etcd request, before the next endpoint is asked. */
@@ -132,6 +136,15 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
   log.info({ lease: id }, 'holding the manager lease: active');
   // Monotonic: a wall clock stepped back (NTP) must not make an old renewal look recent.
   let renewedAt = grantedAt;
+  const keepAlive = async (): Promise<boolean> => {
+    const asked = performance.now();
+    const answer = await etcd.post<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: id });
+    if (Number(answer.result?.TTL ?? 0) <= 0) return false;
+    renewedAt = Math.max(renewedAt, asked);
+    return true;
+  };
+  // Renewed once before acting: on a loaded machine the grant and the put may have taken a while.
+  await keepAlive().catch(() => false);
   let ended = false;
   const lost = (why: string) => {
     if (ended) return;
@@ -140,8 +153,8 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
     options.onLost(why);
   };
   // etcd expires the key TTL after the last renewal it received, which came after `renewedAt`
-  // (the time it was sent); giving up a tick and a margin earlier means this manager has
-  // stopped acting before a standby can take the key.
+  // (the time it was sent); giving up a margin earlier, asked at every action, means this
+  // manager has stopped acting before a standby can take the key.
   const held = (): boolean => {
     if (ended) return false;
     const silentMs = performance.now() - renewedAt;
@@ -152,14 +165,12 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
   const timer = setInterval(() => {
     // Checked before asking: a process resumed after a pause must not act as active.
     if (!held()) return;
-    const asked = performance.now();
-    etcd
-      .post<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: id })
-      .then((answer) => {
-        if (Number(answer.result?.TTL ?? 0) > 0) renewedAt = Math.max(renewedAt, asked);
-        else lost('the manager lease expired');
-      })
-      .catch(() => {});
+    keepAlive().then(
+      (alive) => {
+        if (!alive) lost('the manager lease expired');
+      },
+      () => {},
+    );
   }, KEEPALIVE_INTERVAL_MS);
   return {
     held,
