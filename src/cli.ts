@@ -10,6 +10,7 @@ import {
   benchWorkloadCommand,
 } from './bench/command.js';
 import { benchManagerRestartCommand } from './bench/manager-restart-command.js';
+import { adminCommand } from './common/admin-command.js';
 import { examples } from './common/cli-options.js';
 import { dbCommand } from './common/db-command.js';
 import { PACKAGE_ROOT } from './common/paths.js';
@@ -50,6 +51,7 @@ const EXAMPLES: Record<string, string[]> = {
     'hedge workload FILE --mode passive --json',
   ],
   db: ['hedge db --data-dir /tmp/hedge'],
+  admin: ['hedge admin --data-dir /var/lib/hedge   # with DATABASE_URL set', 'hedge admin --reset'],
   feed: ['hedge feed --port 0 --tick 500ms', 'hedge feed --mode fixed --price ABC=12.50'],
   manager: ['hedge manager --replicas 3 --min 2 --heartbeat-interval 100ms'],
   replica: ['hedge replica --database-url postgres://localhost/hedge --port 0'],
@@ -80,6 +82,7 @@ for (const command of [
   verifyCommand(),
   workloadCommand(),
   dbCommand(),
+  adminCommand(),
   feedCommand(),
   managerCommand(),
   replicaCommand(),

@@ -6,9 +6,13 @@ import { type RunningAgent, runAgent } from '../src/agent/run-agent.js';
 import { createLogger } from '../src/common/logger.js';
 import { makeTempDataDir } from '../src/common/paths.js';
 import { hedgeProto } from '../src/common/proto.js';
+import { residentBytes } from '../src/common/replica-process.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import type { HostAgentClient } from '../src/gen/hedge/v1/HostAgent.js';
 import { agentChannelCredentials } from '../src/replication-manager/agent-credentials.js';
+import { AgentLauncher } from '../src/replication-manager/agents.js';
+import { useTestDatabase } from './support/database.js';
+import { useTestFeed } from './support/feed.js';
 
 describe('hedge agent: bad requests', () => {
   let dir: string;
@@ -84,4 +88,56 @@ describe('hedge agent: bad requests', () => {
     );
     expect(listed.replicas).toEqual([]);
   }, 60_000);
+});
+
+describe("hedge agent: a replica's resident memory", () => {
+  const db = useTestDatabase();
+  const feed = useTestFeed();
+  let agent: RunningAgent;
+  let launcher: AgentLauncher;
+  beforeAll(async () => {
+    agent = await runAgent(
+      {
+        name: 'h1',
+        host: '127.0.0.1',
+        port: 0,
+        replicaHost: '127.0.0.1',
+        dataDir: feed.dataDir,
+        databaseUrl: db.url,
+        stateDir: join(feed.dataDir, 'agent', 'h1'),
+      },
+      createLogger('test-agent'),
+    );
+    launcher = new AgentLauncher([{ name: 'h1', address: agent.address }], createLogger('test-manager'));
+    await launcher.connect();
+  });
+  afterAll(async () => {
+    launcher?.close();
+    await agent?.stop();
+  });
+
+  it('reaches the manager as it changes, not only as it was when the replica started (--rejuvenate-rss on remote hosts)', async () => {
+    const { pid } = await launcher.start('r1', { feed: feed.address }).ready;
+    try {
+      const atStart = launcher.residentBytes('r1', pid);
+      expect(atStart).toBeGreaterThan(0);
+      // The replica's own /proc entry moves as it runs (its pool, its periodic jobs, the collector)…
+      const deadline = Date.now() + 45_000;
+      while (residentBytes(pid) === atStart) {
+        if (Date.now() > deadline) throw new Error('the replica resident memory never changed');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // …and what the manager reads through the agent follows: a later reading, near /proc's.
+      for (;;) {
+        const told = launcher.residentBytes('r1', pid);
+        const now = residentBytes(pid) ?? 0;
+        if (told !== undefined && told !== atStart && Math.abs(told - now) < 4 * 1024 * 1024) break;
+        if (Date.now() > deadline) throw new Error(`told ${told} bytes, /proc says ${now}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await launcher.signal('r1', pid, 'SIGKILL');
+      await launcher.waitForExit('r1', pid, 10_000);
+    }
+  }, 90_000);
 });

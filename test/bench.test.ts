@@ -1,12 +1,23 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { faultOffsets } from '../src/bench/run-bench.js';
 import { CLI_PATH, PACKAGE_ROOT } from '../src/common/paths.js';
+import { isHedgeReplica } from '../src/common/replica-process.js';
+import { descendantsOf, waitUntilGone } from './support/processes.js';
 import { textOutsideSvg } from './support/svg-text.js';
 import { useTempDir } from './support/temp-dir.js';
+import { waitFor } from './support/wait.js';
 
 const run = promisify(execFile);
 /** A file of three lines, none a workload command (like /etc/passwd). */
@@ -139,6 +150,54 @@ describe('hedge bench', () => {
     const workload = (await run(process.execPath, [CLI_PATH, 'bench-workload', '--help'])).stdout;
     expect(workload.replace(/\s+/g, ' ')).toContain('--force write into an --out that holds files');
   });
+
+  it('interrupted (Ctrl-C) while its system runs, it stops every process it started and leaves no temporary directory', async () => {
+    const tmpdir = mkdtempSync(join(root.path, 'tmp-'));
+    // PostgreSQL runs as the postgres user under root: it must be able to enter the directory.
+    chmodSync(tmpdir, 0o755);
+    const bench = spawn(
+      process.execPath,
+      [
+        CLI_PATH,
+        'bench',
+        '--configs',
+        'single',
+        '--faults',
+        'none',
+        '--duration',
+        '5m',
+        '--out',
+        join(root.path, 'cut'),
+      ],
+      { env: { ...process.env, TMPDIR: tmpdir }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    bench.stderr?.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => bench.once('exit', (code) => resolve(code)));
+    try {
+      const pid = bench.pid as number;
+      // Its system is up: PostgreSQL, the manager and a replica run below it.
+      await waitFor(
+        'a replica below the bench',
+        () => {
+          if (bench.exitCode !== null) throw new Error(`the bench exited: ${stderr}`);
+          return descendantsOf(pid).some(isHedgeReplica);
+        },
+        120_000,
+        100,
+      );
+      expect(readdirSync(tmpdir).some((d) => d.startsWith('hedge-bench-'))).toBe(true);
+      const started = descendantsOf(pid);
+      bench.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(await waitUntilGone(started)).toEqual([]);
+      expect(readdirSync(tmpdir)).toEqual([]);
+    } finally {
+      bench.kill('SIGKILL');
+    }
+  }, 180_000);
 
   it('a very short run writes raw data, summary.json, report.md and plots that parse', async () => {
     const { stdout } = await run(

@@ -17,6 +17,7 @@ describe('hedge --help', () => {
     'inject',
     'verify',
     'db',
+    'admin',
     'feed',
     'manager',
     'replica',

@@ -64,6 +64,24 @@ describe('ProcessStateReader (the manager’s 100 ms /proc watch)', () => {
     expect(openStatFiles(pid)).toBe(0);
   });
 
+  it('closes the descriptor of a process not asked about again (a replica replaced for good), without another read', async () => {
+    const idle = new ProcessStateReader(200);
+    const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+    children.push(child);
+    const pid = child.pid as number;
+    try {
+      expect(idle.state(pid)).toBe('running');
+      expect(openStatFiles(pid)).toBe(1);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      // Nothing reads it again: the timer closes it once idle.
+      await waitFor('the idle descriptor to be closed', () => openStatFiles(pid) === 0, 20_000, 50);
+    } finally {
+      idle.close();
+    }
+  });
+
   it('says gone for a pid with no process, and close() closes every descriptor', () => {
     expect(reader.state(2 ** 22 + 1)).toBe('gone');
     const child = spawn('sleep', ['60'], { stdio: 'ignore' });

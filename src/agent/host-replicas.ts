@@ -29,10 +29,17 @@ interface Entry {
   child?: boolean;
   exitCode?: number;
   exitSignal?: string;
+  /** Resident memory as last told (read every USAGE_MS). */
+  rssBytes?: number;
 }
 
 /** How often every replica's /proc entry is read: a stop or an exit is reported within it. */
 const WATCH_MS = 100;
+/**
+ * How often resident memory is read: a replica whose RSS changed is told again, so the
+ * manager's --rejuvenate-rss sees it grow (its check runs every second too).
+ */
+const USAGE_MS = 1_000;
 
 /**
  * The replica processes of one host: started detached (they outlive the agent and
@@ -44,6 +51,7 @@ export class HostReplicas {
   private readonly entries = new Map<number, Entry>();
   private readonly listeners = new Set<(replica: HostReplica) => void>();
   private readonly timer = setInterval(() => this.watch(), WATCH_MS);
+  private readonly usageTimer = setInterval(() => this.tellUsage(), USAGE_MS);
 
   constructor(
     private readonly options: HostReplicasOptions,
@@ -134,6 +142,7 @@ export class HostReplicas {
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.usageTimer);
     this.listeners.clear();
   }
 
@@ -143,6 +152,17 @@ export class HostReplicas {
       // A child is a zombie until its exit event, which reports how it ended.
       if (state === 'gone' && entry.child) continue;
       if (state !== entry.state) this.changed(entry, state);
+    }
+  }
+
+  /** Each serving replica whose resident memory changed since last told: told again. */
+  private tellUsage(): void {
+    for (const entry of this.entries.values()) {
+      if (entry.state === 'gone' || entry.address === '') continue;
+      const rss = residentBytes(entry.pid);
+      if (rss === undefined || rss === entry.rssBytes) continue;
+      entry.rssBytes = rss;
+      this.emit(entry);
     }
   }
 
@@ -186,7 +206,7 @@ function wire(entry: Entry): HostReplica {
           ? 'HOST_PROCESS_STATE_STOPPED'
           : 'HOST_PROCESS_STATE_GONE',
     started_at_ms: String(entry.startedAtMs),
-    rss_bytes: String(entry.state === 'gone' ? 0 : (residentBytes(entry.pid) ?? 0)),
+    rss_bytes: String(entry.state === 'gone' ? 0 : (entry.rssBytes ?? residentBytes(entry.pid) ?? 0)),
     exit_code: entry.exitCode ?? 0,
     exit_signal: entry.exitSignal ?? '',
   };

@@ -18,8 +18,8 @@ export function adminPasswordPath(dataDir: string): string {
 export async function ensureAdministrator(
   pool: Pool,
   dataDir: string,
+  passwordFile = adminPasswordPath(dataDir),
 ): Promise<{ username: string; passwordFile: string }> {
-  const passwordFile = adminPasswordPath(dataDir);
   const hash = await hashPassword(readOrCreateSecret(passwordFile, 24));
   await pool.query(
     `INSERT INTO users (username, password_params, password_salt, password_hash, is_admin)

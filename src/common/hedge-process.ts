@@ -106,10 +106,14 @@ export function exited(child: ChildProcess): Promise<void> {
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. */
-export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+export async function stopChild(
+  child: ChildProcess,
+  graceMs = 10_000,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = exited(child);
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await gone;
   clearTimeout(timer);
@@ -117,14 +121,19 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
 
 /**
  * Runs `stop` once on SIGTERM, SIGINT or the loss of the lifeline, then exits.
- * A second signal while stopping exits at once.
+ * A second signal while stopping exits at once. Given `onSigterm`, SIGTERM runs
+ * that instead (a manager under a lease hands its replicas over).
  */
-export function stopOnSignals(stop: () => Promise<void>, onError: (err: unknown) => void = () => {}): void {
+export function stopOnSignals(
+  stop: () => Promise<void>,
+  onError: (err: unknown) => void = () => {},
+  onSigterm: () => Promise<void> = stop,
+): void {
   let stopping = false;
-  const handler = () => {
+  const handler = (how: () => Promise<void>) => () => {
     if (stopping) process.exit(1);
     stopping = true;
-    stop().then(
+    how().then(
       () => process.exit(0),
       (err: unknown) => {
         onError(err);
@@ -132,9 +141,9 @@ export function stopOnSignals(stop: () => Promise<void>, onError: (err: unknown)
       },
     );
   };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
-  watchLifeline(handler);
+  process.on('SIGTERM', handler(onSigterm));
+  process.on('SIGINT', handler(stop));
+  watchLifeline(handler(stop));
 }
 
 /**

@@ -61,12 +61,12 @@ export class ProcessGroup {
     return this.members.find((m) => m.name === name)?.process.child.pid;
   }
 
-  /** Stops one member; its exit is not reported as unexpected. */
-  async stopOne(name: string): Promise<void> {
+  /** Stops one member (with `signal`, SIGTERM unless given); its exit is not reported as unexpected. */
+  async stopOne(name: string, signal?: NodeJS.Signals): Promise<void> {
     const member = this.members.find((m) => m.name === name);
     if (!member) return;
     member.stopping = true;
-    await stopChild(member.process.child);
+    await stopChild(member.process.child, undefined, signal);
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { ProcessState } from './process-state.js';
 
-/** A descriptor not read for this long is closed: its process is no longer watched. */
+/** A descriptor not read for this long is closed: its process is no longer watched (or gone for good). */
 const IDLE_CLOSE_MS = 10_000;
 
 /**
@@ -10,21 +10,25 @@ const IDLE_CLOSE_MS = 10_000;
  * (pread at offset 0 gives a fresh line), about a third of the CPU of opening,
  * reading and closing it each time (issue 12, idle cost). The descriptor names
  * that one process: once it is gone and reaped a read fails with ESRCH, even if
- * its pid is reused meanwhile.
+ * its pid is reused meanwhile. A timer closes idle descriptors while any is
+ * open: a replica replaced for good is not asked about again, and its descriptor
+ * must not stay open until some later read.
  */
 export class ProcessStateReader {
   private readonly open = new Map<number, { fd: number; readAt: number }>();
   private readonly buffer = Buffer.alloc(1024);
-  private sweptAt = Date.now();
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(private readonly idleCloseMs = IDLE_CLOSE_MS) {}
 
   state(pid: number): ProcessState {
     const now = Date.now();
-    if (now - this.sweptAt > IDLE_CLOSE_MS) this.sweep(now);
     let entry = this.open.get(pid);
     try {
       if (!entry) {
         entry = { fd: openSync(`/proc/${pid}/stat`, 'r'), readAt: now };
         this.open.set(pid, entry);
+        this.sweeper ??= setInterval(() => this.sweep(), this.idleCloseMs).unref();
       }
       entry.readAt = now;
       const line = this.buffer.subarray(0, readSync(entry.fd, this.buffer, 0, this.buffer.length, 0));
@@ -57,10 +61,14 @@ export class ProcessStateReader {
     } catch {
       // Already closed.
     }
+    if (this.open.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
-  private sweep(now: number): void {
-    this.sweptAt = now;
-    for (const [pid, entry] of this.open) if (now - entry.readAt > IDLE_CLOSE_MS) this.forget(pid);
+  private sweep(): void {
+    const now = Date.now();
+    for (const [pid, entry] of this.open) if (now - entry.readAt >= this.idleCloseMs) this.forget(pid);
   }
 }

@@ -66,6 +66,18 @@ export const FEED_ADDRESS: Setting<string> = {
   runFile: ['feeds', 'addresses'],
 };
 
+/**
+ * How much every process logs (pino's levels). Set in the environment, which the
+ * processes a command starts inherit; no command offers the flag.
+ */
+export const LOG_LEVEL: Setting<string> = {
+  flag: '--log-level <level>',
+  description: 'how much each process logs',
+  parse: choiceOption(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  env: 'HEDGE_LOG_LEVEL',
+  default: 'info',
+};
+
 export const PASSWORD: Setting<string> = {
   flag: '--password <password>',
   description: 'with --user',
@@ -121,7 +133,8 @@ export const ORDER_TTL: Setting<number> = {
 export const HEARTBEAT_INTERVAL: Setting<number> = {
   flag: '--heartbeat-interval <duration>',
   description:
-    'time between health checks of a replica (a stop or an exit is seen sooner: /proc is read every 100ms)',
+    'time between health checks of a replica (a stop or an exit is seen sooner, when /proc is read: ' +
+    'see --process-watch-interval)',
   parse: positiveDurationOption,
   default: '2s',
 };
@@ -278,6 +291,11 @@ export async function requireSetting<T>(
     );
   }
   throw new Error(`no ${setting.description}: ${pass}`);
+}
+
+/** The log level: $HEDGE_LOG_LEVEL > info. */
+export function logLevel(env: NodeJS.ProcessEnv = process.env): string {
+  return fromEnvironment(LOG_LEVEL, env) ?? defaultOf(LOG_LEVEL);
 }
 
 /** The data directory, as an absolute path: --data-dir > $HEDGE_DATA_DIR > .hedge. */

@@ -91,6 +91,8 @@ export class AgentLauncher implements Launcher {
   constructor(
     agents: { name: string; address: string }[],
     private readonly log: Logger,
+    /** Whether this manager may still kill (SupervisorOptions.mayAct): a stale replica is swept only then. */
+    private readonly mayAct: () => boolean = () => true,
   ) {
     const AgentClient = hedgeProto().HostAgent;
     for (const { name, address } of agents) {
@@ -320,7 +322,7 @@ export class AgentLauncher implements Launcher {
    */
   private sweep(host: Host): void {
     const current = this.current?.();
-    if (!current) return;
+    if (!current || !this.mayAct()) return;
     const owned = new Set(current.flatMap((c) => (c.pid === undefined ? [] : [key(c.id, c.pid)])));
     for (const replica of host.replicas.values()) {
       const k = key(replica.id, replica.pid);

@@ -92,7 +92,8 @@ export function managerCommand(): Command {
       '--lease <urls>',
       'be active only while holding the manager key in etcd under a lease (etcd client URLs, comma-separated): ' +
         'a second manager given the same --lease stands by, not listening, and takes over (adopting the ' +
-        'replicas) when the lease ends, about 2 s after the active one dies; needs a --port',
+        'replicas) when the lease ends, about 2 s after the active one dies; needs a --port. SIGTERM then ' +
+        'hands over (the replicas run on and the lease is released at once); SIGINT stops the replicas too',
     )
     .option(
       '--peers <addresses>',
@@ -118,20 +119,24 @@ export function managerCommand(): Command {
       let manager: Awaited<ReturnType<typeof runManager>> | undefined;
       let leadership: Leadership | undefined;
       const standingBy = new AbortController();
-      const stop = async () => {
+      // Under a lease SIGTERM hands over: the replicas go on serving, the lease is given up
+      // at once, and the standby adopts them. SIGINT (Ctrl-C, `hedge up --ha` stopping the
+      // whole system) and the loss of the lifeline stop the replicas too.
+      const stopping = (how: 'stop' | 'handOver') => async () => {
         standingBy.abort();
         if (manager) {
-          await manager.stop();
+          await manager[how]();
           if (!opts.peers) removeRunFile(dataDir, 'manager');
         }
         await leadership?.release();
         await metrics?.close();
       };
+      const stop = stopping('stop');
       if (opts.lease !== undefined) {
         if (opts.port === 0)
           throw new Error('--lease needs a --port: clients know every manager before it is active');
         const address = `${opts.host}:${opts.port}`;
-        stopOnSignals(stop);
+        stopOnSignals(stop, () => {}, stopping('handOver'));
         leadership = await acquireLeadership({
           endpoints: opts.lease.split(',').map((u) => u.trim()),
           holder: address,
@@ -141,6 +146,7 @@ export function managerCommand(): Command {
           // ready, as without a lease, once it serves the adopted replicas.
           onStandby: () =>
             reportReady({ address, standby: true, ...(metrics ? { metrics: metrics.url } : {}) }),
+          // Also called from `held`, when an action finds the lease past its bound.
           onLost: (why) => {
             // Another manager may be active already: no further spawn or kill from this one.
             log.error({ why }, 'lost the manager lease; exiting (the replicas run on, for the active one)');
@@ -174,6 +180,7 @@ export function managerCommand(): Command {
             allowFaultInjection: opts.allowFaultInjection,
           },
           ownerPid: opts.ownerPid,
+          mayAct: leadership ? () => leadership?.held() ?? false : undefined,
           registryPath: registryPath(dataDir),
           logDir: join(dataDir, 'logs'),
         },

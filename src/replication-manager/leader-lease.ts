@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../common/logger.js';
 
@@ -9,8 +10,12 @@ import type { Logger } from '../common/logger.js';
 export const LEASE_TTL_SECONDS = 2;
 /** How often the active manager renews its lease: several renewals per TTL, so one slow answer costs nothing. */
 const KEEPALIVE_INTERVAL_MS = 400;
-/** Without a renewal sent this long ago and answered, the lease is taken as lost (see the timer). */
-const LOST_AFTER_MS = LEASE_TTL_SECONDS * 1000 - KEEPALIVE_INTERVAL_MS - 300;
+/**
+ * Without a renewal sent this long ago and answered, the lease is taken as lost. Every
+ * action asks (`held`) when it is taken, so the margin below the TTL covers only the
+ * action itself and the standby's poll, not a timer's tick.
+ */
+const LOST_AFTER_MS = LEASE_TTL_SECONDS * 1000 - 500;
 /** How often a standby looks whether the key is free. */
 const STANDBY_POLL_MS = 200;
 /** One etcd request, before the next endpoint is asked. */
@@ -52,6 +57,14 @@ class EtcdHttp {
 }
 
 export interface Leadership {
+  /**
+   * Whether the lease is still held by this process's own monotonic clock: a renewal
+   * sent less than LOST_AFTER_MS ago was answered. Asked before every action that
+   * changes the world (a view, a spawn, a kill, a registry write): a process resumed
+   * after a pause longer than the TTL must not act before its timer fires. False
+   * once, and the lease is given up as lost (`onLost` is called).
+   */
+  held(): boolean;
   /** Gives the key up at once (revokes the lease), so a standby takes over without waiting for the TTL. */
   release(): Promise<void>;
 }
@@ -92,11 +105,14 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
   const { log } = options;
   let waitingSaid = false;
   let lease: string | undefined;
+  /** When the grant of the lease now held was asked for: its TTL runs from no earlier. */
+  let grantedAt = 0;
   for (;;) {
     if (options.signal?.aborted) throw new Error('stopped while waiting for the manager lease');
     try {
       const range = await etcd.post<{ kvs?: unknown[] }>('/v3/kv/range', { key, keys_only: true });
       if (!range.kvs?.length) {
+        grantedAt = performance.now();
         const grant = await etcd.post<{ ID: string }>('/v3/lease/grant', { TTL: LEASE_TTL_SECONDS });
         lease = grant.ID;
         const txn = await etcd.post<TxnAnswer>('/v3/kv/txn', {
@@ -116,9 +132,19 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
     }
     await delay(STANDBY_POLL_MS);
   }
-  const held = lease as string;
-  log.info({ lease: held }, 'holding the manager lease: active');
-  let renewedAt = Date.now();
+  const id = lease as string;
+  log.info({ lease: id }, 'holding the manager lease: active');
+  // Monotonic: a wall clock stepped back (NTP) must not make an old renewal look recent.
+  let renewedAt = grantedAt;
+  const keepAlive = async (): Promise<boolean> => {
+    const asked = performance.now();
+    const answer = await etcd.post<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: id });
+    if (Number(answer.result?.TTL ?? 0) <= 0) return false;
+    renewedAt = Math.max(renewedAt, asked);
+    return true;
+  };
+  // Renewed once before acting: on a loaded machine the grant and the put may have taken a while.
+  await keepAlive().catch(() => false);
   let ended = false;
   const lost = (why: string) => {
     if (ended) return;
@@ -126,30 +152,33 @@ export async function acquireLeadership(options: LeaseOptions): Promise<Leadersh
     clearInterval(timer);
     options.onLost(why);
   };
+  // etcd expires the key TTL after the last renewal it received, which came after `renewedAt`
+  // (the time it was sent); giving up a margin earlier, asked at every action, means this
+  // manager has stopped acting before a standby can take the key.
+  const held = (): boolean => {
+    if (ended) return false;
+    const silentMs = performance.now() - renewedAt;
+    if (silentMs <= LOST_AFTER_MS) return true;
+    lost(`the manager lease was not renewed for ${Math.round(silentMs)} ms`);
+    return false;
+  };
   const timer = setInterval(() => {
-    // Checked before asking: a process resumed after a pause must not act as active. etcd
-    // expires the key TTL after the last renewal it received, which came after `renewedAt`
-    // (the time it was sent); giving up a tick and a margin earlier means this manager has
-    // stopped acting before a standby can take the key.
-    if (Date.now() - renewedAt > LOST_AFTER_MS) {
-      lost(`the manager lease was not renewed for ${Date.now() - renewedAt} ms`);
-      return;
-    }
-    const asked = Date.now();
-    etcd
-      .post<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: held })
-      .then((answer) => {
-        if (Number(answer.result?.TTL ?? 0) > 0) renewedAt = Math.max(renewedAt, asked);
-        else lost('the manager lease expired');
-      })
-      .catch(() => {});
+    // Checked before asking: a process resumed after a pause must not act as active.
+    if (!held()) return;
+    keepAlive().then(
+      (alive) => {
+        if (!alive) lost('the manager lease expired');
+      },
+      () => {},
+    );
   }, KEEPALIVE_INTERVAL_MS);
   return {
+    held,
     release: async () => {
       if (ended) return;
       ended = true;
       clearInterval(timer);
-      await etcd.post('/v3/lease/revoke', { ID: held }).catch(() => {});
+      await etcd.post('/v3/lease/revoke', { ID: id }).catch(() => {});
     },
   };
 }

@@ -21,6 +21,8 @@ export interface RunningManager {
   address: string;
   /** Stops the manager and every replica it owns. */
   stop(): Promise<void>;
+  /** Stops the manager and leaves its replicas serving, for the manager that takes over (Supervisor.detach). */
+  handOver(): Promise<void>;
 }
 
 export async function runManager(options: ManagerOptions, log: Logger): Promise<RunningManager> {
@@ -28,10 +30,13 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
   const previous = readRegistry(options.registryPath);
   // Held until the replicas are adopted: clients keep their last view meanwhile, not an empty one.
   const membership = new MembershipPublisher(previous?.view ?? 0, { held: true });
-  const launcher = options.agents?.length ? new AgentLauncher(options.agents, log) : options.launcher;
+  const launcher = options.agents?.length
+    ? new AgentLauncher(options.agents, log, options.mayAct)
+    : options.launcher;
   const supervisor = new Supervisor({ ...options, launcher }, membership, log);
   managerMetrics.watch({ viewNumber: () => membership.viewNumber, replicas: () => supervisor.status() });
   const startedAtMs = Date.now();
+  let handingOver = false;
   // Reported by GetStatus: replicas that are not serving for want of the database are told apart from faulty ones.
   const database = new DatabaseWatch(
     options.databaseUrl,
@@ -50,7 +55,7 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
     {
       // The replicas spawned so far, the database pool and the membership watches.
       release: async () => {
-        await supervisor.stop();
+        await (handingOver ? supervisor.detach() : supervisor.stop());
         await database.stop();
         membership.endWatches();
       },
@@ -64,5 +69,11 @@ export async function runManager(options: ManagerOptions, log: Logger): Promise<
     { address: running.address, view: membership.viewNumber, serving: supervisor.serving().length },
     'replication manager serving',
   );
-  return running;
+  return {
+    ...running,
+    handOver: () => {
+      handingOver = true;
+      return running.stop();
+    },
+  };
 }

@@ -490,12 +490,12 @@ function covered(state: SlotState, by: string, nowMs: number): Transition {
   return { state: { ...state, role: 'spare', faultDetectedAtMs: undefined }, effects };
 }
 
-/** Rejuvenation: out of the view first (a spare took its place), then SIGTERM lets it finish its calls. */
+/** Rejuvenation or a move home: out of the view first (a spare took its place), then SIGTERM lets it finish its calls. */
 function retire(state: SlotState, phase: Extract<Phase, { kind: 'serving' }>, why: string): Transition {
   return {
     state: { ...state, role: 'spare', phase: { kind: 'draining', pid: phase.pid, address: phase.address } },
     effects: [
-      log('info', 'rejuvenating: out of the view, draining its calls', {
+      log('info', 'retiring: out of the view, draining its calls', {
         replica: state.id,
         replicaPid: phase.pid,
         why,
@@ -600,6 +600,19 @@ export function isServing(state: SlotState): state is SlotState & { phase: { kin
  * Serving replicas and warm spares (or ones waiting for the database), to be adopted;
  * starting ones (no address yet), to be killed by a successor.
  */
+/**
+ * The warm spares free to join the view, in id order. `reserved`: a spare that is
+ * no one else's to take: the successor of a move home without warm spares, which
+ * joins the view only in its away slot's place. Taken by a failed member or a
+ * rejuvenation instead, it would leave the slot it replaced to start a spare, one
+ * slot more than asked for.
+ */
+export function freeSpares(slots: Iterable<SlotState>, reserved?: string): SlotState[] {
+  return [...slots]
+    .filter((s) => s.phase.kind === 'spare' && s.id !== reserved)
+    .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+}
+
 export function registryEntry(state: SlotState): RegistryEntry | undefined {
   const { phase } = state;
   if (

@@ -16,6 +16,7 @@ import {
   addressOf,
   adoptedSlot,
   type Effect,
+  freeSpares,
   type HealthAnswer,
   isServing,
   newSlot,
@@ -52,6 +53,12 @@ export interface SupervisorOptions {
   logDir: string;
   /** Where replicas are started: children of the manager unless given (agents on several hosts). */
   launcher?: Launcher;
+  /**
+   * Whether this manager may still change the world (with --lease: whether its lease is
+   * held, by its own clock). Asked before every spawn, signal, view and registry write;
+   * when false the action is not taken, and the lease's owner stands the manager down.
+   */
+  mayAct?: () => boolean;
 }
 
 export interface RejuvenationThresholds {
@@ -169,6 +176,8 @@ export class Supervisor {
   private removing?: string;
   private readonly processWatch: NodeJS.Timeout;
   private stopped = false;
+  /** Handed over (`detach`): the replicas are the next manager's; nothing here acts on them again. */
+  private handedOver = false;
   /** While starting, views wait until every slot has been adopted or spawned: one view, not one per replica. */
   private holdingViews = true;
   /** While starting: the first spawns, each settled once its ready (or failure) is handled. */
@@ -209,7 +218,7 @@ export class Supervisor {
           { replica: entry.id, replicaPid: entry.pid },
           'a registered replica does not answer; killing it',
         );
-        void this.launcher.signal(entry.id, entry.pid, 'SIGKILL');
+        if (this.acting()) void this.launcher.signal(entry.id, entry.pid, 'SIGKILL');
       }
     }
     this.firstSpawns = [];
@@ -313,6 +322,37 @@ export class Supervisor {
     this.launcher.close();
   }
 
+  /**
+   * Hands the replicas over to the manager that takes over (SIGTERM under --lease):
+   * stops watching them and leaves them serving, the registry naming them, for it
+   * to adopt. A replica still starting is registered too (its successor adopts it
+   * if it answers, else kills it); a retired one gets its SIGTERM now, as its drain
+   * would have given it.
+   */
+  async detach(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.rejuvenationTimer);
+    clearInterval(this.relocationTimer);
+    clearInterval(this.processWatch);
+    for (const timer of this.respawnTimers.values()) clearTimeout(timer);
+    this.respawnTimers.clear();
+    for (const id of [...this.heartbeats.keys()]) this.perform(id, { kind: 'stop-heartbeat' });
+    const drains = [...this.slots.values()].flatMap((s) =>
+      s.phase.kind === 'draining' && s.phase.pid !== undefined && this.acting()
+        ? [this.launcher.signal(s.id, s.phase.pid, 'SIGTERM')]
+        : [],
+    );
+    await Promise.all(drains);
+    this.saveRegistry();
+    this.handedOver = true;
+    this.launcher.close();
+  }
+
+  /** Whether an action that changes the world may be taken now (see SupervisorOptions.mayAct). */
+  private acting(): boolean {
+    return !this.handedOver && (this.options.mayAct?.() ?? true);
+  }
+
   /** A slot's first state: taken as it is, its effects performed. */
   private begin({ state, effects }: Transition): void {
     if (this.stopped) return;
@@ -333,6 +373,7 @@ export class Supervisor {
    * pending: the failed member's exit and the spare's entry are one view.
    */
   private dispatchAll(events: [string, SlotEvent][]): void {
+    if (this.handedOver) return;
     this.queue.push(...events);
     if (this.dispatching) return;
     this.dispatching = true;
@@ -383,7 +424,7 @@ export class Supervisor {
     const byId = (a: SlotState, b: SlotState) => a.id.localeCompare(b.id, 'en', { numeric: true });
     const slots = [...this.slots.values()].sort(byId);
     const needy = slots.filter(outOfView);
-    const spares = slots.filter((s) => s.phase.kind === 'spare');
+    const spares = freeSpares(slots, this.mover?.id);
     const pairs = Math.min(needy.length, spares.length);
     const swaps: [string, SlotEvent][] = [];
     for (let i = 0; i < pairs; i++) {
@@ -406,7 +447,7 @@ export class Supervisor {
   private rejuvenate(): void {
     const slots = [...this.slots.values()];
     if (this.stopped || slots.some((s) => s.phase.kind === 'draining')) return;
-    const spare = slots.find((s) => s.phase.kind === 'spare');
+    const [spare] = freeSpares(slots, this.mover?.id);
     if (!spare) return;
     const { maxRssBytes, maxAgeMs } = this.options.rejuvenate ?? {};
     const nowMs = Date.now();
@@ -606,6 +647,7 @@ export class Supervisor {
   }
 
   private spawn(id: string, incarnation: number): void {
+    if (!this.acting()) return;
     let child: Launch;
     try {
       child = this.launcher.start(id, {
@@ -641,6 +683,7 @@ export class Supervisor {
    * replaced all the same, and the launcher kills it once its host is back.
    */
   private async kill(id: string, incarnation: number, pid: number | undefined): Promise<void> {
+    if (!this.acting()) return;
     if (pid !== undefined) {
       const sent = await this.launcher.signal(id, pid, 'SIGKILL');
       const ended = sent === 'sent' ? await this.launcher.waitForExit(id, pid, 5_000) : sent;
@@ -662,6 +705,7 @@ export class Supervisor {
   /** A retired replica: SIGTERM once its clients have the view without it, so it finishes its calls; then `drained`. */
   private async drain(id: string, incarnation: number, pid: number | undefined): Promise<void> {
     await delay(DRAIN_NOTICE_MS);
+    if (!this.acting()) return;
     if (pid !== undefined && (await this.launcher.signal(id, pid, 'SIGTERM')) === 'sent') {
       if ((await this.launcher.waitForExit(id, pid, DRAIN_GRACE_MS)) === 'timeout') {
         this.log.warn(
@@ -676,7 +720,7 @@ export class Supervisor {
   }
 
   private async terminate(id: string, pid: number | undefined): Promise<void> {
-    if (pid === undefined) return;
+    if (pid === undefined || !this.acting()) return;
     await this.launcher.signal(id, pid, 'SIGCONT');
     if ((await this.launcher.signal(id, pid, 'SIGTERM')) !== 'sent') return;
     if ((await this.launcher.waitForExit(id, pid, this.graceMs)) === 'timeout') {
@@ -793,12 +837,13 @@ export class Supervisor {
   }
 
   private publish(): void {
-    if (this.holdingViews) return;
+    if (this.holdingViews || !this.acting()) return;
     this.membership.publish(this.serving());
     this.saveRegistry();
   }
 
   private saveRegistry(): void {
+    if (!this.acting()) return;
     writeRegistry(this.options.registryPath, {
       view: this.membership.viewNumber,
       replicas: [...this.slots.values()].flatMap((s) => {

@@ -100,7 +100,12 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   };
 
   let ha: HaCluster | undefined;
+  /** The managers' names, in the order started (the second starts as the standby). */
+  const managerNames: string[] = [];
   const stopAll = async () => {
+    // SIGTERM would make a manager under a lease hand its replicas over to the other; SIGINT
+    // stops them with it. The second first: usually the standby, which then takes nothing over.
+    for (const name of [...managerNames].reverse()) await group.stopOne(name, 'SIGINT');
     await group.stop();
     if (ha) {
       removeRunFile(options.dataDir, 'manager');
@@ -166,6 +171,7 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
     for (const [i, port] of managerPorts.entries()) {
       // The first holds the lease once ready (it adopted the replicas); the second is ready as a standby.
       const name = i === 0 ? 'manager' : `manager-${i + 1}`;
+      managerNames.push(name);
       const ready = await start(name, managerArgs(port), managerEnv);
       manager ??= ready;
       managerAddresses.push(String(ready.address));

@@ -124,7 +124,8 @@ export async function startHaSystem(options: { managers?: 1 | 2; hosts?: boolean
           ],
           { lifeline: true, env: { DATABASE_URL: cluster.databaseUrl } },
         );
-        cleanups.push(() => stopChild(manager.child));
+        // SIGINT: the replicas stop with it (SIGTERM would hand them over to the other manager).
+        cleanups.push(() => stopChild(manager.child, undefined, 'SIGINT'));
         managers.push(manager);
         // Ready as a standby at once; the first is active once it answers.
         managerAddresses.push(String((await manager.ready).address));

@@ -9,6 +9,7 @@ import { makeTempDataDir } from '../../src/common/paths.js';
 import {
   DATABASE_URL,
   FEED_ADDRESS,
+  logLevel,
   ORDER_TTL,
   replicaArgs,
   requireSetting,
@@ -189,5 +190,16 @@ describe('replicaArgs', () => {
       expect(parseDuration(formatDuration(ms))).toBe(ms);
     }
     expect(formatDuration(60_000)).toBe('1m');
+  });
+});
+
+describe('the log level (one setting, read in settings.ts)', () => {
+  it('is $HEDGE_LOG_LEVEL, info when unset or empty, and a level pino does not know is refused naming the variable', () => {
+    expect(logLevel({ HEDGE_LOG_LEVEL: 'warn' })).toBe('warn');
+    expect(logLevel({})).toBe('info');
+    expect(logLevel({ HEDGE_LOG_LEVEL: '' })).toBe('info');
+    expect(() => logLevel({ HEDGE_LOG_LEVEL: 'loud' })).toThrow(
+      /^\$HEDGE_LOG_LEVEL: expected one of fatal, error/,
+    );
   });
 });

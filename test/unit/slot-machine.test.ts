@@ -3,6 +3,7 @@ import {
   adoptedSlot,
   backoffMs,
   type Effect,
+  freeSpares,
   type HealthSignals,
   HOST_PROBE_MISSES,
   HOST_SILENCE_MS,
@@ -593,6 +594,33 @@ describe('warm spares in the slot machine', () => {
     expect(state).toMatchObject({ role: 'spare', phase: { kind: 'starting' } });
     expect(kinds(effects)).toEqual(['spawn']);
     expect(kinds(effects)).not.toContain('count-fault');
+  });
+
+  it('a retirement logs why it retires: a move home is not called rejuvenation', () => {
+    const { effects } = transition(
+      inPhase('serving'),
+      { type: 'retire', incarnation: INCARNATION, why: 'moving home to host h1' },
+      context,
+    );
+    expect(effects).toContainEqual({
+      kind: 'log',
+      level: 'info',
+      message: 'retiring: out of the view, draining its calls',
+      fields: { replica: 'r1', replicaPid: 42, why: 'moving home to host h1' },
+    });
+  });
+
+  it("a move home's successor (--spares 0) is no spare for a failed member or a rejuvenation: the member it covered would start one spare more than asked for", () => {
+    const successor = inPhase('spare', { id: 'r4' });
+    const failed = inPhase('faulty', { id: 'r1' });
+    // Why it is reserved: a covered member's slot goes on as a spare, an extra slot with --spares 0.
+    const covered = transition(failed, { type: 'covered', incarnation: INCARNATION, by: 'r4' }, context);
+    expect(covered.state.role).toBe('spare');
+    expect(freeSpares([failed, successor], 'r4')).toEqual([]);
+    const warm = inPhase('spare', { id: 'r5' });
+    expect(freeSpares([warm, failed, successor], 'r4').map((s) => s.id)).toEqual(['r5']);
+    // Without a move under way every ready spare is free, in id order.
+    expect(freeSpares([warm, failed, successor]).map((s) => s.id)).toEqual(['r4', 'r5']);
   });
 
   it('an adopted spare is adopted as a spare', () => {
