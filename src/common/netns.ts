@@ -82,7 +82,7 @@ function removeRun(run: number): void {
   // A namespace outlives its deletion while processes run in it: a dead run's (its PostgreSQL, say) go first.
   for (const ns of namespaces()) {
     if (!ns.startsWith(namespacePrefix(run))) continue;
-    crashNamespace(ns);
+    killNamespace(ns);
     ipQuietly('netns', 'del', ns);
   }
   // Deleting a namespace deletes its veth end, and with it the peer; a veth never moved in is removed here.
