@@ -271,6 +271,52 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     expectNoDoubles(c.views);
   });
 
+  it("the manager beside h1's agent (the README's layout), h1 partitioned for 12 s: hearing only h1, it judges no replica on h2 or h3 (same processes before and after, none replaced), no call fails, and the views go on after healing", async () => {
+    const c = await startMultiHost(['--spares', '0'], { managerOn: 'h1' });
+    cluster = c;
+    const status = await c.waitFor('three serving, one per host', spread);
+    const before = (s: ManagerStatus) =>
+      serving(s)
+        .map((r) => `${r.id}:${r.pid}@${r.host}`)
+        .sort();
+    const placed = before(status);
+    const elsewhere = serving(status).filter((r) => r.host !== 'h1');
+    expect(elsewhere).toHaveLength(2);
+    const sessions = await Promise.all(Array.from({ length: 3 }, () => c.session()));
+    const trading = keepTrading(sessions, c.quotes);
+    while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
+    const h1 = c.network.host('h1');
+    c.network.partition(h1);
+    // Twice the 5-7 s in which phi would have judged h2's and h3's replicas from the manager's own silence.
+    const okCut = trading.ok();
+    const until = Date.now() + 12_000;
+    while (Date.now() < until || trading.ok() < okCut + 30) await new Promise((r) => setTimeout(r, 100));
+    c.network.heal(h1);
+    const after = await c.waitFor(
+      'every host reachable again, three serving',
+      (s) => s.hosts.every((h) => h.reachable) && serving(s).length === 3,
+    );
+    // Nothing was replaced: the same three processes on the same hosts, none restarted, no fault.
+    expect(before(after)).toEqual(placed);
+    expect(after.replicas).toHaveLength(3);
+    expect(after.replicas.every((r) => r.restarts === 0)).toBe(true);
+    // The views go on: a replica killed now is replaced under a higher view number.
+    const lastView = BigInt(c.views.at(-1)?.view ?? '0');
+    const victim = elsewhere.find((r) => r.host === 'h2');
+    process.kill(victim?.pid ?? 0, 'SIGKILL');
+    await c.waitFor(
+      'h2 replica replaced',
+      (s) => serving(s).length === 3 && !serving(s).some((r) => r.pid === victim?.pid),
+    );
+    expect(BigInt(c.views.at(-1)?.view ?? '0')).toBeGreaterThan(lastView);
+    // h3's replica was never killed, not even by the sweep once h3 was heard again.
+    const h3 = elsewhere.find((r) => r.host === 'h3');
+    expect((await c.listOn('h3')).replicas.map((r) => r.pid)).toContain(h3?.pid);
+    const result = await trading.stop();
+    await expectExactlyOnce(c, result);
+    expectNoDoubles(c.views);
+  });
+
   it('with a warm spare: once a partitioned host is healed, a replica serves there again (the spare on it joins the view as the doubled one drains), and no call fails', async () => {
     const c = await startMultiHost(['--spares', '1']);
     cluster = c;
