@@ -275,11 +275,11 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     const c = await startMultiHost(['--spares', '0'], { managerOn: 'h1' });
     cluster = c;
     const status = await c.waitFor('three serving, one per host', spread);
-    const before = (s: ManagerStatus) =>
+    const processes = (s: ManagerStatus) =>
       serving(s)
         .map((r) => `${r.id}:${r.pid}@${r.host}`)
         .sort();
-    const placed = before(status);
+    const placed = processes(status);
     const elsewhere = serving(status).filter((r) => r.host !== 'h1');
     expect(elsewhere).toHaveLength(2);
     const sessions = await Promise.all(Array.from({ length: 3 }, () => c.session()));
@@ -297,7 +297,7 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
       (s) => s.hosts.every((h) => h.reachable) && serving(s).length === 3,
     );
     // Nothing was replaced: the same three processes on the same hosts, none restarted, no fault.
-    expect(before(after)).toEqual(placed);
+    expect(processes(after)).toEqual(placed);
     expect(after.replicas).toHaveLength(3);
     expect(after.replicas.every((r) => r.restarts === 0)).toBe(true);
     // The views go on: a replica killed now is replaced under a higher view number.

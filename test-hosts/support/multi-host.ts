@@ -89,7 +89,9 @@ export async function startMultiHost(
   options: MultiHostOptions = {},
 ): Promise<MultiHost> {
   const managerOn = options.managerOn ?? 'm';
-  const network = createNetwork(REPLICA_HOSTS.includes(managerOn) ? REPLICA_HOSTS : [...REPLICA_HOSTS, managerOn]);
+  const network = createNetwork(
+    REPLICA_HOSTS.includes(managerOn) ? REPLICA_HOSTS : [...REPLICA_HOSTS, managerOn],
+  );
   const cleanups: (() => Promise<void> | void)[] = [() => network.teardown()];
   const children: ChildProcess[] = [];
   const sessions: TradingSession[] = [];
