@@ -70,10 +70,10 @@ const key = (id: string, pid: number) => `${id}:${pid}`;
 /**
  * Replicas on several hosts, through each host's agent (`hedge agent`). Each
  * agent's WatchReplicas stream tells every replica's state and exit at once, and
- * ticks: a host not heard from for HOST_SILENCE_MS is unreachable (host-quorum.ts). Its replicas'
- * state is then unknown (reported running): whether they are faulty is the
- * heartbeats' and client reports' to find (probing them directly while the
- * manager hears a majority of the hosts: hostSilence), and they cannot be
+ * ticks: a host not heard from for HOST_SILENCE_MS is unreachable (host-quorum.ts).
+ * Its replicas' state is then unknown (reported running): whether they are faulty
+ * is the heartbeats' and client reports' to find, only while the manager hears a
+ * majority of the hosts (silenceCounts; probing them directly: hostSilence), and they cannot be
  * killed, only replaced. Once its host is back, every replica there that is not
  * the current process of its slot is killed: a stale replica never serves
  * beside its replacement.
