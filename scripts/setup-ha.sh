@@ -9,32 +9,10 @@
 # would only hold ports and memory.
 set -euo pipefail
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "setup-ha: run as root (it installs Debian packages)" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
+# shellcheck source=scripts/apt-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
 # python3-etcd (and python3-dnspython, which it needs): Patroni's etcd v2 backend (see src/ha/ha-layout.ts for why not etcd3).
-packages=(patroni etcd-server etcd-client postgresql-15 postgresql-client-15 python3-etcd python3-dnspython)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]} > 0)); then
-  apt-get update
-  # policy-rc.d 101: no service is started by a package's postinst during this install.
-  policy=/usr/sbin/policy-rc.d
-  had_policy=0
-  [[ -e $policy ]] && had_policy=1
-  if ((had_policy == 0)); then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod +x "$policy"
-  fi
-  apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    "${missing[@]}"
-  ((had_policy == 1)) || rm -f "$policy"
-fi
+install_missing setup-ha patroni etcd-server etcd-client postgresql-15 postgresql-client-15 python3-etcd python3-dnspython
 
 # Whatever did start (a machine with systemd, an earlier install): stop and disable it.
 stop_service() {

@@ -1,11 +1,18 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNetwork, type SimulatedHost, type SimulatedNetwork } from '../src/common/netns.js';
 import { isAlive } from '../src/common/process-state.js';
 import { startHostDelay } from '../src/fault-injector/host-delay.js';
+import {
+  echoServer,
+  fastestRoundTrip,
+  listening,
+  openSocket,
+  roundTrip,
+  useSockets,
+} from '../test/support/sockets.js';
 
 const DELAY_MS = 100;
 
@@ -21,30 +28,6 @@ async function echoIn(network: SimulatedNetwork, host: SimulatedHost, children: 
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve),
   );
   return Number(line);
-}
-
-async function open(host: string, port: number): Promise<Socket> {
-  const socket = connect({ host, port, noDelay: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  return socket;
-}
-
-/** One byte there and back over `socket`: its round trip in ms. */
-async function roundTrip(socket: Socket): Promise<number> {
-  const start = performance.now();
-  const back = new Promise<void>((resolve) => socket.once('data', () => resolve()));
-  socket.write('x');
-  await back;
-  return performance.now() - start;
-}
-
-async function fastest(socket: Socket, n: number): Promise<number> {
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < n; i++) best = Math.min(best, await roundTrip(socket));
-  return best;
 }
 
 const closed = (socket: Socket) =>
@@ -88,28 +71,25 @@ const tables = (host: SimulatedHost) =>
 describe('the delay fault on a simulated host (an nft redirect to a delaying proxy)', () => {
   let network: SimulatedNetwork | undefined;
   const children: ChildProcess[] = [];
-  const sockets: Socket[] = [];
-  let server: Server | undefined;
   afterEach(() => {
-    server?.close();
-    for (const s of sockets) s.destroy();
     for (const c of children) c.kill('SIGKILL');
     network?.teardown();
     network = undefined;
   });
+  // Registered after, so run first: the sockets and the server are closed before the network goes.
+  const { sockets, servers } = useSockets();
 
   it('resets the connections to and from the host, delays each way what reconnects and what listens later, and stop leaves nothing', async () => {
     network = createNetwork(['a']);
     const host = network.host('a');
     const port = await echoIn(network, host, children);
-    const direct = await open(host.address, port);
+    const direct = await openSocket(host.address, port);
     sockets.push(direct);
-    const before = await fastest(direct, 5);
+    const before = await fastestRoundTrip(direct, 5);
     // And a connection the host makes: to an echo server off the host (the gateway, as the database is).
-    const echo = createServer((c) => c.on('error', () => {}).pipe(c));
-    server = echo;
-    await new Promise<void>((resolve) => echo.listen(0, network?.gateway, resolve));
-    const outbound = echoClientIn(network, host, network.gateway, (echo.address() as { port: number }).port);
+    const echo = echoServer();
+    servers.push(echo);
+    const outbound = echoClientIn(network, host, network.gateway, await listening(echo, network.gateway));
     children.push(outbound.child);
     const outBefore = Number(await outbound.next());
 
@@ -117,10 +97,10 @@ describe('the delay fault on a simulated host (an nft redirect to a delaying pro
     expect(tables(host)).toContain('hedge_delay');
     // Established before the delay: reset, so that the peer reconnects through the proxy.
     await closed(direct);
-    const proxied = await open(host.address, port);
+    const proxied = await openSocket(host.address, port);
     sockets.push(proxied);
     // Each chunk waits the delay each way: a round trip pays it twice. A lower bound only.
-    const during = await fastest(proxied, 5);
+    const during = await fastestRoundTrip(proxied, 5);
     expect(during - before).toBeGreaterThanOrEqual(2 * DELAY_MS - 5);
     // The host's own connection out: reset, and through the proxy once it reconnects.
     expect(await outbound.next()).toBe('reset');
@@ -131,7 +111,7 @@ describe('the delay fault on a simulated host (an nft redirect to a delaying pro
     let laterTrip = 0;
     for (let i = 0; i < 50 && laterTrip < 2 * DELAY_MS - 5; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const socket = await open(host.address, later);
+      const socket = await openSocket(host.address, later);
       sockets.push(socket);
       laterTrip = await roundTrip(socket);
       socket.destroy();
@@ -146,7 +126,7 @@ describe('the delay fault on a simulated host (an nft redirect to a delaying pro
     expect(tables(host)).not.toContain('hedge_delay');
     for (let i = 0; i < 100 && isAlive(delay.pid); i++) await new Promise((r) => setTimeout(r, 50));
     expect(isAlive(delay.pid)).toBe(false);
-    const after = await open(host.address, port);
+    const after = await openSocket(host.address, port);
     sockets.push(after);
     // Direct again: the proxy is gone and the rules with it, and the port answers.
     expect(await roundTrip(after)).toBeGreaterThan(0);
@@ -156,16 +136,15 @@ describe('the delay fault on a simulated host (an nft redirect to a delaying pro
     network = createNetwork(['a']);
     const host = network.host('a');
     const port = await echoIn(network, host, children);
-    const echo = createServer((c) => c.on('error', () => {}).pipe(c));
-    server = echo;
-    await new Promise<void>((resolve) => echo.listen(0, network?.gateway, resolve));
-    const outbound = echoClientIn(network, host, network.gateway, (echo.address() as { port: number }).port);
+    const echo = echoServer();
+    servers.push(echo);
+    const outbound = echoClientIn(network, host, network.gateway, await listening(echo, network.gateway));
     children.push(outbound.child);
     await outbound.next();
     const delay = await startHostDelay(host.namespace, host.address, DELAY_MS, 'incoming');
-    const proxied = await open(host.address, port);
+    const proxied = await openSocket(host.address, port);
     sockets.push(proxied);
-    expect(await fastest(proxied, 3)).toBeGreaterThanOrEqual(2 * DELAY_MS - 5);
+    expect(await fastestRoundTrip(proxied, 3)).toBeGreaterThanOrEqual(2 * DELAY_MS - 5);
     // Several of the proxy's rounds later, the host's connection out is still the one it had.
     await new Promise((r) => setTimeout(r, 1_000));
     const map = execFileSync(

@@ -1,23 +1,9 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DelayProxy } from '../src/fault-injector/delay-proxy.js';
+import { echoServer, fastestRoundTrip, listening, openSocket, useSockets } from './support/sockets.js';
 
 const DELAY_MS = 50;
-
-async function listening(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as { port: number }).port;
-}
-
-async function open(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port, noDelay: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  return socket;
-}
 
 /** Everything `socket` reads until its peer ends it. */
 function readAll(socket: Socket): Promise<Buffer> {
@@ -26,36 +12,20 @@ function readAll(socket: Socket): Promise<Buffer> {
   return new Promise((resolve) => socket.once('end', () => resolve(Buffer.concat(chunks))));
 }
 
-async function fastestRoundTrip(socket: Socket, n: number): Promise<number> {
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    const start = performance.now();
-    const back = new Promise<void>((resolve) => socket.once('data', () => resolve()));
-    socket.write('x');
-    await back;
-    best = Math.min(best, performance.now() - start);
-  }
-  return best;
-}
-
 describe('DelayProxy (real sockets on loopback)', () => {
-  const servers: Server[] = [];
-  const sockets: Socket[] = [];
+  const { sockets, servers } = useSockets();
   let proxy: DelayProxy | undefined;
-  afterEach(() => {
-    proxy?.close();
-    for (const s of sockets) s.destroy();
-    for (const s of servers) s.close();
-  });
+  // Registered after useSockets's, so it runs first: the proxy closes before the sockets and servers do.
+  afterEach(() => proxy?.close());
 
   it('a round trip through it is longer by at least the delay each way than one without it', async () => {
-    const echo = createServer((c) => c.on('error', () => {}).pipe(c));
+    const echo = echoServer();
     servers.push(echo);
     const port = await listening(echo);
     proxy = new DelayProxy(DELAY_MS);
     const via = await proxy.listen('127.0.0.1', { host: '127.0.0.1', port });
-    const direct = await open(port);
-    const proxied = await open(via);
+    const direct = await openSocket('127.0.0.1', port);
+    const proxied = await openSocket('127.0.0.1', via);
     sockets.push(direct, proxied);
     const without = await fastestRoundTrip(direct, 5);
     const through = await fastestRoundTrip(proxied, 5);
@@ -86,7 +56,7 @@ describe('DelayProxy (real sockets on loopback)', () => {
     client.end();
     expect([...(await answer)]).toEqual(sent.reverse());
 
-    const held = await open(via);
+    const held = await openSocket('127.0.0.1', via);
     sockets.push(held);
     const closed = new Promise<void>((resolve) => held.once('close', () => resolve()));
     held.on('error', () => {});
@@ -94,6 +64,6 @@ describe('DelayProxy (real sockets on loopback)', () => {
     expect(proxy.connections).toBeGreaterThan(0);
     proxy.close();
     await closed;
-    await expect(open(via)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(openSocket('127.0.0.1', via)).rejects.toThrow(/ECONNREFUSED/);
   });
 });

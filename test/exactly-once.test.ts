@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type ServiceError, status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DedupStrategy } from '../src/common/dedup-strategy.js';
 import { reasonOf } from '../src/common/errors.js';
 import { exited } from '../src/common/hedge-process.js';
@@ -14,8 +14,9 @@ import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js
 import { type TestDatabase, useTestDatabase } from './support/database.js';
 import { useTestFeed } from './support/feed.js';
 import { rawBuy } from './support/raw-buy.js';
-import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
+import type { ReplicaProcess } from './support/replicas.js';
 import { failureOf, Trader, tradingClient, uniqueUsername } from './support/trader.js';
+import { useTradingReplicas } from './support/trading-replicas.js';
 import { waitFor } from './support/wait.js';
 
 async function effectsOf(db: TestDatabase, requestId: string) {
@@ -32,20 +33,11 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
   (strategy) => {
     const db = useTestDatabase();
     const feed = useTestFeed();
-    let replicas: ReplicaProcess[] = [];
-    let trader: Trader;
-
-    beforeAll(async () => {
-      const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath, strategy };
-      replicas = await Promise.all(['a', 'b', 'c'].map((id) => spawnReplica(setup, `${strategy}-${id}`)));
-      trader = await Trader.open(tradingClient(replicas[0]?.address ?? ''));
-      await trader.deposit('100000.00');
-    });
-
-    afterAll(async () => {
-      trader?.client.close();
-      await Promise.all(replicas.map((r) => r.stop()));
-    });
+    const system = useTradingReplicas(strategy, () => ({
+      databaseUrl: db.url,
+      feedPublicKeyPath: feed.publicKeyPath,
+      strategy,
+    }));
 
     it('N copies of one buy sent at once: one trade, N identical responses', async () => {
       const request: TradeRequest = {
@@ -57,7 +49,7 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
       const copies = 12;
       const results = await Promise.all(
         Array.from({ length: copies }, (_, i) =>
-          rawBuy(replicas[i % 3]?.address ?? '', trader.metadata, request),
+          rawBuy(system.replicas[i % 3]?.address ?? '', system.trader.metadata, request),
         ),
       );
       expect(results.every((r) => r.ok)).toBe(true);
@@ -70,7 +62,7 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
     });
 
     it('many requests, each copied to every replica with jitter: every one executed exactly once', async () => {
-      const before = await trader.portfolio();
+      const before = await system.trader.portfolio();
       const quote = await feed.quote('DEF');
       const requests = Array.from({ length: 40 }, () => ({
         request_id: uuidv7(),
@@ -80,11 +72,11 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
       }));
       const results = await Promise.all(
         requests.flatMap((request) =>
-          replicas.map(async (replica) => {
+          system.replicas.map(async (replica) => {
             await new Promise((r) => setTimeout(r, Math.random() * 20));
             return {
               id: request.request_id,
-              result: await rawBuy(replica.address, trader.metadata, request),
+              result: await rawBuy(replica.address, system.trader.metadata, request),
             };
           }),
         ),
@@ -96,25 +88,25 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
         expect(new Set(bytes).size).toBe(1);
         expect(await effectsOf(db, request.request_id)).toEqual({ trades: 1, transactions: 1 });
       }
-      const after = await trader.portfolio();
+      const after = await system.trader.portfolio();
       const cents = (s: string | undefined) => BigInt((s ?? '0').replace('.', ''));
       expect(cents(before.account?.cash) - cents(after.account?.cash)).toBe(40n * 2_550n);
     });
 
     it('copies of one login on every replica: one session, one token for all, and the token is stored nowhere', async () => {
-      const username = trader.username;
+      const username = system.trader.username;
       const token = newSessionToken();
       const request = { request_id: uuidv7(), username, password: 'correct horse', session_token: token };
       const before = (await db.pool.query('SELECT count(*)::int AS n FROM sessions')).rows[0].n;
       const logins = await Promise.all(
-        replicas.map((r) => {
+        system.replicas.map((r) => {
           const client = tradingClient(r.address);
           return invoke<LoginResponse__Output>((cb) =>
             client.Login(request, { deadline: deadlineAfter(20_000) }, cb),
           ).finally(() => client.close());
         }),
       );
-      expect(logins.map((l) => l.session_token)).toEqual(replicas.map(() => token));
+      expect(logins.map((l) => l.session_token)).toEqual(system.replicas.map(() => token));
       expect((await db.pool.query('SELECT count(*)::int AS n FROM sessions')).rows[0].n).toBe(before + 1);
       // The stored answer every copy read holds no token: a copy of the database logs nobody in.
       const { rows } = await db.pool.query(
@@ -125,7 +117,7 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
       expect(rows[0].body).not.toContain(token);
       expect(rows[0].body).toContain('expires_at_ms');
       // The same id with another token is another request.
-      const client = tradingClient(replicas[0]?.address ?? '');
+      const client = tradingClient(system.replicas[0]?.address ?? '');
       const err = await failureOf(
         invoke((cb) =>
           client.Login(
@@ -140,7 +132,7 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
 
     /** One Register or Login call on replica `i`, its outcome as code and reason (0 for OK). */
     async function signIn(method: 'Register' | 'Login', i: number, request: object) {
-      const client = tradingClient(replicas[i % replicas.length]?.address ?? '');
+      const client = tradingClient(system.replicas[i % system.replicas.length]?.address ?? '');
       try {
         await invoke((cb) => client[method](request as never, { deadline: deadlineAfter(20_000) }, cb));
         return { code: status.OK, reason: undefined };
@@ -159,8 +151,8 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
         password: 'correct horse',
         session_token: newSessionToken(),
       };
-      const copies = await Promise.all(replicas.map((_, i) => signIn('Register', i, request)));
-      expect(copies).toEqual(replicas.map(() => ({ code: status.OK, reason: undefined })));
+      const copies = await Promise.all(system.replicas.map((_, i) => signIn('Register', i, request)));
+      expect(copies).toEqual(system.replicas.map(() => ({ code: status.OK, reason: undefined })));
       expect(await signIn('Register', 1, { ...request, password: 'wrong password' })).toEqual({
         code: status.FAILED_PRECONDITION,
         reason: 'IDEMPOTENCY_KEY_REUSED',
@@ -173,11 +165,11 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
     });
 
     it('a refused Login is the answer of its request id; a successful one is not handed to another password', async () => {
-      const base = { username: trader.username, session_token: newSessionToken() };
+      const base = { username: system.trader.username, session_token: newSessionToken() };
       const refused = { ...base, request_id: uuidv7(), password: 'wrong password' };
-      const copies = await Promise.all(replicas.map((_, i) => signIn('Login', i, refused)));
+      const copies = await Promise.all(system.replicas.map((_, i) => signIn('Login', i, refused)));
       const badCredentials = { code: status.UNAUTHENTICATED, reason: 'BAD_CREDENTIALS' };
-      expect(copies).toEqual(replicas.map(() => badCredentials));
+      expect(copies).toEqual(system.replicas.map(() => badCredentials));
       // The right password under the refused id: still refused, and no session was opened.
       expect(await signIn('Login', 1, { ...refused, password: 'correct horse' })).toEqual(badCredentials);
       const sessions = await db.pool.query('SELECT count(*)::int AS n FROM sessions WHERE token_hash = $1', [
@@ -198,7 +190,7 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
       const requestId = uuidv7();
       expect(
         (
-          await rawBuy(replicas[0]?.address ?? '', trader.metadata, {
+          await rawBuy(system.replicas[0]?.address ?? '', system.trader.metadata, {
             request_id: requestId,
             symbol: 'ABC',
             shares: 1,
@@ -206,7 +198,7 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
           })
         ).ok,
       ).toBe(true);
-      const reused = await rawBuy(replicas[1]?.address ?? '', trader.metadata, {
+      const reused = await rawBuy(system.replicas[1]?.address ?? '', system.trader.metadata, {
         request_id: requestId,
         symbol: 'ABC',
         shares: 2,
@@ -221,7 +213,7 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
     });
 
     it('a refusal is the final answer for its request id, even after the cause goes away', async () => {
-      const poor = await Trader.open(tradingClient(replicas[1]?.address ?? ''));
+      const poor = await Trader.open(tradingClient(system.replicas[1]?.address ?? ''));
       const quote = await feed.quote('JKL');
       const requestId = uuidv7();
       expect((await failureOf(poor.buy('JKL', 1, quote, requestId))).reason).toBe('INSUFFICIENT_FUNDS');
@@ -232,16 +224,17 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
     });
 
     it('a replica SIGKILLed in the middle of a transaction leaves nothing; the next copy completes it once', async () => {
-      const victim = replicas[2] as ReplicaProcess;
-      const survivor = replicas[0] as ReplicaProcess;
+      const victim = system.replicas[2] as ReplicaProcess;
+      const survivor = system.replicas[0] as ReplicaProcess;
       const request: TradeRequest = {
         request_id: uuidv7(),
         symbol: 'GHI',
         shares: 3,
         quote: await feed.quote('GHI'),
       };
-      const userId = (await db.pool.query('SELECT id FROM users WHERE username = $1', [trader.username]))
-        .rows[0].id;
+      const userId = (
+        await db.pool.query('SELECT id FROM users WHERE username = $1', [system.trader.username])
+      ).rows[0].id;
       const cashBefore = (await db.pool.query('SELECT cash FROM accounts WHERE user_id = $1', [userId]))
         .rows[0].cash;
 
@@ -249,7 +242,7 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
       const holder = await db.pool.connect();
       await holder.query('BEGIN');
       await holder.query('SELECT * FROM accounts WHERE user_id = $1 FOR UPDATE', [userId]);
-      const inFlight = rawBuy(victim.address, trader.metadata, request);
+      const inFlight = rawBuy(victim.address, system.trader.metadata, request);
       const waitingBackends = async () =>
         (
           await db.pool.query(
@@ -282,9 +275,9 @@ describe.each<DedupStrategy>(['cache', 'abort'])(
         (await db.pool.query('SELECT cash FROM accounts WHERE user_id = $1', [userId])).rows[0].cash,
       ).toBe(cashBefore);
 
-      const retried = await rawBuy(survivor.address, trader.metadata, request);
+      const retried = await rawBuy(survivor.address, system.trader.metadata, request);
       expect(retried.ok).toBe(true);
-      const again = await rawBuy(survivor.address, trader.metadata, request);
+      const again = await rawBuy(survivor.address, system.trader.metadata, request);
       expect(again.ok && retried.ok && again.bytes.equals(retried.bytes)).toBe(true);
       expect(await effectsOf(db, request.request_id ?? '')).toEqual({ trades: 1, transactions: 1 });
       expect(

@@ -1,18 +1,17 @@
-import { Metadata, Server, type ServiceError, type sendUnaryData, status } from '@grpc/grpc-js';
+import { Server, type ServiceError, type sendUnaryData, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { runCall } from '../src/client/call-engine.js';
 import { ReplicaChannels } from '../src/client/replica-channels.js';
 import { ReplicatedCallError, ReplicatedClient } from '../src/client/replicated-client.js';
 import type { ReplicationMode } from '../src/client/replication-mode.js';
 import { POLICIES } from '../src/client/replication-policy.js';
-import { unaryBytes } from '../src/client/unary-bytes.js';
 import { DATABASE_UNAVAILABLE, toServiceError } from '../src/common/errors.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
 import { listen } from './support/fake-replicas.js';
+import { GET_PORTFOLIO, PORTFOLIO_CALL } from './support/portfolio-call.js';
 import { undoAfterEach } from './support/undo-after-each.js';
 
-const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
 /** The client's ordinary deadline here; the fail-over outlasts it by far. */
 const DEADLINE_MS = 1_000;
 
@@ -131,20 +130,11 @@ describe('the fail-over budget: a call outlives its deadline while the replicas 
     );
     try {
       return await runCall<Buffer>(channels, {
+        ...PORTFOLIO_CALL,
         policy: { ...POLICIES[mode], attemptTimeoutMs: 200 },
-        method: GET_PORTFOLIO.path,
         mode,
         deadlineMs: DEADLINE_MS,
         ...budgets,
-        attempt: (channel, deadline, done) =>
-          unaryBytes(
-            channel,
-            GET_PORTFOLIO.path,
-            GET_PORTFOLIO.requestSerialize({}),
-            new Metadata(),
-            deadline,
-            done,
-          ),
       }).then(
         (result) => ({ ok: true as const, result }),
         (err: unknown) => ({ ok: false as const, err }),

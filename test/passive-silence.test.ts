@@ -1,48 +1,34 @@
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ReplicatedClient } from '../src/client/replicated-client.js';
 import { uuidv7 } from '../src/common/ids.js';
 import { hedgeProto } from '../src/common/proto.js';
 import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestFeed, type TestFeed } from './support/feed.js';
-import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
-import { Trader, tradingClient } from './support/trader.js';
+import { useTestDatabase } from './support/database.js';
+import { useTestFeed } from './support/feed.js';
+import { useTradingReplicas } from './support/trading-replicas.js';
 
 const BUY = hedgeProto().Trading.service.Buy;
 
 describe('passive client: a silent first replica costs one attempt timeout, not one per call', () => {
-  let db: TestDatabase;
-  let feed: TestFeed;
-  let replicas: ReplicaProcess[] = [];
-  let trader: Trader;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    feed = await startTestFeed();
-    const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath };
-    replicas = await Promise.all(['a', 'b', 'c'].map((id) => spawnReplica(setup, `silence-${id}`)));
-    trader = await Trader.open(tradingClient(replicas[1]?.address ?? ''));
-    await trader.deposit('100000.00');
-  });
-
-  afterAll(async () => {
-    for (const r of replicas) r.child.kill('SIGCONT');
-    trader?.client.close();
-    await Promise.all(replicas.map((r) => r.stop()));
-    await feed?.stop();
-    await db?.drop();
-  });
+  const db = useTestDatabase();
+  const feed = useTestFeed();
+  // The trader on the second replica: the first is the one the test stops.
+  const system = useTradingReplicas(
+    'silence',
+    () => ({ databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath }),
+    1,
+  );
 
   it('the first replica SIGSTOPped: the first buy fails over after its timeout, the next ones go to an answering replica at once, and every buy has exactly one effect', async () => {
     // A fixed view (no manager to drop the stopped replica): only the client's memory avoids it.
     const client = await ReplicatedClient.connect({
       mode: 'passive',
-      replicas: replicas.map((r) => ({ id: r.id, address: r.address })),
+      replicas: system.replicas.map((r) => ({ id: r.id, address: r.address })),
       deadlineMs: 30_000,
     });
-    const [stopped] = replicas;
+    const [stopped] = system.replicas;
     try {
       stopped?.child.kill('SIGSTOP');
       const ids: string[] = [];
@@ -55,7 +41,7 @@ describe('passive client: a silent first replica costs one attempt timeout, not 
           quote: await feed.quote('ABC'),
         };
         ids.push(request.request_id ?? '');
-        const result = await client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+        const result = await client.call<TradeResponse__Output>(BUY, request, system.trader.metadata);
         expect(result.response.trade?.shares).toBe('1');
         telemetry.push(result.telemetry);
       }

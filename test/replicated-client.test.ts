@@ -75,6 +75,24 @@ describe('the replicated client against real gRPC servers', () => {
     expect(replicas.map((r) => r.calls)).toEqual([1, 1, 1]);
   });
 
+  /**
+   * Writes the chunk after the one the request resumes from: one event a chunk, `<log>` before the first
+   * and `</log>` after the last. Returns whether it was the last.
+   */
+  function writeNextChunk(
+    call: ServerWritableStream<StreamLogRequest__Output, LogChunk>,
+    events: string[],
+  ): boolean {
+    const after = Number(call.request.after_event_id);
+    const last = after + 1 === events.length;
+    call.write({
+      xml: `${after === 0 ? '<log>' : ''}${events[after]}${last ? '</log>' : ''}`,
+      last_event_id: String(after + 1),
+      last,
+    });
+    return last;
+  }
+
   /** A day-trading session, in active mode, over two replicas that answer DumpLog and stream the log with `streamLog`. */
   async function logStreamingReplicas(
     streamLog: (call: ServerWritableStream<StreamLogRequest__Output, LogChunk>) => void,
@@ -98,13 +116,7 @@ describe('the replicated client against real gRPC servers', () => {
     const events = ['<userCommand>1</userCommand>', '<userCommand>2</userCommand>'];
     const session = await logStreamingReplicas((call) => {
       requests.push(call.request);
-      const after = Number(call.request.after_event_id);
-      const last = after + 1 === events.length;
-      call.write({
-        xml: `${after === 0 ? '<log>' : ''}${events[after]}${last ? '</log>' : ''}`,
-        last_event_id: String(after + 1),
-        last,
-      });
+      writeNextChunk(call, events);
       setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'killed' }), 20);
     });
     let xml = '';
@@ -121,14 +133,7 @@ describe('the replicated client against real gRPC servers', () => {
     // The first attempt gets one chunk and then nothing (its replica cut off); the next one ends the log.
     await logStreamingReplicas((call) => {
       requests.push(call.request);
-      const after = Number(call.request.after_event_id);
-      const last = after + 1 === events.length;
-      call.write({
-        xml: `${after === 0 ? '<log>' : ''}${events[after]}${last ? '</log>' : ''}`,
-        last_event_id: String(after + 1),
-        last,
-      });
-      if (last) call.end();
+      if (writeNextChunk(call, events)) call.end();
     });
     const client = await connectToAll({ mode: 'passive' });
     let xml = '';

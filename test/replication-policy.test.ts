@@ -1,16 +1,13 @@
-import { Metadata, status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { runCall } from '../src/client/call-engine.js';
 import { ReplicaChannels } from '../src/client/replica-channels.js';
 import { REPLICATION_MODES } from '../src/client/replication-mode.js';
 import { POLICIES, RESUMABLE_STREAM, replicationPolicies } from '../src/client/replication-policy.js';
-import { unaryBytes } from '../src/client/unary-bytes.js';
 import { isRetryable, retryability } from '../src/common/errors.js';
-import { hedgeProto } from '../src/common/proto.js';
 import type { Portfolio } from '../src/gen/hedge/v1/Portfolio.js';
 import { useFakeReplicas } from './support/fake-replicas.js';
-
-const GET_PORTFOLIO = hedgeProto().Trading.service.GetPortfolio;
+import { GET_PORTFOLIO, PORTFOLIO_CALL } from './support/portfolio-call.js';
 
 describe('the replication policies as values', () => {
   it('one value per mode: how many replicas first, when the rest, when an attempt is abandoned', () => {
@@ -146,19 +143,10 @@ describe('which replicas each policy asks, against real gRPC servers', () => {
     try {
       const call = () =>
         runCall<Buffer>(channels, {
+          ...PORTFOLIO_CALL,
           policy: POLICIES.passive,
-          method: GET_PORTFOLIO.path,
           mode: 'passive',
           deadlineMs: 20_000,
-          attempt: (channel, deadline, done) =>
-            unaryBytes(
-              channel,
-              GET_PORTFOLIO.path,
-              GET_PORTFOLIO.requestSerialize({}),
-              new Metadata(),
-              deadline,
-              done,
-            ),
         });
       const first = await call();
       expect(first.telemetry.failures[0]).toMatchObject({ replica: 'r1', code: status.DEADLINE_EXCEEDED });

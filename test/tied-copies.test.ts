@@ -1,5 +1,5 @@
 import { type Metadata, status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ReplicatedClient } from '../src/client/replicated-client.js';
 import type { PoolClient } from '../src/common/database.js';
 import { exited } from '../src/common/hedge-process.js';
@@ -8,38 +8,27 @@ import { hedgeProto } from '../src/common/proto.js';
 import { TIED_KEY, TIED_LOSS_REASON } from '../src/common/tied-copies.js';
 import type { TradeRequest } from '../src/gen/hedge/v1/TradeRequest.js';
 import type { TradeResponse__Output } from '../src/gen/hedge/v1/TradeResponse.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestFeed, type TestFeed } from './support/feed.js';
+import { useTestDatabase } from './support/database.js';
+import { useTestFeed } from './support/feed.js';
 import { type RawResult, rawBuy } from './support/raw-buy.js';
 import { type ReplicaProcess, spawnReplica } from './support/replicas.js';
-import { Trader, tradingClient } from './support/trader.js';
+import { useTradingReplicas } from './support/trading-replicas.js';
 import { waitFor } from './support/wait.js';
 
 const BUY = hedgeProto().Trading.service.Buy;
 
 describe('tied copies: a copy that finds a sibling executing its request, or its answer stored, answers at once', () => {
-  let db: TestDatabase;
-  let feed: TestFeed;
-  let replicas: ReplicaProcess[] = [];
-  let trader: Trader;
+  const db = useTestDatabase();
+  const feed = useTestFeed();
+  const system = useTradingReplicas('tied', () => ({
+    databaseUrl: db.url,
+    feedPublicKeyPath: feed.publicKeyPath,
+  }));
   let tied: Metadata;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    feed = await startTestFeed();
-    const setup = { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath };
-    replicas = await Promise.all(['a', 'b', 'c'].map((id) => spawnReplica(setup, `tied-${id}`)));
-    trader = await Trader.open(tradingClient(replicas[0]?.address ?? ''));
-    await trader.deposit('100000.00');
-    tied = trader.metadata.clone();
+  beforeAll(() => {
+    tied = system.trader.metadata.clone();
     tied.set(TIED_KEY, '1');
-  });
-
-  afterAll(async () => {
-    trader?.client.close();
-    await Promise.all(replicas.map((r) => r.stop()));
-    await feed?.stop();
-    await db?.drop();
   });
 
   /** Holds the trader's account row, so a copy that executes a trade blocks inside its statement. */
@@ -48,7 +37,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
     await tx.query('BEGIN');
     await tx.query(
       'SELECT 1 FROM accounts WHERE user_id = (SELECT id FROM users WHERE username = $1) FOR UPDATE',
-      [trader.username],
+      [system.trader.username],
     );
     return tx;
   }
@@ -102,7 +91,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
 
   it('a tied copy answers TIED_COPY_LOST while its sibling executes and after it committed; an untied one gets the answer', async () => {
     const request = await newBuy();
-    const [a, b, c] = replicas.map((r) => r.address) as [string, string, string];
+    const [a, b, c] = system.replicas.map((r) => r.address) as [string, string, string];
     const tx = await holdAccount();
     let executing: Promise<RawResult> | undefined;
     let waiting: Promise<RawResult> | undefined;
@@ -115,7 +104,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
         code: status.ABORTED,
         reason: TIED_LOSS_REASON,
       });
-      waiting = rawBuy(c, trader.metadata, request);
+      waiting = rawBuy(c, system.trader.metadata, request);
       await waitFor('the untied copy waiting on the claim', async () => (await lockWaiters()) === 2);
     } finally {
       await release(tx);
@@ -131,7 +120,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
       code: status.ABORTED,
       reason: TIED_LOSS_REASON,
     });
-    const late = await rawBuy(b, trader.metadata, request);
+    const late = await rawBuy(b, system.trader.metadata, request);
     expect(late.ok && late.bytes.equals(bytes)).toBe(true);
     expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
   });
@@ -145,14 +134,14 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
       await tx.query('SELECT pg_advisory_xact_lock(tied_copies_lock_class(), hashtext($1::uuid::text))', [
         request.request_id,
       ]);
-      const lost = await rawBuy(replicas[1]?.address ?? '', tied, request);
+      const lost = await rawBuy(system.replicas[1]?.address ?? '', tied, request);
       expect(lost).toMatchObject({ ok: false, code: status.ABORTED, reason: TIED_LOSS_REASON });
       expect(await effects(request.request_id ?? '')).toEqual({ trades: 0, logged: 0 });
     } finally {
       await tx.query('ROLLBACK');
       tx.release();
     }
-    const done = await rawBuy(replicas[1]?.address ?? '', tied, request);
+    const done = await rawBuy(system.replicas[1]?.address ?? '', tied, request);
     expect(done.ok).toBe(true);
     expect(await effects(request.request_id ?? '')).toEqual({ trades: 1, logged: 1 });
   });
@@ -160,14 +149,14 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
   it('active client: a call repeated under an answered request id gets the stored answer (its tied copies all lose, its untied round reads it)', async () => {
     const client = await ReplicatedClient.connect({
       mode: 'active',
-      replicas: replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
+      replicas: system.replicas.map((r, i) => ({ id: `r${i + 1}`, address: r.address })),
       deadlineMs: 30_000,
     });
     try {
       const request = await newBuy();
-      const first = await client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+      const first = await client.call<TradeResponse__Output>(BUY, request, system.trader.metadata);
       expect(first.telemetry.attempts).toBe(3);
-      const again = await client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+      const again = await client.call<TradeResponse__Output>(BUY, request, system.trader.metadata);
       expect(again.response).toEqual(first.response);
       expect(again.telemetry.attempts).toBe(6);
       expect(again.telemetry.failures).toEqual([]);
@@ -196,7 +185,7 @@ describe('tied copies: a copy that finds a sibling executing its request, or its
     try {
       const request = await newBuy();
       survivor.child.kill('SIGSTOP');
-      const call = client.call<TradeResponse__Output>(BUY, request, trader.metadata);
+      const call = client.call<TradeResponse__Output>(BUY, request, system.trader.metadata);
       await waitFor(`the ${firstId} copy executing`, async () => (await lockWaiters()) === 1);
       await breakIt(first);
       survivor.child.kill('SIGCONT');

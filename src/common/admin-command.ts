@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { DATA_DIR, DATABASE_URL, requireSetting, resolveDataDir, settingOption } from './settings.js';
+import { withDatabaseOptions } from './database-options.js';
+import { DATABASE_URL, requireSetting, resolveDataDir } from './settings.js';
 
 /**
  * `hedge admin`: the administrator account where no `hedge up` makes it (several
@@ -9,14 +10,12 @@ import { DATA_DIR, DATABASE_URL, requireSetting, resolveDataDir, settingOption }
  * `up`: made (random, 0600) if absent, and the stored hash set to what it holds.
  */
 export function adminCommand(): Command {
-  return new Command('admin')
+  return withDatabaseOptions(new Command('admin'))
     .description(
       'Make the administrator account `admin` (who alone may dump the whole audit log) or bring its password ' +
         'in line with its password file; migrates the schema first. `hedge up` does this at every start; ' +
         'run this once on a system started process by process (README: Several hosts).',
     )
-    .addOption(settingOption(DATA_DIR))
-    .addOption(settingOption(DATABASE_URL))
     .option(
       '--password-file <path>',
       "the administrator's password, made with a random one if absent (default: <data-dir>/admin-password)",

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { intOption } from '../common/cli-options.js';
+import { withDatabaseOptions } from '../common/database-options.js';
 import type { DedupStrategy } from '../common/dedup-strategy.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { serveMetricsIfAsked, withMetricsOptions } from '../common/metrics-options.js';
 import { removeRunFile, writeRunFile } from '../common/run-files.js';
 import {
-  DATA_DIR,
   DATABASE_URL,
   DEDUP,
   FEED_ADDRESS,
@@ -57,14 +57,12 @@ interface ManagerCliOptions {
 }
 
 export function managerCommand(): Command {
-  return withMetricsOptions(new Command('manager'))
+  return withDatabaseOptions(withMetricsOptions(new Command('manager')))
     .description(
       'Run the replication manager: spawns and supervises the replicas (exit, heartbeats that catch a hung ' +
         'process, client fault reports confirmed by its own probe), replaces faulty ones, and publishes the ' +
         'membership as a numbered view. A restarted manager adopts the replicas still running.',
     )
-    .addOption(settingOption(DATA_DIR))
-    .addOption(settingOption(DATABASE_URL))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', intOption(0, 65535), 0)
     .option('--replicas <n>', 'replicas to keep serving', intOption(1, 64), 3)

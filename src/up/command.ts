@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { heartbeatArgs, intOption } from '../common/cli-options.js';
+import { withDatabaseOptions } from '../common/database-options.js';
 import { formatDuration } from '../common/duration.js';
 import { reportReady, stopOnSignals } from '../common/hedge-process.js';
 import { createLogger } from '../common/logger.js';
 import { lockDataDir } from '../common/owner-lock.js';
 import { removeRunFile, writeRunFile } from '../common/run-files.js';
 import {
-  DATA_DIR,
   DATABASE_URL,
   DEDUP,
   HEARTBEAT_INTERVAL,
@@ -65,14 +65,12 @@ interface UpCliOptions {
 }
 
 export function upCommand(): Command {
-  return new Command('up')
+  return withDatabaseOptions(new Command('up'), UP_DATABASE_URL)
     .description(
       'Run the whole system locally: embedded PostgreSQL (unless --database-url/$DATABASE_URL), the stock feed, ' +
         'and the replication manager with its replicas, with a live status view. Ctrl-C or SIGTERM stops every ' +
         'process it started; so does its own death, by any signal. Logs go to <data-dir>/logs/.',
     )
-    .addOption(settingOption(DATA_DIR))
-    .addOption(settingOption(UP_DATABASE_URL))
     .option(
       '--feed-port <port>',
       'stock feed port (0 picks a free one)',

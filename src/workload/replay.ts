@@ -211,46 +211,31 @@ export async function replayWorkload(options: ReplayOptions): Promise<ReplaySumm
     };
     const quoteOrNull = (symbol: string): Promise<SignedQuote__Output | null> =>
       quotes.get(symbol).catch(() => null);
-    const run = async (day: DayTradingSession, line: WorkloadLine) => {
+    /** What each command calls, given its line's arguments after the user (`a`, `b`) and its number `n`. */
+    const calls: Record<
+      WorkloadCommand,
+      (day: DayTradingSession, a: string, b: string, n: number) => Promise<unknown>
+    > = {
+      ADD: (day, a, _b, n) => day.add(a, n),
+      QUOTE: async (day, a, _b, n) => day.quote(a, await quoteOrNull(a), n),
+      BUY: async (day, a, b, n) => day.buy(a, b, await quoteOrNull(a), n),
+      SELL: async (day, a, b, n) => day.sell(a, b, await quoteOrNull(a), n),
+      COMMIT_BUY: (day, _a, _b, n) => day.commitBuy(n),
+      CANCEL_BUY: (day, _a, _b, n) => day.cancelBuy(n),
+      COMMIT_SELL: (day, _a, _b, n) => day.commitSell(n),
+      CANCEL_SELL: (day, _a, _b, n) => day.cancelSell(n),
+      SET_BUY_AMOUNT: (day, a, b, n) => day.setBuyAmount(a, b, n),
+      SET_BUY_TRIGGER: (day, a, b, n) => day.setBuyTrigger(a, b, n),
+      CANCEL_SET_BUY: (day, a, _b, n) => day.cancelSetBuy(a, n),
+      SET_SELL_AMOUNT: (day, a, b, n) => day.setSellAmount(a, b, n),
+      SET_SELL_TRIGGER: (day, a, b, n) => day.setSellTrigger(a, b, n),
+      CANCEL_SET_SELL: (day, a, _b, n) => day.cancelSetSell(a, n),
+      DISPLAY_SUMMARY: (day, _a, _b, n) => day.displaySummary(n),
+      DUMPLOG: (day, a, _b, n) => writeLog(day, options.outDir, a, false, n, written, overwrite),
+    };
+    const run = (day: DayTradingSession, line: WorkloadLine) => {
       const [, a = '', b = ''] = line.args;
-      const n = line.num;
-      switch (line.command) {
-        case 'ADD':
-          return day.add(a, n);
-        case 'QUOTE':
-          return day.quote(a, await quoteOrNull(a), n);
-        case 'BUY':
-          return day.buy(a, b, await quoteOrNull(a), n);
-        case 'SELL':
-          return day.sell(a, b, await quoteOrNull(a), n);
-        case 'COMMIT_BUY':
-          return day.commitBuy(n);
-        case 'CANCEL_BUY':
-          return day.cancelBuy(n);
-        case 'COMMIT_SELL':
-          return day.commitSell(n);
-        case 'CANCEL_SELL':
-          return day.cancelSell(n);
-        case 'SET_BUY_AMOUNT':
-          return day.setBuyAmount(a, b, n);
-        case 'SET_BUY_TRIGGER':
-          return day.setBuyTrigger(a, b, n);
-        case 'CANCEL_SET_BUY':
-          return day.cancelSetBuy(a, n);
-        case 'SET_SELL_AMOUNT':
-          return day.setSellAmount(a, b, n);
-        case 'SET_SELL_TRIGGER':
-          return day.setSellTrigger(a, b, n);
-        case 'CANCEL_SET_SELL':
-          return day.cancelSetSell(a, n);
-        case 'DISPLAY_SUMMARY':
-          return day.displaySummary(n);
-        case 'DUMPLOG':
-          return writeLog(day, options.outDir, a, false, n, written, overwrite);
-        default:
-          // Every command of the file format is handled above; the compiler checks it.
-          return line.command satisfies never;
-      }
+      return calls[line.command](day, a, b, line.num);
     };
     try {
       await eachLimited([...users.entries()], options.concurrency, async ([username, userLines]) => {

@@ -120,3 +120,22 @@ export async function expectPrimaryHistory(sys: HaSystem, name: string, primaryN
     `[ha] ${name} rejoined as a standby${log.includes('running pg_rewind from') ? ' (pg_rewind ran)' : ''}\n`,
   );
 }
+
+/**
+ * The former primary `name` rejoins as a standby while trading goes on; then,
+ * trading stopped, no trade failed, each acknowledged one is stored once, and
+ * `name` holds the history of `primaryName`, the primary that replaced it.
+ */
+export async function expectRejoinedWithPrimaryHistory(
+  sys: HaSystem,
+  stream: TradeStream,
+  name: string,
+  primaryName: string,
+): Promise<void> {
+  await waitUntilStandby(sys, name);
+  await stream.acknowledge(20);
+  await stream.stop();
+  expect(stream.failed).toEqual([]);
+  await expectEachAcknowledgedOnce(sys, stream);
+  await expectPrimaryHistory(sys, name, primaryName);
+}
