@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createPool, isTransientDatabaseError, withDatabase } from '../src/common/database.js';
 import { databaseNodes, isMultiHost, multiHostUrl } from '../src/common/database-nodes.js';
@@ -58,6 +58,27 @@ describe('a multi-host database URL (libpq form), as `hedge up --ha` gives repli
       { node: `127.0.0.1:${dead}`, role: 'down' },
       { node: `${live.host}:${live.port}`, role: 'primary' },
     ]);
+  });
+
+  it("a fresh pool's first query waits for a silent node's first probe to time out, then runs on the primary", async () => {
+    // A node that accepts and never answers (its host cut off after the handshake): its first
+    // probe takes its whole timeout, longer than a connection waits for a known primary.
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => held.add(socket)).listen(0, '127.0.0.1');
+    await new Promise((resolve) => silent.once('listening', resolve));
+    const { port } = silent.address() as { port: number };
+    const live = databaseNodes(db.url)[0] as { host: string; port: number };
+    const pool = createPool(withHosts(db.url, [`127.0.0.1:${port}`, `${live.host}:${live.port}`]), {
+      max: 1,
+    });
+    try {
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
+      expect(rows[0]?.n).toBeGreaterThan(0);
+    } finally {
+      await pool.end();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('with no primary, getting a connection fails with a transient error (a replica answers UNAVAILABLE)', async () => {

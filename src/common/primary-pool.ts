@@ -16,6 +16,12 @@ const PROBE_TIMEOUT_MS = 1_500;
 const PRIMARY_MISSES = 2;
 /** How long getting a connection waits for a primary to be found before failing. */
 const PRIMARY_WAIT_MS = 1_000;
+/**
+ * ... and, before every node has answered once, also as long as a first probe may take
+ * (its connection, then its query): a fresh pool on a loaded machine must not fail its
+ * first query because one node's first answer was slow.
+ */
+const FIRST_ANSWERS_WAIT_MS = 2 * PROBE_TIMEOUT_MS + PRIMARY_WAIT_MS;
 
 /** The error a connection gets while no node is the primary: 57P03 (cannot_connect_now) is transient. */
 function noPrimaryError(nodes: readonly DatabaseNode[]): Error {
@@ -113,7 +119,10 @@ class PrimaryTracker {
     if (this.primary) return this.primary;
     void this.probeNow();
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, PRIMARY_WAIT_MS);
+      const timer = setTimeout(
+        resolve,
+        this.roles.includes(undefined) ? FIRST_ANSWERS_WAIT_MS : PRIMARY_WAIT_MS,
+      );
       this.waiters.push(() => {
         clearTimeout(timer);
         resolve();
