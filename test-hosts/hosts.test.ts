@@ -282,6 +282,63 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     expectNoDoubles(c.views);
   });
 
+  it("the manager beside h1's agent (the README's layout), h1 partitioned for 12 s: hearing only h1, it judges no replica on h2 or h3 (same processes before and after, none replaced) but still judges h1's own (stopped there, it is replaced), no call fails, and the views go on after healing", async () => {
+    const c = await startMultiHost(['--spares', '0'], { managerOn: 'h1' });
+    cluster = c;
+    const status = await c.waitFor('three serving, one per host', spread);
+    const processes = (s: ManagerStatus) =>
+      serving(s)
+        .map((r) => `${r.id}:${r.pid}@${r.host}`)
+        .sort();
+    const elsewhere = serving(status).filter((r) => r.host !== 'h1');
+    expect(elsewhere).toHaveLength(2);
+    const placed = processes({ ...status, replicas: elsewhere });
+    const local = serving(status).find((r) => r.host === 'h1');
+    const sessions = await Promise.all(Array.from({ length: 3 }, () => c.session()));
+    const trading = keepTrading(sessions, c.quotes);
+    while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
+    const h1 = c.network.host('h1');
+    c.network.partition(h1);
+    // The replica beside the manager hangs meanwhile: its agent is heard, so it is still judged.
+    await new Promise((r) => setTimeout(r, 2_000));
+    process.kill(local?.pid ?? 0, 'SIGSTOP');
+    // Twice the 5-7 s in which phi would have judged h2's and h3's replicas from the manager's own silence.
+    const okCut = trading.ok();
+    const until = Date.now() + 12_000;
+    while (Date.now() < until || trading.ok() < okCut + 30) await new Promise((r) => setTimeout(r, 100));
+    c.network.heal(h1);
+    const after = await c.waitFor(
+      "every host reachable again, three serving, h1's stopped replica replaced there",
+      (s) =>
+        s.hosts.every((h) => h.reachable) &&
+        serving(s).length === 3 &&
+        serving(s).some((r) => r.id === local?.id && r.pid !== local?.pid && r.host === 'h1'),
+    );
+    // Judged and killed by the manager (nothing else kills it; its replacement may have failed to
+    // start while h1 had no database, so its last fault need not be the stop).
+    expect(after.replicas.find((r) => r.id === local?.id)?.restarts).toBeGreaterThan(0);
+    expect((await c.listOn('h1')).replicas.map((r) => r.pid)).not.toContain(local?.pid);
+    // Nothing was replaced on h2 or h3: the same processes on the same hosts, never restarted.
+    expect(processes({ ...after, replicas: serving(after).filter((r) => r.host !== 'h1') })).toEqual(placed);
+    expect(after.replicas).toHaveLength(3);
+    expect(after.replicas.filter((r) => r.host !== 'h1').every((r) => r.restarts === 0)).toBe(true);
+    // The views go on: a replica killed now is replaced under a higher view number.
+    const lastView = BigInt(c.views.at(-1)?.view ?? '0');
+    const victim = elsewhere.find((r) => r.host === 'h2');
+    process.kill(victim?.pid ?? 0, 'SIGKILL');
+    await c.waitFor(
+      'h2 replica replaced',
+      (s) => serving(s).length === 3 && !serving(s).some((r) => r.pid === victim?.pid),
+    );
+    expect(BigInt(c.views.at(-1)?.view ?? '0')).toBeGreaterThan(lastView);
+    // h3's replica was never killed, not even by the sweep once h3 was heard again.
+    const h3 = elsewhere.find((r) => r.host === 'h3');
+    expect((await c.listOn('h3')).replicas.map((r) => r.pid)).toContain(h3?.pid);
+    const result = await trading.stop();
+    await expectExactlyOnce(c, result);
+    expectNoDoubles(c.views);
+  });
+
   it('with a warm spare: once a partitioned host is healed, a replica serves there again (the spare on it joins the view as the doubled one drains), and no call fails', async () => {
     const c = await startMultiHost(['--spares', '1']);
     cluster = c;

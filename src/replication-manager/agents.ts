@@ -11,10 +11,10 @@ import type { HostReplica, HostReplica__Output } from '../gen/hedge/v1/HostRepli
 import type { HostReplicas__Output } from '../gen/hedge/v1/HostReplicas.js';
 import type { SignalReplicaResponse__Output } from '../gen/hedge/v1/SignalReplicaResponse.js';
 import { agentChannelCredentials } from './agent-credentials.js';
+import { hearsMajority, inReach, silenceCounts } from './host-quorum.js';
 import type { Ended, HostSilence, HostView, Launch, Launcher } from './launcher.js';
 import { chooseHost, movesHome, type Placed } from './placement.js';
 import type { RegistryEntry } from './registry.js';
-import { HOST_SILENCE_MS } from './slot-machine.js';
 
 /** `name=host:port` pairs, as `--agents` takes them. */
 export function parseAgents(text: string): { name: string; address: string }[] {
@@ -34,12 +34,8 @@ export function parseAgents(text: string): { name: string; address: string }[] {
   return agents;
 }
 
-/** An agent not heard from for this long (it ticks every 250 ms) is out of reach. */
-export const AGENT_SILENCE_MS = HOST_SILENCE_MS;
 /** Two ticks missed: its replicas are probed directly (hostSilence), before the host counts as out of reach. */
 const SUSPECT_SILENCE_MS = 500;
-/** A host counts towards the manager's majority if heard this recently (three ticks). */
-const QUORUM_FRESH_MS = 750;
 const START_DEADLINE_MS = 30_000;
 const SIGNAL_DEADLINE_MS = 2_000;
 /** How long a restarted manager waits for each agent's list before judging what it can adopt. */
@@ -74,10 +70,10 @@ const key = (id: string, pid: number) => `${id}:${pid}`;
 /**
  * Replicas on several hosts, through each host's agent (`hedge agent`). Each
  * agent's WatchReplicas stream tells every replica's state and exit at once, and
- * ticks: a host not heard from for AGENT_SILENCE_MS is unreachable. Its replicas'
- * state is then unknown (reported running): whether they are faulty is the
- * heartbeats' and client reports' to find (probing them directly while the
- * manager hears a majority of the hosts: hostSilence), and they cannot be
+ * ticks: a host not heard from for HOST_SILENCE_MS is unreachable (host-quorum.ts).
+ * Its replicas' state is then unknown (reported running): whether they are faulty
+ * is the heartbeats' and client reports' to find, only while the manager hears a
+ * majority of the hosts (silenceCounts; probing them directly: hostSilence), and they cannot be
  * killed, only replaced. Once its host is back, every replica there that is not
  * the current process of its slot is killed: a stale replica never serves
  * beside its replacement.
@@ -228,19 +224,17 @@ export class AgentLauncher implements Launcher {
     return movesHome(this.placementHosts(), this.placed(), isSpare);
   }
 
-  isolated(): boolean {
-    return [...this.hostsByName.values()].every((host) => !this.reachable(host));
+  silenceCounts(id: string, pid: number | undefined): boolean {
+    const host = pid === undefined ? undefined : this.hostOfProcess(id, pid);
+    return silenceCounts(host?.name, [...this.hostsByName.values()], Date.now());
   }
 
   hostSilence(id: string, pid: number): HostSilence | undefined {
     const host = this.hostOfProcess(id, pid);
     const nowMs = Date.now();
     if (!host || nowMs - host.lastHeardMs < SUSPECT_SILENCE_MS) return undefined;
-    const heard = [...this.hostsByName.values()].filter(
-      (h) => h !== host && nowMs - h.lastHeardMs < QUORUM_FRESH_MS,
-    );
     // A manager that hears no majority may be the one cut off (or stalled): no evidence against anyone.
-    if (heard.length * 2 <= this.hostsByName.size) return undefined;
+    if (!hearsMajority([...this.hostsByName.values()], nowMs, host.name)) return undefined;
     return { silentMs: nowMs - host.lastHeardMs, sinceMs: host.lastHeardMs };
   }
 
@@ -257,7 +251,7 @@ export class AgentLauncher implements Launcher {
   }
 
   private reachable(host: Host): boolean {
-    return Date.now() - host.lastHeardMs < AGENT_SILENCE_MS;
+    return inReach(host, Date.now());
   }
 
   private placementHosts() {

@@ -64,10 +64,12 @@ export interface Launcher {
   /** Slots running away from their home host while it is back and serves none of its own (placement.ts's movesHome). */
   movesHome(isSpare: (slot: string) => boolean): { slot: string; host: string }[];
   /**
-   * The manager cannot tell a replica's silence from its own: every host it has is
-   * out of its reach. Health misses are then no evidence against a replica.
+   * Whether the replica's unanswered health checks are evidence against it: its
+   * host's agent is heard, or the manager hears a strict majority of its hosts
+   * (host-quorum.ts). Otherwise the manager cannot tell the replica's silence from
+   * its own, and its detector starts over. Always true on one host.
    */
-  isolated(): boolean;
+  silenceCounts(id: string, pid: number | undefined): boolean;
   /**
    * The replica's host agent has gone quiet (two ticks missed) while the manager
    * still hears a majority of its hosts: its replicas are then probed directly,
@@ -174,8 +176,8 @@ export class LocalLauncher implements Launcher {
     return [];
   }
 
-  isolated(): boolean {
-    return false;
+  silenceCounts(): boolean {
+    return true;
   }
 
   hostSilence(): undefined {

@@ -301,7 +301,9 @@ export class Supervisor {
       return false;
     }
     const beat = this.heartbeats.get(id);
-    if (!beat || this.slots.get(id)?.incarnation !== incarnation || this.launcher.isolated()) return false;
+    if (!beat || this.slots.get(id)?.incarnation !== incarnation) return false;
+    // Its host silent and no majority heard: the manager may be the one cut off, no evidence.
+    if (!this.launcher.silenceCounts(id, beat.pid)) return false;
     const nowMs = Date.now();
     const silence = beat.pid === undefined ? undefined : this.launcher.hostSilence(id, beat.pid);
     const signals = {
@@ -749,7 +751,7 @@ export class Supervisor {
     this.perform(id, { kind: 'stop-heartbeat' });
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.options;
     const detector = new PhiAccrual(heartbeatIntervalMs, Date.now());
-    // Replaced while the manager is cut off from every host (see below).
+    // Replaced while the replica's silence is no evidence (see below).
     const beat: Heartbeat = {
       pid,
       health: healthClient(address, HEARTBEAT_CHANNEL_OPTIONS),
@@ -786,10 +788,12 @@ export class Supervisor {
         }
         if (beat.stopped) return;
         const nowMs = Date.now();
+        // Its host silent and no majority of hosts heard, the manager learns nothing of this
+        // replica (it may be the one cut off): its silence starts over once the manager hears
+        // again, rather than counting against the replica.
+        const counts = answer !== undefined || this.launcher.silenceCounts(id, pid);
         if (answer !== undefined) beat.detector.answered(nowMs);
-        // Cut off from every host, the manager learns nothing of this replica: its silence
-        // starts over once the manager is back, rather than counting against the replica.
-        else if (this.launcher.isolated()) beat.detector = new PhiAccrual(heartbeatIntervalMs, nowMs);
+        else if (!counts) beat.detector = new PhiAccrual(heartbeatIntervalMs, nowMs);
         timeoutMs =
           answer !== undefined ? heartbeatTimeoutMs : Math.min(timeoutMs * 2, MAX_HEARTBEAT_TIMEOUT_MS);
         // A miss counts against the replica only if its host is still silent and the others
@@ -807,9 +811,7 @@ export class Supervisor {
           silentMs: beat.detector.silentMs(nowMs),
           host: still && { silentMs: still.silentMs, misses: beat.hostMisses },
         };
-        // A manager cut off from every host cannot tell their silence from its own: no evidence.
-        if (answer !== undefined || !this.launcher.isolated())
-          this.dispatch(id, { type: 'health', incarnation, answer, signals });
+        if (counts) this.dispatch(id, { type: 'health', incarnation, answer, signals });
         const left = began + (still ? HOST_PROBE_INTERVAL_MS : heartbeatIntervalMs) - Date.now();
         if (left > 0 && !beat.stopped) await pause(beat, left);
       }

@@ -72,14 +72,26 @@ function inHost(host: SimulatedHost): string[] {
   return ['ip', 'netns', 'exec', host.namespace];
 }
 
+export interface MultiHostOptions {
+  /** A replica host the manager shares with its agent (as in the README's example), instead of a host `m` of its own. */
+  managerOn?: string;
+}
+
 /**
- * Three replica hosts with an agent each, the manager on a fourth host, the
- * feed and the database (through a relay) in the root namespace on the bridge,
- * and the test's clients there too. Everything it started is killed on stop,
- * failed or not: the hosts are crashed and their namespaces removed.
+ * Three replica hosts with an agent each, the manager on a fourth host (or on
+ * `managerOn`), the feed and the database (through a relay) in the root
+ * namespace on the bridge, and the test's clients there too. Everything it
+ * started is killed on stop, failed or not: the hosts are crashed and their
+ * namespaces removed.
  */
-export async function startMultiHost(managerArgs: string[] = []): Promise<MultiHost> {
-  const network = createNetwork([...REPLICA_HOSTS, 'm']);
+export async function startMultiHost(
+  managerArgs: string[] = [],
+  options: MultiHostOptions = {},
+): Promise<MultiHost> {
+  const managerOn = options.managerOn ?? 'm';
+  const network = createNetwork(
+    REPLICA_HOSTS.includes(managerOn) ? REPLICA_HOSTS : [...REPLICA_HOSTS, managerOn],
+  );
   const cleanups: (() => Promise<void> | void)[] = [() => network.teardown()];
   const children: ChildProcess[] = [];
   const sessions: TradingSession[] = [];
@@ -145,7 +157,7 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
       agents.set(name, String((await spawned.ready).address));
     };
     for (const name of REPLICA_HOSTS) await startAgent(name);
-    const managerHost = network.host('m');
+    const managerHost = network.host(managerOn);
     let managerChild: ChildProcess | undefined;
     const startManager = async (port = 0) => {
       const manager = spawnHedge(
@@ -157,7 +169,7 @@ export async function startMultiHost(managerArgs: string[] = []): Promise<MultiH
         ],
         {
           wrapper: inHost(managerHost),
-          env: { DATABASE_URL: dbUrl.toString(), ...tlsEnv.get('m') },
+          env: { DATABASE_URL: dbUrl.toString(), ...tlsEnv.get(managerOn) },
           output: 'inherit',
         },
       );
