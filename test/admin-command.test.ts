@@ -147,18 +147,17 @@ describe("the name admin is the administrator's alone", () => {
       ),
     );
   /** Whether a session token still opens the account (the admin's audit log is read through it). */
-  const sessionWorks = (token: string) =>
-    invoke((cb) => {
-      const metadata = new Metadata();
-      metadata.set('authorization', `Bearer ${token}`);
-      client.GetPortfolio({}, metadata, { deadline: deadlineAfter(20_000) }, cb);
-    }).then(
+  const sessionWorks = (token: string) => {
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    return invoke((cb) => client.GetPortfolio({}, metadata, { deadline: deadlineAfter(20_000) }, cb)).then(
       () => true,
       (err: { code: number }) => {
         if (err.code !== status.UNAUTHENTICATED) throw err;
         return false;
       },
     );
+  };
 
   it('Register refuses the name (PERMISSION_DENIED, USERNAME_RESERVED) and makes no account', async () => {
     const refused = await failureOf(
