@@ -92,6 +92,8 @@ const MAX_HEARTBEAT_TIMEOUT_MS = 2_000;
  * (re)connecting does not count (a reset connection is no silence).
  */
 const HOST_PROBE_INTERVAL_MS = 250;
+/** How long a heartbeat channel may be redialling before its probes' misses count again. */
+const RECONNECT_GRACE_MS = 2_000;
 /** A retired replica is signalled this long after leaving the view: its clients have the new view by then. */
 const DRAIN_NOTICE_MS = 500;
 /** How long a retired replica may take to finish its calls after SIGTERM. */
@@ -114,6 +116,8 @@ interface Heartbeat {
   hostMisses: number;
   /** Its recent answer times, which a probe's deadline follows. */
   latency: AnswerLatency;
+  /** Since when its channel has not been connected, if it is not. */
+  unreadySinceMs?: number;
   /** The host silence (its start) the loop was last woken for: woken once per silence, not every watch. */
   probedSilence?: number;
 }
@@ -802,9 +806,16 @@ export class Supervisor {
           answer === undefined && silence && pid !== undefined
             ? this.launcher.hostSilence(id, pid)
             : undefined;
-        // A probe that began or ended with the channel not connected proves nothing either way.
+        // A probe that began or ended with the channel reconnecting proves nothing either way (a
+        // reset connection is redialled, through a slow link in seconds); one that stays down
+        // longer is a silence like any other (a partition's connection is dropped by keepalive).
+        const readyAfter = channelReady(beat);
+        if (readyBefore && readyAfter) beat.unreadySinceMs = undefined;
+        else beat.unreadySinceMs ??= readyBefore ? nowMs : began;
+        const reconnecting =
+          beat.unreadySinceMs !== undefined && nowMs - beat.unreadySinceMs < RECONNECT_GRACE_MS;
         if (!still) beat.hostMisses = 0;
-        else if (readyBefore && channelReady(beat)) beat.hostMisses += 1;
+        else if (!reconnecting) beat.hostMisses += 1;
         const signals = {
           process,
           phi: beat.detector.phi(nowMs),
