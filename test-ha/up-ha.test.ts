@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -131,10 +131,22 @@ describe('hedge up --ha after a manager fail-over', () => {
       readyTimeoutMs: 200_000,
     });
     await up.ready;
+    try {
+      await failOverThenStop(up.child);
+    } finally {
+      if (up.child.exitCode === null) {
+        up.child.kill('SIGTERM');
+        await exited(up.child);
+      }
+    }
+  });
+
+  async function failOverThenStop(upChild: ChildProcess): Promise<void> {
     const status = async () =>
       (await promisify(execFile)(process.execPath, [CLI_PATH, 'status', '--data-dir', dataDir])).stdout;
+    // Three serving and the warm spare.
     const replicas = hedgeProcesses(dataDir, 'replica');
-    expect(replicas).toHaveLength(3);
+    expect(replicas).toHaveLength(4);
     // The active manager is the one that spawned the replicas (`manager`, the first started).
     const [active, ...others] = [...new Set(replicas.map(parentOf))];
     expect(others).toEqual([]);
@@ -152,8 +164,8 @@ describe('hedge up --ha after a manager fail-over', () => {
     expect(hedgeProcesses(dataDir, 'replica').sort()).toEqual([...replicas].sort());
     // Stopping: no replica process but the three adopted ones may ever appear.
     const seen = new Set<number>();
-    up.child.kill('SIGTERM');
-    const done = exited(up.child);
+    upChild.kill('SIGTERM');
+    const done = exited(upChild);
     let over = false;
     void done.then(() => {
       over = true;
@@ -162,8 +174,8 @@ describe('hedge up --ha after a manager fail-over', () => {
       for (const pid of hedgeProcesses(dataDir, 'replica')) seen.add(pid);
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(up.child.exitCode).toBe(0);
+    expect(upChild.exitCode).toBe(0);
     expect([...seen].filter((pid) => !replicas.includes(pid))).toEqual([]);
     expect(await waitUntilGone(replicas, 60_000)).toEqual([]);
-  });
+  }
 });
