@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFile } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,4 +92,90 @@ describe('hedge up --ha', () => {
     await exited(second.child);
     expect(await waitUntilGone(all, 60_000)).toEqual([]);
   });
+});
+
+/** The pids whose command line is `hedge <command>` on this data directory. */
+function hedgeProcesses(dataDir: string, command: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return args[args.indexOf(CLI_PATH) + 1] === command && args.includes(dataDir);
+      } catch {
+        return false;
+      }
+    });
+}
+
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+describe('hedge up --ha after a manager fail-over', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = makeTempDataDir('hedge-up-ha-');
+  });
+  afterAll(async () => {
+    for (const pid of postmasters(dataDir)) process.kill(pid, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('SIGTERM stops the system without the standby ever spawning a second set of replicas (manager-2 active, manager its standby)', async () => {
+    const up = spawnHedge(['up', '--ha', '--data-dir', dataDir, '--feed-port', '0', '--manager-port', '0'], {
+      output: 'ignore',
+      env: { DATABASE_URL: '' },
+      readyTimeoutMs: 200_000,
+    });
+    await up.ready;
+    try {
+      await failOverThenStop(up.child);
+    } finally {
+      if (up.child.exitCode === null) {
+        up.child.kill('SIGTERM');
+        await exited(up.child);
+      }
+    }
+  });
+
+  async function failOverThenStop(upChild: ChildProcess): Promise<void> {
+    const status = async () =>
+      (await promisify(execFile)(process.execPath, [CLI_PATH, 'status', '--data-dir', dataDir])).stdout;
+    // Three serving and the warm spare.
+    const replicas = hedgeProcesses(dataDir, 'replica');
+    expect(replicas).toHaveLength(4);
+    // The active manager is the one that spawned the replicas (`manager`, the first started).
+    const [active, ...others] = [...new Set(replicas.map(parentOf))];
+    expect(others).toEqual([]);
+    process.kill(active ?? 0, 'SIGKILL');
+    // The standby takes over and adopts them; up starts `manager` again, now the standby.
+    const failoverBy = Date.now() + 120_000;
+    for (;;) {
+      const managers = hedgeProcesses(dataDir, 'manager');
+      const text = await status().catch(() => '');
+      if (managers.length === 2 && !managers.includes(active ?? 0) && /3\/3 replicas serving/.test(text))
+        break;
+      if (Date.now() > failoverBy) throw new Error(`no fail-over in 120 s: ${text}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(hedgeProcesses(dataDir, 'replica').sort()).toEqual([...replicas].sort());
+    // Stopping: no replica process but the three adopted ones may ever appear.
+    const seen = new Set<number>();
+    upChild.kill('SIGTERM');
+    const done = exited(upChild);
+    let over = false;
+    void done.then(() => {
+      over = true;
+    });
+    while (!over) {
+      for (const pid of hedgeProcesses(dataDir, 'replica')) seen.add(pid);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(upChild.exitCode).toBe(0);
+    expect([...seen].filter((pid) => !replicas.includes(pid))).toEqual([]);
+    expect(await waitUntilGone(replicas, 60_000)).toEqual([]);
+  }
 });

@@ -164,8 +164,10 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     });
   });
 
-  it('hedge inject delay: trades go on without a failed call while the peers reconnect to the host through the delaying proxy, and once it ends (or Ctrl-C) no rule or proxy is left', async () => {
-    const { c } = await ready();
+  it('hedge inject delay: trades go on without a failed call while the peers reconnect to the host through the delaying proxy, no replica is judged faulty (a 400 ms round trip is slow, not dead), and once it ends (or Ctrl-C) no rule or proxy is left', async () => {
+    const { c, status: before } = await ready();
+    // A round trip of twice this, above the 250 ms a probe of a silent host's replica once had.
+    const DELAY_MS = 200;
     const sessions = await Promise.all(Array.from({ length: 3 }, () => c.session()));
     const trading = keepTrading(sessions, c.quotes);
     while (trading.ok() < 30) await new Promise((r) => setTimeout(r, 50));
@@ -173,7 +175,7 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
       '--kinds',
       'delay',
       '--delay',
-      '100ms',
+      `${DELAY_MS}ms`,
       '--down-for',
       '15s',
       '--at',
@@ -192,7 +194,10 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     // connections from off the host (clients, the manager) and to the database, which it dials.
     const address = c.network.host(host).address;
     const dbPort = new URL(c.dbUrl).port;
+    const reconnectBy = Date.now() + 60_000;
     for (;;) {
+      if (Date.now() > reconnectBy)
+        throw new Error('the peers did not reconnect through the delay proxy in 60 s');
       const held = execFileSync(
         'ip',
         ['netns', 'exec', c.network.host(host).namespace, 'ss', '-tnpH', 'state', 'established'],
@@ -210,10 +215,16 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     // way, at least twice (a lower bound only).
     const start = performance.now();
     await c.listOn(host);
-    expect(performance.now() - start).toBeGreaterThanOrEqual(2 * 100);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(2 * DELAY_MS);
     const okDelayed = trading.ok();
     while (trading.ok() < okDelayed + 30) await new Promise((r) => setTimeout(r, 50));
     expect(await run.exited).toBe(0);
+    // Slowed, not faulty: every replica, the delayed host's too, is the process it was, never restarted.
+    const after = await c.status();
+    expect(after.faults).toBe(before.faults);
+    expect(serving(after).map((r) => [r.id, r.pid, r.restarts, r.last_fault])).toEqual(
+      serving(before).map((r) => [r.id, r.pid, r.restarts, r.last_fault]),
+    );
     expect(nftTables(c, host)).not.toContain('hedge_delay');
     expect(delayProxies(c, host)).toEqual([]);
     // Interrupted, the injector ends a delay under way before it exits.

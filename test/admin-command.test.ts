@@ -2,10 +2,20 @@ import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Metadata, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidv7 } from '../src/common/ids.js';
+import { createLogger } from '../src/common/logger.js';
 import { verifyPassword } from '../src/common/passwords.js';
 import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
+import { deadlineAfter, invoke } from '../src/common/rpc.js';
+import { newSessionToken } from '../src/common/session-token.js';
+import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js';
+import type { TradingClient } from '../src/gen/hedge/v1/Trading.js';
+import { type RunningReplica, runReplica } from '../src/replica/run-replica.js';
 import { useTestDatabase } from './support/database.js';
+import { startTestFeed, type TestFeed } from './support/feed.js';
+import { failureOf, tradingClient } from './support/trader.js';
 
 const run = promisify(execFile);
 
@@ -78,5 +88,133 @@ describe('hedge admin (the administrator where no hedge up makes it)', () => {
     // Nothing was reset: the file keeps its password, the account the one it had.
     expect(readFileSync(join(dataDir, 'admin-password'), 'utf8')).toBe(kept);
     expect(await signsIn('a password an operator chose')).toBe(true);
+  });
+});
+
+describe("the name admin is the administrator's alone", () => {
+  const db = useTestDatabase();
+  const dataDir = makeTempDataDir('hedge-admin-');
+  let feed: TestFeed;
+  let replica: RunningReplica;
+  let client: TradingClient;
+
+  beforeAll(async () => {
+    feed = await startTestFeed();
+    replica = await runReplica(
+      {
+        id: 'admin-names',
+        host: '127.0.0.1',
+        port: 0,
+        databaseUrl: db.url,
+        feedPublicKeyPath: feed.publicKeyPath,
+        strategy: 'cache',
+        poolSize: 4,
+        sessionTtlSeconds: 3_600,
+        requestRetentionMs: 86_400_000,
+        reapIntervalMs: 60_000,
+        allowFaultInjection: false,
+      },
+      createLogger('replica', { replica: 'admin-names' }),
+    );
+    client = tradingClient(replica.address);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await replica?.stop();
+    await feed?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const admin = (...args: string[]) =>
+    run(process.execPath, [CLI_PATH, 'admin', '--data-dir', dataDir, ...args], {
+      env: { ...process.env, DATABASE_URL: db.url },
+      encoding: 'utf8',
+    });
+  const adminRow = async () =>
+    (
+      await db.pool.query<{ id: string; is_admin: boolean; password_hash: Buffer }>(
+        'SELECT id, is_admin, password_hash FROM users WHERE username = $1',
+        ['admin'],
+      )
+    ).rows[0];
+  const login = (password: string) =>
+    invoke<LoginResponse__Output>((cb) =>
+      client.Login(
+        { request_id: uuidv7(), username: 'admin', password, session_token: newSessionToken() },
+        { deadline: deadlineAfter(20_000) },
+        cb,
+      ),
+    );
+  /** Whether a session token still opens the account (the admin's audit log is read through it). */
+  const sessionWorks = (token: string) => {
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    return invoke((cb) => client.GetPortfolio({}, metadata, { deadline: deadlineAfter(20_000) }, cb)).then(
+      () => true,
+      (err: { code: number }) => {
+        if (err.code !== status.UNAUTHENTICATED) throw err;
+        return false;
+      },
+    );
+  };
+
+  it('Register refuses the name (PERMISSION_DENIED, USERNAME_RESERVED) and makes no account', async () => {
+    const refused = await failureOf(
+      invoke((cb) =>
+        client.Register(
+          {
+            request_id: uuidv7(),
+            username: 'admin',
+            password: 'I am the admin now',
+            session_token: newSessionToken(),
+          },
+          { deadline: deadlineAfter(20_000) },
+          cb,
+        ),
+      ),
+    );
+    expect(refused).toMatchObject({ code: status.PERMISSION_DENIED, reason: 'USERNAME_RESERVED' });
+    expect(refused.details).toMatch(/reserved for the administrator/);
+    expect(await adminRow()).toBeUndefined();
+  });
+
+  it('hedge admin refuses to promote a trader already named admin, and changes nothing', async () => {
+    // A database from before the name was reserved: a trader holds it, with a live session.
+    await db.pool.query(
+      `INSERT INTO users (username, password_params, password_salt, password_hash)
+       VALUES ('admin', 'scrypt$16384$8$1', '\\x00', '\\x00')`,
+    );
+    const before = await adminRow();
+    await db.pool.query(
+      `INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ('\\x01', $1, now() + interval '1 hour')`,
+      [before?.id],
+    );
+    const refused = await admin().then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(refused?.code).toBe(1);
+    expect(refused?.stderr).toMatch(/a user named admin is registered and is not the administrator/);
+    expect(await adminRow()).toEqual(before);
+    const sessions = await db.pool.query('SELECT 1 FROM sessions WHERE user_id = $1', [before?.id]);
+    expect(sessions.rowCount).toBe(1);
+    await db.pool.query('DELETE FROM sessions WHERE user_id = $1', [before?.id]);
+    await db.pool.query('DELETE FROM users WHERE id = $1', [before?.id]);
+  });
+
+  it("the administrator's sessions outlive a start with the same password and end when it changes", async () => {
+    await admin();
+    const first = readFileSync(join(dataDir, 'admin-password'), 'utf8').trim();
+    const session = (await login(first)).session_token;
+    expect(await sessionWorks(session)).toBe(true);
+
+    await admin(); // as every hedge up does
+    expect(await sessionWorks(session)).toBe(true);
+
+    await admin('--reset');
+    expect(await sessionWorks(session)).toBe(false);
+    const renewed = readFileSync(join(dataDir, 'admin-password'), 'utf8').trim();
+    expect(await sessionWorks((await login(renewed)).session_token)).toBe(true);
   });
 });

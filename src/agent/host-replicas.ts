@@ -40,6 +40,17 @@ const WATCH_MS = 100;
  * manager's --rejuvenate-rss sees it grow (its check runs every second too).
  */
 const USAGE_MS = 1_000;
+/**
+ * A change in resident memory worth a `changed` event: 1 MiB (the manager's
+ * --rejuvenate-rss is in MiB), or the first measure. Otherwise every replica
+ * would be told nearly every second: its RSS moves by pages all the time.
+ */
+const USAGE_STEP_BYTES = 1024 * 1024;
+
+export function usageChanged(told: number | undefined, now: number): boolean {
+  if (told === undefined) return true;
+  return Math.abs(now - told) >= USAGE_STEP_BYTES;
+}
 
 /**
  * The replica processes of one host: started detached (they outlive the agent and
@@ -155,12 +166,12 @@ export class HostReplicas {
     }
   }
 
-  /** Each serving replica whose resident memory changed since last told: told again. */
+  /** Each serving replica whose resident memory changed noticeably since last told: told again. */
   private tellUsage(): void {
     for (const entry of this.entries.values()) {
       if (entry.state === 'gone' || entry.address === '') continue;
       const rss = residentBytes(entry.pid);
-      if (rss === undefined || rss === entry.rssBytes) continue;
+      if (rss === undefined || !usageChanged(entry.rssBytes, rss)) continue;
       entry.rssBytes = rss;
       this.emit(entry);
     }

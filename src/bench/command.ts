@@ -235,7 +235,7 @@ export function benchCommand(): Command {
     .addOption(
       defaulted(
         '--host-delay <duration>',
-        'what a delay fault adds to each chunk of the connections to a host, each way (a round trip pays it twice)',
+        'what a delay fault adds to each chunk of the connections it covers (--host-delay-scope: by default those to the host and those it makes), each way (a round trip pays it twice)',
         positiveDurationOption,
         '100ms',
       ),

@@ -54,9 +54,10 @@ export function injectCommand(): Command {
         '`hedge up --ha`), or feed (SIGKILL a seeded-random stock feed of the data directory, never the last ' +
         'one running); or partition (take a host’s link down for --down-for, so peers see silence) or ' +
         'host-crash (SIGKILL every process on a host and take its link down for --down-for, silent as a crashed ' +
-        'host; then its link is up with nothing running) or delay (add --delay to each chunk of the TCP ' +
-        'connections other hosts make to a host, each way, for --down-for; its established ones are reset to ' +
-        'reconnect through the delaying proxy; needs nft) at a seeded-random host of the manager’s ' +
+        'host; then its link is up with nothing running) or delay (add --delay to each chunk of a host’s TCP ' +
+        'connections, each way, for --down-for: with --delay-scope all (the default) those other hosts make to ' +
+        'it and those it makes (to the database, the feeds), with incoming only the former; its established ' +
+        'ones are reset to reconnect through the delaying proxy; needs nft) at a seeded-random host of the manager’s ' +
         'that runs a serving replica, never below the minimum: simulated hosts only (network namespaces, as ' +
         'root; `hedge bench --hosts`). Prints one JSON line per injection. Runs on the replicas’ machine.',
     ),

@@ -9,8 +9,10 @@ import type { DelayScope } from './host-delay-rules.js';
  * every process on it at once and takes its link down, silent as a crashed host
  * is, until it comes back: the link up after the same while, with nothing
  * running (starting its agent again is the caller's, as a host's init system
- * would); `delay` adds latency to the connections other hosts make to it
- * (host-delay.ts) for the same while. All need the host to be a simulated one (a
+ * would); `delay` adds latency to its connections for the same while
+ * (host-delay.ts): by default (scope `all`) both those other hosts make to it
+ * and those it makes, to the database and the feeds; scope `incoming` only the
+ * former. All need the host to be a simulated one (a
  * network namespace of src/common/netns.ts, found by its agent's address): a
  * real host's cable and power are out of this process's reach.
  */

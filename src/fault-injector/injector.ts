@@ -130,7 +130,12 @@ export class FaultInjector {
       this.manager.close();
     }
     if (healNow) for (const [timer, heal] of [...this.heals]) this.runHeal(timer, heal);
-    if (this.heals.size === 0 && this.healing === 0) this.done();
+    this.finishIfDone();
+  }
+
+  /** Once stopped, done when no injection is under way and no heal is due or running. */
+  private finishIfDone(): void {
+    if (this.stopped && this.acting === 0 && this.heals.size === 0 && this.healing === 0) this.done();
   }
 
   /** Hosts under a delay of this injector's. */
@@ -140,10 +145,17 @@ export class FaultInjector {
   private readonly heals = new Map<NodeJS.Timeout, () => void | Promise<void>>();
   /** Heals under way (a delay's proxy closing its connections): `finished` waits for them too. */
   private healing = 0;
+  /**
+   * Injections under way: `finished` waits for them too, so that one arming a delay
+   * (which takes seconds) still emits its line, and heals what it armed.
+   */
+  private acting = 0;
 
   private scheduleHeal(heal: () => void | Promise<void>, afterMs: number): void {
     const timer: NodeJS.Timeout = setTimeout(() => this.runHeal(timer, heal), afterMs);
     this.heals.set(timer, heal);
+    // Stopped while the fault was being armed: nothing of it outlasts the injector.
+    if (this.stopped) this.runHeal(timer, heal);
   }
 
   private runHeal(timer: NodeJS.Timeout, heal: () => void | Promise<void>): void {
@@ -152,7 +164,7 @@ export class FaultInjector {
     this.healing += 1;
     const settle = () => {
       this.healing -= 1;
-      if (this.stopped && this.heals.size === 0 && this.healing === 0) this.done();
+      this.finishIfDone();
     };
     let healed: void | Promise<void>;
     try {
@@ -171,7 +183,13 @@ export class FaultInjector {
    * read N serving, both decide N − 1 is enough, and leave N − 2.
    */
   injectInTurn(): Promise<Injection | undefined> {
-    const next = this.previous.then(() => this.injectOnce());
+    this.acting += 1;
+    const next = this.previous
+      .then(() => this.injectOnce())
+      .finally(() => {
+        this.acting -= 1;
+        this.finishIfDone();
+      });
     this.previous = next.catch(() => undefined);
     return next;
   }
@@ -300,8 +318,11 @@ export class FaultInjector {
         // A delayed host stays reachable: it is delayed once at a time.
         if (kind === 'delay') this.delayed.add(host.name);
         this.scheduleHeal(async () => {
-          await heal();
-          this.delayed.delete(host.name);
+          try {
+            await heal();
+          } finally {
+            this.delayed.delete(host.name);
+          }
         }, afterMs);
       },
     });

@@ -1,4 +1,5 @@
 import { type ServerUnaryCall, status } from '@grpc/grpc-js';
+import { ADMIN_USERNAME } from '../common/admin.js';
 import type { PoolClient } from '../common/database.js';
 import { HedgeError, invalidArgument, unauthenticated } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -154,6 +155,15 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
   return {
     Register: handler('Register', (call) =>
       signIn<RegisterResponse>('register', call, async (tx, username, password, peer) => {
+        // The administrator's account is made by hedge admin or hedge up, never by a
+        // trader: one registered first would otherwise be the name they promote.
+        if (username === ADMIN_USERNAME) {
+          throw new HedgeError(
+            status.PERMISSION_DENIED,
+            'USERNAME_RESERVED',
+            `the username ${username} is reserved for the administrator; choose another`,
+          );
+        }
         const keys = registerKeys(username, peer);
         await throttle.check(tx, keys, 'registration');
         // A taken name is refused before the scrypt (the insert still decides a race).

@@ -277,10 +277,12 @@ export class AgentLauncher implements Launcher {
     host.lastHeardMs = Date.now();
     if (event.snapshot) {
       this.listed(host, event.snapshot);
-    } else if (event.changed) {
-      this.changed(host, event.changed);
-    } else if (!wasReachable) {
-      // Back after a silence (a partition healed): what ran there may have been replaced meanwhile.
+      return;
+    }
+    if (event.changed) this.changed(host, event.changed);
+    // Back after a silence (a partition healed): what ran there may have been replaced meanwhile.
+    // Whatever came first, a tick or a change (a replica's memory is told every second).
+    if (!wasReachable) {
       this.log.info({ host: host.name }, 'host agent reachable again');
       this.sweep(host);
     }

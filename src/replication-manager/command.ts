@@ -115,6 +115,7 @@ export function managerCommand(): Command {
       const metrics = await serveMetricsIfAsked(opts, log, { dataDir, component: 'manager', id: 'manager' });
       const agents = opts.agents === undefined ? undefined : parseAgents(opts.agents);
       let manager: Awaited<ReturnType<typeof runManager>> | undefined;
+      let starting: ReturnType<typeof runManager> | undefined;
       let leadership: Leadership | undefined;
       const standingBy = new AbortController();
       // Under a lease SIGTERM hands over: the replicas go on serving, the lease is given up
@@ -122,19 +123,24 @@ export function managerCommand(): Command {
       // whole system) and the loss of the lifeline stop the replicas too.
       const stopping = (how: 'stop' | 'handOver') => async () => {
         standingBy.abort();
-        if (manager) {
-          await manager[how]();
+        // A signal while runManager is adopting and spawning: those replicas are stopped
+        // (or handed over) too, not left running without a manager.
+        const running = manager ?? (await starting?.catch(() => undefined));
+        if (running) {
+          await running[how]();
           if (!opts.peers) removeRunFile(dataDir, 'manager');
         }
         await leadership?.release();
         await metrics?.close();
       };
       const stop = stopping('stop');
+      if (opts.lease !== undefined && opts.port === 0)
+        throw new Error('--lease needs a --port: clients know every manager before it is active');
+      // A failed detach, registry write or lease revoke exits 1: the log says which.
+      const stopFailed = (err: unknown) => log.error({ err }, 'stopping the manager failed');
+      stopOnSignals(stop, stopFailed, opts.lease === undefined ? stop : stopping('handOver'));
       if (opts.lease !== undefined) {
-        if (opts.port === 0)
-          throw new Error('--lease needs a --port: clients know every manager before it is active');
         const address = `${opts.host}:${opts.port}`;
-        stopOnSignals(stop, () => {}, stopping('handOver'));
         leadership = await acquireLeadership({
           endpoints: opts.lease.split(',').map((u) => u.trim()),
           holder: address,
@@ -152,7 +158,7 @@ export function managerCommand(): Command {
           },
         });
       }
-      manager = await runManager(
+      starting = runManager(
         {
           dataDir,
           databaseUrl,
@@ -184,6 +190,7 @@ export function managerCommand(): Command {
         },
         log,
       );
+      manager = await starting;
       // Given its peers, the manager is one of several (`hedge up --ha`): their run file is the caller's.
       if (!opts.peers) {
         writeRunFile(dataDir, 'manager', {
@@ -191,7 +198,6 @@ export function managerCommand(): Command {
           ...(isInsecure() ? { insecure: 'true' } : {}),
         });
       }
-      if (opts.lease === undefined) stopOnSignals(stop);
       reportReady({ address: manager.address, ...(metrics ? { metrics: metrics.url } : {}) });
     });
 }

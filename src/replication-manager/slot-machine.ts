@@ -597,10 +597,6 @@ export function isServing(state: SlotState): state is SlotState & { phase: { kin
 }
 
 /**
- * Serving replicas and warm spares (or ones waiting for the database), to be adopted;
- * starting ones (no address yet), to be killed by a successor.
- */
-/**
  * The warm spares free to join the view, in id order. `reserved`: a spare that is
  * no one else's to take: the successor of a move home without warm spares, which
  * joins the view only in its away slot's place. Taken by a failed member or a
@@ -613,6 +609,10 @@ export function freeSpares(slots: Iterable<SlotState>, reserved?: string): SlotS
     .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
 }
 
+/**
+ * Serving replicas and warm spares (or ones waiting for the database), to be adopted;
+ * starting ones (no address yet), to be killed by a successor.
+ */
 export function registryEntry(state: SlotState): RegistryEntry | undefined {
   const { phase } = state;
   if (

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { connectivityState } from '@grpc/grpc-js';
 import { checkHealth, healthClient } from '../common/health.js';
 import type { Logger } from '../common/logger.js';
 import type { ProcessState } from '../common/process-state.js';
@@ -11,6 +12,7 @@ import { managerMetrics } from './manager-metrics.js';
 import type { MembershipPublisher } from './membership.js';
 import { PhiAccrual } from './phi-accrual.js';
 import { homeOf } from './placement.js';
+import { AnswerLatency } from './probe-deadline.js';
 import { type Registry, type RegistryEntry, writeRegistry } from './registry.js';
 import {
   addressOf,
@@ -83,14 +85,15 @@ const FIRST_HEARTBEAT_TIMEOUT_MS = 1_000;
 const MAX_HEARTBEAT_TIMEOUT_MS = 2_000;
 /**
  * While a replica's host agent is silent (and the manager hears the other hosts),
- * its heartbeat is a probe this short, this often: a few in a row unanswered make
- * it faulty (HOST_PROBE_MISSES) in about a second. Short enough that three fit
- * between the first suspicion (two agent ticks missed, 500 ms) and shortly after
- * the 1 s that makes the host out of reach; a health check answers in
- * milliseconds even on a busy replica, and no verdict rests on one probe.
+ * its heartbeat is a short probe, this often: a few in a row unanswered make it
+ * faulty (HOST_PROBE_MISSES) within a few seconds. Each probe's deadline follows
+ * the replica's own answer times and doubles after a miss (probe-deadline.ts), so
+ * a slow link is not taken for a dead host; a miss while the heartbeat channel is
+ * (re)connecting does not count (a reset connection is no silence).
  */
-const HOST_PROBE_TIMEOUT_MS = 250;
 const HOST_PROBE_INTERVAL_MS = 250;
+/** How long a heartbeat channel may be redialling before its probes' misses count again. */
+const RECONNECT_GRACE_MS = 2_000;
 /** A retired replica is signalled this long after leaving the view: its clients have the new view by then. */
 const DRAIN_NOTICE_MS = 500;
 /** How long a retired replica may take to finish its calls after SIGTERM. */
@@ -111,8 +114,17 @@ interface Heartbeat {
   pausing: boolean;
   /** Short probes unanswered in a row while its host is silent (HealthSignals.host). */
   hostMisses: number;
+  /** Its recent answer times, which a probe's deadline follows. */
+  latency: AnswerLatency;
+  /** Since when its channel has not been connected, if it is not. */
+  unreadySinceMs?: number;
   /** The host silence (its start) the loop was last woken for: woken once per silence, not every watch. */
   probedSilence?: number;
+}
+
+/** Whether the heartbeat's channel is connected (not connecting, idle, or failing). */
+function channelReady(beat: Heartbeat): boolean {
+  return beat.health.getChannel().getConnectivityState(false) === connectivityState.READY;
 }
 
 /** Resolves with `value` when the heartbeat is woken. */
@@ -751,6 +763,7 @@ export class Supervisor {
       stopped: false,
       pausing: false,
       hostMisses: 0,
+      latency: new AnswerLatency(),
     };
     this.heartbeats.set(id, beat);
     const stateOf = (): ProcessState => (pid === undefined ? 'gone' : this.launcher.state(id, pid));
@@ -765,12 +778,16 @@ export class Supervisor {
         if (silence) beat.probedSilence = silence.sinceMs;
         let process = stateOf();
         let answer: HealthAnswer;
+        let readyBefore = false;
         if (process === 'running') {
           const woken = Symbol('woken');
-          const checkMs = silence ? HOST_PROBE_TIMEOUT_MS : timeoutMs;
+          const checkMs = silence ? beat.latency.probeDeadlineMs(beat.hostMisses) : timeoutMs;
+          readyBefore = channelReady(beat);
+          const sent = Date.now();
           const checked = await Promise.race([this.probe(id, checkMs), wakeOf(beat, woken)]);
           beat.wake = undefined;
           answer = checked === woken ? undefined : (checked as HealthAnswer);
+          if (answer !== undefined) beat.latency.answered(Date.now() - sent);
           process = answer === undefined ? stateOf() : 'running';
         }
         if (beat.stopped) return;
@@ -789,7 +806,16 @@ export class Supervisor {
           answer === undefined && silence && pid !== undefined
             ? this.launcher.hostSilence(id, pid)
             : undefined;
-        beat.hostMisses = still ? beat.hostMisses + 1 : 0;
+        // A probe that began or ended with the channel reconnecting proves nothing either way (a
+        // reset connection is redialled, through a slow link in seconds); one that stays down
+        // longer is a silence like any other (a partition's connection is dropped by keepalive).
+        const readyAfter = channelReady(beat);
+        if (readyBefore && readyAfter) beat.unreadySinceMs = undefined;
+        else beat.unreadySinceMs ??= readyBefore ? nowMs : began;
+        const reconnecting =
+          beat.unreadySinceMs !== undefined && nowMs - beat.unreadySinceMs < RECONNECT_GRACE_MS;
+        if (!still) beat.hostMisses = 0;
+        else if (!reconnecting) beat.hostMisses += 1;
         const signals = {
           process,
           phi: beat.detector.phi(nowMs),

@@ -104,8 +104,9 @@ export async function runUp(options: UpOptions, log: Logger): Promise<RunningSys
   const managerNames: string[] = [];
   const stopAll = async () => {
     // SIGTERM would make a manager under a lease hand its replicas over to the other; SIGINT
-    // stops them with it. The second first: usually the standby, which then takes nothing over.
-    for (const name of [...managerNames].reverse()) await group.stopOne(name, 'SIGINT');
+    // stops them with it. All at once: after a fail-over either may be the active one, and the
+    // standby's SIGINT ends its wait for the lease at once, long before the active one frees it.
+    await Promise.all(managerNames.map((name) => group.stopOne(name, 'SIGINT')));
     await group.stop();
     if (ha) {
       removeRunFile(options.dataDir, 'manager');

@@ -8,7 +8,17 @@ import { afterEach } from 'vitest';
 export function undoAfterEach(): (undo: () => unknown) => void {
   const undos: (() => unknown)[] = [];
   afterEach(async () => {
-    for (const undo of undos.splice(0).reverse()) await undo();
+    // Every undo runs, in order, even after one threw: a failed close leaves no server running.
+    const failures: unknown[] = [];
+    for (const undo of undos.splice(0).reverse()) {
+      try {
+        await undo();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, `${failures.length} undos failed`);
   });
   return (undo) => {
     undos.push(undo);
