@@ -28,19 +28,31 @@ function systemProcesses(upPid: number, dataDir: string): number[] {
   return [...new Set([...descendantsOf(upPid), ...masters, ...masters.flatMap(descendantsOf)])];
 }
 
-describe('hedge up --ha', () => {
-  let dataDir: string;
+/**
+ * The describe block's data directory, made in beforeAll; whatever a failed test left running
+ * (its postmasters) is killed before the directory goes.
+ */
+function useUpHaDataDir(): { readonly path: string } {
+  let path = '';
   beforeAll(() => {
-    dataDir = makeTempDataDir('hedge-up-ha-');
+    path = makeTempDataDir('hedge-up-ha-');
   });
   afterAll(async () => {
-    // Whatever a failed test left running is killed before its directory goes.
-    for (const pid of postmasters(dataDir)) process.kill(pid, 'SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const pid of postmasters(path)) process.kill(pid, 'SIGKILL');
+    rmSync(path, { recursive: true, force: true });
   });
+  return {
+    get path() {
+      return path;
+    },
+  };
+}
+
+describe('hedge up --ha', () => {
+  const dir = useUpHaDataDir();
 
   function startUp() {
-    return spawnHedge(['up', '--ha', '--data-dir', dataDir, '--feed-port', '0', '--manager-port', '0'], {
+    return spawnHedge(['up', '--ha', '--data-dir', dir.path, '--feed-port', '0', '--manager-port', '0'], {
       output: 'ignore',
       env: { DATABASE_URL: '' },
       readyTimeoutMs: 200_000,
@@ -54,14 +66,14 @@ describe('hedge up --ha', () => {
       CLI_PATH,
       'status',
       '--data-dir',
-      dataDir,
+      dir.path,
     ]);
     expect(stdout).toMatch(/3\/3 replicas serving · database up/);
     expect(stdout.match(/^127\.0\.0\.1:\d+ +primary$/gm)).toHaveLength(1);
     expect(stdout.match(/^127\.0\.0\.1:\d+ +standby$/gm)).toHaveLength(2);
     // etcd ×3, Patroni ×3, postmasters and their workers, feed, manager, three replicas
-    const processes = systemProcesses(up.child.pid as number, dataDir);
-    expect(postmasters(dataDir)).toHaveLength(3);
+    const processes = systemProcesses(up.child.pid as number, dir.path);
+    expect(postmasters(dir.path)).toHaveLength(3);
     expect(processes.length).toBeGreaterThanOrEqual(20);
     up.child.kill('SIGTERM');
     await exited(up.child);
@@ -72,22 +84,22 @@ describe('hedge up --ha', () => {
   it('after SIGKILL of hedge up, etcd and Patroni die with it, and the next up takes the directory over and stops everything', async () => {
     const first = startUp();
     await first.ready;
-    const processes = systemProcesses(first.child.pid as number, dataDir);
+    const processes = systemProcesses(first.child.pid as number, dir.path);
     first.child.kill('SIGKILL');
     await exited(first.child);
     // Postmasters outlive a SIGKILLed Patroni: the next up kills them; everything else is gone already.
     const survivors = await waitUntilGone(
       processes.filter(
         (p) =>
-          !postmasters(dataDir).includes(p) &&
-          !postmasters(dataDir).some((m) => descendantsOf(m).includes(p)),
+          !postmasters(dir.path).includes(p) &&
+          !postmasters(dir.path).some((m) => descendantsOf(m).includes(p)),
       ),
       60_000,
     );
     expect(survivors).toEqual([]);
     const second = startUp();
     await second.ready;
-    const all = [...processes, ...systemProcesses(second.child.pid as number, dataDir)];
+    const all = [...processes, ...systemProcesses(second.child.pid as number, dir.path)];
     second.child.kill('SIGTERM');
     await exited(second.child);
     expect(await waitUntilGone(all, 60_000)).toEqual([]);
@@ -115,17 +127,10 @@ function parentOf(pid: number): number {
 }
 
 describe('hedge up --ha after a manager fail-over', () => {
-  let dataDir: string;
-  beforeAll(() => {
-    dataDir = makeTempDataDir('hedge-up-ha-');
-  });
-  afterAll(async () => {
-    for (const pid of postmasters(dataDir)) process.kill(pid, 'SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const dir = useUpHaDataDir();
 
   it('SIGTERM stops the system without the standby ever spawning a second set of replicas (manager-2 active, manager its standby)', async () => {
-    const up = spawnHedge(['up', '--ha', '--data-dir', dataDir, '--feed-port', '0', '--manager-port', '0'], {
+    const up = spawnHedge(['up', '--ha', '--data-dir', dir.path, '--feed-port', '0', '--manager-port', '0'], {
       output: 'ignore',
       env: { DATABASE_URL: '' },
       readyTimeoutMs: 200_000,
@@ -143,9 +148,9 @@ describe('hedge up --ha after a manager fail-over', () => {
 
   async function failOverThenStop(upChild: ChildProcess): Promise<void> {
     const status = async () =>
-      (await promisify(execFile)(process.execPath, [CLI_PATH, 'status', '--data-dir', dataDir])).stdout;
+      (await promisify(execFile)(process.execPath, [CLI_PATH, 'status', '--data-dir', dir.path])).stdout;
     // Three serving and the warm spare.
-    const replicas = hedgeProcesses(dataDir, 'replica');
+    const replicas = hedgeProcesses(dir.path, 'replica');
     expect(replicas).toHaveLength(4);
     // The active manager is the one that spawned the replicas (`manager`, the first started).
     const [active, ...others] = [...new Set(replicas.map(parentOf))];
@@ -154,14 +159,14 @@ describe('hedge up --ha after a manager fail-over', () => {
     // The standby takes over and adopts them; up starts `manager` again, now the standby.
     const failoverBy = Date.now() + 120_000;
     for (;;) {
-      const managers = hedgeProcesses(dataDir, 'manager');
+      const managers = hedgeProcesses(dir.path, 'manager');
       const text = await status().catch(() => '');
       if (managers.length === 2 && !managers.includes(active ?? 0) && /3\/3 replicas serving/.test(text))
         break;
       if (Date.now() > failoverBy) throw new Error(`no fail-over in 120 s: ${text}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    expect(hedgeProcesses(dataDir, 'replica').sort()).toEqual([...replicas].sort());
+    expect(hedgeProcesses(dir.path, 'replica').sort()).toEqual([...replicas].sort());
     // Stopping: no replica process but the three adopted ones may ever appear.
     const seen = new Set<number>();
     upChild.kill('SIGTERM');
@@ -171,7 +176,7 @@ describe('hedge up --ha after a manager fail-over', () => {
       over = true;
     });
     while (!over) {
-      for (const pid of hedgeProcesses(dataDir, 'replica')) seen.add(pid);
+      for (const pid of hedgeProcesses(dir.path, 'replica')) seen.add(pid);
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(upChild.exitCode).toBe(0);

@@ -5,16 +5,16 @@ import { promisify } from 'node:util';
 import { Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../src/common/ids.js';
-import { createLogger } from '../src/common/logger.js';
 import { verifyPassword } from '../src/common/passwords.js';
 import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
 import { deadlineAfter, invoke } from '../src/common/rpc.js';
 import { newSessionToken } from '../src/common/session-token.js';
 import type { LoginResponse__Output } from '../src/gen/hedge/v1/LoginResponse.js';
 import type { TradingClient } from '../src/gen/hedge/v1/Trading.js';
-import { type RunningReplica, runReplica } from '../src/replica/run-replica.js';
+import type { RunningReplica } from '../src/replica/run-replica.js';
 import { useTestDatabase } from './support/database.js';
 import { startTestFeed, type TestFeed } from './support/feed.js';
+import { startInProcessReplica } from './support/replicas.js';
 import { failureOf, tradingClient } from './support/trader.js';
 
 const run = promisify(execFile);
@@ -100,21 +100,9 @@ describe("the name admin is the administrator's alone", () => {
 
   beforeAll(async () => {
     feed = await startTestFeed();
-    replica = await runReplica(
-      {
-        id: 'admin-names',
-        host: '127.0.0.1',
-        port: 0,
-        databaseUrl: db.url,
-        feedPublicKeyPath: feed.publicKeyPath,
-        strategy: 'cache',
-        poolSize: 4,
-        sessionTtlSeconds: 3_600,
-        requestRetentionMs: 86_400_000,
-        reapIntervalMs: 60_000,
-        allowFaultInjection: false,
-      },
-      createLogger('replica', { replica: 'admin-names' }),
+    replica = await startInProcessReplica(
+      { databaseUrl: db.url, feedPublicKeyPath: feed.publicKeyPath },
+      'admin-names',
     );
     client = tradingClient(replica.address);
   });
