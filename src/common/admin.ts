@@ -50,7 +50,11 @@ export async function ensureAdministrator(
     );
     const id = updated.rows[0]?.id;
     if (id === undefined) throw notTheAdministrator();
-    await client.query('DELETE FROM sessions WHERE user_id = $1', [id]);
+    // Expired, not deleted: a late copy of a request the admin made before the change must
+    // still find its session and get the stored answer (as op_logout does).
+    await client.query('UPDATE sessions SET expires_at = now() WHERE user_id = $1 AND expires_at > now()', [
+      id,
+    ]);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
