@@ -147,25 +147,29 @@ describe("the name admin is the administrator's alone", () => {
     );
   };
 
-  it('Register refuses the name (PERMISSION_DENIED, USERNAME_RESERVED) and makes no account', async () => {
-    const refused = await failureOf(
-      invoke((cb) =>
-        client.Register(
-          {
-            request_id: uuidv7(),
-            username: 'admin',
-            password: 'I am the admin now',
-            session_token: newSessionToken(),
-          },
-          { deadline: deadlineAfter(20_000) },
-          cb,
+  it.each(['admin', 'Admin', 'ADMIN'])(
+    'Register refuses the name, in any case (%s: PERMISSION_DENIED, USERNAME_RESERVED), and makes no account',
+    async (username) => {
+      const refused = await failureOf(
+        invoke((cb) =>
+          client.Register(
+            {
+              request_id: uuidv7(),
+              username,
+              password: 'I am the admin now',
+              session_token: newSessionToken(),
+            },
+            { deadline: deadlineAfter(20_000) },
+            cb,
+          ),
         ),
-      ),
-    );
-    expect(refused).toMatchObject({ code: status.PERMISSION_DENIED, reason: 'USERNAME_RESERVED' });
-    expect(refused.details).toMatch(/reserved for the administrator/);
-    expect(await adminRow()).toBeUndefined();
-  });
+      );
+      expect(refused).toMatchObject({ code: status.PERMISSION_DENIED, reason: 'USERNAME_RESERVED' });
+      expect(refused.details).toMatch(/reserved for the administrator/);
+      const { rows } = await db.pool.query('SELECT 1 FROM users WHERE lower(username) = $1', ['admin']);
+      expect(rows).toEqual([]);
+    },
+  );
 
   it('hedge admin refuses to promote a trader already named admin, and changes nothing', async () => {
     // A database from before the name was reserved: a trader holds it, with a live session.

@@ -157,15 +157,17 @@ export function tradingHandlers(deps: TradingDeps): TradingHandlers {
       signIn<RegisterResponse>('register', call, async (tx, username, password, peer) => {
         // The administrator's account is made by hedge admin or hedge up, never by a
         // trader: one registered first would otherwise be the name they promote.
-        if (username === ADMIN_USERNAME) {
+        const keys = registerKeys(username, peer);
+        await throttle.check(tx, keys, 'registration');
+        // In any case: `Admin` beside `admin` would pass for the administrator in logs and screens.
+        if (username.toLowerCase() === ADMIN_USERNAME) {
+          await throttle.failed(tx, keys);
           throw new HedgeError(
             status.PERMISSION_DENIED,
             'USERNAME_RESERVED',
             `the username ${username} is reserved for the administrator; choose another`,
           );
         }
-        const keys = registerKeys(username, peer);
-        await throttle.check(tx, keys, 'registration');
         // A taken name is refused before the scrypt (the insert still decides a race).
         if (await accounts.credentials(username, tx)) {
           await throttle.failed(tx, keys);
