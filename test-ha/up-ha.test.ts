@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exited, spawnHedge } from '../src/common/hedge-process.js';
 import { CLI_PATH, makeTempDataDir } from '../src/common/paths.js';
 import { isAlive } from '../src/common/process-state.js';
-import { descendantsOf, waitUntilGone } from '../test/support/processes.js';
+import { descendantsOf, signalFound, waitUntilGone } from '../test/support/processes.js';
 
 /** The three postmasters, from their postmaster.pid files (Patroni starts them in sessions of their own). */
 function postmasters(dataDir: string): number[] {
@@ -155,7 +155,7 @@ describe('hedge up --ha after a manager fail-over', () => {
     // The active manager is the one that spawned the replicas (`manager`, the first started).
     const [active, ...others] = [...new Set(replicas.map(parentOf))];
     expect(others).toEqual([]);
-    process.kill(active ?? 0, 'SIGKILL');
+    signalFound(active, 'SIGKILL');
     // The standby takes over and adopts them; up starts `manager` again, now the standby.
     const failoverBy = Date.now() + 120_000;
     for (;;) {

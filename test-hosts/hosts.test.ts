@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ManagerStatus } from '../src/client/manager-client.js';
 import { verifyDatabase } from '../src/common/verify-database.js';
 import type { Membership__Output } from '../src/gen/hedge/v1/Membership.js';
+import { signalFound } from '../test/support/processes.js';
 import {
   type InjectRun,
   keepTrading,
@@ -270,7 +271,7 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     // The views continue: a replica killed now is replaced under a higher view number.
     const lastView = BigInt(c.views.at(-1)?.view ?? '0');
     const victim = serving(after).find((r) => r.host === 'h2');
-    process.kill(victim?.pid ?? 0, 'SIGKILL');
+    signalFound(victim?.pid, 'SIGKILL');
     await c.waitFor(
       'h2 replica replaced',
       (s) => serving(s).length === 3 && !serving(s).some((r) => r.pid === victim?.pid),
@@ -301,7 +302,7 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     c.network.partition(h1);
     // The replica beside the manager hangs meanwhile: its agent is heard, so it is still judged.
     await new Promise((r) => setTimeout(r, 2_000));
-    process.kill(local?.pid ?? 0, 'SIGSTOP');
+    signalFound(local?.pid, 'SIGSTOP');
     // Twice the 5-7 s in which phi would have judged h2's and h3's replicas from the manager's own silence.
     const okCut = trading.ok();
     const until = Date.now() + 12_000;
@@ -325,7 +326,7 @@ describe('replicas on three hosts (network namespaces), one per host', () => {
     // The views go on: a replica killed now is replaced under a higher view number.
     const lastView = BigInt(c.views.at(-1)?.view ?? '0');
     const victim = elsewhere.find((r) => r.host === 'h2');
-    process.kill(victim?.pid ?? 0, 'SIGKILL');
+    signalFound(victim?.pid, 'SIGKILL');
     await c.waitFor(
       'h2 replica replaced',
       (s) => serving(s).length === 3 && !serving(s).some((r) => r.pid === victim?.pid),

@@ -121,7 +121,9 @@ describe('replication under faults (real manager, real replica processes, really
         c.session('passive', { attemptTimeoutMs: 1_000, deadlineMs: 30_000 }),
       ),
     ]);
-    setPriority(starved?.pid ?? 0, 19);
+    // Priority of pid 0 would be this test process's own.
+    if (!starved?.pid) throw new Error('no serving replica to starve');
+    setPriority(starved.pid, 19);
     // One busy loop per core (2 here): the starved replica runs only in the gaps they leave it.
     for (let i = 0; i < 2; i++)
       busyLoops.push(spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));

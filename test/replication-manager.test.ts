@@ -12,6 +12,7 @@ import { type Cluster, report, serving, startCluster } from './support/cluster.j
 import { createTestDatabase } from './support/database.js';
 import { startTestFeed } from './support/feed.js';
 import { tradeMany } from './support/load.js';
+import { signalFound } from './support/processes.js';
 import { waitFor } from './support/wait.js';
 
 describe('the replication manager', () => {
@@ -31,7 +32,7 @@ describe('the replication manager', () => {
     const after = (await c.status()).replicas.find((r) => r.id === healthy?.id);
     expect(after).toMatchObject({ pid: healthy?.pid, state: 'REPLICA_STATE_SERVING', restarts: 0 });
 
-    process.kill(hung?.pid ?? 0, 'SIGSTOP');
+    signalFound(hung?.pid, 'SIGSTOP');
     // A report naming the slot but another process's address is about an earlier incarnation.
     expect(await report(c, hung?.id ?? '', '127.0.0.1:1')).toEqual({ confirmed: false });
     const { confirmed } = await report(c, hung?.id ?? '', hung?.address);
@@ -74,7 +75,7 @@ describe('the replication manager', () => {
     const adopted = await c.waitFor('three adopted replicas', (s) => serving(s).length === 3);
     expect(serving(adopted).map((r) => [r.id, r.pid])).toEqual(before.map((r) => [r.id, r.pid]));
     // The adopted replicas are supervised: a crash is still repaired.
-    process.kill(before[0]?.pid ?? 0, 'SIGKILL');
+    signalFound(before[0]?.pid, 'SIGKILL');
     await c.waitFor('the adopted replica replaced', (s) =>
       s.replicas.some(
         (r) => r.id === before[0]?.id && r.state === 'REPLICA_STATE_SERVING' && r.pid !== before[0]?.pid,

@@ -8,6 +8,7 @@ import { verifyDatabase } from '../src/common/verify-database.js';
 import type { Membership__Output } from '../src/gen/hedge/v1/Membership.js';
 import { type Cluster, serving, startCluster } from './support/cluster.js';
 import { tradeMany } from './support/load.js';
+import { signalFound } from './support/processes.js';
 
 const spares = (s: ManagerStatus) => s.replicas.filter((r) => r.state === 'REPLICA_STATE_SPARE');
 
@@ -54,7 +55,7 @@ describe('warm spares (real manager, real replica processes)', () => {
     const [spare] = spares(status);
     const hung = serving(status)[1];
     const viewBefore = BigInt((await membership(c)).view);
-    process.kill(hung?.pid ?? 0, 'SIGSTOP');
+    signalFound(hung?.pid, 'SIGSTOP');
     const after = await c.waitFor(
       'the spare in the view and a new spare in the hung slot',
       (s) =>
@@ -79,7 +80,7 @@ describe('warm spares (real manager, real replica processes)', () => {
     const result = await tradeMany(sessions, c.quotes, 300, {
       after: 100,
       action: () => {
-        process.kill(victim?.pid ?? 0, 'SIGKILL');
+        signalFound(victim?.pid, 'SIGKILL');
       },
     });
     expect(result.failed).toEqual([]);
@@ -152,7 +153,7 @@ describe('warm spares (real manager, real replica processes)', () => {
     // The adopted spare still does its job: a crash is covered by it.
     const [spare] = spares(adopted);
     const victim = serving(adopted)[2];
-    process.kill(victim?.pid ?? 0, 'SIGKILL');
+    signalFound(victim?.pid, 'SIGKILL');
     await c.waitFor(
       'the adopted spare in the view',
       (s) => serving(s).some((r) => r.id === spare?.id) && spares(s).some((r) => r.id === victim?.id),

@@ -11,3 +11,12 @@ export async function waitUntilGone(pids: number[], timeoutMs = 20_000): Promise
   }
   return alive;
 }
+
+/**
+ * Signals a process a test looked up. A lookup that found none fails the test: the usual
+ * fallback, pid 0, would signal the test runner's own process group.
+ */
+export function signalFound(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined || pid <= 0) throw new Error(`no process found to send ${signal} to`);
+  process.kill(pid, signal);
+}
