@@ -21,9 +21,16 @@ export function useTradingReplicas(
 ): TradingReplicas {
   return blockResource(
     async () => {
-      const replicas = await Promise.all(
+      const started = await Promise.allSettled(
         ['a', 'b', 'c'].map((id) => spawnReplica(setup(), `${prefix}-${id}`)),
       );
+      const replicas = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      const failed = started.find((s) => s.status === 'rejected');
+      if (failed) {
+        // One that did not start takes none of the others with it: they are stopped here.
+        await Promise.all(replicas.map((r) => r.stop()));
+        throw failed.reason;
+      }
       let trader: Trader | undefined;
       try {
         trader = await Trader.open(tradingClient(replicas[traderOn]?.address ?? ''));
