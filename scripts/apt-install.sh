@@ -19,11 +19,14 @@ install_missing() {
   # (a setup script decides what runs; setup-ha stops what an earlier install started).
   local policy=/usr/sbin/policy-rc.d had_policy=0
   [[ -e $policy ]] && had_policy=1
+  local status=0
   if ((had_policy == 0)); then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
     chmod +x "$policy"
   fi
+  # The policy goes again even when the install fails: left behind, it would block every service start.
   apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    "${missing[@]}"
+    "${missing[@]}" || status=$?
   ((had_policy == 1)) || rm -f "$policy"
+  return "$status"
 }
