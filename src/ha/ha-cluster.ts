@@ -140,7 +140,14 @@ export async function startHaCluster(
       () => etcdHealthy(layout),
       READY_TIMEOUT_MS,
       () => stopping,
-    );
+    ).catch((err: Error) => {
+      // Where the logs go with the data directory (a test's), the error is all that is left.
+      const words = Array.from(
+        { length: MEMBERS },
+        (_, i) => `etcd${i + 1}: ${lastLines(logDir, `etcd${i + 1}`)}`,
+      );
+      throw new Error(`${err.message}; last lines: ${words.join(' | ')}`);
+    });
     for (let i = 0; i < MEMBERS; i++) run(`patroni${i + 1}`, i, PATRONI, [layout.patroniConfig(i)]);
     const patroniPids = () =>
       Object.fromEntries(
@@ -242,7 +249,7 @@ async function waitFor(
   while (!cancelled()) {
     if (await ready().catch(() => false)) return;
     if (Date.now() > deadline)
-      throw new Error(`no ${what} within ${timeoutMs / 1000} s; see the logs in <data-dir>/logs`);
+      throw new Error(`waited ${timeoutMs / 1000} s for ${what} in vain; see the logs in <data-dir>/logs`);
     await delay(250);
   }
   throw new Error(`stopped while waiting for ${what}`);
@@ -335,4 +342,17 @@ async function killLeftovers(layout: HaLayout, pidsFile: string, log?: Logger): 
     }
   }
   for (let i = 0; i < MEMBERS; i++) await killPostmaster(layout.pgData(i));
+}
+
+/** The last lines of a member's log, on one line (for an error that must stand alone). */
+function lastLines(logDir: string, name: string, count = 3): string {
+  try {
+    return readFileSync(join(logDir, `${name}.log`), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-count)
+      .join(' / ');
+  } catch {
+    return '(no log)';
+  }
 }

@@ -89,7 +89,15 @@ export async function startHaSystem(options: { managers?: 1 | 2; hosts?: boolean
       hosts: network.hosts.map((h) => ({ address: h.address, namespace: h.namespace })),
       network: `${network.gateway.replace(/\.\d+$/, '.0')}/24`,
     };
-    const cluster = await startHaCluster(dataDir, undefined, placement);
+    // The suite tests fail-overs, not a cluster's first start: one that formed no etcd quorum
+    // (seen once in CI, cause unknown; the error carries the members' last log lines) gets
+    // one more try on fresh ports.
+    const cluster = await startHaCluster(dataDir, undefined, placement).catch((err: Error) => {
+      if (!err.message.includes('etcd quorum')) throw err;
+      console.warn(`[ha] ${err.message}; starting the cluster once more, on fresh ports`);
+      rmSync(join(dataDir, 'ha'), { recursive: true, force: true });
+      return startHaCluster(dataDir, undefined, placement);
+    });
     cleanups.push(() => cluster.stop());
     const pool = createPool(cluster.databaseUrl, { max: 2, applicationName: 'hedge-test-ha' });
     cleanups.push(() => pool.end());
