@@ -20,6 +20,9 @@ import {
   prepareLayout,
 } from './ha-layout.js';
 
+/** The etcd members formed no quorum in time: a fresh cluster may be started again on other ports. */
+export class EtcdQuorumError extends Error {}
+
 export interface HaMember {
   name: string;
   /** PostgreSQL's port. */
@@ -141,12 +144,13 @@ export async function startHaCluster(
       READY_TIMEOUT_MS,
       () => stopping,
     ).catch((err: Error) => {
+      if (stopping) throw err;
       // Where the logs go with the data directory (a test's), the error is all that is left.
       const words = Array.from(
         { length: MEMBERS },
         (_, i) => `etcd${i + 1}: ${lastLines(logDir, `etcd${i + 1}`)}`,
       );
-      throw new Error(`${err.message}; last lines: ${words.join(' | ')}`);
+      throw new EtcdQuorumError(`${err.message}; last lines: ${words.join(' | ')}`);
     });
     for (let i = 0; i < MEMBERS; i++) run(`patroni${i + 1}`, i, PATRONI, [layout.patroniConfig(i)]);
     const patroniPids = () =>

@@ -13,7 +13,7 @@ import { type SpawnedHedgeProcess, spawnHedge, stopChild } from '../../src/commo
 import { createNetwork, type SimulatedNetwork } from '../../src/common/netns.js';
 import { makeTempDataDir } from '../../src/common/paths.js';
 import { signalQuietly } from '../../src/common/process-state.js';
-import { type HaCluster, type HaMember, startHaCluster } from '../../src/ha/ha-cluster.js';
+import { EtcdQuorumError, type HaCluster, type HaMember, startHaCluster } from '../../src/ha/ha-cluster.js';
 import { freePort, MEMBERS } from '../../src/ha/ha-layout.js';
 import { managerArgs } from '../../test/support/cluster.js';
 import { startTestFeed, type TestFeed } from '../../test/support/feed.js';
@@ -93,7 +93,7 @@ export async function startHaSystem(options: { managers?: 1 | 2; hosts?: boolean
     // (seen once in CI, cause unknown; the error carries the members' last log lines) gets
     // one more try on fresh ports.
     const cluster = await startHaCluster(dataDir, undefined, placement).catch((err: Error) => {
-      if (!err.message.includes('etcd quorum')) throw err;
+      if (!(err instanceof EtcdQuorumError)) throw err;
       console.warn(`[ha] ${err.message}; starting the cluster once more, on fresh ports`);
       rmSync(join(dataDir, 'ha'), { recursive: true, force: true });
       return startHaCluster(dataDir, undefined, placement);
